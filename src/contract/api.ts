@@ -1,0 +1,31 @@
+/**
+ * The registry's operations, one per request subject. The service adapter maps subjects
+ * to these; the write side (commands/) and the read side (readmodels/) implement them.
+ */
+import type { Definition, Instance, ListInstancesRequest, Node, RegisterInstanceRequest } from "./schemas.ts";
+
+export type RequestContext = {
+  /** From the request's `Nats-Msg-Id` header: a retry with the same id writes nothing twice. */
+  requestId?: string;
+};
+
+export type NodeRef = { id?: string; url?: string };
+
+export type RegistryCommands = {
+  saveDefinition(req: { definition: Definition }, ctx: RequestContext): Promise<{ definition: Definition }>;
+  removeDefinition(req: { id: string }, ctx: RequestContext): Promise<Record<string, never>>;
+  registerInstance(req: RegisterInstanceRequest, ctx: RequestContext): Promise<{ instance: Instance }>;
+  removeInstance(req: { id: string }, ctx: RequestContext): Promise<Record<string, never>>;
+  removeNode(req: NodeRef, ctx: RequestContext): Promise<Record<string, never>>;
+};
+
+export type RegistryQueries = {
+  getDefinition(req: { id: string }): Promise<{ definition: Definition }>;
+  listDefinitions(req: object): Promise<{ definitions: Definition[] }>;
+  getInstance(req: { id: string }): Promise<{ instance: Instance }>;
+  listInstances(req: ListInstancesRequest): Promise<{ instances: Instance[] }>;
+  getNode(req: NodeRef): Promise<{ node: Node }>;
+  listNodes(req: { ids?: string[] }): Promise<{ nodes: Node[] }>;
+};
+
+export type RegistryApi = RegistryCommands & RegistryQueries;

@@ -1,0 +1,35 @@
+/**
+ * The key rule: how ids become NATS subject tokens and KV keys.
+ *
+ * An id is 1 to 128 characters of ASCII letters, digits, `-` and `_`. Such an id is a
+ * valid subject token and a valid KV key token as it is, so it is used unchanged: the
+ * event subject of instance `inst_1` is `registry.events.instance.inst_1`. Anything the
+ * rule cannot carry (empty, spaces, `.`, `*`, `>`, other characters) is refused with 400.
+ *
+ * Instance keys in `registry_instances` are `<slug>.<id>`, or `_.<id>` when the instance
+ * has no slug; `_` is therefore not a valid slug.
+ */
+export const ID_PATTERN = "^[A-Za-z0-9_-]{1,128}$";
+const idRegex = new RegExp(ID_PATTERN);
+export const SLUG_PATTERN = "^(?!_$)[A-Za-z0-9_-]{1,128}$";
+
+/** What the key rule means, in words, for error messages. */
+export const PATTERN_MEANING: Record<string, string> = {
+  [ID_PATTERN]: "must be 1 to 128 characters of letters, digits, - and _ (no dots, spaces or wildcards)",
+  [SLUG_PATTERN]: "must be 1 to 128 characters of letters, digits, - and _, and not _ alone",
+};
+
+export const NO_SLUG_TOKEN = "_";
+
+export function isValidId(id: string): boolean {
+  return idRegex.test(id);
+}
+
+export function instanceKey(slug: string | undefined, id: string): string {
+  return `${slug ?? NO_SLUG_TOKEN}.${id}`;
+}
+
+/** The id part of an instance key (`<slug>.<id>`). */
+export function idOfInstanceKey(key: string): string {
+  return key.slice(key.indexOf(".") + 1);
+}

@@ -1,0 +1,47 @@
+/**
+ * Every subject, stream and bucket name the registry uses, derived from one prefix.
+ *
+ * With the default prefix `registry` the names are those of DESIGN.md:
+ * `registry.instance.register`, stream `REGISTRY_EVENTS`, bucket `registry_instances`.
+ * Another prefix (`acme.registry`) gives its own set (`ACME_REGISTRY_EVENTS`,
+ * `acme_registry_instances`), so several registries can share one NATS account.
+ */
+export type Entity = "definition" | "instance" | "node";
+
+export type Names = {
+  prefix: string;
+  eventsStream: string;
+  heartbeatsStream: string;
+  buckets: { definition: string; instance: string; node: string };
+  /** The subject that holds one entity's history. */
+  eventSubject(entity: Entity, id: string): string;
+  /** Every event subject, for the stream and the projector. */
+  eventSubjects: string;
+  heartbeatSubjects: string;
+};
+
+const PREFIX_PATTERN = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+
+export function isValidPrefix(prefix: string): boolean {
+  return PREFIX_PATTERN.test(prefix);
+}
+
+export function namesFor(prefix: string): Names {
+  if (!isValidPrefix(prefix)) {
+    throw new Error(`REGISTRY_PREFIX "${prefix}" is not a subject prefix: use tokens of letters, digits, - and _ joined by dots`);
+  }
+  const flat = prefix.replaceAll(".", "_");
+  return {
+    prefix,
+    eventsStream: `${flat.toUpperCase()}_EVENTS`,
+    heartbeatsStream: `${flat.toUpperCase()}_HEARTBEATS`,
+    buckets: {
+      definition: `${flat}_definitions`,
+      instance: `${flat}_instances`,
+      node: `${flat}_nodes`,
+    },
+    eventSubject: (entity, id) => `${prefix}.events.${entity}.${id}`,
+    eventSubjects: `${prefix}.events.>`,
+    heartbeatSubjects: `${prefix}.heartbeat.*`,
+  };
+}

@@ -1,0 +1,201 @@
+/**
+ * The TypeBox definitions of every payload on the wire. `schemas/*.json` is generated
+ * from `wireSchemas` below (`make schemas`); a test fails when the files drift.
+ */
+import Type from "typebox";
+import { ID_PATTERN, SLUG_PATTERN } from "./ids.ts";
+
+const strict = { additionalProperties: false } as const;
+
+export const Id = Type.String({ pattern: ID_PATTERN, description: "1-128 of A-Z a-z 0-9 - _" });
+export const Port = Type.Integer({ minimum: 1, maximum: 65535 });
+const NonEmpty = Type.String({ minLength: 1 });
+const Timestamp = Type.String({ format: "date-time", description: "RFC 3339, UTC" });
+
+// ---------------------------------------------------------------- definitions
+
+export const Image = Type.Object(
+  {
+    name: NonEmpty,
+    internalPorts: Type.Optional(Type.Array(Port)),
+    port: Type.Optional(Port), // the older form of 000_aef21b18c04bd9b2.txt
+  },
+  strict,
+);
+
+export const Repository = Type.Object(
+  {
+    url: NonEmpty,
+    version: Type.Optional(Type.String()),
+    buildContext: Type.Optional(Type.String()),
+    containerFile: Type.Optional(Type.String()),
+    internalPorts: Type.Optional(Type.Array(Port)),
+  },
+  strict,
+);
+
+export const PortMapping = Type.Object({ internal: Port, host: Port }, strict);
+export const EnvVar = Type.Object({ key: NonEmpty, value: Type.String() }, strict);
+export const ApiSpec = Type.Object(
+  {
+    url: NonEmpty,
+    protocolType: Type.Optional(Type.String()),
+    version: Type.Optional(Type.String()),
+    metadata: Type.Optional(Type.Record(Type.String(), Type.String())),
+  },
+  strict,
+);
+export const Client = Type.Object({ language: NonEmpty, url: NonEmpty }, strict);
+
+export const Definition = Type.Object(
+  {
+    id: Id,
+    image: Type.Optional(Image),
+    repository: Type.Optional(Repository),
+    hostPort: Type.Optional(Port), // the older form of 000_aef21b18c04bd9b2.txt
+    ports: Type.Optional(Type.Array(PortMapping)),
+    envars: Type.Optional(Type.Array(EnvVar)),
+    apiSpecs: Type.Optional(Type.Array(ApiSpec)),
+    clients: Type.Optional(Type.Array(Client)),
+  },
+  { ...strict, description: "Exactly one of image and repository." },
+);
+export type Definition = Type.Static<typeof Definition>;
+
+// ---------------------------------------------------------------- instances
+
+export const INSTANCE_STATUSES = ["Unknown", "Starting", "Healthy", "Degraded", "Unhealthy", "Unreachable", "Stopping"] as const;
+export const InstanceStatus = Type.Enum([...INSTANCE_STATUSES]);
+export type InstanceStatus = (typeof INSTANCE_STATUSES)[number];
+
+const Slug = Type.String({ pattern: SLUG_PATTERN, description: "the owning service; same rule as ids, but not `_`" });
+
+const instanceFields = {
+  url: Type.Optional(NonEmpty),
+  scheme: Type.Optional(Type.String({ pattern: "^[A-Za-z][A-Za-z0-9+.-]*$" })),
+  host: Type.Optional(NonEmpty),
+  ip: Type.Optional(NonEmpty),
+  port: Type.Optional(Port),
+  path: Type.Optional(Type.String()),
+  slug: Type.Optional(Slug),
+  deploymentId: Type.Optional(NonEmpty),
+  nodeUrl: Type.Optional(NonEmpty),
+  tags: Type.Optional(Type.Array(NonEmpty)),
+  status: Type.Optional(InstanceStatus),
+  details: Type.Optional(Type.String()),
+};
+
+export const RegisterInstanceRequest = Type.Object(
+  { id: Type.Optional(Id), ...instanceFields },
+  { ...strict, description: "url, or scheme + host or ip + port + path" },
+);
+export type RegisterInstanceRequest = Type.Static<typeof RegisterInstanceRequest>;
+
+export const Instance = Type.Object(
+  {
+    ...instanceFields,
+    id: Id,
+    url: NonEmpty,
+    tags: Type.Array(Type.String()),
+    status: InstanceStatus,
+    lastHeartbeat: Type.Optional(Timestamp),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  },
+  strict,
+);
+export type Instance = Type.Static<typeof Instance>;
+
+export const ListInstancesRequest = Type.Object(
+  {
+    id: Type.Optional(Type.String()),
+    slug: Type.Optional(Type.String()),
+    host: Type.Optional(Type.String()),
+    ip: Type.Optional(Type.String()),
+    scheme: Type.Optional(Type.String()),
+    path: Type.Optional(Type.String()),
+    deploymentId: Type.Optional(Type.String()),
+    nodeUrl: Type.Optional(Type.String()),
+    status: Type.Optional(InstanceStatus),
+    tags: Type.Optional(Type.Array(Type.String())),
+  },
+  { ...strict, description: "all filters AND-ed; tags matches instances holding every tag given" },
+);
+export type ListInstancesRequest = Type.Static<typeof ListInstancesRequest>;
+
+// ---------------------------------------------------------------- nodes
+
+const Usage = Type.Object(
+  { used: Type.Number({ minimum: 0 }), total: Type.Number({ minimum: 0 }), percent: Type.Number({ minimum: 0 }) },
+  strict,
+);
+export const ResourceUsage = Type.Object({ cpu: Usage, memory: Usage, disk: Usage }, strict);
+
+export const Gpu = Type.Object(
+  {
+    id: Type.String(),
+    intraNodeId: Type.Integer({ minimum: 0 }),
+    name: Type.String(),
+    busId: Type.String(),
+    temperature: Type.Number(),
+    performanceState: Type.String(),
+    powerUsage: Type.Number(),
+    powerCap: Type.Number(),
+    memoryUsage: Type.Number({ description: "MiB" }),
+    memoryTotal: Type.Number({ description: "MiB" }),
+    gpuUtilization: Type.Number(),
+    computeMode: Type.String(),
+    cudaVersion: Type.String(),
+  },
+  strict,
+);
+
+export const NodeStatus = Type.Enum(["Online", "Offline"]);
+export const Node = Type.Object(
+  {
+    id: Id,
+    url: Type.String(),
+    region: Type.Optional(Type.String()),
+    availabilityZone: Type.Optional(Type.String()),
+    lastHeartbeat: Type.Optional(Timestamp),
+    status: NodeStatus,
+    usage: Type.Optional(ResourceUsage),
+    gpus: Type.Optional(Type.Array(Gpu)),
+  },
+  strict,
+);
+export type Node = Type.Static<typeof Node>;
+
+// ---------------------------------------------------------------- requests and replies
+
+export const ByIdRequest = Type.Object({ id: Id }, strict);
+export const NodeRefRequest = Type.Object(
+  { id: Type.Optional(Id), url: Type.Optional(NonEmpty) },
+  { ...strict, description: "exactly one of id and url" },
+);
+export type NodeRefRequest = Type.Static<typeof NodeRefRequest>;
+export const ListNodesRequest = Type.Object({ ids: Type.Optional(Type.Array(Type.String())) }, strict);
+export const EmptyRequest = Type.Object({}, strict);
+export const SaveDefinitionRequest = Type.Object({ definition: Definition }, strict);
+
+export const ErrorReply = Type.Object({
+  error: Type.Object({
+    code: Type.Integer(),
+    message: Type.String(),
+    details: Type.Optional(Type.Array(Type.Object({ path: Type.String(), message: Type.String() }))),
+  }),
+});
+
+/** The schemas published in `schemas/`, by file name. */
+export const wireSchemas = {
+  Definition,
+  Instance,
+  Node,
+  SaveDefinitionRequest,
+  RegisterInstanceRequest,
+  ListInstancesRequest,
+  ListNodesRequest,
+  ByIdRequest,
+  NodeRefRequest,
+  ErrorReply,
+} as const;

@@ -1,0 +1,56 @@
+import type { TSchema, Static } from "typebox";
+import { Compile } from "typebox/compile";
+import { PATTERN_MEANING } from "./ids.ts";
+import { badRequest, type ErrorDetail } from "./errors.ts";
+
+type TypeBoxError = { keyword: string; instancePath: string; message: string; params: Record<string, unknown> };
+
+function messageOf(e: TypeBoxError): string {
+  if (e.keyword === "enum") return `must be one of ${(e.params.allowedValues as string[]).join(", ")}`;
+  if (e.keyword === "pattern") return PATTERN_MEANING[e.params.pattern as string] ?? e.message;
+  return e.message;
+}
+
+/** One readable line per failing field; TypeBox's internal duplicates are dropped. */
+function toDetails(errors: Iterable<TypeBoxError>): ErrorDetail[] {
+  const details: ErrorDetail[] = [];
+  for (const e of errors) {
+    if (e.keyword === "boolean") continue; // repeats an additionalProperties error
+    if (e.keyword === "additionalProperties") {
+      const extra = (e.params.additionalProperties as string[] | undefined) ?? [];
+      for (const name of extra) details.push({ path: `${e.instancePath}/${name}`, message: "is not a known field" });
+      continue;
+    }
+    if (e.keyword === "required") {
+      const missing = (e.params.requiredProperties as string[] | undefined) ?? [];
+      for (const name of missing) details.push({ path: `${e.instancePath}/${name}`, message: "is required" });
+      continue;
+    }
+    details.push({ path: e.instancePath || "/", message: messageOf(e) });
+  }
+  const seen = new Set<string>();
+  return details.filter((d) => {
+    const key = `${d.path} ${d.message}`;
+    return seen.has(key) ? false : (seen.add(key), true);
+  });
+}
+
+export type Validator<T extends TSchema> = (value: unknown) => Static<T>;
+
+/**
+ * Compiles a schema once; the returned function passes a valid value through or throws a
+ * 400. `rule` checks what JSON Schema cannot say well, returning the failing details.
+ */
+export function validator<T extends TSchema>(schema: T, what: string, rule?: (value: Static<T>) => ErrorDetail[]): Validator<T> {
+  const compiled = Compile(schema);
+  return (value) => {
+    if (compiled.Check(value)) {
+      const broken = rule?.(value as Static<T>) ?? [];
+      if (broken.length === 0) return value as Static<T>;
+      throw badRequest(`invalid ${what}: ${broken.map((d) => `${d.path} ${d.message}`).join("; ")}`, broken);
+    }
+    const details = toDetails(compiled.Errors(value) as Iterable<TypeBoxError>);
+    const summary = details.map((d) => `${d.path} ${d.message}`).join("; ");
+    throw badRequest(`invalid ${what}: ${summary}`, details);
+  };
+}

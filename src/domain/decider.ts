@@ -1,0 +1,26 @@
+/**
+ * The whole domain contract (Emmett's Decider): a command is decided against the
+ * entity's current state into events; events evolve the state. Pure functions: time,
+ * generated ids and the request id arrive with the command, never read here.
+ */
+export type Decider<State, Command, Event> = {
+  decide(command: Command, state: State): Event[];
+  evolve(state: State, event: Event): State;
+  initialState(): State;
+};
+
+export type CommandMetadata = {
+  /** RFC 3339 UTC time of the command. */
+  now: string;
+};
+
+/** Structural equality of JSON values, key order ignored. */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
+  const kb = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
+  if (ka.length !== kb.length) return false;
+  return ka.every((k) => sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}

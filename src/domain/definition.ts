@@ -1,0 +1,46 @@
+import type { Definition } from "../contract/schemas.ts";
+import { badRequest, notFound } from "../contract/errors.ts";
+import { sameJson, type CommandMetadata, type Decider } from "./decider.ts";
+import type { DefinitionEvent } from "./events.ts";
+
+export type DefinitionState = Definition | null;
+
+export type SaveDefinition = { type: "SaveDefinition"; data: { definition: Definition }; metadata: CommandMetadata };
+export type RemoveDefinition = { type: "RemoveDefinition"; data: { id: string }; metadata: CommandMetadata };
+export type DefinitionCommand = SaveDefinition | RemoveDefinition;
+
+/** The rule the schema cannot say: a definition deploys from exactly one source. */
+function assertOneSource(definition: Definition): void {
+  const sources = [definition.image, definition.repository].filter((s) => s !== undefined).length;
+  if (sources !== 1) {
+    const message = sources === 0 ? "needs an image or a repository" : "has both image and repository; keep one";
+    throw badRequest(`invalid definition "${definition.id}": it ${message}`, [{ path: "/definition", message }]);
+  }
+}
+
+export const definitionDecider: Decider<DefinitionState, DefinitionCommand, DefinitionEvent> = {
+  initialState: () => null,
+
+  decide(command, state) {
+    switch (command.type) {
+      case "SaveDefinition": {
+        const { definition } = command.data;
+        assertOneSource(definition);
+        if (sameJson(state, definition)) return [];
+        return [{ type: "DefinitionSaved", data: { definition } }];
+      }
+      case "RemoveDefinition":
+        if (state === null) throw notFound(`definition "${command.data.id}" not found; list them with registry.definition.list`);
+        return [{ type: "DefinitionRemoved", data: { id: command.data.id } }];
+    }
+  },
+
+  evolve(_state, event) {
+    switch (event.type) {
+      case "DefinitionSaved":
+        return event.data.definition;
+      case "DefinitionRemoved":
+        return null;
+    }
+  },
+};

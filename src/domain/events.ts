@@ -1,0 +1,26 @@
+/**
+ * Every event of the registry. Events are past tense and carry the entity's whole state
+ * after the change (or its id when it is gone): the latest event of an entity's subject
+ * is therefore a snapshot of it, which is what lets the write path read one message per
+ * command instead of folding the entity's whole history.
+ */
+import type { Definition, Instance, Node } from "../contract/schemas.ts";
+
+export type DefinitionSaved = { type: "DefinitionSaved"; data: { definition: Definition } };
+export type DefinitionRemoved = { type: "DefinitionRemoved"; data: { id: string } };
+export type DefinitionEvent = DefinitionSaved | DefinitionRemoved;
+
+export type InstanceRegistered = { type: "InstanceRegistered"; data: { instance: Instance } };
+export type InstanceUpdated = {
+  type: "InstanceUpdated";
+  /** `movedFrom` is present when the owning slug changed; its slug is absent when there was none. */
+  data: { instance: Instance; changed: string[]; movedFrom?: { slug?: string } };
+};
+export type InstanceRemoved = { type: "InstanceRemoved"; data: { id: string; slug?: string } };
+export type InstanceEvent = InstanceRegistered | InstanceUpdated | InstanceRemoved;
+
+export type NodeJoined = { type: "NodeJoined"; data: { node: Node; reason: string } };
+export type NodeRemoved = { type: "NodeRemoved"; data: { id: string; url: string; reason: string } };
+export type NodeEvent = NodeJoined | NodeRemoved;
+
+export type RegistryEvent = DefinitionEvent | InstanceEvent | NodeEvent;

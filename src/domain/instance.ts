@@ -1,0 +1,80 @@
+import type { Instance, RegisterInstanceRequest } from "../contract/schemas.ts";
+import { notFound } from "../contract/errors.ts";
+import { ADDRESS_FIELDS, type Address } from "./address.ts";
+import { sameJson, type CommandMetadata, type Decider } from "./decider.ts";
+import type { InstanceEvent } from "./events.ts";
+
+export type InstanceState = Instance | null;
+
+export type RegisterInstance = {
+  type: "RegisterInstance";
+  /** `id` is the instance's id, given or chosen by the caller of decide; `address` is resolved. */
+  data: { id: string; address: Address; request: RegisterInstanceRequest };
+  metadata: CommandMetadata;
+};
+export type RemoveInstance = { type: "RemoveInstance"; data: { id: string }; metadata: CommandMetadata };
+export type InstanceCommand = RegisterInstance | RemoveInstance;
+
+/** The field order of every stored instance, so that replies and KV values read the same way. */
+const FIELD_ORDER = ["id", "url", "scheme", "host", "ip", "port", "path", "slug", "deploymentId", "nodeUrl", "tags", "status", "details", "lastHeartbeat", "createdAt", "updatedAt"] as const;
+
+function canonical(instance: Instance): Instance {
+  const ordered: Record<string, unknown> = {};
+  for (const field of FIELD_ORDER) if (instance[field] !== undefined) ordered[field] = instance[field];
+  return ordered as Instance;
+}
+
+const DESCRIPTIVE_FIELDS = ["slug", "deploymentId", "nodeUrl", "tags", "status", "details"] as const;
+const STAMPS = new Set(["createdAt", "updatedAt", "lastHeartbeat"]);
+
+function withoutAddress(instance: Instance): Partial<Instance> {
+  const rest: Partial<Instance> = { ...instance };
+  for (const field of ADDRESS_FIELDS) delete rest[field];
+  return rest;
+}
+
+function register(command: RegisterInstance, state: InstanceState): InstanceEvent[] {
+  const { id, address, request } = command.data;
+  const { now } = command.metadata;
+  const given: Partial<Instance> = {};
+  for (const field of DESCRIPTIVE_FIELDS) {
+    if (request[field] !== undefined) (given as Record<string, unknown>)[field] = request[field];
+  }
+  if (state === null) {
+    const instance = canonical({ id, ...address, tags: [], status: "Unknown", ...given, lastHeartbeat: now, createdAt: now, updatedAt: now });
+    return [{ type: "InstanceRegistered", data: { instance } }];
+  }
+  // A re-registration replaces the address as a whole and the fields it gives; the rest stays.
+  const next: Instance = { ...(withoutAddress(state) as Instance), ...address, ...given };
+  const changed = Object.keys({ ...state, ...next }).filter(
+    (k) => !STAMPS.has(k) && !sameJson((state as Record<string, unknown>)[k], (next as Record<string, unknown>)[k]),
+  );
+  if (changed.length === 0) return [];
+  const instance = canonical({ ...next, lastHeartbeat: now, updatedAt: now });
+  const movedFrom = state.slug !== next.slug ? { movedFrom: state.slug !== undefined ? { slug: state.slug } : {} } : {};
+  return [{ type: "InstanceUpdated", data: { instance, changed: changed.sort(), ...movedFrom } }];
+}
+
+export const instanceDecider: Decider<InstanceState, InstanceCommand, InstanceEvent> = {
+  initialState: () => null,
+
+  decide(command, state) {
+    switch (command.type) {
+      case "RegisterInstance":
+        return register(command, state);
+      case "RemoveInstance":
+        if (state === null) throw notFound(`instance "${command.data.id}" not found; list them with registry.instance.list`);
+        return [{ type: "InstanceRemoved", data: { id: state.id, ...(state.slug !== undefined ? { slug: state.slug } : {}) } }];
+    }
+  },
+
+  evolve(_state, event) {
+    switch (event.type) {
+      case "InstanceRegistered":
+      case "InstanceUpdated":
+        return event.data.instance;
+      case "InstanceRemoved":
+        return null;
+    }
+  },
+};

@@ -1,0 +1,53 @@
+/**
+ * Creates the stream and buckets the registry needs, when missing. Safe to run from
+ * every registry process at every start.
+ */
+import { AckPolicy, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamManager } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Names } from "../contract/names.ts";
+import { PROJECTOR_DURABLE } from "../projector/projector.ts";
+
+const STREAM_NOT_FOUND = 10059;
+const CONSUMER_NOT_FOUND = 10014;
+const nanos = (ms: number) => ms * 1_000_000;
+
+async function exists(probe: () => Promise<unknown>, notFoundCode: number): Promise<boolean> {
+  try {
+    await probe();
+    return true;
+  } catch (err) {
+    if (err instanceof JetStreamApiError && err.code === notFoundCode) return false;
+    throw err;
+  }
+}
+
+export async function provision(nc: NatsConnection, jsm: JetStreamManager, names: Names): Promise<void> {
+  if (!(await exists(() => jsm.streams.info(names.eventsStream), STREAM_NOT_FOUND))) {
+    await jsm.streams.add({
+      name: names.eventsStream,
+      description: "Registry events: the source of truth. One subject per entity.",
+      subjects: [names.eventSubjects],
+      storage: StorageType.File,
+      retention: RetentionPolicy.Limits,
+      allow_direct: true,
+      deny_delete: true,
+      deny_purge: true,
+      duplicate_window: nanos(2 * 60_000),
+    });
+  }
+  if (!(await exists(() => jsm.consumers.info(names.eventsStream, PROJECTOR_DURABLE), CONSUMER_NOT_FOUND))) {
+    await jsm.consumers.add(names.eventsStream, {
+      durable_name: PROJECTOR_DURABLE,
+      description: "Projects registry events into the KV buckets; shared by every registry process.",
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: nanos(30_000),
+      max_ack_pending: 1024,
+      filter_subject: names.eventSubjects,
+    });
+  }
+  const kvm = new Kvm(nc);
+  for (const bucket of Object.values(names.buckets)) {
+    await kvm.create(bucket, { history: 1, storage: StorageType.File });
+  }
+}

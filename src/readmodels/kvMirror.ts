@@ -1,0 +1,116 @@
+/**
+ * An in-memory mirror of one KV bucket, kept current by an ordered consumer on the
+ * bucket's stream (the same thing a KV watch is, but it also tells us each entry's
+ * stream sequence, so we know when we are caught up).
+ *
+ * `sync()` is the read-your-writes barrier: it asks the server for the bucket's last
+ * sequence and waits until the mirror has applied it. A write acknowledged by any registry
+ * process before a query arrives is therefore visible to that query, whichever process
+ * answers it.
+ */
+import { DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import type { Logger } from "pino";
+import { RegistryError } from "../contract/errors.ts";
+
+export type ChangeListener<T> = (key: string, value: T | null, previous: T | null) => void;
+
+const SYNC_TIMEOUT_MS = 5000;
+
+export class KvMirror<T> {
+  readonly #entries = new Map<string, T>();
+  readonly #listeners: ChangeListener<T>[] = [];
+  #applied = 0;
+  #waiters: { seq: number; resolve: () => void }[] = [];
+  #stop: (() => void) | undefined;
+  readonly #stream: string;
+  readonly #prefixLength: number;
+
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    readonly bucket: string,
+    private readonly log: Logger,
+  ) {
+    this.#stream = `KV_${bucket}`;
+    this.#prefixLength = `$KV.${bucket}.`.length;
+  }
+
+  onChange(listener: ChangeListener<T>): void {
+    this.#listeners.push(listener);
+  }
+
+  get(key: string): T | undefined {
+    return this.#entries.get(key);
+  }
+
+  values(): IterableIterator<T> {
+    return this.#entries.values();
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Starts mirroring; resolves once every value present at the start is loaded. */
+  async start(): Promise<void> {
+    const consumer = await this.js.consumers.getPushConsumer(this.#stream, {
+      filter_subjects: `$KV.${this.bucket}.>`,
+      deliver_policy: DeliverPolicy.LastPerSubject,
+    });
+    const messages = await consumer.consume({ callback: (m) => this.#apply(m) });
+    this.#stop = () => void messages.stop();
+    void messages.closed().then((err) => {
+      if (err) this.log.error({ err, bucket: this.bucket }, "read model stopped following its bucket");
+    });
+    await this.sync();
+  }
+
+  stop(): void {
+    this.#stop?.();
+  }
+
+  async sync(): Promise<void> {
+    let lastSeq: number;
+    try {
+      lastSeq = (await this.jsm.streams.info(this.#stream)).state.last_seq;
+    } catch (err) {
+      throw new RegistryError(503, `reading the state of ${this.#stream} failed (${(err as Error).message}); check nats-server and retry`, { cause: err });
+    }
+    if (this.#applied >= lastSeq) return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w.resolve !== done);
+        reject(new RegistryError(503, `the ${this.bucket} read model is behind the bucket (at ${this.#applied}, bucket at ${lastSeq}); retry`));
+      }, SYNC_TIMEOUT_MS);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.#waiters.push({ seq: lastSeq, resolve: done });
+    });
+  }
+
+  #apply(m: JsMsg): void {
+    const key = m.subject.substring(this.#prefixLength);
+    const op = m.headers?.get("KV-Operation");
+    const previous = this.#entries.get(key) ?? null;
+    let value: T | null = null;
+    if (op === "DEL" || op === "PURGE") {
+      this.#entries.delete(key);
+    } else {
+      try {
+        value = m.json<T>();
+        this.#entries.set(key, value);
+      } catch (err) {
+        this.log.error({ err, bucket: this.bucket, key }, "KV entry is not JSON; ignored");
+      }
+    }
+    this.#applied = m.seq;
+    for (const listener of this.#listeners) listener(key, value, previous);
+    if (this.#waiters.length > 0) {
+      const ready = this.#waiters.filter((w) => w.seq <= this.#applied);
+      this.#waiters = this.#waiters.filter((w) => w.seq > this.#applied);
+      for (const w of ready) w.resolve();
+    }
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * Wires one registry process: event store, projector, read models and the service.
+ * The adapters never import each other; this is the one place that knows them all.
+ */
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Service } from "@nats-io/services";
+import type { Logger } from "pino";
+import type { Config } from "./config.ts";
+import { namesFor, type Names } from "./contract/names.ts";
+import type { Definition, Instance, Node } from "./contract/schemas.ts";
+import { registryCommands } from "./commands/registryCommands.ts";
+import { natsEventStore } from "./eventstore/eventStore.ts";
+import { provision } from "./nats/provision.ts";
+import { kvWriter } from "./projector/kvWriter.ts";
+import { projector } from "./projector/projector.ts";
+import { InstancesView } from "./readmodels/instances.ts";
+import { KvMirror } from "./readmodels/kvMirror.ts";
+import { nodeIdOfUrl, registryQueries } from "./readmodels/registryQueries.ts";
+import { startService } from "./service/service.ts";
+
+export const VERSION = "0.1.0";
+
+export type Registry = {
+  names: Names;
+  service: Service;
+  commands: ReturnType<typeof registryCommands>;
+  /** Stops answering, then stops following streams. The connection is the caller's. */
+  stop(): Promise<void>;
+};
+
+export async function startRegistry(nc: NatsConnection, config: Config, log: Logger): Promise<Registry> {
+  const names = namesFor(config.prefix);
+  const js = jetstream(nc);
+  const jsm = await jetstreamManager(nc);
+  await provision(nc, jsm, names);
+
+  const store = natsEventStore(js, jsm, names.eventsStream);
+  const proj = projector({ js, names, writer: kvWriter(js, jsm), log });
+  void proj.run();
+
+  const definitions = new KvMirror<Definition>(js, jsm, names.buckets.definition, log);
+  const instanceMirror = new KvMirror<Instance>(js, jsm, names.buckets.instance, log);
+  const nodes = new KvMirror<Node>(js, jsm, names.buckets.node, log);
+  const instances = new InstancesView(instanceMirror);
+  await Promise.all([definitions.start(), instanceMirror.start(), nodes.start()]);
+
+  const commands = registryCommands({
+    store,
+    names,
+    project: proj.project,
+    lookups: {
+      sync: async () => {
+        await Promise.all([instances.sync(), nodes.sync()]);
+      },
+      instanceIdOfUrl: (url) => instances.idOfUrl(url),
+      nodeIdOfUrl: (url) => nodeIdOfUrl(nodes, url),
+    },
+  });
+  const queries = registryQueries({ definitions, instances, nodes });
+  const service = await startService({ nc, names, api: { ...commands, ...queries }, log, version: VERSION, maxRequestBytes: config.maxRequestBytes });
+  log.info({ prefix: names.prefix, stream: names.eventsStream, instances: instanceMirror.size, definitions: definitions.size, nodes: nodes.size }, "registry started");
+
+  return {
+    names,
+    service,
+    commands,
+    async stop() {
+      await service.stop();
+      await proj.stop();
+      for (const m of [definitions, instanceMirror, nodes]) m.stop();
+    },
+  };
+}

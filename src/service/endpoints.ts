@@ -1,0 +1,41 @@
+/**
+ * The request subjects of DESIGN.md, each with its request schema and the API operation
+ * that answers it.
+ */
+import type { RegistryApi, RequestContext } from "../contract/api.ts";
+import * as S from "../contract/schemas.ts";
+import { validator } from "../contract/validate.ts";
+
+export type EndpointSpec = {
+  /** The subject after the prefix, e.g. `instance.register`. */
+  subject: string;
+  schema: string;
+  handle(api: RegistryApi, body: unknown, ctx: RequestContext): Promise<unknown>;
+};
+
+const exactlyOneRef = (ref: { id?: string; url?: string }) =>
+  (ref.id === undefined) === (ref.url === undefined) ? [{ path: "/", message: "needs exactly one of id and url" }] : [];
+
+const v = {
+  byId: validator(S.ByIdRequest, "request"),
+  empty: validator(S.EmptyRequest, "request"),
+  saveDefinition: validator(S.SaveDefinitionRequest, "definition"),
+  register: validator(S.RegisterInstanceRequest, "instance"),
+  listInstances: validator(S.ListInstancesRequest, "instance filter"),
+  listNodes: validator(S.ListNodesRequest, "request"),
+  nodeRef: validator(S.NodeRefRequest, "node reference", exactlyOneRef),
+};
+
+export const endpoints: EndpointSpec[] = [
+  { subject: "definition.save", schema: "SaveDefinitionRequest", handle: (api, b, ctx) => api.saveDefinition(v.saveDefinition(b), ctx) },
+  { subject: "definition.get", schema: "ByIdRequest", handle: (api, b) => api.getDefinition(v.byId(b)) },
+  { subject: "definition.list", schema: "EmptyRequest", handle: (api, b) => api.listDefinitions(v.empty(b)) },
+  { subject: "definition.remove", schema: "ByIdRequest", handle: (api, b, ctx) => api.removeDefinition(v.byId(b), ctx) },
+  { subject: "instance.register", schema: "RegisterInstanceRequest", handle: (api, b, ctx) => api.registerInstance(v.register(b), ctx) },
+  { subject: "instance.get", schema: "ByIdRequest", handle: (api, b) => api.getInstance(v.byId(b)) },
+  { subject: "instance.list", schema: "ListInstancesRequest", handle: (api, b) => api.listInstances(v.listInstances(b)) },
+  { subject: "instance.remove", schema: "ByIdRequest", handle: (api, b, ctx) => api.removeInstance(v.byId(b), ctx) },
+  { subject: "node.list", schema: "ListNodesRequest", handle: (api, b) => api.listNodes(v.listNodes(b)) },
+  { subject: "node.get", schema: "NodeRefRequest", handle: (api, b) => api.getNode(v.nodeRef(b)) },
+  { subject: "node.remove", schema: "NodeRefRequest", handle: (api, b, ctx) => api.removeNode(v.nodeRef(b), ctx) },
+];

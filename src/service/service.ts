@@ -1,0 +1,83 @@
+/**
+ * The NATS micro service `registry`: one endpoint per request subject, in the queue
+ * group `registry` so that each request is answered by one registry process. Turns wire
+ * bytes into requests and results or RegistryErrors into replies; knows nothing else.
+ */
+import type { NatsConnection } from "@nats-io/transport-node";
+import { Svcm, type Service, type ServiceMsg } from "@nats-io/services";
+import type { Logger } from "pino";
+import type { RegistryApi } from "../contract/api.ts";
+import { RegistryError, badRequest } from "../contract/errors.ts";
+import type { Names } from "../contract/names.ts";
+import { endpoints, type EndpointSpec } from "./endpoints.ts";
+
+export const SERVICE_NAME = "registry";
+const decoder = new TextDecoder();
+
+function parseBody(data: Uint8Array): unknown {
+  if (data.length === 0) return {};
+  let body: unknown;
+  try {
+    body = JSON.parse(decoder.decode(data));
+  } catch (err) {
+    throw badRequest(`request body is not JSON (${(err as Error).message}); send a JSON object such as {}`);
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw badRequest("request body must be a JSON object; send {} when nothing is needed");
+  }
+  return body;
+}
+
+export async function startService(deps: {
+  nc: NatsConnection;
+  names: Names;
+  api: RegistryApi;
+  log: Logger;
+  version: string;
+  maxRequestBytes: number;
+}): Promise<Service> {
+  const { nc, names, api, log, maxRequestBytes } = deps;
+
+  async function answer(spec: EndpointSpec, msg: ServiceMsg): Promise<void> {
+    try {
+      if (msg.data.length > maxRequestBytes) {
+        throw new RegistryError(413, `request body is ${msg.data.length} bytes, over the registry's limit of ${maxRequestBytes} (REGISTRY_MAX_REQUEST_BYTES)`);
+      }
+      const requestId = msg.headers?.get("Nats-Msg-Id") || undefined;
+      const reply = JSON.stringify(await spec.handle(api, parseBody(msg.data), requestId ? { requestId } : {}));
+      const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
+      if (reply.length > maxPayload) {
+        throw new RegistryError(413, `the reply is ${reply.length} bytes, over the NATS max_payload of ${maxPayload}; narrow the request with filters`);
+      }
+      msg.respond(reply);
+    } catch (err) {
+      const e = err instanceof RegistryError ? err : new RegistryError(500, `internal error (${(err as Error).message}); see the registry's log`, { cause: err });
+      if (e.code >= 500) log.error({ err, subject: msg.subject }, "request failed");
+      else log.debug({ subject: msg.subject, code: e.code, error: e.message }, "request refused");
+      msg.respondError(e.code, e.message, JSON.stringify(e.toJSON()));
+    }
+  }
+
+  const service = await new Svcm(nc).add({
+    name: SERVICE_NAME,
+    version: deps.version,
+    description: "Service registry: definitions, instances and nodes",
+    queue: SERVICE_NAME,
+    metadata: { prefix: names.prefix, events: names.eventsStream },
+  });
+  const group = service.addGroup(names.prefix);
+  for (const spec of endpoints) {
+    group.addEndpoint(spec.subject.replace(".", "-"), {
+      subject: spec.subject,
+      metadata: { request: spec.schema },
+      handler: (err, msg) => {
+        if (err) {
+          log.error({ err, endpoint: spec.subject }, "endpoint subscription failed");
+          return;
+        }
+        void answer(spec, msg);
+      },
+    });
+  }
+  return service;
+}

@@ -1,0 +1,108 @@
+/**
+ * A registry for a test: a real nats-server, a registry on its own connection, and a
+ * client connection with `call()` for request/reply as any service would send it.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { connect, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { pino } from "pino";
+import { defaultConfig, type Config } from "../../src/config.ts";
+import { startRegistry, type Registry } from "../../src/registry.ts";
+import { startNatsServer, type NatsServer } from "./natsServer.ts";
+import { until } from "./until.ts";
+
+export type Reply = { code: number | undefined; body: any; headers: Record<string, string> };
+
+export type Client = {
+  nc: NatsConnection;
+  jsm: JetStreamManager;
+  /** Sends `body` (an object is JSON-encoded; a string or bytes are sent as they are) to `<prefix>.<subject>`. */
+  call(subject: string, body?: unknown, opts?: { msgId?: string }): Promise<Reply>;
+  /** Messages in the events stream: what was written. */
+  eventCount(): Promise<number>;
+};
+
+export async function clientFor(url: string, prefix = "registry"): Promise<Client> {
+  const nc = await connect({ servers: url });
+  const jsm = await jetstreamManager(nc);
+  return {
+    nc,
+    jsm,
+    async call(subject, body = {}, opts = {}) {
+      const payload = typeof body === "string" || body instanceof Uint8Array ? body : JSON.stringify(body);
+      const h = natsHeaders();
+      if (opts.msgId) h.set("Nats-Msg-Id", opts.msgId);
+      const m = await nc.request(`${prefix}.${subject}`, payload, { timeout: 10_000, headers: h });
+      const code = m.headers?.get("Nats-Service-Error-Code");
+      const hs: Record<string, string> = {};
+      for (const [k, v] of m.headers ?? []) hs[k] = v.join(",");
+      return { code: code ? Number(code) : undefined, body: m.data.length ? m.json() : undefined, headers: hs };
+    },
+    async eventCount() {
+      return (await jsm.streams.info(`${prefix.replaceAll(".", "_").toUpperCase()}_EVENTS`)).state.messages;
+    },
+  };
+}
+
+export type TestRegistry = Client & {
+  server: NatsServer;
+  registry: Registry;
+  stop(): Promise<void>;
+};
+
+export const silentLog = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
+
+export async function startRegistryOn(url: string, overrides: Partial<Config> = {}): Promise<{ registry: Registry; nc: NatsConnection }> {
+  const nc = await connect({ servers: url });
+  const registry = await startRegistry(nc, { ...defaultConfig(), natsUrl: url, ...overrides }, silentLog);
+  return { registry, nc };
+}
+
+export async function startTestRegistry(overrides: Partial<Config> = {}): Promise<TestRegistry> {
+  const server = await startNatsServer();
+  const { registry, nc: registryNc } = await startRegistryOn(server.url, overrides);
+  const client = await clientFor(server.url, overrides.prefix);
+  return {
+    ...client,
+    server,
+    registry,
+    async stop() {
+      await client.nc.close();
+      await registry.stop();
+      await registryNc.close();
+      await server.stop();
+    },
+  };
+}
+
+/** A registry as its own OS process (`tsx src/main.ts`), as `make run` starts it. */
+export async function spawnRegistry(url: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; output: () => string; stop(): Promise<void> }> {
+  const root = fileURLToPath(new URL("../..", import.meta.url));
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+    cwd: root,
+    env: { ...process.env, NATS_URL: url, LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => (out += d.toString()));
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  await until(() => {
+    if (child.exitCode !== null) throw new Error(`registry exited early: ${out}`);
+    return out.includes('"registry started"');
+  }, "the registry process to start", 20_000).catch((err) => {
+    child.kill("SIGKILL");
+    throw err;
+  });
+  return {
+    child,
+    output: () => out,
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill("SIGTERM");
+        await exited;
+      }
+    },
+  };
+}
