@@ -1,11 +1,32 @@
-/** `registry`: runs one registry process until SIGINT/SIGTERM, then drains. */
-import { configFromEnv } from "./config.ts";
+/**
+ * `registry`: runs one registry process until SIGINT/SIGTERM, then drains.
+ * `registry rebuild`: empties the KV buckets and replays every event into them.
+ */
+import { jetstreamManager } from "@nats-io/jetstream";
+import { configFromEnv, type Config } from "./config.ts";
+import { namesFor } from "./contract/names.ts";
+import { provision } from "./nats/provision.ts";
+import { rebuildProjections } from "./projector/rebuild.ts";
 import { createLogger } from "./logger.ts";
 import { connectNats } from "./nats/connect.ts";
 import { startRegistry } from "./registry.ts";
 
+async function rebuild(config: Config): Promise<void> {
+  const log = createLogger(config.logLevel);
+  const nc = await connectNats(config, "registry rebuild");
+  const names = namesFor(config.prefix);
+  const jsm = await jetstreamManager(nc);
+  await provision(nc, jsm, names);
+  const { events } = await rebuildProjections(jsm, names);
+  log.info({ events, stream: names.eventsStream }, "buckets emptied; running registry processes replay the events into them");
+  await nc.drain();
+}
+
 async function main(): Promise<void> {
   const config = configFromEnv();
+  const command = process.argv[2] ?? "serve";
+  if (command === "rebuild") return rebuild(config);
+  if (command !== "serve") throw new Error(`unknown command "${command}"; use serve (the default) or rebuild`);
   const log = createLogger(config.logLevel);
   const nc = await connectNats(config, "registry");
   log.info({ server: nc.getServer() }, "connected to NATS");

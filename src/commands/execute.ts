@@ -9,7 +9,10 @@ import type { Decider } from "../domain/decider.ts";
 import type { RegistryEvent } from "../domain/events.ts";
 import { VersionConflict, type EventStore, type StoredEvent } from "../eventstore/eventStore.ts";
 
-const MAX_ATTEMPTS = 5;
+const MAX_ATTEMPTS = 10;
+
+/** Random backoff before a retry, growing with each lost race, so that racing writers spread out. */
+const backoff = (attempt: number) => new Promise((r) => setTimeout(r, Math.random() * Math.min(2 ** attempt, 100)));
 
 export type Project = (event: RegistryEvent, seq: number) => Promise<void>;
 
@@ -49,7 +52,10 @@ export async function execute<State, Command extends { metadata: { now: string }
         version = appended.seq;
       }
     } catch (err) {
-      if (err instanceof VersionConflict) continue;
+      if (err instanceof VersionConflict) {
+        await backoff(attempt);
+        continue;
+      }
       throw err;
     }
     return { state, version, written: events.length > 0 };

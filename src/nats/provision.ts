@@ -2,11 +2,12 @@
  * Creates the stream and buckets the registry needs, when missing. Safe to run from
  * every registry process at every start.
  */
-import { AckPolicy, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamManager } from "@nats-io/jetstream";
+import { JetStreamApiError, RetentionPolicy, StorageType, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Names } from "../contract/names.ts";
 import { PROJECTOR_DURABLE } from "../projector/projector.ts";
+import { PROJECTOR_CONSUMER_CONFIG } from "../projector/rebuild.ts";
 
 const STREAM_NOT_FOUND = 10059;
 const CONSUMER_NOT_FOUND = 10014;
@@ -37,14 +38,7 @@ export async function provision(nc: NatsConnection, jsm: JetStreamManager, names
     });
   }
   if (!(await exists(() => jsm.consumers.info(names.eventsStream, PROJECTOR_DURABLE), CONSUMER_NOT_FOUND))) {
-    await jsm.consumers.add(names.eventsStream, {
-      durable_name: PROJECTOR_DURABLE,
-      description: "Projects registry events into the KV buckets; shared by every registry process.",
-      ack_policy: AckPolicy.Explicit,
-      ack_wait: nanos(30_000),
-      max_ack_pending: 1024,
-      filter_subject: names.eventSubjects,
-    });
+    await jsm.consumers.add(names.eventsStream, { ...PROJECTOR_CONSUMER_CONFIG, filter_subject: names.eventSubjects });
   }
   const kvm = new Kvm(nc);
   for (const bucket of Object.values(names.buckets)) {

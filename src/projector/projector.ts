@@ -57,6 +57,15 @@ export function projector(deps: { js: JetStreamClient; names: Names; writer: KvW
     const consumer = await js.consumers.get(names.eventsStream, PROJECTOR_DURABLE);
     const messages = await consumer.consume({ max_messages: 256 });
     stopCurrent = () => void messages.stop();
+    void (async () => {
+      // A rebuild deletes and re-creates the consumer: start over on the new one.
+      for await (const status of messages.status()) {
+        if (status.type === "consumer_deleted" || status.type === "consumer_not_found") {
+          log.info({ status: status.type }, "projector consumer replaced; following the new one");
+          messages.stop();
+        }
+      }
+    })();
     const inFlight = new Set<Promise<void>>();
     for await (const m of messages) {
       const p = handle(m).finally(() => inFlight.delete(p));
@@ -73,6 +82,7 @@ export function projector(deps: { js: JetStreamClient; names: Names; writer: KvW
         while (!stopped) {
           try {
             await follow();
+            if (!stopped) await new Promise((r) => setTimeout(r, 100)); // the consumer may be being re-created
           } catch (err) {
             if (stopped) break;
             log.warn({ err }, "projector consumer failed; restarting in 1s");

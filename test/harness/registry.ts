@@ -106,3 +106,17 @@ export async function spawnRegistry(url: string, env: Record<string, string> = {
     },
   };
 }
+
+/** Every event stored on one entity's subject, oldest first. */
+export async function historyOf(nc: NatsConnection, stream: string, subject: string): Promise<{ type: string; data: any; metadata: any }[]> {
+  const { jetstream } = await import("@nats-io/jetstream");
+  const consumer = await jetstream(nc).consumers.get(stream, { filter_subjects: subject });
+  const events: { type: string; data: any; metadata: any }[] = [];
+  if ((await consumer.info()).num_pending === 0) return events;
+  const messages = await consumer.consume();
+  for await (const m of messages) {
+    events.push(m.json());
+    if (m.info.pending === 0) break;
+  }
+  return events;
+}

@@ -1,0 +1,25 @@
+/**
+ * Rebuilds the KV projections from the event stream: empty the buckets, then replay
+ * every event from sequence 1 through a fresh `projector` consumer. Registry processes
+ * keep running; their projector loops pick the new consumer up on their own, and the
+ * version guard keeps writes that race the replay correct.
+ */
+import { AckPolicy, DeliverPolicy, type JetStreamManager } from "@nats-io/jetstream";
+import type { Names } from "../contract/names.ts";
+import { PROJECTOR_DURABLE } from "./projector.ts";
+
+export const PROJECTOR_CONSUMER_CONFIG = {
+  durable_name: PROJECTOR_DURABLE,
+  description: "Projects registry events into the KV buckets; shared by every registry process.",
+  ack_policy: AckPolicy.Explicit,
+  deliver_policy: DeliverPolicy.All,
+  ack_wait: 30_000_000_000,
+  max_ack_pending: 1024,
+};
+
+export async function rebuildProjections(jsm: JetStreamManager, names: Names): Promise<{ events: number }> {
+  await jsm.consumers.delete(names.eventsStream, PROJECTOR_DURABLE).catch(() => undefined);
+  for (const bucket of Object.values(names.buckets)) await jsm.streams.purge(`KV_${bucket}`);
+  await jsm.consumers.add(names.eventsStream, { ...PROJECTOR_CONSUMER_CONFIG, filter_subject: names.eventSubjects });
+  return { events: (await jsm.streams.info(names.eventsStream)).state.messages };
+}

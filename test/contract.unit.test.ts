@@ -1,0 +1,55 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readdir, readFile } from "node:fs/promises";
+import { instanceKey, idOfInstanceKey, isValidId } from "../src/contract/ids.ts";
+import { namesFor } from "../src/contract/names.ts";
+import { renderSchemas, SCHEMAS_DIR } from "../src/contract/writeSchemas.ts";
+import { configFromEnv, defaultConfig } from "../src/config.ts";
+
+test("schemas - the files in schemas/ are what the TypeBox definitions generate (run make schemas)", async () => {
+  const expected = renderSchemas();
+  const onDisk = (await readdir(SCHEMAS_DIR)).filter((f) => f.endsWith(".schema.json")).sort();
+  assert.deepEqual(onDisk, Object.keys(expected).sort());
+  for (const [file, text] of Object.entries(expected)) {
+    assert.equal(await readFile(`${SCHEMAS_DIR}${file}`, "utf8"), text, `schemas/${file} is stale: run make schemas`);
+  }
+});
+
+test("key rule - letters, digits, - and _ only, 1 to 128 characters", () => {
+  for (const ok of ["a", "inst_12345", "user-svc-v1", "A".repeat(128)]) assert.ok(isValidId(ok), ok);
+  for (const bad of ["", "a.b", "a*", "a>", "a b", "a/b", "é", "A".repeat(129)]) assert.ok(!isValidId(bad), bad);
+});
+
+test("key rule - instance keys are <slug>.<id>, _ without a slug", () => {
+  assert.equal(instanceKey("user-svc", "inst_1"), "user-svc.inst_1");
+  assert.equal(instanceKey(undefined, "inst_1"), "_.inst_1");
+  assert.equal(idOfInstanceKey("user-svc.inst_1"), "inst_1");
+});
+
+test("names - the default prefix gives DESIGN.md's names; another prefix its own", () => {
+  const n = namesFor("registry");
+  assert.equal(n.eventsStream, "REGISTRY_EVENTS");
+  assert.deepEqual(n.buckets, { definition: "registry_definitions", instance: "registry_instances", node: "registry_nodes" });
+  assert.equal(n.eventSubject("instance", "inst_1"), "registry.events.instance.inst_1");
+  const other = namesFor("acme.reg");
+  assert.equal(other.eventsStream, "ACME_REG_EVENTS");
+  assert.equal(other.buckets.instance, "acme_reg_instances");
+  assert.throws(() => namesFor("a.*"), /REGISTRY_PREFIX/);
+});
+
+test("config - defaults work on one machine; the environment overrides them", () => {
+  assert.deepEqual(configFromEnv({}), defaultConfig());
+  const c = configFromEnv({ NATS_URL: "nats://127.0.0.1:4333", REGISTRY_PREFIX: "reg2", REGISTRY_MAX_REQUEST_BYTES: "1024", LOG_LEVEL: "debug" });
+  assert.equal(c.natsUrl, "nats://127.0.0.1:4333");
+  assert.equal(c.prefix, "reg2");
+  assert.equal(c.maxRequestBytes, 1024);
+  assert.equal(c.logLevel, "debug");
+});
+
+test("config - bad values are refused in one message naming each variable", () => {
+  assert.throws(
+    () => configFromEnv({ REGISTRY_PREFIX: "a b", REGISTRY_MAX_REQUEST_BYTES: "lots", NATS_USER: "u" }),
+    (err: Error) =>
+      /REGISTRY_PREFIX/.test(err.message) && /REGISTRY_MAX_REQUEST_BYTES/.test(err.message) && /NATS_USER and NATS_PASSWORD/.test(err.message),
+  );
+});

@@ -1,0 +1,55 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { RegistryError } from "../src/contract/errors.ts";
+import { execute } from "../src/commands/execute.ts";
+import { definitionDecider } from "../src/domain/definition.ts";
+import { VersionConflict, type EventStore, type StoredEvent } from "../src/eventstore/eventStore.ts";
+
+// The write path's retry logic against an in-memory EventStore port (the NATS adapter is
+// covered by the integration tests); here every append can be made to lose its race.
+function memoryStore(opts: { alwaysConflict?: boolean } = {}) {
+  const events: StoredEvent[] = [];
+  let appends = 0;
+  const store: EventStore = {
+    async readLatest(subject) {
+      return events.filter((e) => e.subject === subject).at(-1) ?? null;
+    },
+    async append(subject, envelope, expectedSeq) {
+      appends++;
+      const latest = events.filter((e) => e.subject === subject).at(-1)?.seq ?? 0;
+      if (opts.alwaysConflict || latest !== expectedSeq) throw new VersionConflict(subject, expectedSeq);
+      events.push({ subject, envelope, seq: events.length + 1 });
+      return { seq: events.length, duplicate: false };
+    },
+  };
+  return { store, events, appends: () => appends };
+}
+
+const save = { type: "SaveDefinition" as const, data: { definition: { id: "d", image: { name: "x" } } }, metadata: { now: "2026-01-01T00:00:00.000Z" } };
+
+test("execute - appends the decided event and projects it before returning", async () => {
+  const { store, events } = memoryStore();
+  const projected: number[] = [];
+  const result = await execute({ store, project: async (_e, seq) => void projected.push(seq) }, definitionDecider, "s.d", save, "req-1");
+  assert.deepEqual(result, { state: save.data.definition, version: 1, written: true });
+  assert.deepEqual(projected, [1]);
+  assert.equal(events[0]?.envelope.metadata.requestId, "req-1");
+});
+
+test("execute - a retry with the same request id writes nothing and answers the stored state", async () => {
+  const { store, events } = memoryStore();
+  const deps = { store, project: async () => undefined };
+  await execute(deps, definitionDecider, "s.d", save, "req-1");
+  const again = await execute(deps, definitionDecider, "s.d", { ...save, data: { definition: { id: "d", image: { name: "changed" } } } }, "req-1");
+  assert.equal(events.length, 1);
+  assert.deepEqual(again.state, save.data.definition);
+});
+
+test("execute - a write that keeps losing its race ends in 409 after bounded attempts", async () => {
+  const { store, appends } = memoryStore({ alwaysConflict: true });
+  await assert.rejects(
+    execute({ store, project: async () => undefined }, definitionDecider, "s.d", save, undefined),
+    (err: unknown) => err instanceof RegistryError && err.code === 409 && /retry the request/.test(err.message),
+  );
+  assert.equal(appends(), 10);
+});

@@ -1,0 +1,93 @@
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { jetstream } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import { namesFor } from "../src/contract/names.ts";
+import { natsEventStore, type EventEnvelope } from "../src/eventstore/eventStore.ts";
+import { kvWriter } from "../src/projector/kvWriter.ts";
+import { projector } from "../src/projector/projector.ts";
+import { rebuildProjections } from "../src/projector/rebuild.ts";
+import { silentLog, startTestRegistry, type TestRegistry } from "./harness/registry.ts";
+import { until } from "./harness/until.ts";
+
+const names = namesFor("registry");
+
+describe("projector", () => {
+  let r: TestRegistry;
+  let project: ReturnType<typeof projector>["project"];
+  before(async () => {
+    r = await startTestRegistry();
+    project = projector({ js: jetstream(r.nc), names, writer: kvWriter(jetstream(r.nc), r.jsm), log: silentLog }).project;
+  });
+  after(async () => r.stop());
+
+  const eventAt = async (seq: number) => {
+    const m = await r.jsm.streams.getMessage(names.eventsStream, { seq });
+    assert.ok(m);
+    return { envelope: m.json<EventEnvelope>(), seq };
+  };
+  const instances = () => new Kvm(r.nc).open(names.buckets.instance);
+
+  test("projector - the same event applied twice changes nothing", async () => {
+    const { instance } = (await r.call("instance.register", { url: "http://localhost:6001", slug: "p-svc" })).body;
+    const kv = await instances();
+    const entry = await kv.get(`p-svc.${instance.id}`);
+    assert.ok(entry);
+    const latest = await natsEventStore(jetstream(r.nc), r.jsm, names.eventsStream).readLatest(names.eventSubject("instance", instance.id));
+    assert.ok(latest);
+    await project(latest.envelope, latest.seq);
+    await project(latest.envelope, latest.seq);
+    assert.equal((await kv.get(`p-svc.${instance.id}`))?.revision, entry.revision, "no new KV revision");
+  });
+
+  test("projector - an older event applied after newer ones is skipped, deletes included", async () => {
+    const before = (await r.jsm.streams.info(names.eventsStream)).state.last_seq;
+    const { instance } = (await r.call("instance.register", { url: "http://localhost:6002", slug: "old-svc", tags: ["v1"] })).body;
+    await r.call("instance.register", { url: "http://localhost:6002", slug: "old-svc", tags: ["v2"] });
+    const kv = await instances();
+    const registered = await eventAt(before + 1);
+    assert.equal(registered.envelope.type, "InstanceRegistered");
+    await project(registered.envelope, registered.seq);
+    assert.deepEqual((await kv.get(`old-svc.${instance.id}`))?.json<{ tags: string[] }>().tags, ["v2"]);
+
+    await r.call("instance.remove", { id: instance.id });
+    await project(registered.envelope, registered.seq);
+    assert.equal((await kv.get(`old-svc.${instance.id}`))?.operation, "DEL", "a replayed registration does not resurrect");
+    assert.equal((await r.call("instance.get", { id: instance.id })).code, 404);
+  });
+
+  test("projector - an event appended but not projected (a crash in between) is projected by the durable consumer", async () => {
+    const store = natsEventStore(jetstream(r.nc), r.jsm, names.eventsStream);
+    const at = new Date().toISOString();
+    const instance = { id: "inst_orphan", url: "http://localhost:6003", scheme: "http", host: "localhost", port: 6003, slug: "orphan-svc", tags: [], status: "Unknown" as const, createdAt: at, updatedAt: at };
+    await store.append(names.eventSubject("instance", instance.id), { type: "InstanceRegistered", data: { instance }, metadata: { at } }, 0);
+    const got = await until(async () => (await r.call("instance.get", { id: "inst_orphan" })).body.instance, "the projector to catch up");
+    assert.deepEqual(got, instance);
+  });
+
+  test("projector - a rebuild from the event stream gives the same buckets", async () => {
+    await r.call("definition.save", { definition: { id: "rebuilt", image: { name: "nginx" } } });
+    await r.call("instance.register", { url: "http://localhost:6004", slug: "moved-a" });
+    await r.call("instance.register", { url: "http://localhost:6004", slug: "moved-b" });
+    await r.registry.commands.joinNode({ id: "node-r", url: "http://127.0.0.1:11337", status: "Online" }, "test");
+    const kvm = new Kvm(r.nc);
+    const snapshot = async () => {
+      const all: Record<string, unknown> = {};
+      for (const bucket of Object.values(names.buckets)) {
+        const kv = await kvm.open(bucket);
+        for await (const key of await kv.keys()) all[`${bucket}/${key}`] = (await kv.get(key))?.json();
+      }
+      return all;
+    };
+    const before = await snapshot();
+    assert.ok(Object.keys(before).length >= 3);
+    const { events } = await rebuildProjections(r.jsm, names);
+    assert.ok(events > 0);
+    await until(async () => {
+      const now = await snapshot();
+      return Object.keys(now).length === Object.keys(before).length && JSON.stringify(now) === JSON.stringify(before);
+    }, "the rebuilt buckets to equal the originals");
+    assert.deepEqual(await snapshot(), before);
+    assert.equal((await r.call("instance.list", { slug: "moved-a" })).body.instances.length, 0);
+  });
+});
