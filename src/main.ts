@@ -47,6 +47,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: Error) => {
-  process.stderr.write(`registry: ${err.message}\n`);
+  createLogger("info").fatal(err.message);
   process.exit(1);
 });

@@ -32,7 +32,9 @@ export type Registry = {
 export async function startRegistry(nc: NatsConnection, config: Config, log: Logger): Promise<Registry> {
   const names = namesFor(config.prefix);
   const js = jetstream(nc);
-  const jsm = await jetstreamManager(nc);
+  const jsm = await jetstreamManager(nc).catch((err: Error) => {
+    throw new Error(`JetStream is not available on the NATS server at ${nc.getServer()} (${err.message}); run nats-server with -js, or jetstream {} in its config`, { cause: err });
+  });
   await provision(nc, jsm, names);
 
   const store = natsEventStore(js, jsm, names.eventsStream);

@@ -5,7 +5,7 @@
  * makes the append fail instead of being overwritten.
  */
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
-import { JetStreamApiError } from "@nats-io/jetstream";
+import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import { RegistryError } from "../contract/errors.ts";
 import type { RegistryEvent } from "../domain/events.ts";
 
@@ -27,7 +27,6 @@ export type EventStore = {
   append(subject: string, envelope: EventEnvelope, expectedSeq: number): Promise<AppendResult>;
 };
 
-const WRONG_LAST_SEQUENCE = 10071;
 
 export function unavailable(what: string, cause: unknown): RegistryError {
   const reason = cause instanceof Error ? cause.message : String(cause);
@@ -56,7 +55,7 @@ export function natsEventStore(js: JetStreamClient, jsm: JetStreamManager, strea
         });
         return { seq: ack.seq, duplicate: ack.duplicate };
       } catch (err) {
-        if (err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE) throw new VersionConflict(subject, expectedSeq);
+        if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamWrongLastSequence) throw new VersionConflict(subject, expectedSeq);
         throw unavailable(`appending to ${stream}`, err);
       }
     },

@@ -2,16 +2,13 @@
  * Creates the stream and buckets the registry needs, when missing. Safe to run from
  * every registry process at every start.
  */
-import { JetStreamApiError, RetentionPolicy, StorageType, type JetStreamManager } from "@nats-io/jetstream";
+import { JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import type { NatsConnection } from "@nats-io/transport-node";
+import { nanos, type NatsConnection } from "@nats-io/transport-node";
 import type { Names } from "../contract/names.ts";
 import { PROJECTOR_DURABLE } from "../projector/projector.ts";
 import { PROJECTOR_CONSUMER_CONFIG } from "../projector/rebuild.ts";
 
-const STREAM_NOT_FOUND = 10059;
-const CONSUMER_NOT_FOUND = 10014;
-const nanos = (ms: number) => ms * 1_000_000;
 
 async function exists(probe: () => Promise<unknown>, notFoundCode: number): Promise<boolean> {
   try {
@@ -24,7 +21,7 @@ async function exists(probe: () => Promise<unknown>, notFoundCode: number): Prom
 }
 
 export async function provision(nc: NatsConnection, jsm: JetStreamManager, names: Names): Promise<void> {
-  if (!(await exists(() => jsm.streams.info(names.eventsStream), STREAM_NOT_FOUND))) {
+  if (!(await exists(() => jsm.streams.info(names.eventsStream), JetStreamApiCodes.StreamNotFound))) {
     await jsm.streams.add({
       name: names.eventsStream,
       description: "Registry events: the source of truth. One subject per entity.",
@@ -37,7 +34,7 @@ export async function provision(nc: NatsConnection, jsm: JetStreamManager, names
       duplicate_window: nanos(2 * 60_000),
     });
   }
-  if (!(await exists(() => jsm.consumers.info(names.eventsStream, PROJECTOR_DURABLE), CONSUMER_NOT_FOUND))) {
+  if (!(await exists(() => jsm.consumers.info(names.eventsStream, PROJECTOR_DURABLE), JetStreamApiCodes.ConsumerNotFound))) {
     await jsm.consumers.add(names.eventsStream, { ...PROJECTOR_CONSUMER_CONFIG, filter_subject: names.eventSubjects });
   }
   const kvm = new Kvm(nc);

@@ -10,11 +10,10 @@
  * a header; watchers see ordinary KV entries.
  */
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
-import { JetStreamApiError } from "@nats-io/jetstream";
+import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import { headers } from "@nats-io/transport-node";
 
 export const VERSION_HEADER = "Registry-Version";
-const WRONG_LAST_SEQUENCE = 10071;
 const MAX_ATTEMPTS = 10;
 
 export type WriteOutcome = "written" | "skipped";
@@ -42,7 +41,7 @@ export function kvWriter(js: JetStreamClient, jsm: JetStreamManager): KvWriter {
           });
           return "written";
         } catch (err) {
-          const raced = err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE;
+          const raced = err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamWrongLastSequence;
           if (!raced || attempt >= MAX_ATTEMPTS) throw err;
         }
       }

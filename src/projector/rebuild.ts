@@ -5,6 +5,7 @@
  * version guard keeps writes that race the replay correct.
  */
 import { AckPolicy, DeliverPolicy, type JetStreamManager } from "@nats-io/jetstream";
+import { nanos } from "@nats-io/transport-node";
 import type { Names } from "../contract/names.ts";
 import { PROJECTOR_DURABLE } from "./projector.ts";
 
@@ -13,7 +14,7 @@ export const PROJECTOR_CONSUMER_CONFIG = {
   description: "Projects registry events into the KV buckets; shared by every registry process.",
   ack_policy: AckPolicy.Explicit,
   deliver_policy: DeliverPolicy.All,
-  ack_wait: 30_000_000_000,
+  ack_wait: nanos(30_000),
   max_ack_pending: 1024,
 };
 
