@@ -2,6 +2,7 @@
  * Configuration: `defaultConfig()` works on one machine; `configFromEnv()` merges the
  * environment over it once, and refuses a bad value with a message naming the variable.
  */
+import { ID_PATTERN, PATTERN_MEANING, isValidId } from "./contract/ids.ts";
 import { isValidPrefix } from "./contract/names.ts";
 
 export type Config = {
@@ -18,6 +19,19 @@ export type Config = {
   maxRequestBytes: number;
   /** LOG_LEVEL: pino level. */
   logLevel: string;
+  /** OB_NODE_ID: this machine's node id; without it one is generated once and kept in dataDir. */
+  nodeId?: string;
+  /** OB_SELF_URL: how other nodes reach this one. */
+  selfUrl: string;
+  /** OB_REGION and OB_AVAILABILITY_ZONE: where this node is. */
+  region?: string;
+  availabilityZone?: string;
+  /** REGISTRY_DATA_DIR: keeps the generated node id; its filesystem is the node's disk usage. */
+  dataDir: string;
+  /** REGISTRY_HEARTBEAT_INTERVAL_MS: how often the node agent heartbeats. */
+  heartbeatIntervalMs: number;
+  /** REGISTRY_OFFLINE_AFTER_MS: a node without heartbeat for this long goes Offline (default 3 intervals). */
+  offlineAfterMs: number;
 };
 
 export function defaultConfig(): Config {
@@ -26,7 +40,22 @@ export function defaultConfig(): Config {
     prefix: "registry",
     maxRequestBytes: 256 * 1024,
     logLevel: "info",
+    selfUrl: "http://127.0.0.1:11337",
+    dataDir: "./data",
+    heartbeatIntervalMs: 5000,
+    offlineAfterMs: 15000,
   };
+}
+
+function positiveInteger(env: NodeJS.ProcessEnv, name: string, problems: string[]): number | undefined {
+  const raw = env[name];
+  if (!raw) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) {
+    problems.push(`${name} "${raw}" must be a positive whole number`);
+    return undefined;
+  }
+  return n;
 }
 
 const LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -39,12 +68,25 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   if (env.NATS_USER) config.natsUser = env.NATS_USER;
   if (env.NATS_PASSWORD) config.natsPassword = env.NATS_PASSWORD;
   if (env.REGISTRY_PREFIX) config.prefix = env.REGISTRY_PREFIX;
-  if (env.REGISTRY_MAX_REQUEST_BYTES) config.maxRequestBytes = Number(env.REGISTRY_MAX_REQUEST_BYTES);
+  config.maxRequestBytes = positiveInteger(env, "REGISTRY_MAX_REQUEST_BYTES", problems) ?? config.maxRequestBytes;
   if (env.LOG_LEVEL) config.logLevel = env.LOG_LEVEL;
+  if (env.OB_NODE_ID) config.nodeId = env.OB_NODE_ID;
+  if (env.OB_SELF_URL) config.selfUrl = env.OB_SELF_URL;
+  if (env.OB_REGION) config.region = env.OB_REGION;
+  if (env.OB_AVAILABILITY_ZONE) config.availabilityZone = env.OB_AVAILABILITY_ZONE;
+  if (env.REGISTRY_DATA_DIR) config.dataDir = env.REGISTRY_DATA_DIR;
+  const interval = positiveInteger(env, "REGISTRY_HEARTBEAT_INTERVAL_MS", problems);
+  if (interval !== undefined) {
+    config.heartbeatIntervalMs = interval;
+    config.offlineAfterMs = 3 * interval;
+  }
+  config.offlineAfterMs = positiveInteger(env, "REGISTRY_OFFLINE_AFTER_MS", problems) ?? config.offlineAfterMs;
 
   if (!isValidPrefix(config.prefix)) problems.push(`REGISTRY_PREFIX "${config.prefix}" must be tokens of letters, digits, - and _ joined by dots`);
-  if (!Number.isInteger(config.maxRequestBytes) || config.maxRequestBytes < 1) {
-    problems.push(`REGISTRY_MAX_REQUEST_BYTES "${env.REGISTRY_MAX_REQUEST_BYTES}" must be a positive whole number of bytes`);
+  if (config.nodeId !== undefined && !isValidId(config.nodeId)) problems.push(`OB_NODE_ID "${config.nodeId}" ${PATTERN_MEANING[ID_PATTERN]}`);
+  if (!URL.canParse(config.selfUrl)) problems.push(`OB_SELF_URL "${config.selfUrl}" is not an absolute URL such as http://node1.internal:11337`);
+  if (config.offlineAfterMs <= config.heartbeatIntervalMs) {
+    problems.push(`REGISTRY_OFFLINE_AFTER_MS (${config.offlineAfterMs}) must be longer than REGISTRY_HEARTBEAT_INTERVAL_MS (${config.heartbeatIntervalMs})`);
   }
   if (!LEVELS.includes(config.logLevel)) problems.push(`LOG_LEVEL "${config.logLevel}" must be one of ${LEVELS.join(", ")}`);
   if (config.natsCreds && config.natsUser) problems.push("NATS_CREDS and NATS_USER are both set; use one way to authenticate");

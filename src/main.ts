@@ -1,5 +1,6 @@
 /**
  * `registry`: runs one registry process until SIGINT/SIGTERM, then drains.
+ * `registry agent`: only the node agent, for machines that host services but no registry.
  * `registry rebuild`: empties the KV buckets and replays every event into them.
  */
 import { jetstreamManager } from "@nats-io/jetstream";
@@ -9,7 +10,7 @@ import { provision } from "./nats/provision.ts";
 import { rebuildProjections } from "./projector/rebuild.ts";
 import { createLogger } from "./logger.ts";
 import { connectNats } from "./nats/connect.ts";
-import { startRegistry } from "./registry.ts";
+import { startAgent, startRegistry } from "./registry.ts";
 
 async function rebuild(config: Config): Promise<void> {
   const log = createLogger(config.logLevel);
@@ -26,18 +27,18 @@ async function main(): Promise<void> {
   const config = configFromEnv();
   const command = process.argv[2] ?? "serve";
   if (command === "rebuild") return rebuild(config);
-  if (command !== "serve") throw new Error(`unknown command "${command}"; use serve (the default) or rebuild`);
+  if (command !== "serve" && command !== "agent") throw new Error(`unknown command "${command}"; use serve (the default), agent or rebuild`);
   const log = createLogger(config.logLevel);
-  const nc = await connectNats(config, "registry");
+  const nc = await connectNats(config, command === "agent" ? "registry agent" : "registry");
   log.info({ server: nc.getServer() }, "connected to NATS");
-  const registry = await startRegistry(nc, config, log);
+  const running = command === "agent" ? await startAgent(nc, config, log) : await startRegistry(nc, config, log);
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, "stopping: draining requests");
-    await registry.stop();
+    await running.stop();
     await nc.drain();
     log.info("stopped");
     process.exit(0);

@@ -1,6 +1,7 @@
 /**
- * Wires one registry process: event store, projector, read models and the service.
- * The adapters never import each other; this is the one place that knows them all.
+ * Wires one registry process: event store, projector, read models, the service, and
+ * the node side (this machine's agent, heartbeat ingest, liveness monitor). The adapters
+ * never import each other; this is the one place that knows them all.
  */
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -9,8 +10,14 @@ import type { Logger } from "pino";
 import type { Config } from "./config.ts";
 import { namesFor, type Names } from "./contract/names.ts";
 import type { Definition, Instance, Node } from "./contract/schemas.ts";
+import { startNodeAgent, type NodeAgent } from "./agent/agent.ts";
+import { nvidiaSmiProbe } from "./agent/gpus.ts";
+import { configurationWarning, resolveIdentity } from "./agent/identity.ts";
+import { systemUsageProbe } from "./agent/usage.ts";
 import { registryCommands } from "./commands/registryCommands.ts";
 import { natsEventStore } from "./eventstore/eventStore.ts";
+import { heartbeatIngest } from "./liveness/heartbeatIngest.ts";
+import { livenessMonitor } from "./liveness/livenessMonitor.ts";
 import { provision } from "./nats/provision.ts";
 import { kvWriter } from "./projector/kvWriter.ts";
 import { projector } from "./projector/projector.ts";
@@ -24,21 +31,44 @@ export const VERSION = "0.1.0";
 export type Registry = {
   names: Names;
   service: Service;
+  agent: NodeAgent;
   commands: ReturnType<typeof registryCommands>;
   /** Stops answering, then stops following streams. The connection is the caller's. */
   stop(): Promise<void>;
 };
 
-export async function startRegistry(nc: NatsConnection, config: Config, log: Logger): Promise<Registry> {
-  const names = namesFor(config.prefix);
-  const js = jetstream(nc);
+async function jetStreamOf(nc: NatsConnection) {
   const jsm = await jetstreamManager(nc).catch((err: Error) => {
     throw new Error(`JetStream is not available on the NATS server at ${nc.getServer()} (${err.message}); run nats-server with -js, or jetstream {} in its config`, { cause: err });
   });
+  return { js: jetstream(nc), jsm };
+}
+
+/** The node agent alone, for machines that host services but run no registry (`registry agent`). */
+export async function startAgent(nc: NatsConnection, config: Config, log: Logger): Promise<NodeAgent> {
+  const names = namesFor(config.prefix);
+  const identity = await resolveIdentity(config);
+  const warning = configurationWarning(identity);
+  if (warning) log.warn({ node: identity.id, url: identity.url }, warning);
+  return startNodeAgent({
+    nc,
+    names,
+    identity,
+    usage: systemUsageProbe(config.dataDir),
+    gpus: nvidiaSmiProbe(identity.url),
+    intervalMs: config.heartbeatIntervalMs,
+    log,
+  });
+}
+
+export async function startRegistry(nc: NatsConnection, config: Config, log: Logger): Promise<Registry> {
+  const names = namesFor(config.prefix);
+  const { js, jsm } = await jetStreamOf(nc);
   await provision(nc, jsm, names);
 
   const store = natsEventStore(js, jsm, names.eventsStream);
-  const proj = projector({ js, names, writer: kvWriter(js, jsm), log });
+  const writer = kvWriter(js, jsm);
+  const proj = projector({ js, names, writer, log });
   void proj.run();
 
   const definitions = new KvMirror<Definition>(js, jsm, names.buckets.definition, log);
@@ -59,17 +89,29 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
       nodeIdOfUrl: (url) => nodeIdOfUrl(nodes, url),
     },
   });
-  const queries = registryQueries({ definitions, instances, nodes });
+
+  const ingest = heartbeatIngest({ js, names, nodes, writer, commands, offlineAfterMs: config.offlineAfterMs, log });
+  void ingest.run();
+  const liveness = livenessMonitor({ nodes, commands, offlineAfterMs: config.offlineAfterMs, tickMs: Math.min(config.heartbeatIntervalMs, 1000), log });
+  const agent = await startAgent(nc, config, log);
+
+  const queries = registryQueries({ definitions, instances, nodes, selfNodeId: agent.identity.id });
   const service = await startService({ nc, names, api: { ...commands, ...queries }, log, version: VERSION, maxRequestBytes: config.maxRequestBytes });
-  log.info({ prefix: names.prefix, stream: names.eventsStream, instances: instanceMirror.size, definitions: definitions.size, nodes: nodes.size }, "registry started");
+  log.info(
+    { prefix: names.prefix, stream: names.eventsStream, node: agent.identity.id, instances: instanceMirror.size, definitions: definitions.size, nodes: nodes.size },
+    "registry started",
+  );
 
   return {
     names,
     service,
+    agent,
     commands,
     async stop() {
       await service.stop();
-      await proj.stop();
+      agent.stop();
+      liveness.stop();
+      await Promise.all([proj.stop(), ingest.stop()]);
       for (const m of [definitions, instanceMirror, nodes]) m.stop();
     },
   };

@@ -6,6 +6,7 @@ import { resolveAddress } from "../src/domain/address.ts";
 import { definitionDecider } from "../src/domain/definition.ts";
 import { instanceDecider, type RegisterInstance } from "../src/domain/instance.ts";
 import { nodeDecider } from "../src/domain/node.ts";
+import { selectNodes } from "../src/domain/placement.ts";
 
 const T0 = "2026-01-01T00:00:00.000Z";
 const T1 = "2026-01-01T00:01:00.000Z";
@@ -101,14 +102,68 @@ describe("definition decider", () => {
 });
 
 describe("node decider", () => {
-  const node = { id: "n1", url: "http://127.0.0.1:11337", status: "Online" as const };
-  test("given no node, when it joins, then NodeJoined with the reason; joining again writes nothing", () => {
-    const [joined] = nodeDecider.decide({ type: "JoinNode", data: { node, reason: "first heartbeat" }, metadata: { now: T0 } }, null);
-    assert.deepEqual(joined, { type: "NodeJoined", data: { node, reason: "first heartbeat" } });
-    assert.deepEqual(nodeDecider.decide({ type: "JoinNode", data: { node, reason: "again" }, metadata: { now: T0 } }, node), []);
+  const hb = (at: string, url = "http://127.0.0.1:11337") => ({
+    id: "n1",
+    url,
+    usage: { cpu: { used: 1, total: 2, percent: 50 }, memory: { used: 1, total: 2, percent: 50 }, disk: { used: 1, total: 2, percent: 50 } },
+    at,
   });
-  test("given a node, when removed, then NodeRemoved names its url", () => {
-    const [removed] = nodeDecider.decide({ type: "RemoveNode", data: { id: "n1", reason: "operator" }, metadata: { now: T0 } }, node);
-    assert.deepEqual(removed, { type: "NodeRemoved", data: { id: "n1", url: node.url, reason: "operator" } });
+  const observe = (at: string, url?: string) => ({ type: "ObserveHeartbeat" as const, data: { heartbeat: hb(at, url) }, metadata: { now: at } });
+  const check = (lastHeartbeat: string, now: string) => ({ type: "CheckLiveness" as const, data: { id: "n1", lastHeartbeat, offlineAfterMs: 15_000 }, metadata: { now } });
+  const online = nodeDecider.evolve(null, nodeDecider.decide(observe(T0), null)[0]!)!;
+
+  test("given no node, when a heartbeat comes, then NodeJoined, Online, with the heartbeat's usage", () => {
+    const [joined] = nodeDecider.decide(observe(T0), null);
+    assert.equal(joined?.type, "NodeJoined");
+    assert.equal(online.status, "Online");
+    assert.equal(online.lastHeartbeat, T0);
+    assert.equal(online.usage?.cpu.percent, 50);
+  });
+
+  test("given an online node, when an ordinary heartbeat comes, then no event (heartbeats are telemetry)", () => {
+    assert.deepEqual(nodeDecider.decide(observe(T1), online), []);
+  });
+
+  test("given an online node, when a heartbeat reports a new url, then NodeUpdated names it", () => {
+    const [updated] = nodeDecider.decide(observe(T1, "http://127.0.0.2:11337"), online);
+    assert.equal(updated?.type, "NodeUpdated");
+    assert.deepEqual(updated?.type === "NodeUpdated" && updated.data.changed, ["url"]);
+  });
+
+  test("given an online node, when silent past the threshold, then NodeWentOffline with the silence in its reason", () => {
+    const [offline] = nodeDecider.decide(check(T0, "2026-01-01T00:00:20.000Z"), online);
+    assert.equal(offline?.type, "NodeWentOffline");
+    assert.equal(offline?.type === "NodeWentOffline" && offline.data.node.status, "Offline");
+    assert.match(offline?.type === "NodeWentOffline" ? offline.data.reason : "", /^no heartbeat for 20\.0s \(last at 2026-01-01T00:00:00.000Z; offline after 15s\)$/);
+  });
+
+  test("given an online node, when checked within the threshold, then no event", () => {
+    assert.deepEqual(nodeDecider.decide(check(T0, "2026-01-01T00:00:10.000Z"), online), []);
+  });
+
+  test("given an offline node, when checked again, then no second event; when a heartbeat comes, then NodeCameBack", () => {
+    const offline = nodeDecider.evolve(online, nodeDecider.decide(check(T0, "2026-01-01T00:00:20.000Z"), online)[0]!)!;
+    assert.deepEqual(nodeDecider.decide(check(T0, "2026-01-01T00:00:40.000Z"), offline), []);
+    const [back] = nodeDecider.decide(observe(T1), offline);
+    assert.equal(back?.type, "NodeCameBack");
+    assert.equal(back?.type === "NodeCameBack" && back.data.node.status, "Online");
+  });
+
+  test("given a node, when removed, then NodeRemoved names its url; when absent, 404", () => {
+    const [removed] = nodeDecider.decide({ type: "RemoveNode", data: { id: "n1", reason: "operator" }, metadata: { now: T0 } }, online);
+    assert.deepEqual(removed, { type: "NodeRemoved", data: { id: "n1", url: online.url, reason: "operator" } });
+    assert.throws(() => nodeDecider.decide({ type: "RemoveNode", data: { id: "n1", reason: "operator" }, metadata: { now: T0 } }, null), code(404));
+  });
+});
+
+describe("placement", () => {
+  test("offline nodes and nodes without usage are never selected", () => {
+    const base = { url: "http://127.0.0.1:1", usage: { cpu: { used: 0, total: 1, percent: 0 }, memory: { used: 0, total: 1, percent: 0 }, disk: { used: 0, total: 1, percent: 0 } } };
+    const nodes = [
+      { ...base, id: "on", status: "Online" as const },
+      { ...base, id: "off", status: "Offline" as const },
+      { id: "bare", url: "http://127.0.0.1:2", status: "Online" as const },
+    ];
+    assert.deepEqual(selectNodes(nodes, {}).map((n) => n.id), ["on"]);
   });
 });

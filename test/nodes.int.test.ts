@@ -1,69 +1,161 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Node } from "../src/contract/schemas.ts";
-import { startTestRegistry, type TestRegistry } from "./harness/registry.ts";
+import { agent, gpu, heartbeat, publishHeartbeat } from "./harness/nodes.ts";
+import { clientFor, historyOf, startRegistryOn, startTestRegistry, type TestRegistry } from "./harness/registry.ts";
+import { startNatsServer } from "./harness/natsServer.ts";
+import { until } from "./harness/until.ts";
 
-const node = (id: string, port: number): Node => ({
-  id,
-  url: `http://127.0.0.1:${port}`,
-  region: "local-1",
-  availabilityZone: "local-1a",
-  status: "Online",
-  lastHeartbeat: new Date().toISOString(),
-  usage: { cpu: { used: 1, total: 2, percent: 50 }, memory: { used: 1, total: 4, percent: 25 }, disk: { used: 3, total: 4, percent: 75 } },
-  gpus: [],
+const FAST = { heartbeatIntervalMs: 200, offlineAfterMs: 1000 };
+const nodeEvents = async (r: { nc: TestRegistry["nc"] }, id: string) => historyOf(r.nc, "REGISTRY_EVENTS", `registry.events.node.${id}`);
+const statusOf = async (r: TestRegistry, id: string) => (await r.call("node.get", { id })).body.node?.status;
+
+describe("nodes: agent, heartbeats and liveness", () => {
+  let r: TestRegistry;
+  before(async () => (r = await startTestRegistry(FAST)));
+  after(async () => r.stop());
+
+  test("node - the registry's own agent joins on its first heartbeat with real usage figures", async () => {
+    const self = await until(async () => (await r.call("node.self")).body.node as Node | undefined, "node.self to answer");
+    assert.equal(self.id, "self-node");
+    assert.equal(self.status, "Online");
+    assert.ok(self.usage && self.usage.memory.total > 0 && self.usage.cpu.total >= 1 && self.usage.disk.total > 0);
+    const [joined] = await nodeEvents(r, "self-node");
+    assert.equal(joined?.type, "NodeJoined");
+    assert.match(joined?.data.reason, /first heartbeat/);
+  });
+
+  test("node - heartbeats keep lastHeartbeat and usage current without writing events", async () => {
+    const first = (await r.call("node.get", { id: "self-node" })).body.node as Node;
+    await until(async () => {
+      const now = (await r.call("node.get", { id: "self-node" })).body.node as Node;
+      return Date.parse(now.lastHeartbeat!) > Date.parse(first.lastHeartbeat!) + 2 * FAST.heartbeatIntervalMs;
+    }, "three more heartbeats to be folded in");
+    assert.deepEqual((await nodeEvents(r, "self-node")).map((e) => e.type), ["NodeJoined"]);
+  });
+
+  test("node - goes Offline when silent, comes back, is removed and re-joins; each transition one event with its reason", async () => {
+    let worker = agent(r.nc, "worker-1", r.server.dir);
+    await until(async () => (await statusOf(r, "worker-1")) === "Online", "worker-1 to join");
+    worker.stop();
+    await until(async () => (await statusOf(r, "worker-1")) === "Offline", "worker-1 to go Offline");
+    worker = agent(r.nc, "worker-1", r.server.dir);
+    await until(async () => (await statusOf(r, "worker-1")) === "Online", "worker-1 to come back");
+    assert.deepEqual((await r.call("node.remove", { id: "worker-1" })).body, {});
+    await until(async () => (await statusOf(r, "worker-1")) === "Online", "worker-1, still alive, to join again");
+    worker.stop();
+    await until(async () => (await statusOf(r, "worker-1")) === "Offline", "worker-1 to go Offline again");
+    const history = await nodeEvents(r, "worker-1");
+    assert.deepEqual(
+      history.map((e) => e.type),
+      ["NodeJoined", "NodeWentOffline", "NodeCameBack", "NodeRemoved", "NodeJoined", "NodeWentOffline"],
+    );
+    assert.match(history[1]?.data.reason, /^no heartbeat for \d+\.\ds \(last at .*; offline after 1s\)$/);
+    assert.match(history[2]?.data.reason, /^heartbeat at .* after none since /);
+    assert.equal(history[3]?.data.reason, "removed by an operator");
+  });
+
+  test("node - two agents with the same configured id make one node", async () => {
+    const twins = [agent(r.nc, "twin", r.server.dir), agent(r.nc, "twin", r.server.dir)];
+    try {
+      const joined = await until(async () => (await r.call("node.get", { id: "twin" })).body.node as Node | undefined, "twin to join");
+      await until(async () => {
+        const now = (await r.call("node.get", { id: "twin" })).body.node as Node;
+        return Date.parse(now.lastHeartbeat!) > Date.parse(joined.lastHeartbeat!) + 2 * FAST.heartbeatIntervalMs;
+      }, "both agents to heartbeat a few times");
+    } finally {
+      for (const t of twins) t.stop();
+    }
+    assert.equal((await r.call("node.list", { ids: ["twin"] })).body.nodes.length, 1);
+    assert.deepEqual((await nodeEvents(r, "twin")).map((e) => e.type), ["NodeJoined"]);
+  });
+
+  test("node - a malformed heartbeat, or one on another node's subject, writes nothing", async () => {
+    r.nc.publish("registry.heartbeat.bad-1", "{not json");
+    r.nc.publish("registry.heartbeat.bad-2", JSON.stringify(heartbeat("someone-else")));
+    r.nc.publish("registry.heartbeat.bad-3", JSON.stringify({ ...heartbeat("bad-3"), usage: { cpu: "high" } }));
+    publishHeartbeat(r.nc, heartbeat("good-1"));
+    await until(async () => (await statusOf(r, "good-1")) === "Online", "the good heartbeat after them to be folded in");
+    for (const id of ["bad-1", "bad-2", "bad-3", "someone-else"]) {
+      assert.equal((await r.call("node.get", { id })).code, 404, id);
+      assert.deepEqual(await nodeEvents(r, id), [], id);
+    }
+  });
 });
 
-const nodeA = node("node-a", 11337);
-
-describe("nodes", () => {
+describe("nodes: placement", () => {
   let r: TestRegistry;
   before(async () => {
-    r = await startTestRegistry();
-    // Nodes join through the node agent's heartbeats; here the join command is run directly.
-    await r.registry.commands.joinNode(node("node-b", 11338), "first heartbeat");
-    await r.registry.commands.joinNode(nodeA, "first heartbeat");
+    r = await startTestRegistry({ heartbeatIntervalMs: 1000, offlineAfterMs: 120_000 });
+    publishHeartbeat(r.nc, heartbeat("small", { freeMemoryGiB: 4, cpuPercent: 20 }));
+    publishHeartbeat(r.nc, heartbeat("big", { freeMemoryGiB: 30, cpuPercent: 10 }));
+    publishHeartbeat(r.nc, heartbeat("busy", { freeMemoryGiB: 20, cpuPercent: 95 }));
+    publishHeartbeat(r.nc, heartbeat("eu", { freeMemoryGiB: 8, region: "eu-west-1" }));
+    publishHeartbeat(r.nc, heartbeat("gpu", { freeMemoryGiB: 16, gpus: [gpu(0, 1024, 10), gpu(1, 15000, 95)] }));
+    publishHeartbeat(r.nc, heartbeat("stale", { freeMemoryGiB: 31, at: new Date(Date.now() - 10 * 60_000) }));
+    await until(async () => (await r.call("node.list")).body.nodes.length === 6, "five nodes and self-node to join");
   });
   after(async () => r.stop());
 
-  test("node - list answers every node in id order, or those of ids", async () => {
-    const all = await r.call("node.list", {});
-    assert.deepEqual(all.body.nodes.map((n: Node) => n.id), ["node-a", "node-b"]);
-    assert.deepEqual(all.body.nodes[0], nodeA, "stored as joined");
-    const some = await r.call("node.list", { ids: ["node-b", "node-x"] });
-    assert.deepEqual(some.body.nodes.map((n: Node) => n.id), ["node-b"]);
+  const select = async (req: object) => {
+    const reply = await r.call("node.select", req);
+    assert.equal(reply.code, undefined, JSON.stringify(reply.body));
+    return reply.body.nodes.map((n: Node) => n.id).filter((id: string) => id !== "self-node");
+  };
+
+  test("select - best fit first: the node left with the least spare memory", async () => {
+    assert.deepEqual(await select({ minMemoryFreeBytes: 6 * 1024 ** 3 }), ["eu", "gpu", "busy", "big"]);
   });
 
-  test("node - get by id or by url", async () => {
-    assert.equal((await r.call("node.get", { id: "node-a" })).body.node.url, "http://127.0.0.1:11337");
-    assert.equal((await r.call("node.get", { url: "http://127.0.0.1:11338" })).body.node.id, "node-b");
-    const missing = await r.call("node.get", { url: "http://127.0.0.1:1" });
-    assert.equal(missing.code, 404);
-    assert.match(missing.body.error.message, /node with url http:\/\/127.0.0.1:1 not found/);
+  test("select - leastLoaded puts the node with the most free memory first", async () => {
+    assert.deepEqual(await select({ minMemoryFreeBytes: 6 * 1024 ** 3, strategy: "leastLoaded" }), ["big", "busy", "gpu", "eu"]);
   });
 
-  test("node - get or remove needs exactly one of id and url", async () => {
-    for (const body of [{}, { id: "node-a", url: "http://127.0.0.1:11337" }]) {
-      const reply = await r.call("node.get", body);
-      assert.equal(reply.code, 400);
-      assert.match(reply.body.error.message, /exactly one of id and url/);
+  test("select - CPU, region and GPU requirements", async () => {
+    assert.deepEqual(await select({ minCpuFreePercent: 50 }), ["small", "eu", "gpu", "big"]);
+    assert.deepEqual(await select({ region: "eu-west-1" }), ["eu"]);
+    assert.deepEqual(await select({ gpuCount: 1, maxGpuUtilization: 50 }), ["gpu"]);
+    assert.deepEqual(await select({ gpuCount: 1, minGpuFreeMemoryMiB: 2000 }), ["gpu"]);
+    assert.deepEqual(await select({ gpuCount: 2, maxGpuUtilization: 50 }), []);
+    assert.deepEqual(await select({ minDiskFreeBytes: 200 * 1024 ** 3 }), []);
+  });
+
+  test("select - a heartbeat too old to tell whether the node is alive does not make it a candidate", async () => {
+    assert.equal((await r.call("node.get", { id: "stale" })).code, 404);
+  });
+
+  test("select - bad requirements are refused with 400", async () => {
+    const reply = await r.call("node.select", { minCpuFreePercent: 150, strategy: "random" });
+    assert.equal(reply.code, 400);
+    assert.deepEqual(reply.body.error.details.map((d: { path: string }) => d.path).sort(), ["/minCpuFreePercent", "/strategy"]);
+  });
+});
+
+describe("nodes: liveness with two registry replicas", () => {
+  test("replicas - each transition is written once, and a surviving replica still detects it", async () => {
+    const server = await startNatsServer();
+    const a = await startRegistryOn(server.url, server.dir, { ...FAST, nodeId: "replica-a" });
+    const b = await startRegistryOn(server.url, server.dir, { ...FAST, nodeId: "replica-b" });
+    const c = await clientFor(server.url);
+    const status = async () => (await c.call("node.get", { id: "worker-r" })).body.node?.status;
+    try {
+      let worker = agent(c.nc, "worker-r", server.dir);
+      await until(async () => (await status()) === "Online", "worker-r to join");
+      worker.stop();
+      await until(async () => (await status()) === "Offline", "worker-r to go Offline");
+      await a.registry.stop();
+      await a.nc.close();
+      worker = agent(c.nc, "worker-r", server.dir);
+      await until(async () => (await status()) === "Online", "worker-r to come back, seen by the surviving replica");
+      worker.stop();
+      await until(async () => (await status()) === "Offline", "worker-r to go Offline, seen by the surviving replica");
+      const history = await historyOf(c.nc, "REGISTRY_EVENTS", "registry.events.node.worker-r");
+      assert.deepEqual(history.map((e) => e.type), ["NodeJoined", "NodeWentOffline", "NodeCameBack", "NodeWentOffline"]);
+    } finally {
+      await c.nc.close();
+      await b.registry.stop();
+      await b.nc.close();
+      await server.stop();
     }
-    const before = await r.eventCount();
-    assert.equal((await r.call("node.remove", {})).code, 400);
-    assert.equal((await r.call("node.remove", { id: "no*de" })).code, 400);
-    assert.equal(await r.eventCount(), before);
-  });
-
-  test("node - remove by url, then by id; a second remove is 404 and writes nothing", async () => {
-    await r.registry.commands.joinNode(node("node-c", 11339), "first heartbeat");
-    await r.registry.commands.joinNode(node("node-d", 11340), "first heartbeat");
-    assert.deepEqual((await r.call("node.remove", { url: "http://127.0.0.1:11339" })).body, {});
-    assert.deepEqual((await r.call("node.remove", { id: "node-d" })).body, {});
-    const ids = (await r.call("node.list")).body.nodes.map((n: Node) => n.id);
-    assert.deepEqual(ids, ["node-a", "node-b"]);
-    const before = await r.eventCount();
-    assert.equal((await r.call("node.remove", { id: "node-d" })).code, 404);
-    assert.equal((await r.call("node.remove", { url: "http://127.0.0.1:11339" })).code, 404);
-    assert.equal(await r.eventCount(), before);
   });
 });

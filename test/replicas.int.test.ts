@@ -12,7 +12,9 @@ describe("two registry processes on one NATS", () => {
   let c: Client;
   before(async () => {
     server = await startNatsServer();
-    processes = await Promise.all([spawnRegistry(server.url), spawnRegistry(server.url)]);
+    processes = await Promise.all(
+      ["replica-1", "replica-2"].map((id) => spawnRegistry(server.url, { OB_NODE_ID: id, OB_SELF_URL: "http://127.0.0.1:11337", REGISTRY_DATA_DIR: server.dir })),
+    );
     c = await clientFor(server.url);
   });
   after(async () => {

@@ -25,6 +25,8 @@ describe("service", () => {
       "registry.node.get",
       "registry.node.list",
       "registry.node.remove",
+      "registry.node.select",
+      "registry.node.self",
     ]);
     assert.ok(info.endpoints.every((e) => e.queue_group === "registry"));
     const ping = (await r.nc.request("$SRV.PING.registry", "", { timeout: 5000 })).json<{ name: string }>();

@@ -3,10 +3,10 @@
  * `execute`. Ids that are not given are chosen here, not in the domain.
  */
 import { createHash } from "node:crypto";
-import type { RegistryCommands } from "../contract/api.ts";
+import type { NodeLivenessCommands, RegistryCommands } from "../contract/api.ts";
 import { conflict, notFound } from "../contract/errors.ts";
 import type { Names } from "../contract/names.ts";
-import type { Instance, Node } from "../contract/schemas.ts";
+import type { Instance } from "../contract/schemas.ts";
 import { normalizeUrl, resolveAddress } from "../domain/address.ts";
 import { definitionDecider } from "../domain/definition.ts";
 import { instanceDecider } from "../domain/instance.ts";
@@ -36,7 +36,7 @@ export function registryCommands(deps: {
   names: Names;
   lookups: Lookups;
   clock?: () => Date;
-}): RegistryCommands & { joinNode(node: Node, reason: string): Promise<{ node: Node }> } {
+}): RegistryCommands & NodeLivenessCommands {
   const { names, lookups } = deps;
   const now = () => (deps.clock?.() ?? new Date()).toISOString();
   const run = <S, C extends { metadata: { now: string } }, E extends Parameters<Project>[0]>(
@@ -92,10 +92,17 @@ export function registryCommands(deps: {
       return {};
     },
 
-    async joinNode(node, reason) {
-      const subject = names.eventSubject("node", node.id);
-      const { state } = await run(nodeDecider, subject, { type: "JoinNode", data: { node, reason }, metadata: { now: now() } });
-      return { node: state ?? node };
+    async observeHeartbeat(heartbeat) {
+      const subject = names.eventSubject("node", heartbeat.id);
+      const { state, written } = await run(nodeDecider, subject, { type: "ObserveHeartbeat", data: { heartbeat }, metadata: { now: now() } });
+      return { node: state, written };
+    },
+
+    async checkLiveness(id, lastHeartbeat, offlineAfterMs) {
+      const subject = names.eventSubject("node", id);
+      const command = { type: "CheckLiveness" as const, data: { id, lastHeartbeat, offlineAfterMs }, metadata: { now: now() } };
+      const { state, written } = await run(nodeDecider, subject, command);
+      return { node: state, written };
     },
   };
 }

@@ -2,7 +2,7 @@
  * The registry's operations, one per request subject. The service adapter maps subjects
  * to these; the write side (commands/) and the read side (readmodels/) implement them.
  */
-import type { Definition, Instance, ListInstancesRequest, Node, RegisterInstanceRequest } from "./schemas.ts";
+import type { Definition, Heartbeat, Instance, ListInstancesRequest, Node, RegisterInstanceRequest, SelectNodesRequest } from "./schemas.ts";
 
 export type RequestContext = {
   /** From the request's `Nats-Msg-Id` header: a retry with the same id writes nothing twice. */
@@ -26,6 +26,20 @@ export type RegistryQueries = {
   listInstances(req: ListInstancesRequest): Promise<{ instances: Instance[] }>;
   getNode(req: NodeRef): Promise<{ node: Node }>;
   listNodes(req: { ids?: string[] }): Promise<{ nodes: Node[] }>;
+  selfNode(req: object): Promise<{ node: Node }>;
+  selectNodes(req: SelectNodesRequest): Promise<{ nodes: Node[] }>;
 };
 
 export type RegistryApi = RegistryCommands & RegistryQueries;
+
+/** The node transitions that heartbeats and the liveness monitor drive. */
+export type NodeLivenessCommands = {
+  observeHeartbeat(heartbeat: Heartbeat): Promise<{ node: Node | null; written: boolean }>;
+  checkLiveness(id: string, lastHeartbeat: string, offlineAfterMs: number): Promise<{ node: Node | null; written: boolean }>;
+};
+
+/** What the node side reads of the nodes bucket: each entry as last seen, with its KV revision and version. */
+export type NodesView = {
+  entry(id: string): { value: Node; revision: number; version: number } | undefined;
+  values(): Iterable<Node>;
+};

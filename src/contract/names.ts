@@ -6,6 +6,9 @@
  * Another prefix (`acme.registry`) gives its own set (`ACME_REGISTRY_EVENTS`,
  * `acme_registry_instances`), so several registries can share one NATS account.
  */
+/** The header on every KV entry that says which event sequence the entry reflects. */
+export const VERSION_HEADER = "Registry-Version";
+
 export type Entity = "definition" | "instance" | "node";
 
 export type Names = {
@@ -18,6 +21,7 @@ export type Names = {
   /** Every event subject, for the stream and the projector. */
   eventSubjects: string;
   heartbeatSubjects: string;
+  heartbeatSubject(nodeId: string): string;
 };
 
 const PREFIX_PATTERN = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
@@ -43,5 +47,6 @@ export function namesFor(prefix: string): Names {
     eventSubject: (entity, id) => `${prefix}.events.${entity}.${id}`,
     eventSubjects: `${prefix}.events.>`,
     heartbeatSubjects: `${prefix}.heartbeat.*`,
+    heartbeatSubject: (nodeId) => `${prefix}.heartbeat.${nodeId}`,
   };
 }

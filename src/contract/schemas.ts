@@ -165,6 +165,39 @@ export const Node = Type.Object(
   strict,
 );
 export type Node = Type.Static<typeof Node>;
+export type ResourceUsage = Type.Static<typeof ResourceUsage>;
+export type Gpu = Type.Static<typeof Gpu>;
+
+/** What a node agent publishes on `<prefix>.heartbeat.<nodeId>` every interval. */
+export const Heartbeat = Type.Object(
+  {
+    id: Id,
+    url: NonEmpty,
+    region: Type.Optional(Type.String()),
+    availabilityZone: Type.Optional(Type.String()),
+    usage: ResourceUsage,
+    gpus: Type.Optional(Type.Array(Gpu)),
+    at: Timestamp,
+  },
+  strict,
+);
+export type Heartbeat = Type.Static<typeof Heartbeat>;
+
+export const SelectNodesRequest = Type.Object(
+  {
+    minCpuFreePercent: Type.Optional(Type.Number({ minimum: 0, maximum: 100, description: "free CPU, percent of the node's cores" })),
+    minMemoryFreeBytes: Type.Optional(Type.Number({ minimum: 0 })),
+    minDiskFreeBytes: Type.Optional(Type.Number({ minimum: 0 })),
+    gpuCount: Type.Optional(Type.Integer({ minimum: 0, description: "GPUs that meet the GPU limits below" })),
+    minGpuFreeMemoryMiB: Type.Optional(Type.Number({ minimum: 0 })),
+    maxGpuUtilization: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
+    region: Type.Optional(Type.String()),
+    availabilityZone: Type.Optional(Type.String()),
+    strategy: Type.Optional(Type.Enum(["bestFit", "leastLoaded"], { description: "bestFit (default): least spare memory left first; leastLoaded: most free first" })),
+  },
+  strict,
+);
+export type SelectNodesRequest = Type.Static<typeof SelectNodesRequest>;
 
 // ---------------------------------------------------------------- requests and replies
 
@@ -197,5 +230,7 @@ export const wireSchemas = {
   ListNodesRequest,
   ByIdRequest,
   NodeRefRequest,
+  SelectNodesRequest,
+  Heartbeat,
   ErrorReply,
 } as const;

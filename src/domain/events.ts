@@ -20,7 +20,10 @@ export type InstanceRemoved = { type: "InstanceRemoved"; data: { id: string; slu
 export type InstanceEvent = InstanceRegistered | InstanceUpdated | InstanceRemoved;
 
 export type NodeJoined = { type: "NodeJoined"; data: { node: Node; reason: string } };
+export type NodeUpdated = { type: "NodeUpdated"; data: { node: Node; changed: string[]; reason: string } };
+export type NodeWentOffline = { type: "NodeWentOffline"; data: { node: Node; reason: string } };
+export type NodeCameBack = { type: "NodeCameBack"; data: { node: Node; reason: string } };
 export type NodeRemoved = { type: "NodeRemoved"; data: { id: string; url: string; reason: string } };
-export type NodeEvent = NodeJoined | NodeRemoved;
+export type NodeEvent = NodeJoined | NodeUpdated | NodeWentOffline | NodeCameBack | NodeRemoved;
 
 export type RegistryEvent = DefinitionEvent | InstanceEvent | NodeEvent;

@@ -1,23 +1,81 @@
-import type { Node } from "../contract/schemas.ts";
+/**
+ * Nodes. Heartbeats are telemetry, not events: only a node's transitions are decided
+ * here (joined, identity changed, went offline, came back, removed), each with its reason.
+ */
+import type { Heartbeat, Node } from "../contract/schemas.ts";
 import { notFound } from "../contract/errors.ts";
 import type { CommandMetadata, Decider } from "./decider.ts";
 import type { NodeEvent } from "./events.ts";
 
 export type NodeState = Node | null;
 
-/** A node joins on its first heartbeat (the node agent); an operator removes it. */
-export type JoinNode = { type: "JoinNode"; data: { node: Node; reason: string }; metadata: CommandMetadata };
+/** A heartbeat that may change the node's state (the registry skips it when nothing would). */
+export type ObserveHeartbeat = { type: "ObserveHeartbeat"; data: { heartbeat: Heartbeat }; metadata: CommandMetadata };
+/** The liveness monitor saw no heartbeat since `lastHeartbeat`. */
+export type CheckLiveness = {
+  type: "CheckLiveness";
+  data: { id: string; lastHeartbeat: string; offlineAfterMs: number };
+  metadata: CommandMetadata;
+};
 export type RemoveNode = { type: "RemoveNode"; data: { id: string; reason: string }; metadata: CommandMetadata };
-export type NodeCommand = JoinNode | RemoveNode;
+export type NodeCommand = ObserveHeartbeat | CheckLiveness | RemoveNode;
+
+const IDENTITY = ["url", "region", "availabilityZone"] as const;
+
+export function nodeFromHeartbeat(h: Heartbeat, status: Node["status"]): Node {
+  return {
+    id: h.id,
+    url: h.url,
+    ...(h.region !== undefined ? { region: h.region } : {}),
+    ...(h.availabilityZone !== undefined ? { availabilityZone: h.availabilityZone } : {}),
+    lastHeartbeat: h.at,
+    status,
+    usage: h.usage,
+    ...(h.gpus !== undefined ? { gpus: h.gpus } : {}),
+  };
+}
+
+/** True when `now` is more than `offlineAfterMs` past `lastHeartbeat`. */
+export function isStale(lastHeartbeat: string, now: string, offlineAfterMs: number): boolean {
+  return Date.parse(now) - Date.parse(lastHeartbeat) > offlineAfterMs;
+}
+
+function observe(command: ObserveHeartbeat, state: NodeState): NodeEvent[] {
+  const { heartbeat } = command.data;
+  const node = nodeFromHeartbeat(heartbeat, "Online");
+  if (state === null) return [{ type: "NodeJoined", data: { node, reason: `first heartbeat, at ${heartbeat.at}` } }];
+  if (state.lastHeartbeat !== undefined && Date.parse(heartbeat.at) <= Date.parse(state.lastHeartbeat)) return [];
+  if (state.status === "Offline") {
+    return [{ type: "NodeCameBack", data: { node, reason: `heartbeat at ${heartbeat.at} after none since ${state.lastHeartbeat}` } }];
+  }
+  const changed = IDENTITY.filter((f) => state[f] !== node[f]);
+  if (changed.length > 0) {
+    return [{ type: "NodeUpdated", data: { node, changed: [...changed], reason: `heartbeat at ${heartbeat.at} reports a new ${changed.join(", ")}` } }];
+  }
+  return [];
+}
+
+function checkLiveness(command: CheckLiveness, state: NodeState): NodeEvent[] {
+  const { lastHeartbeat, offlineAfterMs } = command.data;
+  const { now } = command.metadata;
+  if (state === null || state.status === "Offline" || !isStale(lastHeartbeat, now, offlineAfterMs)) return [];
+  if (state.lastHeartbeat !== undefined && Date.parse(state.lastHeartbeat) > Date.parse(lastHeartbeat)) return [];
+  const silentFor = ((Date.parse(now) - Date.parse(lastHeartbeat)) / 1000).toFixed(1);
+  const node: Node = { ...state, lastHeartbeat, status: "Offline" };
+  return [
+    { type: "NodeWentOffline", data: { node, reason: `no heartbeat for ${silentFor}s (last at ${lastHeartbeat}; offline after ${offlineAfterMs / 1000}s)` } },
+  ];
+}
 
 export const nodeDecider: Decider<NodeState, NodeCommand, NodeEvent> = {
   initialState: () => null,
 
   decide(command, state) {
     switch (command.type) {
-      case "JoinNode":
-        if (state !== null) return [];
-        return [{ type: "NodeJoined", data: { node: command.data.node, reason: command.data.reason } }];
+      case "ObserveHeartbeat":
+        return observe(command, state);
+      case "CheckLiveness":
+        return checkLiveness(command, state);
       case "RemoveNode":
         if (state === null) throw notFound(`node "${command.data.id}" not found; list them with registry.node.list`);
         return [{ type: "NodeRemoved", data: { id: state.id, url: state.url, reason: command.data.reason } }];
@@ -26,10 +84,10 @@ export const nodeDecider: Decider<NodeState, NodeCommand, NodeEvent> = {
 
   evolve(_state, event) {
     switch (event.type) {
-      case "NodeJoined":
-        return event.data.node;
       case "NodeRemoved":
         return null;
+      default:
+        return event.data.node;
     }
   },
 };

@@ -9,42 +9,80 @@
  * one subject `$KV.<bucket>.<key>` per key) because KV's own put and delete cannot carry
  * a header; watchers see ordinary KV entries.
  */
-import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamManager, StoredMsg } from "@nats-io/jetstream";
 import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import { headers } from "@nats-io/transport-node";
+import { VERSION_HEADER } from "../contract/names.ts";
 
-export const VERSION_HEADER = "Registry-Version";
 const MAX_ATTEMPTS = 10;
 
 export type WriteOutcome = "written" | "skipped";
 
+/** What is stored under a key: its value (null when deleted), KV revision and version. */
+export type StoredEntry = { value: unknown | null; revision: number; version: number };
+
 export type KvWriter = {
-  write(bucket: string, key: string, value: unknown | null, version: number): Promise<WriteOutcome>;
+  /** Writes the value of event `version`, unless the key already reflects that version or a later one. */
+  write(bucket: string, key: string, value: unknown | null, version: number, merge?: (stored: unknown, value: unknown) => unknown): Promise<WriteOutcome>;
+  /**
+   * Rewrites a live entry in place, keeping its version: for data that is not an event
+   * (a node's telemetry). `change` returns null to leave it. `known` saves a read when the
+   * caller has a recent copy of the entry; a stale copy only costs a retry.
+   */
+  update(bucket: string, key: string, change: (value: unknown) => unknown | null, known?: StoredEntry): Promise<WriteOutcome>;
+};
+
+const isDelete = (m: StoredMsg) => {
+  const op = m.header?.get("KV-Operation");
+  return op === "DEL" || op === "PURGE";
 };
 
 export function kvWriter(js: JetStreamClient, jsm: JetStreamManager): KvWriter {
+  async function read(bucket: string, key: string): Promise<StoredEntry | null> {
+    const m = await jsm.direct.getMessage(`KV_${bucket}`, { last_by_subj: `$KV.${bucket}.${key}` });
+    if (m === null) return null;
+    return { value: isDelete(m) ? null : m.json(), revision: m.seq, version: Number(m.header?.get(VERSION_HEADER) || 0) };
+  }
+
+  /** Publishes with compare-and-set on `revision`; false when another writer got there first. */
+  async function put(bucket: string, key: string, value: unknown | null, version: number, revision: number): Promise<boolean> {
+    const h = headers();
+    h.set(VERSION_HEADER, String(version));
+    if (value === null) h.set("KV-Operation", "DEL");
+    try {
+      await js.publish(`$KV.${bucket}.${key}`, value === null ? undefined : JSON.stringify(value), {
+        headers: h,
+        expect: { lastSubjectSequence: revision },
+      });
+      return true;
+    } catch (err) {
+      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamWrongLastSequence) return false;
+      throw err;
+    }
+  }
+
   return {
-    async write(bucket, key, value, version) {
-      const stream = `KV_${bucket}`;
-      const subject = `$KV.${bucket}.${key}`;
-      for (let attempt = 1; ; attempt++) {
-        const current = await jsm.direct.getMessage(stream, { last_by_subj: subject });
-        const currentVersion = Number(current?.header?.get(VERSION_HEADER) || 0);
-        if (current !== null && currentVersion >= version) return "skipped";
-        const h = headers();
-        h.set(VERSION_HEADER, String(version));
-        if (value === null) h.set("KV-Operation", "DEL");
-        try {
-          await js.publish(subject, value === null ? undefined : JSON.stringify(value), {
-            headers: h,
-            expect: { lastSubjectSequence: current?.seq ?? 0 },
-          });
-          return "written";
-        } catch (err) {
-          const raced = err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamWrongLastSequence;
-          if (!raced || attempt >= MAX_ATTEMPTS) throw err;
-        }
+    async write(bucket, key, value, version, merge) {
+      for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+        const stored = await read(bucket, key);
+        if (stored !== null && stored.version >= version) return "skipped";
+        const next = merge && value !== null && stored?.value ? merge(stored.value, value) : value;
+        if (await put(bucket, key, next, version, stored?.revision ?? 0)) return "written";
       }
+      throw new Error(`$KV.${bucket}.${key} kept changing for ${MAX_ATTEMPTS} attempts`);
+    },
+
+    async update(bucket, key, change, known) {
+      let stored: StoredEntry | null | undefined = known;
+      for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+        stored ??= await read(bucket, key);
+        if (stored === null || stored.value === null) return "skipped";
+        const next = change(stored.value);
+        if (next === null) return "skipped";
+        if (await put(bucket, key, next, stored.version, stored.revision)) return "written";
+        stored = undefined;
+      }
+      throw new Error(`$KV.${bucket}.${key} kept changing for ${MAX_ATTEMPTS} attempts`);
     },
   };
 }

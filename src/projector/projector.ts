@@ -30,7 +30,7 @@ export function projector(deps: { js: JetStreamClient; names: Names; writer: KvW
 
   async function project(event: RegistryEvent, seq: number): Promise<void> {
     for (const w of writesFor(event)) {
-      await writer.write(names.buckets[w.bucket], w.key, w.value, seq);
+      await writer.write(names.buckets[w.bucket], w.key, w.value, seq, w.merge);
     }
   }
 

@@ -11,13 +11,17 @@
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import { RegistryError } from "../contract/errors.ts";
+import { VERSION_HEADER } from "../contract/names.ts";
 
 export type ChangeListener<T> = (key: string, value: T | null, previous: T | null) => void;
+
+/** A live entry as the mirror last saw it: value, KV revision and the event version it reflects. */
+export type MirroredEntry<T> = { value: T; revision: number; version: number };
 
 const SYNC_TIMEOUT_MS = 5000;
 
 export class KvMirror<T> {
-  readonly #entries = new Map<string, T>();
+  readonly #entries = new Map<string, MirroredEntry<T>>();
   readonly #listeners: ChangeListener<T>[] = [];
   #applied = 0;
   #waiters: { seq: number; resolve: () => void }[] = [];
@@ -40,11 +44,15 @@ export class KvMirror<T> {
   }
 
   get(key: string): T | undefined {
+    return this.#entries.get(key)?.value;
+  }
+
+  entry(key: string): MirroredEntry<T> | undefined {
     return this.#entries.get(key);
   }
 
-  values(): IterableIterator<T> {
-    return this.#entries.values();
+  *values(): IterableIterator<T> {
+    for (const e of this.#entries.values()) yield e.value;
   }
 
   get size(): number {
@@ -93,14 +101,14 @@ export class KvMirror<T> {
   #apply(m: JsMsg): void {
     const key = m.subject.substring(this.#prefixLength);
     const op = m.headers?.get("KV-Operation");
-    const previous = this.#entries.get(key) ?? null;
+    const previous = this.#entries.get(key)?.value ?? null;
     let value: T | null = null;
     if (op === "DEL" || op === "PURGE") {
       this.#entries.delete(key);
     } else {
       try {
         value = m.json<T>();
-        this.#entries.set(key, value);
+        this.#entries.set(key, { value, revision: m.seq, version: Number(m.headers?.get(VERSION_HEADER) || 0) });
       } catch (err) {
         this.log.error({ err, bucket: this.bucket, key }, "KV entry is not JSON; ignored");
       }

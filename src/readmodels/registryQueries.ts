@@ -3,7 +3,8 @@
  * read-your-writes barrier of its bucket, so it sees every write acknowledged before it.
  */
 import type { RegistryQueries } from "../contract/api.ts";
-import { notFound } from "../contract/errors.ts";
+import { RegistryError, notFound } from "../contract/errors.ts";
+import { selectNodes } from "../domain/placement.ts";
 import type { Definition, Node } from "../contract/schemas.ts";
 import type { InstancesView } from "./instances.ts";
 import type { KvMirror } from "./kvMirror.ts";
@@ -19,6 +20,8 @@ export function registryQueries(views: {
   definitions: KvMirror<Definition>;
   instances: InstancesView;
   nodes: KvMirror<Node>;
+  /** The node of this registry process. */
+  selfNodeId: string;
 }): RegistryQueries {
   const { definitions, instances, nodes } = views;
   return {
@@ -58,6 +61,18 @@ export function registryQueries(views: {
       await nodes.sync();
       const all = [...nodes.values()].sort(byId);
       return { nodes: ids ? all.filter((n) => ids.includes(n.id)) : all };
+    },
+
+    async selfNode() {
+      await nodes.sync();
+      const node = nodes.get(views.selfNodeId);
+      if (!node) throw new RegistryError(503, `this registry's node "${views.selfNodeId}" has not joined yet; its first heartbeat is on the way, retry in a moment`);
+      return { node };
+    },
+
+    async selectNodes(requirements) {
+      await nodes.sync();
+      return { nodes: selectNodes(nodes.values(), requirements) };
     },
   };
 }

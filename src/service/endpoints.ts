@@ -24,6 +24,7 @@ const v = {
   listInstances: validator(S.ListInstancesRequest, "instance filter"),
   listNodes: validator(S.ListNodesRequest, "request"),
   nodeRef: validator(S.NodeRefRequest, "node reference", exactlyOneRef),
+  select: validator(S.SelectNodesRequest, "node requirements"),
 };
 
 export const endpoints: EndpointSpec[] = [
@@ -38,4 +39,6 @@ export const endpoints: EndpointSpec[] = [
   { subject: "node.list", schema: "ListNodesRequest", handle: (api, b) => api.listNodes(v.listNodes(b)) },
   { subject: "node.get", schema: "NodeRefRequest", handle: (api, b) => api.getNode(v.nodeRef(b)) },
   { subject: "node.remove", schema: "NodeRefRequest", handle: (api, b, ctx) => api.removeNode(v.nodeRef(b), ctx) },
+  { subject: "node.self", schema: "EmptyRequest", handle: (api, b) => api.selfNode(v.empty(b)) },
+  { subject: "node.select", schema: "SelectNodesRequest", handle: (api, b) => api.selectNodes(v.select(b)) },
 ];

@@ -52,7 +52,8 @@ export async function startService(deps: {
       msg.respond(reply);
     } catch (err) {
       const e = err instanceof RegistryError ? err : new RegistryError(500, `internal error (${(err as Error).message}); see the registry's log`, { cause: err });
-      if (e.code >= 500) log.error({ err, subject: msg.subject }, "request failed");
+      if (!(err instanceof RegistryError)) log.error({ err, subject: msg.subject }, "request failed");
+      else if (e.code >= 500) log.warn({ subject: msg.subject, code: e.code, error: e.message }, "request failed");
       else log.debug({ subject: msg.subject, code: e.code, error: e.message }, "request refused");
       msg.respondError(e.code, e.message, JSON.stringify(e.toJSON()));
     }

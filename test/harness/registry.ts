@@ -53,15 +53,20 @@ export type TestRegistry = Client & {
 
 export const silentLog = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
 
-export async function startRegistryOn(url: string, overrides: Partial<Config> = {}): Promise<{ registry: Registry; nc: NatsConnection }> {
+/** Test defaults: the registry's own node is `self-node`, its node-id file goes to a temporary directory. */
+export function testConfig(url: string, dataDir: string, overrides: Partial<Config> = {}): Config {
+  return { ...defaultConfig(), natsUrl: url, nodeId: "self-node", dataDir, heartbeatIntervalMs: 1000, offlineAfterMs: 3000, ...overrides };
+}
+
+export async function startRegistryOn(url: string, dataDir: string, overrides: Partial<Config> = {}): Promise<{ registry: Registry; nc: NatsConnection }> {
   const nc = await connect({ servers: url });
-  const registry = await startRegistry(nc, { ...defaultConfig(), natsUrl: url, ...overrides }, silentLog);
+  const registry = await startRegistry(nc, testConfig(url, dataDir, overrides), silentLog);
   return { registry, nc };
 }
 
 export async function startTestRegistry(overrides: Partial<Config> = {}): Promise<TestRegistry> {
   const server = await startNatsServer();
-  const { registry, nc: registryNc } = await startRegistryOn(server.url, overrides);
+  const { registry, nc: registryNc } = await startRegistryOn(server.url, server.dir, overrides);
   const client = await clientFor(server.url, overrides.prefix);
   return {
     ...client,
@@ -76,7 +81,7 @@ export async function startTestRegistry(overrides: Partial<Config> = {}): Promis
   };
 }
 
-/** A registry as its own OS process (`tsx src/main.ts`), as `make run` starts it. */
+/** A registry as its own OS process (`tsx src/main.ts`), as `make run` starts it; give it REGISTRY_DATA_DIR. */
 export async function spawnRegistry(url: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; output: () => string; stop(): Promise<void> }> {
   const root = fileURLToPath(new URL("../..", import.meta.url));
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
