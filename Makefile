@@ -1,5 +1,5 @@
 # The registry's commands. `make run` and `make test` install what is missing first.
-.PHONY: run test deps typecheck schemas rebuild unit clean
+.PHONY: run test deps typecheck schemas rebuild unit clean bench
 
 TESTS := $(sort $(wildcard test/*.test.ts))
 
@@ -27,3 +27,6 @@ rebuild: deps
 
 clean:
 	rm -rf data
+
+bench: deps
+	node --import tsx bench/heartbeats.ts 1000
