@@ -2,7 +2,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Node } from "../src/contract/schemas.ts";
 import { agent, gpu, heartbeat, publishHeartbeat } from "./harness/nodes.ts";
-import { clientFor, historyOf, startRegistryOn, startTestRegistry, type TestRegistry } from "./harness/registry.ts";
+import { clientFor, historyOf, spawnRegistry, startRegistryOn, startTestRegistry, type TestRegistry } from "./harness/registry.ts";
 import { startNatsServer } from "./harness/natsServer.ts";
 import { until } from "./harness/until.ts";
 
@@ -53,6 +53,19 @@ describe("nodes: agent, heartbeats and liveness", () => {
     assert.match(history[1]?.data.reason, /^no heartbeat for \d+\.\ds \(last at .*; offline after 1s\)$/);
     assert.match(history[2]?.data.reason, /^heartbeat at .* after none since /);
     assert.equal(history[3]?.data.reason, "removed by an operator");
+  });
+
+  test("node - `registry agent` runs the agent alone: its machine joins, and goes Offline when it stops", async () => {
+    const solo = await spawnRegistry(r.server.url, { OB_NODE_ID: "solo", OB_SELF_URL: "http://127.0.0.1:11401", REGISTRY_DATA_DIR: r.server.dir, REGISTRY_HEARTBEAT_INTERVAL_MS: "200" }, "agent");
+    try {
+      const node = await until(async () => (await r.call("node.get", { id: "solo" })).body.node as Node | undefined, "the agent's node to join");
+      assert.equal(node.url, "http://127.0.0.1:11401");
+      assert.ok(node.usage && node.usage.memory.total > 0);
+      assert.ok(!solo.output().includes('"registry started"'), "no registry service in agent mode");
+    } finally {
+      await solo.stop();
+    }
+    await until(async () => (await statusOf(r, "solo")) === "Offline", "the stopped agent's node to go Offline");
   });
 
   test("node - two agents with the same configured id make one node", async () => {

@@ -19,7 +19,7 @@ export type Client = {
   jsm: JetStreamManager;
   /** Sends `body` (an object is JSON-encoded; a string or bytes are sent as they are) to `<prefix>.<subject>`. */
   call(subject: string, body?: unknown, opts?: { msgId?: string }): Promise<Reply>;
-  /** Messages in the events stream: what was written. */
+  /** Events written so far, but for those of the test registry's own node (its agent heartbeats on its own schedule). */
   eventCount(): Promise<number>;
 };
 
@@ -40,7 +40,9 @@ export async function clientFor(url: string, prefix = "registry"): Promise<Clien
       return { code: code ? Number(code) : undefined, body: m.data.length ? m.json() : undefined, headers: hs };
     },
     async eventCount() {
-      return (await jsm.streams.info(`${prefix.replaceAll(".", "_").toUpperCase()}_EVENTS`)).state.messages;
+      const info = await jsm.streams.info(`${prefix.replaceAll(".", "_").toUpperCase()}_EVENTS`, { subjects_filter: ">" });
+      const own = info.state.subjects?.[`${prefix}.events.node.self-node`] ?? 0;
+      return info.state.messages - own;
     },
   };
 }
@@ -82,9 +84,14 @@ export async function startTestRegistry(overrides: Partial<Config> = {}): Promis
 }
 
 /** A registry as its own OS process (`tsx src/main.ts`), as `make run` starts it; give it REGISTRY_DATA_DIR. */
-export async function spawnRegistry(url: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; output: () => string; stop(): Promise<void> }> {
+export async function spawnRegistry(
+  url: string,
+  env: Record<string, string> = {},
+  command: "serve" | "agent" = "serve",
+): Promise<{ child: ChildProcess; output: () => string; stop(): Promise<void> }> {
   const root = fileURLToPath(new URL("../..", import.meta.url));
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+  const ready = command === "serve" ? '"registry started"' : '"node agent heartbeating"';
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", command], {
     cwd: root,
     env: { ...process.env, NATS_URL: url, LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -95,8 +102,8 @@ export async function spawnRegistry(url: string, env: Record<string, string> = {
   const exited = new Promise((resolve) => child.once("exit", resolve));
   await until(() => {
     if (child.exitCode !== null) throw new Error(`registry exited early: ${out}`);
-    return out.includes('"registry started"');
-  }, "the registry process to start", 20_000).catch((err) => {
+    return out.includes(ready);
+  }, `the registry ${command} process to start`, 20_000).catch((err) => {
     child.kill("SIGKILL");
     throw err;
   });
