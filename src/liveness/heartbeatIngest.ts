@@ -7,6 +7,7 @@
  */
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "pino";
+import { durableWorker } from "../nats/durableWorker.ts";
 import type { Names } from "../contract/names.ts";
 import { Heartbeat, type Node } from "../contract/schemas.ts";
 import { validator } from "../contract/validate.ts";
@@ -38,9 +39,6 @@ export function heartbeatIngest(deps: {
   log: Logger;
 }): HeartbeatIngest {
   const { js, names, nodes, writer, commands, log } = deps;
-  let stopped = false;
-  let stopCurrent: (() => void) | undefined;
-  let finished: Promise<void> = Promise.resolve();
   const refused = new Set<string>();
 
   async function fold(m: JsMsg): Promise<void> {
@@ -73,40 +71,13 @@ export function heartbeatIngest(deps: {
     );
   }
 
-  async function follow(): Promise<void> {
-    const consumer = await js.consumers.get(names.heartbeatsStream, HEARTBEATS_DURABLE);
-    const messages = await consumer.consume({ max_messages: 512 });
-    stopCurrent = () => void messages.stop();
-    const inFlight = new Set<Promise<void>>();
-    for await (const m of messages) {
-      const p = fold(m)
-        .catch((err) => log.warn({ err, subject: m.subject }, "heartbeat not folded; the next one will be"))
-        .finally(() => inFlight.delete(p));
-      inFlight.add(p);
-      if (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight);
-    }
-    await Promise.all(inFlight);
-  }
-
-  return {
-    run() {
-      finished = (async () => {
-        while (!stopped) {
-          try {
-            await follow();
-          } catch (err) {
-            if (stopped) break;
-            log.warn({ err }, "heartbeat consumer failed; restarting in 1s");
-            await new Promise((r) => setTimeout(r, 1000));
-          }
-        }
-      })();
-      return finished;
-    },
-    async stop() {
-      stopped = true;
-      stopCurrent?.();
-      await finished;
-    },
-  };
+  const worker = durableWorker({
+    js,
+    stream: names.heartbeatsStream,
+    durable: HEARTBEATS_DURABLE,
+    handle: (m) => fold(m).catch((err) => log.warn({ err, subject: m.subject }, "heartbeat not folded; the next one will be")),
+    maxInFlight: MAX_IN_FLIGHT,
+    log,
+  });
+  return { run: worker.run, stop: worker.stop };
 }

@@ -52,5 +52,7 @@ export function writesFor(event: RegistryEvent): KvWrite[] {
       return [{ bucket: "node", key: event.data.node.id, value: event.data.node, merge: keepNewerTelemetry }];
     case "NodeRemoved":
       return [{ bucket: "node", key: event.data.id, value: null }];
+    default:
+      throw new Error(`unknown event type ${(event as { type?: unknown }).type}`);
   }
 }

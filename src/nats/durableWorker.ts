@@ -1,0 +1,67 @@
+/**
+ * A `for await` loop over a durable pull consumer that restarts itself: when the consumer
+ * fails, or is deleted and re-created (a rebuild), it starts over on the current one.
+ * Messages are handled concurrently, at most `maxInFlight` at a time.
+ */
+import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import type { Logger } from "pino";
+
+export type DurableWorker = { run(): Promise<void>; stop(): Promise<void> };
+
+export function durableWorker(deps: {
+  js: JetStreamClient;
+  stream: string;
+  durable: string;
+  handle(m: JsMsg): Promise<void>;
+  maxInFlight: number;
+  log: Logger;
+}): DurableWorker {
+  const { js, stream, durable, handle, log } = deps;
+  let stopped = false;
+  let stopCurrent: (() => void) | undefined;
+  let finished: Promise<void> = Promise.resolve();
+
+  async function follow(): Promise<void> {
+    const consumer = await js.consumers.get(stream, durable);
+    const messages = await consumer.consume({ max_messages: Math.max(256, deps.maxInFlight * 2) });
+    stopCurrent = () => void messages.stop();
+    void (async () => {
+      for await (const status of messages.status()) {
+        if (status.type === "consumer_deleted" || status.type === "consumer_not_found") {
+          log.info({ durable, status: status.type }, "consumer replaced; following the new one");
+          messages.stop();
+        }
+      }
+    })();
+    const inFlight = new Set<Promise<void>>();
+    for await (const m of messages) {
+      const p = handle(m).finally(() => inFlight.delete(p));
+      inFlight.add(p);
+      if (inFlight.size >= deps.maxInFlight) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+  }
+
+  return {
+    run() {
+      finished = (async () => {
+        while (!stopped) {
+          try {
+            await follow();
+            if (!stopped) await new Promise((r) => setTimeout(r, 100)); // the consumer may be being re-created
+          } catch (err) {
+            if (stopped) break;
+            log.warn({ err, durable }, "consumer failed; restarting in 1s");
+            await new Promise((r) => setTimeout(r, 1000));
+          }
+        }
+      })();
+      return finished;
+    },
+    async stop() {
+      stopped = true;
+      stopCurrent?.();
+      await finished;
+    },
+  };
+}
