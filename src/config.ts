@@ -32,6 +32,15 @@ export type Config = {
   heartbeatIntervalMs: number;
   /** REGISTRY_OFFLINE_AFTER_MS: a node without heartbeat for this long goes Offline (default 3 intervals). */
   offlineAfterMs: number;
+  /** REGISTRY_HEALTH_TICK_MS: how often leases and instances of offline nodes are checked. */
+  healthTickMs: number;
+  /**
+   * REGISTRY_EXPIRY_PROTECTION_SHARE: lease expiry pauses when more than this share of all
+   * leases lapses within one window (0..1; 0 or "off" turns the protection off).
+   */
+  expiryProtectionShare: number;
+  /** REGISTRY_EXPIRY_PROTECTION_WINDOW_MS: the window of the protection. */
+  expiryProtectionWindowMs: number;
 };
 
 export function defaultConfig(): Config {
@@ -44,6 +53,9 @@ export function defaultConfig(): Config {
     dataDir: "./data",
     heartbeatIntervalMs: 5000,
     offlineAfterMs: 15000,
+    healthTickMs: 1000,
+    expiryProtectionShare: 0.5,
+    expiryProtectionWindowMs: 60_000,
   };
 }
 
@@ -81,6 +93,14 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     config.offlineAfterMs = 3 * interval;
   }
   config.offlineAfterMs = positiveInteger(env, "REGISTRY_OFFLINE_AFTER_MS", problems) ?? config.offlineAfterMs;
+  config.healthTickMs = positiveInteger(env, "REGISTRY_HEALTH_TICK_MS", problems) ?? config.healthTickMs;
+  config.expiryProtectionWindowMs = positiveInteger(env, "REGISTRY_EXPIRY_PROTECTION_WINDOW_MS", problems) ?? config.expiryProtectionWindowMs;
+  const share = env.REGISTRY_EXPIRY_PROTECTION_SHARE;
+  if (share) {
+    const n = share === "off" ? 0 : Number(share);
+    if (!(n >= 0 && n < 1)) problems.push(`REGISTRY_EXPIRY_PROTECTION_SHARE "${share}" must be a share from 0 to below 1 (0.5 is half of all leases), or off`);
+    else config.expiryProtectionShare = n;
+  }
 
   if (!isValidPrefix(config.prefix)) problems.push(`REGISTRY_PREFIX "${config.prefix}" must be tokens of letters, digits, - and _ joined by dots`);
   if (config.nodeId !== undefined && !isValidId(config.nodeId)) problems.push(`OB_NODE_ID "${config.nodeId}" ${PATTERN_MEANING[ID_PATTERN]}`);

@@ -10,7 +10,7 @@ import { provision } from "./nats/provision.ts";
 import { rebuildProjections } from "./projector/rebuild.ts";
 import { createLogger } from "./logger.ts";
 import { connectNats } from "./nats/connect.ts";
-import { startAgent, startRegistry } from "./registry.ts";
+import { startRegistry, startStandaloneAgent } from "./registry.ts";
 
 async function rebuild(config: Config): Promise<void> {
   const log = createLogger(config.logLevel);
@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel);
   const nc = await connectNats(config, command === "agent" ? "registry agent" : "registry");
   log.info({ server: nc.getServer() }, "connected to NATS");
-  const running = command === "agent" ? await startAgent(nc, config, log) : await startRegistry(nc, config, log);
+  const running = command === "agent" ? await startStandaloneAgent(nc, config, log) : await startRegistry(nc, config, log);
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -24,7 +24,13 @@ import { projector } from "./projector/projector.ts";
 import { InstancesView } from "./readmodels/instances.ts";
 import { KvMirror } from "./readmodels/kvMirror.ts";
 import { nodeIdOfUrl, registryQueries } from "./readmodels/registryQueries.ts";
-import { startService } from "./service/service.ts";
+import { SERVICE_NAME, startService } from "./service/service.ts";
+import { healthChecker, type HealthChecker } from "./health/checker.ts";
+import { leases as startLeases } from "./health/leases.ts";
+import { membership as startMembership } from "./health/membership.ts";
+import { nodeInstances } from "./health/nodeInstances.ts";
+import { instanceKey } from "./contract/ids.ts";
+import type { Instance as InstanceT } from "./contract/schemas.ts";
 
 export const VERSION = "0.1.0";
 
@@ -44,8 +50,8 @@ async function jetStreamOf(nc: NatsConnection) {
   return { js: jetstream(nc), jsm };
 }
 
-/** The node agent alone, for machines that host services but run no registry (`registry agent`). */
-export async function startAgent(nc: NatsConnection, config: Config, log: Logger): Promise<NodeAgent> {
+/** This machine's node agent: identity, the one configuration warning, heartbeats. */
+async function startAgent(nc: NatsConnection, config: Config, log: Logger): Promise<NodeAgent> {
   const names = namesFor(config.prefix);
   const identity = await resolveIdentity(config);
   const warning = configurationWarning(identity);
@@ -59,6 +65,53 @@ export async function startAgent(nc: NatsConnection, config: Config, log: Logger
     intervalMs: config.heartbeatIntervalMs,
     log,
   });
+}
+
+/**
+ * The checks a node agent runs: those of the instances that name its node's URL. The
+ * outcome goes to the registry as a request (`instance.checked`), like any other client's.
+ */
+function nodeAgentChecks(
+  nc: NatsConnection,
+  names: Names,
+  agent: NodeAgent,
+  all: () => Iterable<InstanceT>,
+  current: (id: string) => InstanceT | undefined,
+  log: Logger,
+): HealthChecker {
+  return healthChecker({
+    assigned: function* () {
+      for (const i of all()) if (i.check && i.nodeUrl === agent.identity.url) yield i;
+    },
+    current,
+    report: async (r) => {
+      const reply = await nc.request(`${names.prefix}.instance.checked`, JSON.stringify({ ...r, checkedBy: `node ${agent.identity.id}` }), { timeout: 5000 });
+      const code = reply.headers?.get("Nats-Service-Error-Code");
+      if (code) throw new Error(`instance.checked answered ${code}: ${reply.headers?.get("Nats-Service-Error")}`);
+    },
+    log,
+  });
+}
+
+/**
+ * The node agent alone, for machines that host services but run no registry
+ * (`registry agent`): heartbeats, and the checks of the instances that name this node.
+ */
+export async function startStandaloneAgent(nc: NatsConnection, config: Config, log: Logger): Promise<{ stop(): Promise<void> }> {
+  const names = namesFor(config.prefix);
+  const { js, jsm } = await jetStreamOf(nc);
+  const agent = await startAgent(nc, config, log);
+  const mirror = new KvMirror<InstanceT>(js, jsm, names.buckets.instance, log);
+  const instances = new InstancesView(mirror);
+  await mirror.start();
+  const checks = nodeAgentChecks(nc, names, agent, () => instances.all(), (id) => instances.get(id), log);
+  return {
+    async stop() {
+      agent.stop();
+      checks.stop();
+      mirror.stop();
+    },
+  };
 }
 
 export async function startRegistry(nc: NatsConnection, config: Config, log: Logger): Promise<Registry> {
@@ -96,7 +149,51 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
   const agent = await startAgent(nc, config, log);
 
   const queries = registryQueries({ definitions, instances, nodes, selfNodeId: agent.identity.id });
-  const service = await startService({ nc, names, api: { ...commands, ...queries }, log, version: VERSION, maxRequestBytes: config.maxRequestBytes });
+
+  // Health: leases and node-following instances are each handled by one live registry
+  // process (rendezvous on the instance id); active checks by the instance's node agent,
+  // or by one registry process when it names no known node.
+  let serviceId = "starting";
+  const members = startMembership({ nc, service: SERVICE_NAME, selfId: () => serviceId, intervalMs: 2000, log });
+  const owns = (id: string) => members.owns(id);
+  const leaseKeeper = startLeases({
+    instances: { get: (id) => instances.get(id), all: () => instances.all(), sync: () => instances.sync() },
+    commands,
+    touch: async (instance, at) => {
+      await writer.update(names.buckets.instance, instanceKey(instance.slug, instance.id), (stored) => {
+        const current = stored as InstanceT;
+        return current.lastHeartbeat && Date.parse(current.lastHeartbeat) >= Date.parse(at) ? null : { ...current, lastHeartbeat: at };
+      });
+    },
+    owns,
+    protection: { share: config.expiryProtectionShare, windowMs: config.expiryProtectionWindowMs },
+    tickMs: config.healthTickMs,
+    log,
+  });
+  const followers = nodeInstances({ instances: () => instances.all(), nodes: () => nodes.values(), owns, commands, tickMs: config.healthTickMs, log });
+  const knownNodeUrls = () => new Set([...nodes.values()].map((n) => n.url));
+  const replicaChecks = healthChecker({
+    assigned: function* () {
+      const nodeUrls = knownNodeUrls();
+      for (const i of instances.all()) if (i.check && (i.nodeUrl === undefined || !nodeUrls.has(i.nodeUrl)) && owns(i.id)) yield i;
+    },
+    current: (id) => instances.get(id),
+    report: (r) => commands.recordCheck({ ...r, checkedBy: `registry ${serviceId}` }, {}).then(() => undefined),
+    log,
+  });
+  const agentChecks = nodeAgentChecks(nc, names, agent, () => instances.all(), (id) => instances.get(id), log);
+
+  const service = await startService({
+    nc,
+    names,
+    api: { ...commands, ...queries, renewLease: leaseKeeper.renewLease, healthStatus: leaseKeeper.healthStatus },
+    log,
+    version: VERSION,
+    maxRequestBytes: config.maxRequestBytes,
+    stats: async () => ({ expiryProtection: leaseKeeper.lastProtection() ?? null }),
+  });
+  serviceId = service.info().id;
+  await members.refresh();
   log.info(
     { prefix: names.prefix, stream: names.eventsStream, node: agent.identity.id, instances: instanceMirror.size, definitions: definitions.size, nodes: nodes.size },
     "registry started",
@@ -111,6 +208,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
       await service.stop();
       agent.stop();
       liveness.stop();
+      for (const s of [members, leaseKeeper, followers, replicaChecks, agentChecks]) s.stop();
       await Promise.all([proj.stop(), ingest.stop()]);
       for (const m of [definitions, instanceMirror, nodes]) m.stop();
     },

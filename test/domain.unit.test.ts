@@ -25,7 +25,7 @@ describe("instance decider", () => {
       {
         type: "InstanceRegistered",
         data: {
-          instance: { id: "inst_1", url: "http://localhost:8080", scheme: "http", host: "localhost", port: 8080, slug: "user-svc", tags: [], status: "Unknown", lastHeartbeat: T0, createdAt: T0, updatedAt: T0 },
+          instance: { id: "inst_1", url: "http://localhost:8080", scheme: "http", host: "localhost", port: 8080, slug: "user-svc", tags: [], status: "Unknown", statusCause: "registered", lastHeartbeat: T0, createdAt: T0, updatedAt: T0 },
         },
       },
     ]);

@@ -3,7 +3,7 @@
  * `execute`. Ids that are not given are chosen here, not in the domain.
  */
 import { createHash } from "node:crypto";
-import type { NodeLivenessCommands, RegistryCommands } from "../contract/api.ts";
+import type { InstanceHealthCommands, NodeLivenessCommands, RegistryCommands } from "../contract/api.ts";
 import { conflict, notFound } from "../contract/errors.ts";
 import type { Names } from "../contract/names.ts";
 import type { Instance } from "../contract/schemas.ts";
@@ -11,6 +11,8 @@ import { normalizeUrl, resolveAddress } from "../domain/address.ts";
 import { definitionDecider } from "../domain/definition.ts";
 import { instanceDecider } from "../domain/instance.ts";
 import { nodeDecider } from "../domain/node.ts";
+import { expiryProtectionDecider } from "../domain/expiryProtection.ts";
+import type { InstanceHealthCommand } from "../domain/instanceHealth.ts";
 import type { EventStore } from "../eventstore/eventStore.ts";
 import { execute, type Project } from "./execute.ts";
 
@@ -36,7 +38,7 @@ export function registryCommands(deps: {
   names: Names;
   lookups: Lookups;
   clock?: () => Date;
-}): RegistryCommands & NodeLivenessCommands {
+}): RegistryCommands & NodeLivenessCommands & InstanceHealthCommands {
   const { names, lookups } = deps;
   const now = () => (deps.clock?.() ?? new Date()).toISOString();
   const run = <S, C extends { metadata: { now: string } }, E extends Parameters<Project>[0]>(
@@ -45,6 +47,10 @@ export function registryCommands(deps: {
     command: C,
     requestId?: string,
   ) => execute(deps, decider, subject, command, requestId);
+
+  const health = (command: InstanceHealthCommand, requestId?: string) =>
+    run(instanceDecider, names.eventSubject("instance", command.data.id), command, requestId);
+  const protectionSubject = names.eventSubject("protection", "expiry");
 
   return {
     async saveDefinition({ definition }, ctx) {
@@ -90,6 +96,51 @@ export function registryCommands(deps: {
       const command = { type: "RemoveNode" as const, data: { id, reason: "removed by an operator" }, metadata: { now: now() } };
       await run(nodeDecider, subject, command, ctx.requestId);
       return {};
+    },
+
+    async reportStatus({ id, status, details }, ctx) {
+      const { state } = await health({ type: "ReportStatus", data: { id, status, ...(details !== undefined ? { details } : {}) }, metadata: { now: now() } }, ctx.requestId);
+      return { instance: state as Instance };
+    },
+
+    async recordCheck({ id, outcome, detail, checkedBy }, ctx) {
+      const { state } = await health({ type: "RecordCheck", data: { id, outcome, detail, checkedBy }, metadata: { now: now() } }, ctx.requestId);
+      if (state === null) throw notFound(`instance "${id}" not found; it may have been removed`);
+      return { instance: state };
+    },
+
+    async recoverLease(id) {
+      const { state, written } = await health({ type: "RenewLease", data: { id }, metadata: { now: now() } });
+      return { instance: state, written };
+    },
+
+    async checkLease(id, lastRenewal) {
+      return health({ type: "CheckLease", data: { id, lastRenewal }, metadata: { now: now() } });
+    },
+
+    async markNodeOffline(id, nodeId) {
+      return health({ type: "MarkNodeOffline", data: { id, nodeId }, metadata: { now: now() } });
+    },
+
+    async markNodeOnline(id, nodeId) {
+      return health({ type: "MarkNodeOnline", data: { id, nodeId }, metadata: { now: now() } });
+    },
+
+    async protectionState() {
+      const latest = await deps.store.readLatest(protectionSubject);
+      return latest ? expiryProtectionDecider.evolve(expiryProtectionDecider.initialState(), latest.envelope as never) : expiryProtectionDecider.initialState();
+    },
+
+    async evaluateProtection(census, share, windowMs) {
+      const command = { type: "EvaluateProtection" as const, data: { census, share, windowMs }, metadata: { now: now() } };
+      const { state, written } = await run(expiryProtectionDecider, protectionSubject, command);
+      return { protection: state, written };
+    },
+
+    async switchProtection({ enabled }, ctx) {
+      const command = { type: "SwitchProtection" as const, data: { enabled }, metadata: { now: now() } };
+      const { state } = await run(expiryProtectionDecider, protectionSubject, command, ctx.requestId);
+      return { protection: state };
     },
 
     async observeHeartbeat(heartbeat) {

@@ -2,7 +2,7 @@
  * The registry's operations, one per request subject. The service adapter maps subjects
  * to these; the write side (commands/) and the read side (readmodels/) implement them.
  */
-import type { Definition, Heartbeat, Instance, ListInstancesRequest, Node, RegisterInstanceRequest, SelectNodesRequest } from "./schemas.ts";
+import type { Definition, Heartbeat, Instance, ListInstancesRequest, Node, RegisterInstanceRequest, SelectNodesRequest, ReportStatusRequest, CheckResultRequest } from "./schemas.ts";
 
 export type RequestContext = {
   /** From the request's `Nats-Msg-Id` header: a retry with the same id writes nothing twice. */
@@ -11,12 +11,17 @@ export type RequestContext = {
 
 export type NodeRef = { id?: string; url?: string };
 
+export type ExpiryProtection = { enabled: boolean; engaged: boolean; since?: string; reason?: string };
+
 export type RegistryCommands = {
   saveDefinition(req: { definition: Definition }, ctx: RequestContext): Promise<{ definition: Definition }>;
   removeDefinition(req: { id: string }, ctx: RequestContext): Promise<Record<string, never>>;
   registerInstance(req: RegisterInstanceRequest, ctx: RequestContext): Promise<{ instance: Instance }>;
   removeInstance(req: { id: string }, ctx: RequestContext): Promise<Record<string, never>>;
   removeNode(req: NodeRef, ctx: RequestContext): Promise<Record<string, never>>;
+  reportStatus(req: ReportStatusRequest, ctx: RequestContext): Promise<{ instance: Instance }>;
+  recordCheck(req: CheckResultRequest, ctx: RequestContext): Promise<{ instance: Instance | null }>;
+  switchProtection(req: { enabled: boolean }, ctx: RequestContext): Promise<{ protection: ExpiryProtection }>;
 };
 
 export type RegistryQueries = {
@@ -30,12 +35,28 @@ export type RegistryQueries = {
   selectNodes(req: SelectNodesRequest): Promise<{ nodes: Node[] }>;
 };
 
-export type RegistryApi = RegistryCommands & RegistryQueries;
+/** Leases and the registry's health, answered by the health side. */
+export type HealthApi = {
+  renewLease(req: { id: string }): Promise<{ instance: Instance }>;
+  healthStatus(): Promise<{ protection: ExpiryProtection; leases: { total: number; lapsed: number } }>;
+};
+
+export type RegistryApi = RegistryCommands & RegistryQueries & HealthApi;
 
 /** The node transitions that heartbeats and the liveness monitor drive. */
 export type NodeLivenessCommands = {
   observeHeartbeat(heartbeat: Heartbeat): Promise<{ node: Node | null; written: boolean }>;
   checkLiveness(id: string, lastHeartbeat: string, offlineAfterMs: number): Promise<{ node: Node | null; written: boolean }>;
+};
+
+/** The instance transitions that leases, nodes and the expiry protection drive. */
+export type InstanceHealthCommands = {
+  recoverLease(id: string): Promise<{ instance: Instance | null; written: boolean }>;
+  checkLease(id: string, lastRenewal: string): Promise<{ written: boolean }>;
+  markNodeOffline(id: string, nodeId: string): Promise<{ written: boolean }>;
+  markNodeOnline(id: string, nodeId: string): Promise<{ written: boolean }>;
+  protectionState(): Promise<ExpiryProtection>;
+  evaluateProtection(census: { leases: number; lapsedInWindow: number; lapsedNow: number }, share: number, windowMs: number): Promise<{ protection: ExpiryProtection; written: boolean }>;
 };
 
 /** What the node side reads of the nodes bucket: each entry as last seen, with its KV revision and version. */

@@ -9,7 +9,7 @@
 /** The header on every KV entry that says which event sequence the entry reflects. */
 export const VERSION_HEADER = "Registry-Version";
 
-export type Entity = "definition" | "instance" | "node";
+export type Entity = "definition" | "instance" | "node" | "protection";
 
 export type Names = {
   prefix: string;

@@ -70,6 +70,34 @@ export type InstanceStatus = (typeof INSTANCE_STATUSES)[number];
 
 const Slug = Type.String({ pattern: SLUG_PATTERN, description: "the owning service; same rule as ids, but not `_`" });
 
+export const HealthCheck = Type.Object(
+  {
+    type: Type.Enum(["http", "tcp"]),
+    path: Type.Optional(Type.String({ description: "http: the path probed, relative to the instance's url (default: the url itself)" })),
+    expectStatus: Type.Optional(Type.Integer({ minimum: 100, maximum: 599, description: "http: the status that passes (default: any 2xx)" })),
+    intervalMs: Type.Optional(Type.Integer({ minimum: 100, description: "default 10000" })),
+    timeoutMs: Type.Optional(Type.Integer({ minimum: 10, description: "no answer within it: Unreachable (default 2000)" })),
+    slowMs: Type.Optional(Type.Integer({ minimum: 1, description: "a passing answer slower than this: Degraded (default timeoutMs / 2)" })),
+    failuresBeforeChange: Type.Optional(Type.Integer({ minimum: 1, description: "consecutive failures before the status changes (default 2)" })),
+  },
+  strict,
+);
+export type HealthCheck = Type.Static<typeof HealthCheck>;
+
+export const STATUS_CAUSES = [
+  "registered",
+  "reported",
+  "check-passed",
+  "check-slow",
+  "check-failed",
+  "check-unreachable",
+  "lease-expired",
+  "lease-renewed",
+  "node-offline",
+  "node-online",
+] as const;
+export type StatusCause = (typeof STATUS_CAUSES)[number];
+
 const instanceFields = {
   url: Type.Optional(NonEmpty),
   scheme: Type.Optional(Type.String({ pattern: "^[A-Za-z][A-Za-z0-9+.-]*$" })),
@@ -83,6 +111,9 @@ const instanceFields = {
   tags: Type.Optional(Type.Array(NonEmpty)),
   status: Type.Optional(InstanceStatus),
   details: Type.Optional(Type.String()),
+  check: Type.Optional(HealthCheck),
+  ttlSeconds: Type.Optional(Type.Number({ minimum: 0.1, description: "a lease: renew within it or the instance turns Unhealthy" })),
+  graceSeconds: Type.Optional(Type.Number({ minimum: 0, description: "after a lapsed lease, deregistered this much later (default 2 x ttlSeconds)" })),
 };
 
 export const RegisterInstanceRequest = Type.Object(
@@ -98,6 +129,8 @@ export const Instance = Type.Object(
     url: NonEmpty,
     tags: Type.Array(Type.String()),
     status: InstanceStatus,
+    statusCause: Type.Optional(Type.Enum([...STATUS_CAUSES])),
+    statusBeforeNodeOffline: Type.Optional(InstanceStatus),
     lastHeartbeat: Type.Optional(Timestamp),
     createdAt: Timestamp,
     updatedAt: Timestamp,
@@ -105,6 +138,27 @@ export const Instance = Type.Object(
   strict,
 );
 export type Instance = Type.Static<typeof Instance>;
+
+export const ReportStatusRequest = Type.Object(
+  { id: Id, status: InstanceStatus, details: Type.Optional(Type.String()) },
+  { ...strict, description: "an instance reporting its own status, e.g. Starting or Stopping during a deploy" },
+);
+export type ReportStatusRequest = Type.Static<typeof ReportStatusRequest>;
+
+export const CHECK_OUTCOMES = ["passed", "slow", "failed", "unreachable"] as const;
+export type CheckOutcome = (typeof CHECK_OUTCOMES)[number];
+export const CheckResultRequest = Type.Object(
+  {
+    id: Id,
+    outcome: Type.Enum([...CHECK_OUTCOMES]),
+    detail: Type.String(),
+    checkedBy: Type.String({ description: "the node or registry process that ran the check" }),
+  },
+  { ...strict, description: "a node agent reporting a check whose outcome changes the instance's status" },
+);
+export type CheckResultRequest = Type.Static<typeof CheckResultRequest>;
+
+export const ProtectionRequest = Type.Object({ enabled: Type.Boolean() }, strict);
 
 export const ListInstancesRequest = Type.Object(
   {
@@ -117,6 +171,7 @@ export const ListInstancesRequest = Type.Object(
     deploymentId: Type.Optional(Type.String()),
     nodeUrl: Type.Optional(Type.String()),
     status: Type.Optional(InstanceStatus),
+    healthy: Type.Optional(Type.Boolean({ description: "true: Healthy or Degraded; false: any other status" })),
     tags: Type.Optional(Type.Array(Type.String())),
   },
   { ...strict, description: "all filters AND-ed; tags matches instances holding every tag given" },
@@ -232,5 +287,8 @@ export const wireSchemas = {
   NodeRefRequest,
   SelectNodesRequest,
   Heartbeat,
+  ReportStatusRequest,
+  CheckResultRequest,
+  ProtectionRequest,
   ErrorReply,
 } as const;

@@ -4,7 +4,7 @@
  * is therefore a snapshot of it, which is what lets the write path read one message per
  * command instead of folding the entity's whole history.
  */
-import type { Definition, Instance, Node } from "../contract/schemas.ts";
+import type { Definition, Instance, InstanceStatus, Node, StatusCause } from "../contract/schemas.ts";
 
 export type DefinitionSaved = { type: "DefinitionSaved"; data: { definition: Definition } };
 export type DefinitionRemoved = { type: "DefinitionRemoved"; data: { id: string } };
@@ -17,7 +17,13 @@ export type InstanceUpdated = {
   data: { instance: Instance; changed: string[]; movedFrom?: { slug?: string } };
 };
 export type InstanceRemoved = { type: "InstanceRemoved"; data: { id: string; slug?: string } };
-export type InstanceEvent = InstanceRegistered | InstanceUpdated | InstanceRemoved;
+export type InstanceStatusChanged = {
+  type: "InstanceStatusChanged";
+  data: { instance: Instance; from: InstanceStatus; to: InstanceStatus; cause: StatusCause; reason: string };
+};
+/** Deregistered because its lease lapsed and the grace period passed. */
+export type InstanceExpired = { type: "InstanceExpired"; data: { id: string; slug?: string; reason: string } };
+export type InstanceEvent = InstanceRegistered | InstanceUpdated | InstanceRemoved | InstanceStatusChanged | InstanceExpired;
 
 export type NodeJoined = { type: "NodeJoined"; data: { node: Node; reason: string } };
 export type NodeUpdated = { type: "NodeUpdated"; data: { node: Node; changed: string[]; reason: string } };
@@ -26,4 +32,10 @@ export type NodeCameBack = { type: "NodeCameBack"; data: { node: Node; reason: s
 export type NodeRemoved = { type: "NodeRemoved"; data: { id: string; url: string; reason: string } };
 export type NodeEvent = NodeJoined | NodeUpdated | NodeWentOffline | NodeCameBack | NodeRemoved;
 
-export type RegistryEvent = DefinitionEvent | InstanceEvent | NodeEvent;
+export type ExpiryProtectionState = { enabled: boolean; engaged: boolean; since?: string; reason?: string };
+export type ExpiryProtectionEngaged = { type: "ExpiryProtectionEngaged"; data: { state: ExpiryProtectionState; reason: string } };
+export type ExpiryProtectionReleased = { type: "ExpiryProtectionReleased"; data: { state: ExpiryProtectionState; reason: string } };
+export type ExpiryProtectionSwitched = { type: "ExpiryProtectionSwitched"; data: { state: ExpiryProtectionState; reason: string } };
+export type ExpiryProtectionEvent = ExpiryProtectionEngaged | ExpiryProtectionReleased | ExpiryProtectionSwitched;
+
+export type RegistryEvent = DefinitionEvent | InstanceEvent | NodeEvent | ExpiryProtectionEvent;

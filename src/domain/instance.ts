@@ -3,6 +3,7 @@ import { notFound } from "../contract/errors.ts";
 import { ADDRESS_FIELDS, type Address } from "./address.ts";
 import { sameJson, type CommandMetadata, type Decider } from "./decider.ts";
 import type { InstanceEvent } from "./events.ts";
+import { decideHealth, type InstanceHealthCommand } from "./instanceHealth.ts";
 
 export type InstanceState = Instance | null;
 
@@ -13,10 +14,14 @@ export type RegisterInstance = {
   metadata: CommandMetadata;
 };
 export type RemoveInstance = { type: "RemoveInstance"; data: { id: string }; metadata: CommandMetadata };
-export type InstanceCommand = RegisterInstance | RemoveInstance;
+export type InstanceCommand = RegisterInstance | RemoveInstance | InstanceHealthCommand;
 
 /** The field order of every stored instance, so that replies and KV values read the same way. */
-const FIELD_ORDER = ["id", "url", "scheme", "host", "ip", "port", "path", "slug", "deploymentId", "nodeUrl", "tags", "status", "details", "lastHeartbeat", "createdAt", "updatedAt"] as const;
+const FIELD_ORDER = [
+  "id", "url", "scheme", "host", "ip", "port", "path", "slug", "deploymentId", "nodeUrl", "tags",
+  "status", "statusCause", "statusBeforeNodeOffline", "details", "check", "ttlSeconds", "graceSeconds",
+  "lastHeartbeat", "createdAt", "updatedAt",
+] as const;
 
 function canonical(instance: Instance): Instance {
   const ordered: Record<string, unknown> = {};
@@ -24,8 +29,8 @@ function canonical(instance: Instance): Instance {
   return ordered as Instance;
 }
 
-const DESCRIPTIVE_FIELDS = ["slug", "deploymentId", "nodeUrl", "tags", "status", "details"] as const;
-const STAMPS = new Set(["createdAt", "updatedAt", "lastHeartbeat"]);
+const DESCRIPTIVE_FIELDS = ["slug", "deploymentId", "nodeUrl", "tags", "status", "details", "check", "ttlSeconds", "graceSeconds"] as const;
+const STAMPS = new Set(["createdAt", "updatedAt", "lastHeartbeat", "statusCause", "statusBeforeNodeOffline"]);
 
 function withoutAddress(instance: Instance): Partial<Instance> {
   const rest: Partial<Instance> = { ...instance };
@@ -41,7 +46,7 @@ function register(command: RegisterInstance, state: InstanceState): InstanceEven
     if (request[field] !== undefined) (given as Record<string, unknown>)[field] = request[field];
   }
   if (state === null) {
-    const instance = canonical({ id, ...address, tags: [], status: "Unknown", ...given, lastHeartbeat: now, createdAt: now, updatedAt: now });
+    const instance = canonical({ id, ...address, tags: [], status: "Unknown", statusCause: "registered", ...given, lastHeartbeat: now, createdAt: now, updatedAt: now });
     return [{ type: "InstanceRegistered", data: { instance } }];
   }
   // A re-registration replaces the address as a whole and the fields it gives; the rest stays.
@@ -50,7 +55,8 @@ function register(command: RegisterInstance, state: InstanceState): InstanceEven
     (k) => !STAMPS.has(k) && !sameJson((state as Record<string, unknown>)[k], (next as Record<string, unknown>)[k]),
   );
   if (changed.length === 0) return [];
-  const instance = canonical({ ...next, lastHeartbeat: now, updatedAt: now });
+  const statusSet = next.status !== state.status ? { statusCause: "registered" as const, statusBeforeNodeOffline: undefined } : {};
+  const instance = canonical({ ...next, ...statusSet, lastHeartbeat: now, updatedAt: now });
   const movedFrom = state.slug !== next.slug ? { movedFrom: state.slug !== undefined ? { slug: state.slug } : {} } : {};
   return [{ type: "InstanceUpdated", data: { instance, changed: changed.sort(), ...movedFrom } }];
 }
@@ -65,6 +71,8 @@ export const instanceDecider: Decider<InstanceState, InstanceCommand, InstanceEv
       case "RemoveInstance":
         if (state === null) throw notFound(`instance "${command.data.id}" not found; list them with registry.instance.list`);
         return [{ type: "InstanceRemoved", data: { id: state.id, ...(state.slug !== undefined ? { slug: state.slug } : {}) } }];
+      default:
+        return decideHealth(command, state);
     }
   },
 
@@ -72,8 +80,10 @@ export const instanceDecider: Decider<InstanceState, InstanceCommand, InstanceEv
     switch (event.type) {
       case "InstanceRegistered":
       case "InstanceUpdated":
+      case "InstanceStatusChanged":
         return event.data.instance;
       case "InstanceRemoved":
+      case "InstanceExpired":
         return null;
     }
   },

@@ -4,7 +4,6 @@
  * needs no previous value; the version guard of `kvWriter.ts` makes replays harmless.
  */
 import { instanceKey } from "../contract/ids.ts";
-import type { Node } from "../contract/schemas.ts";
 import type { RegistryEvent } from "../domain/events.ts";
 
 export type BucketName = "definition" | "instance" | "node";
@@ -16,19 +15,25 @@ export type KvWrite = {
   merge?: (stored: unknown, value: unknown) => unknown;
 };
 
-type Telemetry = Pick<Node, "lastHeartbeat" | "usage" | "gpus">;
+type WithHeartbeat = { lastHeartbeat?: string } & Record<string, unknown>;
 
 /**
- * A node's telemetry is folded into its entry between events (heartbeats are not
- * events), so an event's snapshot may carry older telemetry than the entry: keep the newer.
+ * Telemetry (a node's heartbeats, an instance's lease renewals) is folded into the entry
+ * between events, so an event's snapshot may carry older telemetry than the entry: the
+ * newer `lastHeartbeat` wins, with the telemetry fields that came with it.
  */
-export function keepNewerTelemetry(stored: unknown, value: unknown): unknown {
-  const s = stored as Node;
-  const v = value as Node;
-  if (!s?.lastHeartbeat || (v.lastHeartbeat && Date.parse(v.lastHeartbeat) >= Date.parse(s.lastHeartbeat))) return v;
-  const telemetry: Telemetry = { lastHeartbeat: s.lastHeartbeat, usage: s.usage, gpus: s.gpus };
-  return { ...v, ...telemetry };
+function keepNewerTelemetry(fields: string[]) {
+  return (stored: unknown, value: unknown): unknown => {
+    const s = stored as WithHeartbeat;
+    const v = value as WithHeartbeat;
+    if (!s?.lastHeartbeat || (v.lastHeartbeat && Date.parse(v.lastHeartbeat) >= Date.parse(s.lastHeartbeat))) return v;
+    const telemetry: Record<string, unknown> = {};
+    for (const f of fields) if (s[f] !== undefined) telemetry[f] = s[f];
+    return { ...v, ...telemetry };
+  };
 }
+export const keepNewerNodeTelemetry = keepNewerTelemetry(["lastHeartbeat", "usage", "gpus"]);
+export const keepNewerRenewal = keepNewerTelemetry(["lastHeartbeat"]);
 
 export function writesFor(event: RegistryEvent): KvWrite[] {
   switch (event.type) {
@@ -37,21 +42,27 @@ export function writesFor(event: RegistryEvent): KvWrite[] {
     case "DefinitionRemoved":
       return [{ bucket: "definition", key: event.data.id, value: null }];
     case "InstanceRegistered":
-      return [{ bucket: "instance", key: instanceKey(event.data.instance.slug, event.data.instance.id), value: event.data.instance }];
+    case "InstanceStatusChanged":
+      return [{ bucket: "instance", key: instanceKey(event.data.instance.slug, event.data.instance.id), value: event.data.instance, merge: keepNewerRenewal }];
     case "InstanceUpdated": {
       const { instance, movedFrom } = event.data;
-      const put: KvWrite = { bucket: "instance", key: instanceKey(instance.slug, instance.id), value: instance };
+      const put: KvWrite = { bucket: "instance", key: instanceKey(instance.slug, instance.id), value: instance, merge: keepNewerRenewal };
       return movedFrom ? [{ bucket: "instance", key: instanceKey(movedFrom.slug, instance.id), value: null }, put] : [put];
     }
     case "InstanceRemoved":
+    case "InstanceExpired":
       return [{ bucket: "instance", key: instanceKey(event.data.slug, event.data.id), value: null }];
     case "NodeJoined":
     case "NodeUpdated":
     case "NodeWentOffline":
     case "NodeCameBack":
-      return [{ bucket: "node", key: event.data.node.id, value: event.data.node, merge: keepNewerTelemetry }];
+      return [{ bucket: "node", key: event.data.node.id, value: event.data.node, merge: keepNewerNodeTelemetry }];
     case "NodeRemoved":
       return [{ bucket: "node", key: event.data.id, value: null }];
+    case "ExpiryProtectionEngaged":
+    case "ExpiryProtectionReleased":
+    case "ExpiryProtectionSwitched":
+      return []; // read from its own subject, not a bucket
     default:
       throw new Error(`unknown event type ${(event as { type?: unknown }).type}`);
   }

@@ -7,6 +7,9 @@ import { idOfInstanceKey } from "../contract/ids.ts";
 import { normalizeUrl } from "../domain/address.ts";
 import type { KvMirror } from "./kvMirror.ts";
 
+/** Healthy and Degraded instances take traffic. */
+export const isHealthy = (i: Instance) => i.status === "Healthy" || i.status === "Degraded";
+
 export class InstancesView {
   readonly #keyOfId = new Map<string, string>();
   readonly #keysOfSlug = new Map<string, Set<string>>();
@@ -28,6 +31,10 @@ export class InstancesView {
     return key === undefined ? undefined : this.mirror.get(key);
   }
 
+  all(): Iterable<Instance> {
+    return this.mirror.values();
+  }
+
   idOfUrl(url: string): string | undefined {
     return this.#idOfUrl.get(normalizeUrl(url));
   }
@@ -46,6 +53,7 @@ export class InstancesView {
       if (filter.deploymentId !== undefined && i.deploymentId !== filter.deploymentId) continue;
       if (filter.nodeUrl !== undefined && i.nodeUrl !== filter.nodeUrl) continue;
       if (filter.status !== undefined && i.status !== filter.status) continue;
+      if (filter.healthy !== undefined && isHealthy(i) !== filter.healthy) continue;
       if (tags.length > 0 && !tags.every((t) => i.tags.includes(t))) continue;
       result.push(i);
     }

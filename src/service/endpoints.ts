@@ -25,6 +25,9 @@ const v = {
   listNodes: validator(S.ListNodesRequest, "request"),
   nodeRef: validator(S.NodeRefRequest, "node reference", exactlyOneRef),
   select: validator(S.SelectNodesRequest, "node requirements"),
+  reportStatus: validator(S.ReportStatusRequest, "status report"),
+  checked: validator(S.CheckResultRequest, "check result"),
+  protection: validator(S.ProtectionRequest, "request"),
 };
 
 export const endpoints: EndpointSpec[] = [
@@ -36,9 +39,14 @@ export const endpoints: EndpointSpec[] = [
   { subject: "instance.get", schema: "ByIdRequest", handle: (api, b) => api.getInstance(v.byId(b)) },
   { subject: "instance.list", schema: "ListInstancesRequest", handle: (api, b) => api.listInstances(v.listInstances(b)) },
   { subject: "instance.remove", schema: "ByIdRequest", handle: (api, b, ctx) => api.removeInstance(v.byId(b), ctx) },
+  { subject: "instance.status", schema: "ReportStatusRequest", handle: (api, b, ctx) => api.reportStatus(v.reportStatus(b), ctx) },
+  { subject: "instance.renew", schema: "ByIdRequest", handle: (api, b) => api.renewLease(v.byId(b)) },
+  { subject: "instance.checked", schema: "CheckResultRequest", handle: (api, b, ctx) => api.recordCheck(v.checked(b), ctx) },
   { subject: "node.list", schema: "ListNodesRequest", handle: (api, b) => api.listNodes(v.listNodes(b)) },
   { subject: "node.get", schema: "NodeRefRequest", handle: (api, b) => api.getNode(v.nodeRef(b)) },
   { subject: "node.remove", schema: "NodeRefRequest", handle: (api, b, ctx) => api.removeNode(v.nodeRef(b), ctx) },
   { subject: "node.self", schema: "EmptyRequest", handle: (api, b) => api.selfNode(v.empty(b)) },
   { subject: "node.select", schema: "SelectNodesRequest", handle: (api, b) => api.selectNodes(v.select(b)) },
+  { subject: "health.status", schema: "EmptyRequest", handle: (api, b) => (v.empty(b), api.healthStatus()) },
+  { subject: "health.protection", schema: "ProtectionRequest", handle: (api, b, ctx) => api.switchProtection(v.protection(b), ctx) },
 ];

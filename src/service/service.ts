@@ -35,6 +35,8 @@ export async function startService(deps: {
   log: Logger;
   version: string;
   maxRequestBytes: number;
+  /** Extra data in every endpoint's `$SRV.STATS` entry. */
+  stats?: () => Promise<unknown>;
 }): Promise<Service> {
   const { nc, names, api, log, maxRequestBytes } = deps;
 
@@ -65,6 +67,7 @@ export async function startService(deps: {
     description: "Service registry: definitions, instances and nodes",
     queue: SERVICE_NAME,
     metadata: { prefix: names.prefix, events: names.eventsStream },
+    ...(deps.stats ? { statsHandler: deps.stats } : {}),
   });
   const group = service.addGroup(names.prefix);
   for (const spec of endpoints) {

@@ -1,0 +1,108 @@
+/**
+ * The health side of an instance's lifecycle: status reported by the instance, check
+ * outcomes, leases, and the instance's node going offline and coming back. Each decision
+ * writes at most one InstanceStatusChanged (or InstanceExpired), with its cause; one that
+ * finds the status unchanged writes nothing.
+ */
+import type { CheckOutcome, Instance, InstanceStatus, StatusCause } from "../contract/schemas.ts";
+import { notFound } from "../contract/errors.ts";
+import type { CommandMetadata } from "./decider.ts";
+import type { InstanceEvent } from "./events.ts";
+
+export type ReportStatus = { type: "ReportStatus"; data: { id: string; status: InstanceStatus; details?: string }; metadata: CommandMetadata };
+export type RecordCheck = { type: "RecordCheck"; data: { id: string; outcome: CheckOutcome; detail: string; checkedBy: string }; metadata: CommandMetadata };
+/** The lease monitor saw no renewal since `lastRenewal`. */
+export type CheckLease = { type: "CheckLease"; data: { id: string; lastRenewal: string }; metadata: CommandMetadata };
+export type RenewLease = { type: "RenewLease"; data: { id: string }; metadata: CommandMetadata };
+export type MarkNodeOffline = { type: "MarkNodeOffline"; data: { id: string; nodeId: string }; metadata: CommandMetadata };
+export type MarkNodeOnline = { type: "MarkNodeOnline"; data: { id: string; nodeId: string }; metadata: CommandMetadata };
+export type InstanceHealthCommand = ReportStatus | RecordCheck | CheckLease | RenewLease | MarkNodeOffline | MarkNodeOnline;
+
+export const STATUS_OF_OUTCOME: Record<CheckOutcome, InstanceStatus> = {
+  passed: "Healthy",
+  slow: "Degraded",
+  failed: "Unhealthy",
+  unreachable: "Unreachable",
+};
+
+/** When a lapsed lease deregisters the instance, after its grace period. */
+export const graceSecondsOf = (i: Instance) => i.graceSeconds ?? 2 * (i.ttlSeconds ?? 0);
+
+export function leaseLapsesAt(i: Instance, lastRenewal: string): number {
+  return Date.parse(lastRenewal) + (i.ttlSeconds ?? Infinity) * 1000;
+}
+
+const later = (a: string | undefined, b: string) => (a !== undefined && Date.parse(a) > Date.parse(b) ? a : b);
+
+function changeStatus(
+  state: Instance,
+  to: InstanceStatus,
+  cause: StatusCause,
+  reason: string,
+  now: string,
+  patch: Partial<Instance> = {},
+): InstanceEvent[] {
+  const { statusBeforeNodeOffline: _kept, ...rest } = state;
+  const instance: Instance = { ...rest, ...patch, status: to, statusCause: cause, updatedAt: now };
+  return [{ type: "InstanceStatusChanged", data: { instance, from: state.status, to, cause, reason } }];
+}
+
+export function decideHealth(command: InstanceHealthCommand, state: Instance | null): InstanceEvent[] {
+  const { now } = command.metadata;
+  if (state === null) {
+    if (command.type === "ReportStatus" || command.type === "RenewLease") {
+      throw notFound(`instance "${command.data.id}" not found; register it again with registry.instance.register`);
+    }
+    return [];
+  }
+  switch (command.type) {
+    case "ReportStatus": {
+      const { status, details } = command.data;
+      if (status === state.status && details === state.details) return [];
+      return changeStatus(state, status, "reported", `the instance reported ${status}`, now, details !== undefined ? { details } : {});
+    }
+
+    case "RecordCheck": {
+      const { outcome, detail, checkedBy } = command.data;
+      const to = STATUS_OF_OUTCOME[outcome];
+      if (state.status === "Stopping" || state.statusCause === "node-offline" || !state.check) return [];
+      if (state.status === "Starting" && (to === "Unhealthy" || to === "Unreachable")) return []; // still starting
+      if (to === state.status) return [];
+      return changeStatus(state, to, `check-${outcome}`, `${detail} (checked by ${checkedBy})`, now, { details: detail });
+    }
+
+    case "CheckLease": {
+      if (state.ttlSeconds === undefined) return [];
+      const lastRenewal = later(state.lastHeartbeat, command.data.lastRenewal);
+      const lapsesAt = leaseLapsesAt(state, lastRenewal);
+      const nowMs = Date.parse(now);
+      if (nowMs < lapsesAt) return [];
+      if (nowMs >= lapsesAt + graceSecondsOf(state) * 1000) {
+        const reason = `lease of ${state.ttlSeconds}s not renewed since ${lastRenewal}; deregistered after ${graceSecondsOf(state)}s of grace`;
+        return [{ type: "InstanceExpired", data: { id: state.id, ...(state.slug !== undefined ? { slug: state.slug } : {}), reason } }];
+      }
+      if (state.statusCause === "lease-expired") return [];
+      return changeStatus(state, "Unhealthy", "lease-expired", `lease of ${state.ttlSeconds}s not renewed since ${lastRenewal}`, now, {
+        details: `lease lapsed at ${new Date(lapsesAt).toISOString()}`,
+      });
+    }
+
+    case "RenewLease": {
+      // A renewal is telemetry; it is an event only when it brings the instance back.
+      const recovering = state.statusCause === "lease-expired" || (state.status === "Unknown" && !state.check && state.ttlSeconds !== undefined);
+      if (!recovering) return [];
+      const to: InstanceStatus = state.check ? "Unknown" : "Healthy";
+      return changeStatus(state, to, "lease-renewed", `lease renewed at ${now}`, now, { lastHeartbeat: now });
+    }
+
+    case "MarkNodeOffline":
+      if (state.statusCause === "node-offline") return [];
+      return changeStatus(state, "Unreachable", "node-offline", `node ${command.data.nodeId} (${state.nodeUrl}) is offline`, now, {
+        statusBeforeNodeOffline: state.status,
+      });
+
+    case "MarkNodeOnline":
+      if (state.statusCause !== "node-offline") return [];
+      return changeStatus(state, state.statusBeforeNodeOffline ?? "Unknown", "node-online", `node ${command.data.nodeId} (${state.nodeUrl}) is back`, now);
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * Leases, for instances that register themselves with `ttlSeconds`. A renewal is
+ * telemetry: it moves the instance's `lastHeartbeat` in its KV entry and writes an event
+ * only when it brings the instance back. The lease monitor, in every registry process,
+ * turns instances whose lease lapsed Unhealthy and deregisters them after their grace
+ * period, unless the expiry protection is engaged because too many lapsed at once.
+ */
+import type { Logger } from "pino";
+import type { ExpiryProtection, InstanceHealthCommands } from "../contract/api.ts";
+import { RegistryError, notFound } from "../contract/errors.ts";
+import type { Instance } from "../contract/schemas.ts";
+import { graceSecondsOf, leaseLapsesAt } from "../domain/instanceHealth.ts";
+
+export type InstanceSource = {
+  get(id: string): Instance | undefined;
+  all(): Iterable<Instance>;
+  sync(): Promise<void>;
+};
+
+export type ProtectionSettings = { share: number; windowMs: number };
+
+export type Leases = {
+  renewLease(req: { id: string }): Promise<{ instance: Instance }>;
+  healthStatus(): Promise<{ protection: ExpiryProtection; leases: { total: number; lapsed: number } }>;
+  /** The expiry protection as last seen, for $SRV.STATS. */
+  lastProtection(): ExpiryProtection | undefined;
+  stop(): void;
+};
+
+const lastRenewal = (i: Instance) => i.lastHeartbeat ?? i.createdAt;
+
+function census(instances: Iterable<Instance>, nowMs: number, windowMs: number) {
+  let leases = 0;
+  const lapsed: Instance[] = [];
+  let lapsedInWindow = 0;
+  for (const i of instances) {
+    if (i.ttlSeconds === undefined) continue;
+    leases++;
+    const lapsesAt = leaseLapsesAt(i, lastRenewal(i));
+    if (lapsesAt > nowMs) continue;
+    lapsed.push(i);
+    if (lapsesAt > nowMs - windowMs) lapsedInWindow++;
+  }
+  return { leases, lapsed, lapsedInWindow };
+}
+
+export function leases(deps: {
+  instances: InstanceSource;
+  commands: InstanceHealthCommands;
+  /** Moves an instance's lastHeartbeat in its KV entry (no event). */
+  touch(instance: Instance, at: string): Promise<void>;
+  /** Whether this registry process handles this instance's lease (one process per instance). */
+  owns(id: string): boolean;
+  protection: ProtectionSettings;
+  tickMs: number;
+  log: Logger;
+}): Leases {
+  const { instances, commands, log } = deps;
+  let protection: ExpiryProtection | undefined;
+
+  async function tick(): Promise<void> {
+    const now = Date.now();
+    const { leases: total, lapsed, lapsedInWindow } = census(instances.all(), now, deps.protection.windowMs);
+    if (deps.protection.share > 0) {
+      const evaluated = await commands.evaluateProtection({ leases: total, lapsedInWindow, lapsedNow: lapsed.length }, deps.protection.share, deps.protection.windowMs);
+      if (evaluated.written) log.warn({ protection: evaluated.protection }, evaluated.protection.engaged ? "expiry protection engaged" : "expiry protection released");
+      protection = evaluated.protection;
+      if (protection.engaged) return;
+    }
+    for (const i of lapsed) {
+      if (!deps.owns(i.id)) continue;
+      const graceOver = now >= leaseLapsesAt(i, lastRenewal(i)) + graceSecondsOf(i) * 1000;
+      if (i.statusCause === "lease-expired" && !graceOver) continue; // already Unhealthy; waiting out the grace
+      const { written } = await commands.checkLease(i.id, lastRenewal(i));
+      if (written) log.info({ instance: i.id, slug: i.slug, expired: graceOver }, graceOver ? "lease expired: deregistered" : "lease lapsed: Unhealthy");
+    }
+  }
+
+  let ticking: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    ticking ??= tick()
+      .catch((err) => log.warn({ err }, "lease check failed; checking again next tick"))
+      .finally(() => (ticking = undefined));
+  }, deps.tickMs);
+
+  return {
+    async renewLease({ id }) {
+      let instance = instances.get(id);
+      if (!instance) {
+        await instances.sync();
+        instance = instances.get(id);
+      }
+      if (!instance) throw notFound(`instance "${id}" not found (its lease may have expired); register it again`);
+      if (instance.ttlSeconds === undefined) {
+        throw new RegistryError(400, `instance "${id}" has no lease to renew; register it with ttlSeconds to give it one`);
+      }
+      const at = new Date().toISOString();
+      const recovering = instance.statusCause === "lease-expired" || (instance.status === "Unknown" && !instance.check);
+      if (recovering) {
+        const recovered = await commands.recoverLease(id);
+        if (!recovered.instance) throw notFound(`instance "${id}" not found (its lease has expired); register it again`);
+        instance = recovered.instance;
+      }
+      await deps.touch(instance, at);
+      return { instance: { ...instance, lastHeartbeat: at } };
+    },
+
+    async healthStatus() {
+      const current = await commands.protectionState();
+      const { leases: total, lapsed } = census(instances.all(), Date.now(), deps.protection.windowMs);
+      return { protection: deps.protection.share > 0 ? current : { ...current, enabled: false }, leases: { total, lapsed: lapsed.length } };
+    },
+
+    lastProtection: () => protection,
+
+    stop() {
+      clearInterval(timer);
+    },
+  };
+}

@@ -1,0 +1,50 @@
+/**
+ * Which registry processes are alive, from the micro protocol's `$SRV.PING`, so that
+ * the instances without a node agent are split between them: each instance is checked by
+ * the live process that wins rendezvous hashing on its id. While processes come and go an
+ * instance may briefly be checked twice or not at all; its status transitions are still
+ * written once, because decisions are conditional on the instance's version.
+ */
+import { createHash } from "node:crypto";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { Svcm } from "@nats-io/services";
+import type { Logger } from "pino";
+
+export type Membership = { owns(key: string): boolean; members(): string[]; refresh(): Promise<void>; stop(): void };
+
+const score = (member: string, key: string) => createHash("sha1").update(`${member}\u0000${key}`).digest().readUInt32BE(0);
+
+export function membership(deps: { nc: NatsConnection; service: string; selfId: () => string; intervalMs: number; log: Logger }): Membership {
+  let live: string[] = [];
+  const client = new Svcm(deps.nc).client({ strategy: "timer", maxWait: Math.min(1000, deps.intervalMs / 2) });
+
+  async function refresh(): Promise<void> {
+    try {
+      const found = new Set<string>();
+      for await (const p of await client.ping(deps.service)) found.add(p.id);
+      live = [...found].sort();
+    } catch (err) {
+      deps.log.debug({ err }, "registry membership ping failed; keeping the last list");
+    }
+  }
+
+  const timer = setInterval(() => void refresh(), deps.intervalMs);
+  return {
+    owns(key) {
+      const self = deps.selfId();
+      const candidates = live.includes(self) ? live : [...live, self];
+      let best = self;
+      let bestScore = -1;
+      for (const m of candidates) {
+        const s = score(m, key);
+        if (s > bestScore || (s === bestScore && m < best)) [best, bestScore] = [m, s];
+      }
+      return best === self;
+    },
+    members: () => live,
+    refresh,
+    stop() {
+      clearInterval(timer);
+    },
+  };
+}
