@@ -39,6 +39,8 @@ export type Registry = {
   service: Service;
   agent: NodeAgent;
   commands: ReturnType<typeof registryCommands>;
+  /** The live registry processes (micro service ids) this one splits checks and leases with. */
+  members(): string[];
   /** Stops answering, then stops following streams. The connection is the caller's. */
   stop(): Promise<void>;
 };
@@ -154,7 +156,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
   // process (rendezvous on the instance id); active checks by the instance's node agent,
   // or by one registry process when it names no known node.
   let serviceId = "starting";
-  const members = startMembership({ nc, service: SERVICE_NAME, selfId: () => serviceId, intervalMs: 2000, log });
+  const members = startMembership({ nc, service: SERVICE_NAME, selfId: () => serviceId, intervalMs: 1000, log });
   const owns = (id: string) => members.owns(id);
   const leaseKeeper = startLeases({
     instances: { get: (id) => instances.get(id), all: () => instances.all(), sync: () => instances.sync() },
@@ -204,6 +206,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     service,
     agent,
     commands,
+    members: () => members.members(),
     async stop() {
       await service.stop();
       agent.stop();
