@@ -102,11 +102,11 @@ describe("health: active checks", () => {
       assert.equal((await instance(r, i.id))?.status, "Starting");
       target.mode = "ok";
       await until(statusIs(r, i.id, "Healthy"), "a passing check to end Starting");
-      await r.call("instance.status", { id: i.id, status: "Stopping" });
+      await r.call("instance.status", { id: i.id, status: "Stopping", by: "operator" });
       const passing = target.requests;
       await until(() => target.requests >= passing + 3, "three passing checks");
       assert.equal((await instance(r, i.id))?.status, "Stopping");
-      assert.deepEqual(await statusChanges(r, i.id), ["Starting:reported", "Healthy:check-passed", "Stopping:reported"]);
+      assert.deepEqual(await statusChanges(r, i.id), ["Starting:reported", "Healthy:check-passed", "Stopping:operator"]);
     } finally {
       await target.stop();
     }

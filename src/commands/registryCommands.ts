@@ -98,8 +98,9 @@ export function registryCommands(deps: {
       return {};
     },
 
-    async reportStatus({ id, status, details }, ctx) {
-      const { state } = await health({ type: "ReportStatus", data: { id, status, ...(details !== undefined ? { details } : {}) }, metadata: { now: now() } }, ctx.requestId);
+    async reportStatus({ id, status, details, by }, ctx) {
+      const data = { id, status, by: by ?? ("instance" as const), ...(details !== undefined ? { details } : {}) };
+      const { state } = await health({ type: "ReportStatus", data, metadata: { now: now() } }, ctx.requestId);
       return { instance: state as Instance };
     },
 

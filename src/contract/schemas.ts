@@ -87,6 +87,7 @@ export type HealthCheck = Type.Static<typeof HealthCheck>;
 export const STATUS_CAUSES = [
   "registered",
   "reported",
+  "operator",
   "check-passed",
   "check-slow",
   "check-failed",
@@ -140,8 +141,13 @@ export const Instance = Type.Object(
 export type Instance = Type.Static<typeof Instance>;
 
 export const ReportStatusRequest = Type.Object(
-  { id: Id, status: InstanceStatus, details: Type.Optional(Type.String()) },
-  { ...strict, description: "an instance reporting its own status, e.g. Starting or Stopping during a deploy" },
+  {
+    id: Id,
+    status: InstanceStatus,
+    details: Type.Optional(Type.String()),
+    by: Type.Optional(Type.Enum(["instance", "operator"], { description: "who sets the status (default instance): the cause is reported or operator" })),
+  },
+  { ...strict, description: "a status set by the instance itself (Starting or Stopping during a deploy) or by an operator" },
 );
 export type ReportStatusRequest = Type.Static<typeof ReportStatusRequest>;
 

@@ -9,7 +9,11 @@ import { notFound } from "../contract/errors.ts";
 import type { CommandMetadata } from "./decider.ts";
 import type { InstanceEvent } from "./events.ts";
 
-export type ReportStatus = { type: "ReportStatus"; data: { id: string; status: InstanceStatus; details?: string }; metadata: CommandMetadata };
+export type ReportStatus = {
+  type: "ReportStatus";
+  data: { id: string; status: InstanceStatus; details?: string; by: "instance" | "operator" };
+  metadata: CommandMetadata;
+};
 export type RecordCheck = { type: "RecordCheck"; data: { id: string; outcome: CheckOutcome; detail: string; checkedBy: string }; metadata: CommandMetadata };
 /** The lease monitor saw no renewal since `lastRenewal`. */
 export type CheckLease = { type: "CheckLease"; data: { id: string; lastRenewal: string }; metadata: CommandMetadata };
@@ -57,9 +61,10 @@ export function decideHealth(command: InstanceHealthCommand, state: Instance | n
   }
   switch (command.type) {
     case "ReportStatus": {
-      const { status, details } = command.data;
+      const { status, details, by } = command.data;
       if (status === state.status && details === state.details) return [];
-      return changeStatus(state, status, "reported", `the instance reported ${status}`, now, details !== undefined ? { details } : {});
+      const cause = by === "operator" ? "operator" : "reported";
+      return changeStatus(state, status, cause, `${by === "operator" ? "an operator" : "the instance"} set ${status}`, now, details !== undefined ? { details } : {});
     }
 
     case "RecordCheck": {
