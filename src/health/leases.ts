@@ -10,6 +10,7 @@ import type { ExpiryProtection, InstanceHealthCommands } from "../contract/api.t
 import { RegistryError, notFound } from "../contract/errors.ts";
 import type { Instance } from "../contract/schemas.ts";
 import { graceSecondsOf, leaseLapsesAt } from "../domain/instanceHealth.ts";
+import { everyTick } from "../ticker.ts";
 
 export type InstanceSource = {
   get(id: string): Instance | undefined;
@@ -76,12 +77,7 @@ export function leases(deps: {
     }
   }
 
-  let ticking: Promise<void> | undefined;
-  const timer = setInterval(() => {
-    ticking ??= tick()
-      .catch((err) => log.warn({ err }, "lease check failed; checking again next tick"))
-      .finally(() => (ticking = undefined));
-  }, deps.tickMs);
+  const ticker = everyTick(deps.tickMs, tick, log, "lease check");
 
   return {
     async renewLease({ id }) {
@@ -113,8 +109,6 @@ export function leases(deps: {
 
     lastProtection: () => protection,
 
-    stop() {
-      clearInterval(timer);
-    },
+    stop: ticker.stop,
   };
 }

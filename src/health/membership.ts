@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Svcm } from "@nats-io/services";
 import type { Logger } from "pino";
+import { everyTick } from "../ticker.ts";
 
 export type Membership = { owns(key: string): boolean; members(): string[]; refresh(): Promise<void>; stop(): void };
 
@@ -28,7 +29,7 @@ export function membership(deps: { nc: NatsConnection; service: string; selfId: 
     }
   }
 
-  const timer = setInterval(() => void refresh(), deps.intervalMs);
+  const ticker = everyTick(deps.intervalMs, refresh, deps.log, "registry membership refresh");
   return {
     owns(key) {
       const self = deps.selfId();
@@ -43,8 +44,6 @@ export function membership(deps: { nc: NatsConnection; service: string; selfId: 
     },
     members: () => live,
     refresh,
-    stop() {
-      clearInterval(timer);
-    },
+    stop: ticker.stop,
   };
 }

@@ -7,6 +7,7 @@
 import type { Logger } from "pino";
 import type { InstanceHealthCommands } from "../contract/api.ts";
 import type { Instance, Node } from "../contract/schemas.ts";
+import { everyTick } from "../ticker.ts";
 
 export type NodeInstances = { stop(): void; reconcile(): Promise<void> };
 
@@ -36,16 +37,6 @@ export function nodeInstances(deps: {
     }
   }
 
-  let running: Promise<void> | undefined;
-  const timer = setInterval(() => {
-    running ??= reconcile()
-      .catch((err) => log.warn({ err }, "node/instance reconciliation failed; trying again next tick"))
-      .finally(() => (running = undefined));
-  }, deps.tickMs);
-  return {
-    reconcile,
-    stop() {
-      clearInterval(timer);
-    },
-  };
+  const ticker = everyTick(deps.tickMs, reconcile, log, "node/instance reconciliation");
+  return { reconcile, stop: ticker.stop };
 }

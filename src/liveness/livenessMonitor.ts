@@ -7,6 +7,7 @@
 import type { Logger } from "pino";
 import type { NodeLivenessCommands, NodesView } from "../contract/api.ts";
 import { isStale } from "../domain/node.ts";
+import { everyTick } from "../ticker.ts";
 
 export type LivenessMonitor = { stop(): void; checkNow(): Promise<void> };
 
@@ -18,7 +19,6 @@ export function livenessMonitor(deps: {
   log: Logger;
 }): LivenessMonitor {
   const { nodes, commands, offlineAfterMs, log } = deps;
-  let checking: Promise<void> | undefined;
 
   async function check(): Promise<void> {
     const now = new Date().toISOString();
@@ -33,12 +33,6 @@ export function livenessMonitor(deps: {
     }
   }
 
-  const checkNow = () => (checking ??= check().finally(() => (checking = undefined)));
-  const timer = setInterval(() => void checkNow(), deps.tickMs);
-  return {
-    checkNow,
-    stop() {
-      clearInterval(timer);
-    },
-  };
+  const ticker = everyTick(deps.tickMs, check, log, "liveness check");
+  return { checkNow: ticker.runNow, stop: ticker.stop };
 }
