@@ -22,7 +22,7 @@ import { provision } from "./nats/provision.ts";
 import { kvWriter } from "./projector/kvWriter.ts";
 import { projector } from "./projector/projector.ts";
 import { InstancesView } from "./readmodels/instances.ts";
-import { KvMirror } from "./readmodels/kvMirror.ts";
+import { KvMirror } from "./nats/kvMirror.ts";
 import { nodeIdOfUrl, registryQueries } from "./readmodels/registryQueries.ts";
 import { SERVICE_NAME, startService } from "./service/service.ts";
 import { healthChecker, type HealthChecker } from "./health/checker.ts";

@@ -5,7 +5,7 @@
 import type { Instance, ListInstancesRequest } from "../contract/schemas.ts";
 import { idOfInstanceKey } from "../contract/ids.ts";
 import { normalizeUrl } from "../domain/address.ts";
-import type { KvMirror } from "./kvMirror.ts";
+import type { KvMirror } from "../nats/kvMirror.ts";
 
 /** Healthy and Degraded instances take traffic. */
 export const isHealthy = (i: Instance) => i.status === "Healthy" || i.status === "Degraded";

@@ -7,7 +7,7 @@ import { RegistryError, notFound } from "../contract/errors.ts";
 import { selectNodes } from "../domain/placement.ts";
 import type { Definition, Node } from "../contract/schemas.ts";
 import type { InstancesView } from "./instances.ts";
-import type { KvMirror } from "./kvMirror.ts";
+import type { KvMirror } from "../nats/kvMirror.ts";
 
 const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 

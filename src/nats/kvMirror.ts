@@ -29,11 +29,13 @@ export class KvMirror<T> {
   readonly #stream: string;
   readonly #prefixLength: number;
 
+  /** `keys` narrows the mirror to matching keys (`user-svc.>`); the default is the whole bucket. */
   constructor(
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
     readonly bucket: string,
     private readonly log: Logger,
+    private readonly keys = ">",
   ) {
     this.#stream = `KV_${bucket}`;
     this.#prefixLength = `$KV.${bucket}.`.length;
@@ -62,7 +64,7 @@ export class KvMirror<T> {
   /** Starts mirroring; resolves once every value present at the start is loaded. */
   async start(): Promise<void> {
     const consumer = await this.js.consumers.getPushConsumer(this.#stream, {
-      filter_subjects: `$KV.${this.bucket}.>`,
+      filter_subjects: `$KV.${this.bucket}.${this.keys}`,
       deliver_policy: DeliverPolicy.LastPerSubject,
     });
     const messages = await consumer.consume({ callback: (m) => this.#apply(m) });
@@ -80,7 +82,7 @@ export class KvMirror<T> {
   async sync(): Promise<void> {
     let lastSeq: number;
     try {
-      lastSeq = (await this.jsm.streams.info(this.#stream)).state.last_seq;
+      lastSeq = await this.#lastSequence();
     } catch (err) {
       throw new RegistryError(503, `reading the state of ${this.#stream} failed (${(err as Error).message}); check nats-server and retry`, { cause: err });
     }
@@ -96,6 +98,13 @@ export class KvMirror<T> {
       };
       this.#waiters.push({ seq: lastSeq, resolve: done });
     });
+  }
+
+  /** The sequence the mirror must reach: the bucket's last, or the last of the keys it follows. */
+  async #lastSequence(): Promise<number> {
+    if (this.keys === ">") return (await this.jsm.streams.info(this.#stream)).state.last_seq;
+    const last = await this.jsm.direct.getMessage(this.#stream, { last_by_subj: `$KV.${this.bucket}.${this.keys}` }).catch(() => null);
+    return last?.seq ?? 0;
   }
 
   #apply(m: JsMsg): void {

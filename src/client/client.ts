@@ -1,0 +1,131 @@
+/**
+ * The registry's API as typed methods, for services written in TypeScript or JavaScript.
+ * It speaks the same NATS subjects any other client does.
+ */
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { pino, type Logger } from "pino";
+import type { ExpiryProtection, NodeRef } from "../contract/api.ts";
+import { namesFor } from "../contract/names.ts";
+import type {
+  Definition,
+  Instance,
+  InstanceStatus,
+  ListInstancesRequest,
+  Node,
+  RegisterInstanceRequest,
+  SelectNodesRequest,
+} from "../contract/schemas.ts";
+import { discover, type Discovery } from "./discovery.ts";
+import { requester } from "./request.ts";
+import { selfRegister, type SelfRegistration } from "./selfRegister.ts";
+
+export type ClientOptions = {
+  /** The registry's subject prefix (REGISTRY_PREFIX); default `registry`. */
+  prefix?: string;
+  /** How long to wait for each answer; default 5000 ms. */
+  timeoutMs?: number;
+  /** Where the client logs what it does on its own (re-registering, failed renewals); silent by default. */
+  log?: Logger;
+};
+
+export class RegistryClient {
+  readonly #request;
+  readonly #names;
+  readonly #log: Logger;
+
+  constructor(
+    readonly nc: NatsConnection,
+    opts: ClientOptions = {},
+  ) {
+    this.#names = namesFor(opts.prefix ?? "registry");
+    this.#request = requester(nc, this.#names.prefix, opts.timeoutMs ?? 5000);
+    this.#log = opts.log ?? pino({ level: "silent" });
+  }
+
+  // ------------------------------------------------------------ definitions
+
+  async saveDefinition(definition: Definition): Promise<Definition> {
+    return (await this.#request<{ definition: Definition }>("definition.save", { definition }, { write: true })).definition;
+  }
+  async getDefinition(id: string): Promise<Definition> {
+    return (await this.#request<{ definition: Definition }>("definition.get", { id })).definition;
+  }
+  async listDefinitions(): Promise<Definition[]> {
+    return (await this.#request<{ definitions: Definition[] }>("definition.list")).definitions;
+  }
+  async removeDefinition(id: string): Promise<void> {
+    await this.#request("definition.remove", { id }, { write: true });
+  }
+
+  // ------------------------------------------------------------ instances
+
+  async registerInstance(req: RegisterInstanceRequest): Promise<Instance> {
+    return (await this.#request<{ instance: Instance }>("instance.register", req, { write: true })).instance;
+  }
+  async getInstance(id: string): Promise<Instance> {
+    return (await this.#request<{ instance: Instance }>("instance.get", { id })).instance;
+  }
+  async listInstances(filter: ListInstancesRequest = {}): Promise<Instance[]> {
+    return (await this.#request<{ instances: Instance[] }>("instance.list", filter)).instances;
+  }
+  async removeInstance(id: string): Promise<void> {
+    await this.#request("instance.remove", { id }, { write: true });
+  }
+  async reportStatus(id: string, status: InstanceStatus, details?: string, by?: "instance" | "operator"): Promise<Instance> {
+    const body = { id, status, ...(details !== undefined ? { details } : {}), ...(by ? { by } : {}) };
+    return (await this.#request<{ instance: Instance }>("instance.status", body, { write: true })).instance;
+  }
+  async renewLease(id: string): Promise<Instance> {
+    return (await this.#request<{ instance: Instance }>("instance.renew", { id })).instance;
+  }
+
+  // ------------------------------------------------------------ nodes and health
+
+  async listNodes(ids?: string[]): Promise<Node[]> {
+    return (await this.#request<{ nodes: Node[] }>("node.list", ids ? { ids } : {})).nodes;
+  }
+  async getNode(ref: NodeRef): Promise<Node> {
+    return (await this.#request<{ node: Node }>("node.get", ref)).node;
+  }
+  async selfNode(): Promise<Node> {
+    return (await this.#request<{ node: Node }>("node.self")).node;
+  }
+  async removeNode(ref: NodeRef): Promise<void> {
+    await this.#request("node.remove", ref, { write: true });
+  }
+  async selectNodes(requirements: SelectNodesRequest = {}): Promise<Node[]> {
+    return (await this.#request<{ nodes: Node[] }>("node.select", requirements)).nodes;
+  }
+  async healthStatus(): Promise<{ protection: ExpiryProtection; leases: { total: number; lapsed: number } }> {
+    return this.#request("health.status");
+  }
+  async setExpiryProtection(enabled: boolean): Promise<ExpiryProtection> {
+    return (await this.#request<{ protection: ExpiryProtection }>("health.protection", { enabled }, { write: true })).protection;
+  }
+
+  // ------------------------------------------------------------ for services
+
+  /** A live view of a service's instances, kept current by a KV watch; `stop()` it when done. */
+  async discover(slug: string): Promise<Discovery> {
+    const jsm = await jetstreamManager(this.nc);
+    return discover({ js: jetstream(this.nc), jsm, bucket: this.#names.buckets.instance, slug, log: this.#log });
+  }
+
+  /**
+   * Registers this service's instance with a lease (`ttlSeconds`, default 15), renews it
+   * until `stop()`, and deregisters it then.
+   */
+  selfRegister(req: RegisterInstanceRequest): Promise<SelfRegistration> {
+    return selfRegister(
+      {
+        registerInstance: (r) => this.registerInstance(r),
+        renewLease: (id) => this.renewLease(id),
+        reportStatus: (id, status, details) => this.reportStatus(id, status, details),
+        removeInstance: (id) => this.removeInstance(id),
+      },
+      req,
+      this.#log,
+    );
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * A live view of one service's instances: a watch on `<slug>.>` of `registry_instances`,
+ * so the service learns of registrations, removals and status changes as they happen,
+ * without polling, and without hearing of any other service. `pick()` balances round
+ * robin over the instances that take traffic.
+ */
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import type { Logger } from "pino";
+import type { Instance } from "../contract/schemas.ts";
+import { KvMirror } from "../nats/kvMirror.ts";
+
+export type Discovery = {
+  slug: string;
+  /** Every instance of the slug, as last seen. */
+  instances(): Instance[];
+  /** Healthy and Degraded instances, Healthy first. */
+  healthy(): Instance[];
+  /**
+   * The next instance to call: round robin over the healthy ones; when none is healthy,
+   * over every instance that is not Stopping or Unreachable (as a proxy's panic mode
+   * would, rather than failing every call); undefined when there is none at all.
+   */
+  pick(): Instance | undefined;
+  /** Called after every change; returns a function that unsubscribes. */
+  onChange(listener: (instances: Instance[]) => void): () => void;
+  stop(): void;
+};
+
+const takesTraffic = (i: Instance) => i.status === "Healthy" || i.status === "Degraded";
+const mayTakeTraffic = (i: Instance) => i.status !== "Stopping" && i.status !== "Unreachable";
+
+export async function discover(deps: { js: JetStreamClient; jsm: JetStreamManager; bucket: string; slug: string; log: Logger }): Promise<Discovery> {
+  const mirror = new KvMirror<Instance>(deps.js, deps.jsm, deps.bucket, deps.log, `${deps.slug}.>`);
+  const listeners = new Set<(instances: Instance[]) => void>();
+  let next = 0;
+  mirror.onChange(() => {
+    const all = [...mirror.values()];
+    for (const l of listeners) l(all);
+  });
+  await mirror.start();
+
+  const healthy = () => {
+    const list = [...mirror.values()].filter(takesTraffic);
+    return [...list.filter((i) => i.status === "Healthy"), ...list.filter((i) => i.status === "Degraded")];
+  };
+  return {
+    slug: deps.slug,
+    instances: () => [...mirror.values()],
+    healthy,
+    pick() {
+      let candidates = healthy();
+      if (candidates.length === 0) candidates = [...mirror.values()].filter(mayTakeTraffic);
+      if (candidates.length === 0) return undefined;
+      candidates.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)); // a stable ring as instances come and go
+      return candidates[next++ % candidates.length];
+    },
+    onChange(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    stop: () => mirror.stop(),
+  };
+}
