@@ -1,13 +1,17 @@
 # The registry's commands. `make run` and `make test` install what is missing first.
-.PHONY: run test deps typecheck schemas rebuild unit clean bench
+.PHONY: run test deps typecheck build schemas rebuild unit clean bench
 
 TESTS := $(sort $(wildcard test/*.test.ts))
 
 run: deps
 	@scripts/run.sh
 
-test: deps typecheck
+test: deps build typecheck
 	node --import tsx --test --test-concurrency=2 $(TESTS)
+
+# dist/: the compiled client library and CLI (bin/registry.js runs it).
+build: deps
+	npx --no-install tsc -p tsconfig.build.json
 
 unit: deps
 	node --import tsx --test $(sort $(wildcard test/*.unit.test.ts))

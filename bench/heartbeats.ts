@@ -7,7 +7,7 @@
  *
  * Loopback only: the nats-server and the registry are started here and stopped at the end.
  */
-import { Kvm } from "@nats-io/kv";
+import { KvWatchInclude, Kvm } from "@nats-io/kv";
 import { connect } from "@nats-io/transport-node";
 import type { Node } from "../src/contract/schemas.ts";
 import { heartbeat, publishHeartbeat } from "../test/harness/nodes.ts";
@@ -45,7 +45,7 @@ export async function benchHeartbeats(n: number, durationS = seconds): Promise<H
   let published = 0;
   try {
     const kv = await new Kvm(nc).open("registry_nodes");
-    const watch = await kv.watch({ include: "updates_only" as never });
+    const watch = await kv.watch({ include: KvWatchInclude.UpdatesOnly });
     const warmupEnds = Date.now() + 3000;
     void (async () => {
       for await (const e of watch) {

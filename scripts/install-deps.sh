@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the registry needs and does not find: npm packages, and nats-server
-# from the distribution's packages (Debian/Ubuntu apt-get).
+# Installs what the registry needs and does not find: npm packages, and nats-server and
+# jq from the distribution's packages (Debian/Ubuntu apt-get).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,10 +9,15 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
-if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ]; then
-  echo "installing nats-server with apt-get" >&2
+# nats-server runs the registry's JetStream; jq is what the seed's scripts (and the
+# CLI tests that run them) pipe --json output through.
+missing=()
+command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || missing+=(nats-server)
+command -v jq >/dev/null 2>&1 || missing+=(jq)
+if ((${#missing[@]})); then
+  echo "installing ${missing[*]} with apt-get" >&2
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nats-server >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi

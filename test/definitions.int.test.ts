@@ -4,7 +4,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { parse } from "yaml";
 import { startTestRegistry, type TestRegistry } from "./harness/registry.ts";
 
-const fixtures = new URL("./fixtures/definitions/", import.meta.url);
+const fixtures = new URL("../examples/definitions/", import.meta.url);
 
 describe("definitions", () => {
   let r: TestRegistry;

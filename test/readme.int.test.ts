@@ -1,23 +1,46 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
 import { startTestRegistry, type TestRegistry } from "./harness/registry.ts";
 import { until } from "./harness/until.ts";
 
-// The README's `nats req SUBJECT 'JSON'` lines, sent as the nats CLI sends them.
+const root = fileURLToPath(new URL("..", import.meta.url));
+const readme = () => readFile(new URL("../README.md", import.meta.url), "utf8");
+
 let r: TestRegistry;
-before(async () => (r = await startTestRegistry()));
+before(async () => {
+  r = await startTestRegistry();
+  await until(async () => (await r.call("node.self")).code === undefined, "the registry's node to join (node.self)");
+});
 after(async () => r.stop());
 
-test("readme - every nats req example of the README succeeds", async () => {
-  const readme = await readFile(new URL("../README.md", import.meta.url), "utf8");
-  const examples = [...readme.matchAll(/^nats req (registry\.[a-z.]+) '(.*)'$/gm)].map((m) => ({ subject: m[1]!, body: m[2]! }));
-  assert.ok(examples.length >= 5, `found ${examples.length} examples`);
-  await until(async () => (await r.call("node.self")).code === undefined, "the registry's node to join (node.self)");
+// The tour first, as a newcomer reads it; the nats CLI section after.
+test("readme - the five-minute tour runs line by line", async () => {
+  const text = await readme();
+  const section = text.slice(text.indexOf("## Five-minute tour"), text.indexOf("## With the nats CLI"));
+  const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1] ?? "";
+  const lines = block.split("\n").filter((l) => l.startsWith("npx registry"));
+  assert.ok(lines.length >= 10, `found ${lines.length} tour lines`);
+  for (const line of lines) {
+    const run = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+      execFile("bash", ["-c", line], { cwd: root, env: { ...process.env, NATS_URL: r.server.url }, timeout: 30_000 }, (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      ),
+    );
+    assert.equal(run.code, 0, `${line}\n${run.stderr}`);
+    assert.ok(run.stdout.length > 0, `${line} printed nothing`);
+  }
+  const listed = (await r.call("instance.list", { slug: "user-svc" })).body.instances;
+  assert.deepEqual(listed.map((i: { url: string }) => i.url), ["http://127.0.0.1:8081"], "the tour's registrations and removal happened");
+});
+
+test("readme - every nats req example succeeds, sent as the nats CLI sends it", async () => {
+  const examples = [...(await readme()).matchAll(/^nats req (registry\.[a-z.]+) '(.*)'$/gm)].map((m) => ({ subject: m[1]!, body: m[2]! }));
+  assert.ok(examples.length >= 8, `found ${examples.length} examples`);
   for (const { subject, body } of examples) {
     const reply = await r.call(subject.slice("registry.".length), body);
     assert.equal(reply.code, undefined, `${subject} ${body}: ${JSON.stringify(reply.body)}`);
   }
-  const listed = await r.call("instance.list", { slug: "user-svc" });
-  assert.equal(listed.body.instances[0].url, "http://127.0.0.1:8080");
 });

@@ -1,0 +1,39 @@
+/** What every CLI command gets: output, the --json switch, and a client connected on first use. */
+import type { NatsConnection } from "@nats-io/transport-node";
+import { RegistryClient } from "../client/client.ts";
+import { configFromEnv, type Config } from "../config.ts";
+import { connectNats } from "../nats/connect.ts";
+
+export type Out = { write(text: string): void };
+
+export class CliContext {
+  #nc: NatsConnection | undefined;
+  #client: RegistryClient | undefined;
+  readonly config: Config;
+
+  constructor(
+    readonly out: Out,
+    readonly json: boolean,
+  ) {
+    this.config = configFromEnv();
+  }
+
+  async nc(): Promise<NatsConnection> {
+    if (!this.#nc) this.#nc = await connectNats(this.config, "registry cli");
+    return this.#nc;
+  }
+
+  async client(): Promise<RegistryClient> {
+    this.#client ??= new RegistryClient(await this.nc(), { prefix: this.config.prefix });
+    return this.#client;
+  }
+
+  /** Prints `value` as JSON with --json, else what `human` renders. */
+  print(value: unknown, human: () => string): void {
+    this.out.write(this.json ? `${JSON.stringify(value, null, 2)}\n` : human());
+  }
+
+  async close(): Promise<void> {
+    await this.#nc?.close();
+  }
+}

@@ -1,0 +1,135 @@
+import { int, list, parseArgs, str, UsageError, type Parsed } from "./args.ts";
+import type { CliContext } from "./context.ts";
+import { ago, table } from "./format.ts";
+import type { HealthCheck, Instance, InstanceStatus, ListInstancesRequest, RegisterInstanceRequest } from "../contract/schemas.ts";
+
+export const INSTANCES_HELP = `registry instances|instance|i <verb>
+
+  register --url URL | --host HOST|--ip IP [--scheme S] [--port N] [--path P]
+           [--id ID] [--slug SLUG] [--deployment-id ID] [--node-url URL]
+           [--tag T]... | [--tags '["a","b"]'] [--status S] [--details TEXT]
+           [--ttl SECONDS] [--grace SECONDS]
+           [--check http|tcp] [--check-path P] [--check-interval-ms N] [--check-timeout-ms N]
+  list | ls [--id ID] [--slug SLUG] [--host H] [--ip IP] [--scheme S] [--path P]
+            [--deployment-id ID] [--node-url URL] [--status S] [--tag T]... [--healthy]
+  get ID
+  status ID STATUS [--details TEXT]   set an instance's status (Starting, Stopping...)
+  remove | rm ID
+
+Options: --json (the JSON the NATS API returns), --help
+`;
+
+const REGISTER_FLAGS = {
+  values: ["url", "id", "scheme", "host", "ip", "port", "path", "slug", "deployment-id", "node-url", "tags", "status", "details", "ttl", "grace", "check", "check-path", "check-interval-ms", "check-timeout-ms"],
+  repeatable: ["tag"],
+};
+const LIST_FLAGS = { values: ["id", "slug", "host", "ip", "scheme", "path", "deployment-id", "node-url", "status"], repeatable: ["tag"], boolean: ["healthy"] };
+
+/** Only the fields given, so that the registry's own defaults apply to the rest. */
+function defined<T extends object>(fields: T): T {
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as T;
+}
+
+function tagsOf(p: Parsed): string[] | undefined {
+  const tags = [...list(p, "tag")];
+  const json = str(p, "tags");
+  if (json !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(json);
+    } catch {
+      throw new UsageError(`--tags must be a JSON list such as '["dev","blue"]', not ${json}`);
+    }
+    if (!Array.isArray(parsed) || !parsed.every((t) => typeof t === "string")) throw new UsageError(`--tags must be a JSON list of strings`);
+    tags.push(...parsed);
+  }
+  return tags.length > 0 ? tags : undefined;
+}
+
+function checkOf(p: Parsed): HealthCheck | undefined {
+  const type = str(p, "check");
+  if (type === undefined) return undefined;
+  if (type !== "http" && type !== "tcp") throw new UsageError(`--check must be http or tcp, not ${type}`);
+  return defined({ type, path: str(p, "check-path"), intervalMs: int(p, "check-interval-ms"), timeoutMs: int(p, "check-timeout-ms") }) as HealthCheck;
+}
+
+export const instanceRows = (instances: Instance[]) =>
+  table(
+    ["INSTANCE ID", "URL", "STATUS", "OWNER SLUG", "LAST HEARTBEAT"],
+    instances.map((i) => [i.id, i.url, i.status, i.slug ?? "", ago(i.lastHeartbeat)]),
+  );
+
+export async function instancesCommand(argv: string[], ctx: CliContext): Promise<void> {
+  const verb = argv.find((a) => !a.startsWith("-"));
+  const rest = argv.filter((a) => a !== verb);
+  if (!verb) return void ctx.out.write(INSTANCES_HELP);
+  switch (verb) {
+    case "register": {
+      const p = parseArgs(rest, REGISTER_FLAGS);
+      if (p.flags.help) return void ctx.out.write(INSTANCES_HELP);
+      const request: RegisterInstanceRequest = defined({
+        url: str(p, "url"),
+        id: str(p, "id"),
+        scheme: str(p, "scheme"),
+        host: str(p, "host"),
+        ip: str(p, "ip"),
+        port: int(p, "port"),
+        path: str(p, "path"),
+        slug: str(p, "slug"),
+        deploymentId: str(p, "deployment-id"),
+        nodeUrl: str(p, "node-url"),
+        tags: tagsOf(p),
+        status: str(p, "status") as InstanceStatus | undefined,
+        details: str(p, "details"),
+        ttlSeconds: int(p, "ttl"),
+        graceSeconds: int(p, "grace"),
+        check: checkOf(p),
+      });
+      const instance = await (await ctx.client()).registerInstance(request);
+      return ctx.print({ instance }, () => `registered instance ${instance.id} at ${instance.url}\n`);
+    }
+    case "list":
+    case "ls": {
+      const p = parseArgs(rest, LIST_FLAGS);
+      if (p.flags.help) return void ctx.out.write(INSTANCES_HELP);
+      const filter: ListInstancesRequest = defined({
+        id: str(p, "id"),
+        slug: str(p, "slug"),
+        host: str(p, "host"),
+        ip: str(p, "ip"),
+        scheme: str(p, "scheme"),
+        path: str(p, "path"),
+        deploymentId: str(p, "deployment-id"),
+        nodeUrl: str(p, "node-url"),
+        status: str(p, "status") as InstanceStatus | undefined,
+        tags: list(p, "tag").length ? list(p, "tag") : undefined,
+        healthy: p.flags.healthy === true ? true : undefined,
+      });
+      const instances = await (await ctx.client()).listInstances(filter);
+      return ctx.print({ instances }, () => instanceRows(instances));
+    }
+    case "get":
+    case "status":
+    case "remove":
+    case "rm": {
+      const p = parseArgs(rest, { values: ["details"] });
+      if (p.flags.help) return void ctx.out.write(INSTANCES_HELP);
+      const [id, status] = p.positionals;
+      if (!id) throw new UsageError(`instances ${verb} needs an ID; see registry instances --help`);
+      const client = await ctx.client();
+      if (verb === "get") {
+        const instance = await client.getInstance(id);
+        return ctx.print({ instance }, () => `${JSON.stringify(instance, null, 2)}\n`);
+      }
+      if (verb === "status") {
+        if (!status) throw new UsageError("instances status needs an ID and a STATUS (Starting, Stopping, Healthy...)");
+        const instance = await client.reportStatus(id, status as InstanceStatus, str(p, "details"), "operator");
+        return ctx.print({ instance }, () => `instance ${id} is ${instance.status}\n`);
+      }
+      await client.removeInstance(id);
+      return ctx.print({}, () => `removed instance ${id}\n`);
+    }
+    default:
+      throw new UsageError(`unknown verb "${verb}" for instances; see registry instances --help`);
+  }
+}

@@ -1,0 +1,72 @@
+import { int, list, parseArgs, str, UsageError } from "./args.ts";
+import type { CliContext } from "./context.ts";
+import { ago, table } from "./format.ts";
+import type { NodeRef } from "../contract/api.ts";
+import type { Node, SelectNodesRequest } from "../contract/schemas.ts";
+
+export const NODES_HELP = `registry nodes|node|n <verb>
+
+  list | ls [--id ID]...     list nodes
+  get ID-or-URL              show one node
+  self                       the node of the registry process that answers
+  remove | rm ID-or-URL      remove a node (it joins again on its next heartbeat if alive)
+  select [--min-cpu-free PERCENT] [--min-memory-free BYTES] [--min-disk-free BYTES]
+         [--gpus N] [--min-gpu-free-memory MIB] [--max-gpu-utilization PERCENT]
+         [--region R] [--zone Z] [--strategy bestFit|leastLoaded]
+                             the online nodes that fit, best first
+
+Options: --json (the JSON the NATS API returns), --help
+`;
+
+const SELECT_FLAGS = ["min-cpu-free", "min-memory-free", "min-disk-free", "gpus", "min-gpu-free-memory", "max-gpu-utilization", "region", "zone", "strategy"];
+
+export const nodeRows = (nodes: Node[]) => table(["NODE ID", "URL", "LAST HEARTBEAT"], nodes.map((n) => [n.id, n.url, ago(n.lastHeartbeat)]));
+
+const refOf = (idOrUrl: string): NodeRef => (idOrUrl.includes("://") ? { url: idOrUrl } : { id: idOrUrl });
+
+export async function nodesCommand(argv: string[], ctx: CliContext): Promise<void> {
+  const p = parseArgs(argv, { repeatable: ["id"], values: SELECT_FLAGS });
+  const [verb, arg] = p.positionals;
+  if (p.flags.help || !verb) return void ctx.out.write(NODES_HELP);
+  const client = await ctx.client();
+  const need = () => {
+    if (!arg) throw new UsageError(`nodes ${verb} needs an ID or URL; see registry nodes --help`);
+    return refOf(arg);
+  };
+  switch (verb) {
+    case "list":
+    case "ls": {
+      const ids = list(p, "id");
+      const nodes = await client.listNodes(ids.length ? ids : undefined);
+      return ctx.print({ nodes }, () => nodeRows(nodes));
+    }
+    case "get":
+    case "self": {
+      const node = verb === "self" ? await client.selfNode() : await client.getNode(need());
+      return ctx.print({ node }, () => nodeRows([node]));
+    }
+    case "remove":
+    case "rm":
+      await client.removeNode(need());
+      return ctx.print({}, () => `removed node ${arg}\n`);
+    case "select": {
+      const requirements: SelectNodesRequest = Object.fromEntries(
+        Object.entries({
+          minCpuFreePercent: int(p, "min-cpu-free"),
+          minMemoryFreeBytes: int(p, "min-memory-free"),
+          minDiskFreeBytes: int(p, "min-disk-free"),
+          gpuCount: int(p, "gpus"),
+          minGpuFreeMemoryMiB: int(p, "min-gpu-free-memory"),
+          maxGpuUtilization: int(p, "max-gpu-utilization"),
+          region: str(p, "region"),
+          availabilityZone: str(p, "zone"),
+          strategy: str(p, "strategy"),
+        }).filter(([, v]) => v !== undefined),
+      );
+      const nodes = await client.selectNodes(requirements);
+      return ctx.print({ nodes }, () => nodeRows(nodes));
+    }
+    default:
+      throw new UsageError(`unknown verb "${verb}" for nodes; see registry nodes --help`);
+  }
+}

@@ -1,0 +1,132 @@
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { runCli, startCli } from "./harness/cli.ts";
+import { startTestRegistry, type TestRegistry } from "./harness/registry.ts";
+import { until } from "./harness/until.ts";
+
+const fixture = (name: string) => fileURLToPath(new URL(`../examples/definitions/${name}`, import.meta.url));
+
+describe("registry CLI", () => {
+  let r: TestRegistry;
+  let env: Record<string, string>;
+  before(async () => {
+    r = await startTestRegistry({ heartbeatIntervalMs: 500, offlineAfterMs: 60_000 });
+    env = { NATS_URL: r.server.url };
+    await until(async () => (await r.call("node.self")).code === undefined, "the registry's node to join");
+  });
+  after(async () => r.stop());
+
+  test("cli - definitions: save a YAML file, list, get as JSON, remove", async () => {
+    const saved = await runCli(["definitions", "save", fixture("api-service.yaml")], env);
+    assert.deepEqual([saved.code, saved.stdout, saved.stderr], [0, "saved definition api-svc\n", ""]);
+    const listed = await runCli(["def", "ls"], env);
+    assert.match(listed.stdout, /^DEFINITION ID\s+SOURCE\s+PORTS\napi-svc\s+image mycompany\/api-server:v1\.2\.0\s+8080->8080,9090->9090\n/);
+    const got = await runCli(["definition", "get", "api-svc", "--json"], env);
+    assert.deepEqual(JSON.parse(got.stdout), (await r.call("definition.get", { id: "api-svc" })).body, "the same JSON as the NATS API");
+    assert.equal((await runCli(["def", "rm", "api-svc"], env)).code, 0);
+    const gone = await runCli(["def", "get", "api-svc"], env);
+    assert.equal(gone.code, 1);
+    assert.equal(gone.stderr, 'registry: definition "api-svc" not found; list them with registry.definition.list\n');
+  });
+
+  test("cli - a definition file that does not parse or validate is refused with file, line and field; nothing written", async () => {
+    const dir = r.server.dir;
+    const cases: [string, string, RegExp][] = [
+      ["bad-port.yaml", "id: bad\nimage:\n  name: x\n  internalPorts: [80, 70000]\n", /^registry: .*bad-port\.yaml:4: \/image\/internalPorts\/1 must be <= 65535\n$/],
+      ["bad-syntax.yaml", "id: bad\nimage:\n  name: x\n   oops: [\n", /^registry: .*bad-syntax\.yaml:3: not valid YAML or JSON: /],
+      ["bad-key.json", '{"id": "j", "image": {"name": "x"}, "envars": [{"key": "", "value": "v"}]}', /^registry: .*bad-key\.json:1: \/envars\/0\/key must not have fewer than 1 characters\n$/],
+      ["no-id.yaml", "image:\n  name: x\n", /^registry: .*no-id\.yaml:1: \/id is required\n$/],
+    ];
+    const before = await r.eventCount();
+    for (const [name, text, message] of cases) {
+      await writeFile(join(dir, name), text);
+      const run = await runCli(["def", "save", join(dir, name)], env);
+      assert.equal(run.code, 2, name);
+      assert.match(run.stderr, message, name);
+    }
+    const missing = await runCli(["def", "save", join(dir, "nowhere.yaml")], env);
+    assert.match(missing.stderr, /nowhere\.yaml: cannot read it \(ENOENT\)/);
+    assert.equal(await r.eventCount(), before);
+  });
+
+  test("cli - instances: register, list in the seed's columns, filters, --json for jq, status, remove", async () => {
+    const reg = await runCli(["instances", "register", "--url", "http://127.0.0.1:9101", "--slug", "user-svc", "--tags", '["dev", "user-service"]'], env);
+    assert.equal(reg.code, 0, reg.stderr);
+    const id = /registered instance (\S+) at http:\/\/127\.0\.0\.1:9101/.exec(reg.stdout)?.[1];
+    assert.ok(id, reg.stdout);
+    await runCli(["i", "register", "--scheme", "http", "--ip", "127.0.0.2", "--port", "9102", "--slug", "order-svc", "--tag", "staging"], env);
+    const table = await runCli(["i", "ls"], env);
+    const [header, ...rows] = table.stdout.trimEnd().split("\n");
+    assert.match(header!, /^INSTANCE ID\s+URL\s+STATUS\s+OWNER SLUG\s+LAST HEARTBEAT$/);
+    assert.ok(rows.some((row) => new RegExp(`^${id}\\s+http://127\\.0\\.0\\.1:9101\\s+Unknown\\s+user-svc\\s+\\d+s ago$`).test(row)), table.stdout);
+    const filtered = JSON.parse((await runCli(["i", "ls", "--slug", "user-svc", "--tag", "dev", "--json"], env)).stdout);
+    assert.deepEqual(filtered, (await r.call("instance.list", { slug: "user-svc", tags: ["dev"] })).body);
+    // The seed's monitoring one-liner, on the CLI's --json output.
+    const json = (await runCli(["i", "ls", "--json"], env)).stdout;
+    const lines = execFileSync("jq", ["-r", '.instances[] | "\\(.slug // "N/A") \\(.url) \\(.status)"'], { input: json }).toString();
+    assert.match(lines, /^user-svc http:\/\/127\.0\.0\.1:9101 Unknown$/m);
+    assert.match(lines, /^order-svc http:\/\/127\.0\.0\.2:9102 Unknown$/m);
+    const status = await runCli(["i", "status", id, "Stopping"], env);
+    assert.equal(status.stdout, `instance ${id} is Stopping\n`);
+    assert.equal((await runCli(["i", "rm", id], env)).code, 0);
+    assert.equal((await runCli(["i", "get", id], env)).code, 1);
+  });
+
+  test("cli - nodes: list in the seed's columns with '8s ago', self, get by url, select", async () => {
+    const listed = await runCli(["nodes", "list"], env);
+    assert.match(listed.stdout, /^NODE ID\s+URL\s+LAST HEARTBEAT\nself-node\s+http:\/\/127\.0\.0\.1:11337\s+\d+s ago\n$/);
+    assert.equal(JSON.parse((await runCli(["n", "self", "--json"], env)).stdout).node.id, "self-node");
+    assert.match((await runCli(["n", "get", "http://127.0.0.1:11337"], env)).stdout, /^NODE ID.*\nself-node /);
+    const selected = JSON.parse((await runCli(["n", "select", "--min-cpu-free", "0", "--json"], env)).stdout);
+    assert.deepEqual(selected.nodes.map((n: { id: string }) => n.id), ["self-node"]);
+    const bad = await runCli(["n", "select", "--strategy", "random"], env);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /^registry: invalid node requirements: \/strategy must be one of bestFit, leastLoaded\n$/);
+  });
+
+  test("cli - usage errors exit 2 with one line; --help works everywhere", async () => {
+    for (const args of [["frobnicate"], ["i", "register", "--bogus", "1"], ["i", "get"], ["def", "explode"]]) {
+      const run = await runCli(args, env);
+      assert.equal(run.code, 2, args.join(" "));
+      assert.equal(run.stderr.split("\n").filter(Boolean).length, 1, run.stderr);
+      assert.match(run.stderr, /^registry: /);
+    }
+    for (const args of [["--help"], ["def", "--help"], ["i", "--help"], ["i", "ls", "--help"], ["n", "--help"], ["watch", "--help"], ["top", "--help"]]) {
+      const run = await runCli(args, env);
+      assert.equal(run.code, 0, args.join(" "));
+      assert.match(run.stdout, /^registry /);
+    }
+  });
+
+  test("cli - an unreachable NATS is one clear line and exit 3, no stack trace", async () => {
+    const run = await runCli(["i", "ls"], { NATS_URL: "nats://127.0.0.1:1" });
+    assert.equal(run.code, 3);
+    assert.equal(run.stderr, "registry: cannot connect to NATS at nats://127.0.0.1:1 (connection refused); start nats-server or set NATS_URL\n");
+  });
+
+  test("cli - watch streams changes as they happen; Ctrl-C stops it cleanly", async () => {
+    const watch = startCli(["watch", "instances", "--slug", "watched-svc", "--json"], env);
+    await until(async () => (await r.jsm.consumers.list("KV_registry_instances").next()).some((c) => c.config.filter_subject === "$KV.registry_instances.watched-svc.>"), "the watch to start");
+    const { instance } = (await r.call("instance.register", { url: "http://127.0.0.1:9201", slug: "watched-svc" })).body;
+    await r.call("instance.register", { url: "http://127.0.0.1:9202", slug: "unwatched-svc" });
+    await r.call("instance.remove", { id: instance.id });
+    await watch.waitFor('"operation":"DEL"', "the removal to be printed");
+    assert.equal(await watch.interrupt(), 0);
+    const events = watch.output().trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(events.map((e) => [e.key, e.operation]), [[`watched-svc.${instance.id}`, "PUT"], [`watched-svc.${instance.id}`, "DEL"]]);
+    assert.equal(events[0].value.url, "http://127.0.0.1:9201");
+  });
+
+  test("cli - top draws nodes and service health, and redraws when the registry changes", async () => {
+    const top = startCli(["top"], env);
+    await top.waitFor(/self-node\s+Online\s+\[/, "the node row");
+    await r.call("instance.register", { url: "http://127.0.0.1:9301", slug: "top-svc", status: "Healthy" });
+    await top.waitFor(/top-svc\s+1\s+0\s+0\s+0\s+0\s+1/, "a redraw with the new service");
+    assert.equal(await top.interrupt(), 0);
+    assert.match(top.output(), /NODE ID\s+STATUS\s+CPU\s+MEMORY\s+DISK\s+GPUS\s+LAST HEARTBEAT/);
+  });
+});

@@ -1,0 +1,41 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readdir, readFile } from "node:fs/promises";
+import { wireSchemas } from "../src/contract/schemas.ts";
+import { SCHEMAS_DIR } from "../src/contract/writeSchemas.ts";
+import { endpoints } from "../src/service/endpoints.ts";
+
+// docs/API.md is written by hand; these checks hold it to the code and to schemas/.
+const api = () => readFile(new URL("../docs/API.md", import.meta.url), "utf8");
+const rowOf = (doc: string, subject: string) => doc.split("\n").find((l) => l.startsWith(`| \`registry.${subject}\` |`));
+
+test("docs - every endpoint has its row in the API reference, naming its request schema", async () => {
+  const doc = await api();
+  for (const e of endpoints) {
+    const row = rowOf(doc, e.subject);
+    assert.ok(row, `docs/API.md has no row for registry.${e.subject}`);
+    if (e.schema !== "EmptyRequest") assert.ok(row.includes(`(${e.schema})`), `the row of registry.${e.subject} should name ${e.schema}`);
+  }
+  const documented = [...doc.matchAll(/^\| `registry\.([a-z]+\.[a-z]+)` \|/gm)].map((m) => m[1]);
+  assert.deepEqual(documented.sort(), endpoints.map((e) => e.subject).sort(), "no row for a subject that does not exist");
+});
+
+test("docs - each request row lists every field of its schema", async () => {
+  const doc = await api();
+  for (const e of endpoints) {
+    const schema = wireSchemas[e.schema as keyof typeof wireSchemas] as { properties?: Record<string, unknown>; required?: string[] } | undefined;
+    if (!schema?.properties) continue;
+    const row = rowOf(doc, e.subject) ?? "";
+    for (const field of Object.keys(schema.properties)) {
+      assert.match(row, new RegExp(`[{ ,]${field}\\??[,}]`), `registry.${e.subject}: ${field} is missing from its row`);
+    }
+  }
+});
+
+test("docs - every schema in schemas/ is named in the API reference", async () => {
+  const doc = await api();
+  for (const file of await readdir(SCHEMAS_DIR)) {
+    const name = file.replace(".schema.json", "");
+    assert.ok(doc.includes(name), `docs/API.md does not mention ${name}`);
+  }
+});
