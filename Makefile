@@ -3,7 +3,7 @@
 
 TESTS := $(sort $(wildcard test/*.test.ts))
 
-run: deps
+run: deps build
 	@scripts/run.sh
 
 test: deps build typecheck
