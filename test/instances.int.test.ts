@@ -119,6 +119,27 @@ describe("instances", () => {
     assert.ok(all.length >= 3);
   });
 
+  test("instance - lists come in id order and page with limit and after", async () => {
+    const ids: string[] = [];
+    for (let n = 0; n < 25; n++) ids.push((await register({ id: `page-${String(n).padStart(2, "0")}`, url: `http://127.0.0.1:${10100 + n}`, slug: "page-svc" })).id);
+    const pages: string[][] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = (await r.call("instance.list", { slug: "page-svc", limit: 10, ...(after ? { after } : {}) })).body;
+      pages.push(page.instances.map((i: { id: string }) => i.id));
+      if (!page.next) break;
+      assert.equal(page.next, pages.at(-1)!.at(-1));
+      after = page.next;
+    }
+    assert.deepEqual(pages.map((p) => p.length), [10, 10, 5]);
+    assert.deepEqual(pages.flat(), ids, "every instance once, in id order");
+    const unfiltered = (await r.call("instance.list", { limit: 3, after: "page-21" })).body;
+    assert.deepEqual(unfiltered.instances.map((i: { id: string }) => i.id), ["page-22", "page-23", "page-24"]);
+    const all = (await r.call("instance.list", {})).body.instances.map((i: { id: string }) => i.id);
+    assert.deepEqual(all, [...all].sort(), "an unfiltered list is in id order too");
+    assert.equal((await r.call("instance.list", { limit: 0 })).code, 400);
+  });
+
   test("instance - remove, then get and remove answer 404 and write nothing", async () => {
     const i = await register({ url: "http://localhost:7301", slug: "doomed-svc" });
     assert.deepEqual((await r.call("instance.remove", { id: i.id })).body, {});

@@ -12,6 +12,7 @@ export const INSTANCES_HELP = `registry instances|instance|i <verb>
            [--check http|tcp] [--check-path P] [--check-interval-ms N] [--check-timeout-ms N]
   list | ls [--id ID] [--slug SLUG] [--host H] [--ip IP] [--scheme S] [--path P]
             [--deployment-id ID] [--node-url URL] [--status S] [--tag T]... [--healthy]
+            [--limit N [--after ID]]   one page, in id order (all pages without --limit)
   get ID
   status ID STATUS [--details TEXT]   set an instance's status (Starting, Stopping...)
   remove | rm ID
@@ -23,7 +24,7 @@ const REGISTER_FLAGS = {
   values: ["url", "id", "scheme", "host", "ip", "port", "path", "slug", "deployment-id", "node-url", "tags", "status", "details", "ttl", "grace", "check", "check-path", "check-interval-ms", "check-timeout-ms"],
   repeatable: ["tag"],
 };
-const LIST_FLAGS = { values: ["id", "slug", "host", "ip", "scheme", "path", "deployment-id", "node-url", "status"], repeatable: ["tag"], boolean: ["healthy"] };
+const LIST_FLAGS = { values: ["id", "slug", "host", "ip", "scheme", "path", "deployment-id", "node-url", "status", "limit", "after"], repeatable: ["tag"], boolean: ["healthy"] };
 
 /** Only the fields given, so that the registry's own defaults apply to the rest. */
 function defined<T extends object>(fields: T): T {
@@ -104,8 +105,15 @@ export async function instancesCommand(argv: string[], ctx: CliContext): Promise
         status: str(p, "status") as InstanceStatus | undefined,
         tags: list(p, "tag").length ? list(p, "tag") : undefined,
         healthy: p.flags.healthy === true ? true : undefined,
+        limit: int(p, "limit"),
+        after: str(p, "after"),
       });
-      const instances = await (await ctx.client()).listInstances(filter);
+      const client = await ctx.client();
+      if (filter.limit !== undefined) {
+        const page = await client.listInstancePage(filter);
+        return ctx.print(page, () => instanceRows(page.instances) + (page.next ? `more after ${page.next}: --after ${page.next}\n` : ""));
+      }
+      const instances = await client.listInstances(filter);
       return ctx.print({ instances }, () => instanceRows(instances));
     }
     case "get":

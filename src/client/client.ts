@@ -66,8 +66,20 @@ export class RegistryClient {
   async getInstance(id: string): Promise<Instance> {
     return (await this.#request<{ instance: Instance }>("instance.get", { id })).instance;
   }
+  /** Every instance that passes the filter, in id order, fetched a page at a time (one page when `limit` is given). */
   async listInstances(filter: ListInstancesRequest = {}): Promise<Instance[]> {
-    return (await this.#request<{ instances: Instance[] }>("instance.list", filter)).instances;
+    if (filter.limit !== undefined) return (await this.listInstancePage(filter)).instances;
+    const all: Instance[] = [];
+    for (let after = filter.after; ; ) {
+      const page = await this.listInstancePage({ ...filter, limit: 1000, ...(after !== undefined ? { after } : {}) });
+      all.push(...page.instances);
+      if (page.next === undefined) return all;
+      after = page.next;
+    }
+  }
+  /** One page: at most `limit` instances after `after`; `next` is the `after` of the next page, absent on the last. */
+  async listInstancePage(filter: ListInstancesRequest): Promise<{ instances: Instance[]; next?: string }> {
+    return this.#request("instance.list", filter);
   }
   async removeInstance(id: string): Promise<void> {
     await this.#request("instance.remove", { id }, { write: true });

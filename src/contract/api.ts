@@ -28,7 +28,7 @@ export type RegistryQueries = {
   getDefinition(req: { id: string }): Promise<{ definition: Definition }>;
   listDefinitions(req: object): Promise<{ definitions: Definition[] }>;
   getInstance(req: { id: string }): Promise<{ instance: Instance }>;
-  listInstances(req: ListInstancesRequest): Promise<{ instances: Instance[] }>;
+  listInstances(req: ListInstancesRequest): Promise<{ instances: Instance[]; next?: string }>;
   getNode(req: NodeRef): Promise<{ node: Node }>;
   listNodes(req: { ids?: string[] }): Promise<{ nodes: Node[] }>;
   selfNode(req: object): Promise<{ node: Node }>;

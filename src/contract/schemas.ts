@@ -179,8 +179,10 @@ export const ListInstancesRequest = Type.Object(
     status: Type.Optional(InstanceStatus),
     healthy: Type.Optional(Type.Boolean({ description: "true: Healthy or Degraded; false: any other status" })),
     tags: Type.Optional(Type.Array(Type.String())),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, description: "at most this many, in id order; the reply's next is the after of the next page" })),
+    after: Type.Optional(Type.String({ description: "only instances whose id sorts after this one" })),
   },
-  { ...strict, description: "all filters AND-ed; tags matches instances holding every tag given" },
+  { ...strict, description: "all filters AND-ed; tags matches instances holding every tag given; listed in id order" },
 );
 export type ListInstancesRequest = Type.Static<typeof ListInstancesRequest>;
 

@@ -1,6 +1,7 @@
 /**
- * Instances, indexed for the queries the registry answers: by id, by owning slug (the
- * first token of the KV key) and by normalized URL (re-registration of a known URL).
+ * Instances, indexed for the queries the registry answers: by id (kept sorted, for lists
+ * in id order and paging), by owning slug (the first token of the KV key) and by
+ * normalized URL (re-registration of a known URL).
  */
 import type { Instance, ListInstancesRequest } from "../contract/schemas.ts";
 import { idOfInstanceKey } from "../contract/ids.ts";
@@ -10,10 +11,25 @@ import type { KvMirror } from "../nats/kvMirror.ts";
 /** Healthy and Degraded instances take traffic. */
 export const isHealthy = (i: Instance) => i.status === "Healthy" || i.status === "Degraded";
 
+/** The index of the first element of sorted `ids` greater than `after` (or not less than it). */
+function bisect(ids: string[], after: string, strictlyGreater: boolean): number {
+  let lo = 0;
+  let hi = ids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ids[mid]! < after || (strictlyGreater && ids[mid] === after)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+export type InstancePage = { instances: Instance[]; next?: string };
+
 export class InstancesView {
   readonly #keyOfId = new Map<string, string>();
   readonly #keysOfSlug = new Map<string, Set<string>>();
   readonly #idOfUrl = new Map<string, string>();
+  readonly #sortedIds: string[] = [];
 
   constructor(private readonly mirror: KvMirror<Instance>) {
     mirror.onChange((key, value, previous) => {
@@ -39,12 +55,12 @@ export class InstancesView {
     return this.#idOfUrl.get(normalizeUrl(url));
   }
 
-  list(filter: ListInstancesRequest): Instance[] {
-    const candidates = this.#candidates(filter);
+  /** The instances that pass every filter, in id order, at most `limit` of them after `after`. */
+  list(filter: ListInstancesRequest): InstancePage {
     const tags = filter.tags ?? [];
-    const result: Instance[] = [];
-    for (const i of candidates) {
-      if (filter.id !== undefined && i.id !== filter.id) continue;
+    const limit = filter.limit ?? Infinity;
+    const instances: Instance[] = [];
+    for (const i of this.#candidates(filter)) {
       if (filter.slug !== undefined && i.slug !== filter.slug) continue;
       if (filter.host !== undefined && i.host !== filter.host) continue;
       if (filter.ip !== undefined && i.ip !== filter.ip) continue;
@@ -55,28 +71,36 @@ export class InstancesView {
       if (filter.status !== undefined && i.status !== filter.status) continue;
       if (filter.healthy !== undefined && isHealthy(i) !== filter.healthy) continue;
       if (tags.length > 0 && !tags.every((t) => i.tags.includes(t))) continue;
-      result.push(i);
+      if (instances.length === limit) return { instances, next: instances.at(-1)!.id };
+      instances.push(i);
     }
-    return result;
+    return { instances };
   }
 
   *#candidates(filter: ListInstancesRequest): Iterable<Instance> {
+    const after = filter.after;
     if (filter.id !== undefined) {
       const one = this.get(filter.id);
-      if (one) yield one;
+      if (one && (after === undefined || one.id > after)) yield one;
       return;
     }
     if (filter.slug !== undefined) {
+      const ofSlug: Instance[] = [];
       for (const key of this.#keysOfSlug.get(filter.slug) ?? []) {
         const i = this.mirror.get(key);
-        if (i) yield i;
+        if (i && (after === undefined || i.id > after)) ofSlug.push(i);
       }
+      yield* ofSlug.sort((a, b) => (a.id < b.id ? -1 : 1));
       return;
     }
-    yield* this.mirror.values();
+    for (let n = after === undefined ? 0 : bisect(this.#sortedIds, after, true); n < this.#sortedIds.length; n++) {
+      const i = this.get(this.#sortedIds[n]!);
+      if (i) yield i;
+    }
   }
 
   #index(key: string, i: Instance): void {
+    if (!this.#keyOfId.has(i.id)) this.#sortedIds.splice(bisect(this.#sortedIds, i.id, false), 0, i.id);
     this.#keyOfId.set(i.id, key);
     const slug = key.slice(0, key.indexOf("."));
     let keys = this.#keysOfSlug.get(slug);
@@ -86,7 +110,11 @@ export class InstancesView {
   }
 
   #unindex(key: string, i: Instance): void {
-    if (this.#keyOfId.get(i.id) === key) this.#keyOfId.delete(i.id);
+    if (this.#keyOfId.get(i.id) === key) {
+      this.#keyOfId.delete(i.id);
+      const at = bisect(this.#sortedIds, i.id, false);
+      if (this.#sortedIds[at] === i.id) this.#sortedIds.splice(at, 1);
+    }
     const slug = key.slice(0, key.indexOf("."));
     const keys = this.#keysOfSlug.get(slug);
     keys?.delete(key);

@@ -46,7 +46,7 @@ export function registryQueries(views: {
 
     async listInstances(filter) {
       await instances.sync();
-      return { instances: instances.list(filter) };
+      return instances.list(filter);
     },
 
     async getNode(ref) {

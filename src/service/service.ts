@@ -49,7 +49,7 @@ export async function startService(deps: {
       const reply = JSON.stringify(await spec.handle(api, parseBody(msg.data), requestId ? { requestId } : {}));
       const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
       if (reply.length > maxPayload) {
-        throw new RegistryError(413, `the reply is ${reply.length} bytes, over the NATS max_payload of ${maxPayload}; narrow the request with filters`);
+        throw new RegistryError(413, `the reply is ${reply.length} bytes, over the NATS max_payload of ${maxPayload}; narrow it with filters, or page through it with limit and after`);
       }
       msg.respond(reply);
     } catch (err) {
