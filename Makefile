@@ -32,5 +32,8 @@ rebuild: deps
 clean:
 	rm -rf data
 
+# The benchmark suite (bench/README.md); BENCH_QUICK=1 for a short run. Installs Debian's
+# etcd-server for the peer comparison when it is missing.
 bench: deps
-	node --import tsx bench/heartbeats.ts 1000
+	@command -v etcd >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null; }
+	node --import tsx bench/run.ts

@@ -103,6 +103,7 @@ export async function benchHeartbeats(n: number, durationS = seconds): Promise<H
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
+  // Run alone: node --import tsx bench/heartbeats.ts [N ...]
   for (const n of counts.length ? counts : [1000]) {
     const r = await benchHeartbeats(n);
     process.stdout.write(

@@ -123,12 +123,12 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
 
   const store = natsEventStore(js, jsm, names.eventsStream);
   const writer = kvWriter(js, jsm);
-  const proj = projector({ js, names, writer, log });
-  void proj.run();
-
   const definitions = new KvMirror<Definition>(js, jsm, names.buckets.definition, log);
   const instanceMirror = new KvMirror<Instance>(js, jsm, names.buckets.instance, log);
   const nodes = new KvMirror<Node>(js, jsm, names.buckets.node, log);
+  const mirrors = { definition: definitions, instance: instanceMirror, node: nodes } as const;
+  const proj = projector({ js, names, writer, log, knownEntry: (bucket, key) => mirrors[bucket].entry(key) ?? null });
+  void proj.run();
   const instances = new InstancesView(instanceMirror);
   await Promise.all([definitions.start(), instanceMirror.start(), nodes.start()]);
 
@@ -137,10 +137,13 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     names,
     project: proj.project,
     lookups: {
-      sync: async () => {
-        await Promise.all([instances.sync(), nodes.sync()]);
-      },
+      syncInstances: () => instances.sync(),
+      syncNodes: () => nodes.sync(),
       instanceIdOfUrl: (url) => instances.idOfUrl(url),
+      instanceState: (id) => {
+        const entry = instances.entry(id);
+        return entry ? { state: entry.value, version: entry.version } : { state: null, version: 0 };
+      },
       nodeIdOfUrl: (url) => nodeIdOfUrl(nodes, url),
     },
   });

@@ -30,7 +30,7 @@ const save = { type: "SaveDefinition" as const, data: { definition: { id: "d", i
 test("execute - appends the decided event and projects it before returning", async () => {
   const { store, events } = memoryStore();
   const projected: number[] = [];
-  const result = await execute({ store, project: async (_e, seq) => void projected.push(seq) }, definitionDecider, "s.d", save, "req-1");
+  const result = await execute({ store, project: async (_e, seq) => void projected.push(seq) }, definitionDecider, "s.d", save, { requestId: "req-1" });
   assert.deepEqual(result, { state: save.data.definition, version: 1, written: true });
   assert.deepEqual(projected, [1]);
   assert.equal(events[0]?.envelope.metadata.requestId, "req-1");
@@ -39,8 +39,8 @@ test("execute - appends the decided event and projects it before returning", asy
 test("execute - a retry with the same request id writes nothing and answers the stored state", async () => {
   const { store, events } = memoryStore();
   const deps = { store, project: async () => undefined };
-  await execute(deps, definitionDecider, "s.d", save, "req-1");
-  const again = await execute(deps, definitionDecider, "s.d", { ...save, data: { definition: { id: "d", image: { name: "changed" } } } }, "req-1");
+  await execute(deps, definitionDecider, "s.d", save, { requestId: "req-1" });
+  const again = await execute(deps, definitionDecider, "s.d", { ...save, data: { definition: { id: "d", image: { name: "changed" } } } }, { requestId: "req-1" });
   assert.equal(events.length, 1);
   assert.deepEqual(again.state, save.data.definition);
 });
@@ -48,8 +48,28 @@ test("execute - a retry with the same request id writes nothing and answers the 
 test("execute - a write that keeps losing its race ends in 409 after bounded attempts", async () => {
   const { store, appends } = memoryStore({ alwaysConflict: true });
   await assert.rejects(
-    execute({ store, project: async () => undefined }, definitionDecider, "s.d", save, undefined),
+    execute({ store, project: async () => undefined }, definitionDecider, "s.d", save),
     (err: unknown) => err instanceof RegistryError && err.code === 409 && /retry the request/.test(err.message),
   );
   assert.equal(appends(), 10);
+});
+
+test("execute - a stale hint costs one lost race; the decision is then taken on the latest event", async () => {
+  const { store, events, appends } = memoryStore();
+  const deps = { store, project: async () => undefined };
+  await execute(deps, definitionDecider, "s.d", save);
+  const changed = { ...save, data: { definition: { id: "d", image: { name: "v2" } } } };
+  const result = await execute(deps, definitionDecider, "s.d", changed, { hint: () => ({ state: null, version: 0 }) });
+  assert.equal(result.version, 2);
+  assert.equal(events.length, 2);
+  assert.equal(appends(), 3, "one append lost on the stale hint, one taken");
+});
+
+test("execute - a refusal decided on the hint is checked against the latest event", async () => {
+  const { store } = memoryStore();
+  const deps = { store, project: async () => undefined };
+  await execute(deps, definitionDecider, "s.d", save);
+  const remove = { type: "RemoveDefinition" as const, data: { id: "d" }, metadata: save.metadata };
+  const result = await execute(deps, definitionDecider, "s.d", remove, { hint: () => ({ state: null, version: 0 }) });
+  assert.equal(result.written, true, "the hint said there was nothing to remove; the stream said otherwise");
 });

@@ -1,10 +1,15 @@
 /**
- * The write path, for every entity: read the entity's latest event, decide, append with
- * the version decided on, project, and retry from the top when another writer got there
- * first. A request id already on the entity's latest event means this is a retry of the
- * command that wrote it: nothing is decided or written again.
+ * The write path, for every entity: take the entity's state and version, decide, append
+ * with the version decided on, project, and decide again when another writer got there
+ * first.
+ *
+ * The state comes first from the caller's hint (the read model's copy, with the version
+ * of the event it reflects): no read at all in the common case, and a stale copy only
+ * costs a lost race. After that, and whenever the hint's decision is a refusal, it comes
+ * from the entity's latest event. A request id already on that event means this is a retry
+ * of the command that wrote it: nothing is decided or written again.
  */
-import { conflict } from "../contract/errors.ts";
+import { RegistryError, conflict } from "../contract/errors.ts";
 import type { Decider } from "../domain/decider.ts";
 import type { RegistryEvent } from "../domain/events.ts";
 import { VersionConflict, type EventStore, type StoredEvent } from "../eventstore/eventStore.ts";
@@ -18,14 +23,18 @@ export type Project = (event: RegistryEvent, seq: number) => Promise<void>;
 
 export type Executed<State> = { state: State; version: number; written: boolean };
 
+/** What the caller knows of the entity already: its state and the sequence of the event it reflects. */
+export type StateHint<State> = { state: State; version: number };
+
 export async function execute<State, Command extends { metadata: { now: string } }, Event extends RegistryEvent>(
   deps: { store: EventStore; project: Project },
   decider: Decider<State, Command, Event>,
   subject: string,
   command: Command,
-  requestId: string | undefined,
+  opts: { requestId?: string | undefined; hint?: (() => StateHint<State> | undefined) | undefined } = {},
 ): Promise<Executed<State>> {
   const { store, project } = deps;
+  const { requestId } = opts;
   const stateOf = (stored: StoredEvent | null) =>
     stored ? decider.evolve(decider.initialState(), stored.envelope as unknown as Event) : decider.initialState();
 
@@ -35,11 +44,8 @@ export async function execute<State, Command extends { metadata: { now: string }
     return { state: stateOf(latest), version: latest?.seq ?? 0, written: false };
   }
 
-  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-    const latest = await store.readLatest(subject);
-    if (latest && requestId && latest.envelope.metadata.requestId === requestId) return current();
-    let state = stateOf(latest);
-    let version = latest?.seq ?? 0;
+  /** One decision and its appends; undefined when another writer got there first. */
+  async function attempt(state: State, version: number): Promise<Executed<State> | undefined> {
     const events = decider.decide(command, state);
     try {
       for (const [i, event] of events.entries()) {
@@ -52,13 +58,28 @@ export async function execute<State, Command extends { metadata: { now: string }
         version = appended.seq;
       }
     } catch (err) {
-      if (err instanceof VersionConflict) {
-        await backoff(attempt);
-        continue;
-      }
+      if (err instanceof VersionConflict) return undefined;
       throw err;
     }
     return { state, version, written: events.length > 0 };
+  }
+
+  const hint = opts.hint?.();
+  if (hint) {
+    try {
+      const done = await attempt(hint.state, hint.version);
+      if (done) return done;
+    } catch (err) {
+      if (!(err instanceof RegistryError)) throw err; // a refusal on a possibly stale copy is checked below
+    }
+  }
+
+  for (let n = 1; n <= MAX_ATTEMPTS; n++) {
+    const latest = await store.readLatest(subject);
+    if (latest && requestId && latest.envelope.metadata.requestId === requestId) return current();
+    const done = await attempt(stateOf(latest), latest?.seq ?? 0);
+    if (done) return done;
+    await backoff(n);
   }
   throw conflict(`${subject} kept changing under concurrent writes (${MAX_ATTEMPTS} attempts); retry the request`);
 }

@@ -14,13 +14,16 @@ import { nodeDecider } from "../domain/node.ts";
 import { expiryProtectionDecider } from "../domain/expiryProtection.ts";
 import type { InstanceHealthCommand } from "../domain/instanceHealth.ts";
 import type { EventStore } from "../eventstore/eventStore.ts";
-import { execute, type Project } from "./execute.ts";
+import { execute, type Project, type StateHint } from "./execute.ts";
 
 /** What the write side needs to know of current state beyond one entity's stream. */
 export type Lookups = {
-  /** Waits until the lookups below reflect every write acknowledged so far. */
-  sync(): Promise<void>;
+  /** Wait until the lookups below reflect every write acknowledged so far. */
+  syncInstances(): Promise<void>;
+  syncNodes(): Promise<void>;
   instanceIdOfUrl(url: string): string | undefined;
+  /** The read model's copy of an instance and the version it reflects (a hint: it may be stale). */
+  instanceState?(id: string): StateHint<Instance | null> | undefined;
   nodeIdOfUrl(url: string): string | undefined;
 };
 
@@ -46,10 +49,12 @@ export function registryCommands(deps: {
     subject: string,
     command: C,
     requestId?: string,
-  ) => execute(deps, decider, subject, command, requestId);
+    hint?: () => StateHint<S> | undefined,
+  ) => execute(deps, decider, subject, command, { requestId, hint });
+  const instanceHint = (id: string) => () => lookups.instanceState?.(id);
 
   const health = (command: InstanceHealthCommand, requestId?: string) =>
-    run(instanceDecider, names.eventSubject("instance", command.data.id), command, requestId);
+    run(instanceDecider, names.eventSubject("instance", command.data.id), command, requestId, instanceHint(command.data.id));
   const protectionSubject = names.eventSubject("protection", "expiry");
 
   return {
@@ -67,7 +72,7 @@ export function registryCommands(deps: {
 
     async registerInstance(request, ctx) {
       const address = resolveAddress(request);
-      await lookups.sync();
+      await lookups.syncInstances();
       const holder = lookups.instanceIdOfUrl(address.url);
       if (request.id !== undefined && holder !== undefined && holder !== request.id) {
         throw conflict(`url ${address.url} is already registered as instance "${holder}"; register with id "${holder}" to update it, or remove it first`);
@@ -75,20 +80,20 @@ export function registryCommands(deps: {
       const id = request.id ?? holder ?? instanceIdForUrl(address.url);
       const subject = names.eventSubject("instance", id);
       const command = { type: "RegisterInstance" as const, data: { id, address, request }, metadata: { now: now() } };
-      const { state } = await run(instanceDecider, subject, command, ctx.requestId);
+      const { state } = await run(instanceDecider, subject, command, ctx.requestId, instanceHint(id));
       return { instance: state as Instance };
     },
 
     async removeInstance({ id }, ctx) {
       const subject = names.eventSubject("instance", id);
-      await run(instanceDecider, subject, { type: "RemoveInstance", data: { id }, metadata: { now: now() } }, ctx.requestId);
+      await run(instanceDecider, subject, { type: "RemoveInstance", data: { id }, metadata: { now: now() } }, ctx.requestId, instanceHint(id));
       return {};
     },
 
     async removeNode(ref, ctx) {
       let id = ref.id;
       if (id === undefined) {
-        await lookups.sync();
+        await lookups.syncNodes();
         id = lookups.nodeIdOfUrl(ref.url ?? "");
         if (id === undefined) throw notFound(`no node has url ${ref.url}; list them with registry.node.list`);
       }

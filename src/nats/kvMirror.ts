@@ -26,6 +26,8 @@ export class KvMirror<T> {
   #applied = 0;
   #waiters: { seq: number; resolve: () => void }[] = [];
   #stop: (() => void) | undefined;
+  #nextBarrier: Promise<number> | undefined;
+  #inFlightBarrier: Promise<number> | undefined;
   readonly #stream: string;
   readonly #prefixLength: number;
 
@@ -82,7 +84,7 @@ export class KvMirror<T> {
   async sync(): Promise<void> {
     let lastSeq: number;
     try {
-      lastSeq = await this.#lastSequence();
+      lastSeq = await this.#barrier();
     } catch (err) {
       throw new RegistryError(503, `reading the state of ${this.#stream} failed (${(err as Error).message}); check nats-server and retry`, { cause: err });
     }
@@ -98,6 +100,25 @@ export class KvMirror<T> {
       };
       this.#waiters.push({ seq: lastSeq, resolve: done });
     });
+  }
+
+  /**
+   * Concurrent syncs share one read of the bucket's last sequence, as long as it is sent
+   * after each of them was asked for: a read already on its way may predate a caller's
+   * write, so callers arriving meanwhile wait for the next one, which they then share.
+   */
+  #barrier(): Promise<number> {
+    if (!this.#nextBarrier) {
+      const previous = this.#inFlightBarrier ?? Promise.resolve(0);
+      this.#nextBarrier = previous
+        .catch(() => 0)
+        .then(() => {
+          this.#nextBarrier = undefined;
+          this.#inFlightBarrier = this.#lastSequence();
+          return this.#inFlightBarrier;
+        });
+    }
+    return this.#nextBarrier;
   }
 
   /** The sequence the mirror must reach: the bucket's last, or the last of the keys it follows. */

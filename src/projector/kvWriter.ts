@@ -22,8 +22,19 @@ export type WriteOutcome = "written" | "skipped";
 export type StoredEntry = { value: unknown | null; revision: number; version: number };
 
 export type KvWriter = {
-  /** Writes the value of event `version`, unless the key already reflects that version or a later one. */
-  write(bucket: string, key: string, value: unknown | null, version: number, merge?: (stored: unknown, value: unknown) => unknown): Promise<WriteOutcome>;
+  /**
+   * Writes the value of event `version`, unless the key already reflects that version or a
+   * later one. `known` is the caller's copy of the entry (null: believed absent), which saves
+   * the read when it is current; a stale copy only costs a retry.
+   */
+  write(
+    bucket: string,
+    key: string,
+    value: unknown | null,
+    version: number,
+    merge?: (stored: unknown, value: unknown) => unknown,
+    known?: StoredEntry | null,
+  ): Promise<WriteOutcome>;
   /**
    * Rewrites a live entry in place, keeping its version: for data that is not an event
    * (a node's telemetry). `change` returns null to leave it. `known` saves a read when the
@@ -62,9 +73,9 @@ export function kvWriter(js: JetStreamClient, jsm: JetStreamManager): KvWriter {
   }
 
   return {
-    async write(bucket, key, value, version, merge) {
+    async write(bucket, key, value, version, merge, known) {
       for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-        const stored = await read(bucket, key);
+        const stored = attempt === 1 && known !== undefined ? known : await read(bucket, key);
         if (stored !== null && stored.version >= version) return "skipped";
         const next = merge && value !== null && stored?.value ? merge(stored.value, value) : value;
         if (await put(bucket, key, next, version, stored?.revision ?? 0)) return "written";

@@ -9,27 +9,41 @@ import { durableWorker } from "../nats/durableWorker.ts";
 import type { Logger } from "pino";
 import type { Names } from "../contract/names.ts";
 import type { RegistryEvent } from "../domain/events.ts";
-import { writesFor } from "./projections.ts";
-import type { KvWriter } from "./kvWriter.ts";
+import { writesFor, type BucketName } from "./projections.ts";
+import type { KvWriter, StoredEntry } from "./kvWriter.ts";
 
 export const PROJECTOR_DURABLE = "projector";
 const MAX_IN_FLIGHT = 64;
 
 export type Projector = {
-  /** Applies one event, stored at stream sequence `seq`, to the buckets. */
+  /** Applies one event just appended at stream sequence `seq` to the buckets. */
   project(event: RegistryEvent, seq: number): Promise<void>;
   /** Follows the durable consumer until `stop()`; restarts itself on failure. */
   run(): Promise<void>;
   stop(): Promise<void>;
 };
 
-export function projector(deps: { js: JetStreamClient; names: Names; writer: KvWriter; log: Logger }): Projector {
+export function projector(deps: {
+  js: JetStreamClient;
+  names: Names;
+  writer: KvWriter;
+  log: Logger;
+  /** A read model's copy of an entry (null: absent), to write without reading first. */
+  knownEntry?: (bucket: BucketName, key: string) => StoredEntry | null | undefined;
+}): Projector {
   const { js, names, writer, log } = deps;
-  async function project(event: RegistryEvent, seq: number): Promise<void> {
+  /**
+   * The read models' copies save a read when a new event is projected; a replayed one (the
+   * durable consumer, a rebuild after the buckets were emptied, which the copies do not see)
+   * is always checked against the bucket itself.
+   */
+  async function write(event: RegistryEvent, seq: number, trustCopies: boolean): Promise<void> {
     for (const w of writesFor(event)) {
-      await writer.write(names.buckets[w.bucket], w.key, w.value, seq, w.merge);
+      const known = trustCopies ? deps.knownEntry?.(w.bucket, w.key) : undefined;
+      await writer.write(names.buckets[w.bucket], w.key, w.value, seq, w.merge, known);
     }
   }
+  const project = (event: RegistryEvent, seq: number) => write(event, seq, true);
 
   async function handle(m: JsMsg): Promise<void> {
     let event: RegistryEvent;
@@ -42,7 +56,7 @@ export function projector(deps: { js: JetStreamClient; names: Names; writer: KvW
       return;
     }
     try {
-      await project(event, m.seq);
+      await write(event, m.seq, false);
       m.ack();
     } catch (err) {
       log.warn({ seq: m.seq, err }, "projection failed; the event will be redelivered");

@@ -47,6 +47,12 @@ export class InstancesView {
     return key === undefined ? undefined : this.mirror.get(key);
   }
 
+  /** The instance with the KV revision and event version its entry reflects. */
+  entry(id: string): { value: Instance; revision: number; version: number } | undefined {
+    const key = this.#keyOfId.get(id);
+    return key === undefined ? undefined : this.mirror.entry(key);
+  }
+
   all(): Iterable<Instance> {
     return this.mirror.values();
   }

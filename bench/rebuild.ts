@@ -1,0 +1,47 @@
+/**
+ * Rebuild: `events` events over events/10 instances (each registered, then updated nine
+ * times) are put in the stream before a registry starts; the registry projects them; then
+ * the buckets are emptied and rebuilt (`registry rebuild`). Measured: events covered per
+ * second, from the rebuild's start until the projector has caught up.
+ */
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { namesFor } from "../src/contract/names.ts";
+import { PROJECTOR_DURABLE } from "../src/projector/projector.ts";
+import { rebuildProjections } from "../src/projector/rebuild.ts";
+import { provision } from "../src/nats/provision.ts";
+import { sampleInstance, throughput } from "./lib.ts";
+
+export type RebuildResult = { events: number; entities: number; seconds: number; eventsPerSecond: number; publishPerSecond: number };
+
+async function caughtUp(nc: NatsConnection): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  for (;;) {
+    const info = await jsm.consumers.info("REGISTRY_EVENTS", PROJECTOR_DURABLE).catch(() => undefined);
+    if (info && info.num_pending === 0 && info.num_ack_pending === 0) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function benchRebuild(nc: NatsConnection, events: number, startRegistry: () => Promise<unknown>): Promise<RebuildResult> {
+  const js = jetstream(nc);
+  const jsm = await jetstreamManager(nc);
+  await provision(nc, jsm, namesFor("registry"));
+  await jsm.consumers.delete("REGISTRY_EVENTS", PROJECTOR_DURABLE); // the registry re-creates it when it starts
+  const entities = events / 10;
+  const at = new Date().toISOString();
+  const published = await throughput(events, 64, (i) => {
+    const n = i % entities;
+    const instance = { ...sampleInstance(n, entities / 10, at), tags: ["bench", `v${Math.floor(i / entities)}`] };
+    const type = i < entities ? "InstanceRegistered" : "InstanceUpdated";
+    const data = type === "InstanceRegistered" ? { instance } : { instance, changed: ["tags"] };
+    return js.publish(`registry.events.instance.${instance.id}`, JSON.stringify({ type, data, metadata: { at } }));
+  });
+  await startRegistry();
+  await caughtUp(nc);
+  const started = performance.now();
+  await rebuildProjections(await jetstreamManager(nc), namesFor("registry"));
+  await caughtUp(nc);
+  const seconds = (performance.now() - started) / 1000;
+  return { events, entities, seconds: Math.round(seconds * 10) / 10, eventsPerSecond: Math.round(events / seconds), publishPerSecond: published.opsPerSecond };
+}

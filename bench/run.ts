@@ -1,0 +1,129 @@
+/**
+ * `make bench`: the whole suite in one run, each figure beside its reference from the same
+ * run (absolute times drift between runs on a shared 2-core machine; ratios do not).
+ * Prints a table and writes bench/results.json. BENCH_QUICK=1 is a short run for trying.
+ * Benchmarks never fail the build on a figure. Everything runs on loopback.
+ */
+import { execFileSync } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import { cpus, totalmem } from "node:os";
+import { connect } from "@nats-io/transport-node";
+import { startNatsServer } from "../test/harness/natsServer.ts";
+import { spawnRegistry } from "../test/harness/registry.ts";
+import { benchEtcd } from "./etcd.ts";
+import { benchHeartbeats } from "./heartbeats.ts";
+import { ratio } from "./lib.ts";
+import { benchLimit } from "./limit.ts";
+import { benchQueries } from "./queries.ts";
+import { benchRebuild } from "./rebuild.ts";
+import { benchRegister } from "./register.ts";
+
+const quick = process.env.BENCH_QUICK === "1";
+const plan = quick
+  ? { ops: 1000, querySizes: [1_000, 10_000], queryOps: 300, heartbeatNodes: [100, 1_000], heartbeatSeconds: 5, rebuildEvents: [10_000, 100_000] }
+  : { ops: 5000, querySizes: [1_000, 10_000, 100_000], queryOps: 1000, heartbeatNodes: [100, 1_000, 5_000], heartbeatSeconds: 10, rebuildEvents: [100_000, 1_000_000] };
+const started = Date.now();
+const log = (line: string) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s] ${line}\n`);
+
+async function withRegistry<T>(run: (nc: Awaited<ReturnType<typeof connect>>, pid: number) => Promise<T>): Promise<T> {
+  const server = await startNatsServer();
+  const registry = await spawnRegistry(server.url, { OB_NODE_ID: "bench-registry", REGISTRY_DATA_DIR: server.dir });
+  const nc = await connect({ servers: server.url });
+  try {
+    return await run(nc, registry.child.pid!);
+  } finally {
+    await nc.close();
+    await registry.stop();
+    await server.stop();
+  }
+}
+
+log(`${quick ? "quick" : "full"} run`);
+const empty = await withRegistry(async (nc) => {
+  log(`limit and registration into an empty registry (${plan.ops} ops each)`);
+  const emptyLimit = await benchLimit(nc, plan.ops);
+  const emptyRegister = await benchRegister(nc, plan.ops, 0);
+  log(`peer: etcd puts (${plan.ops} ops, 64 in flight)`);
+  const etcd = await benchEtcd(plan.ops, 64);
+  return { emptyLimit, emptyRegister, etcd };
+});
+const results = await withRegistry(async (nc, pid) => {
+  log(`queries at ${plan.querySizes.join(", ")} instances`);
+  const queries = await benchQueries(nc, pid, plan.querySizes, plan.queryOps);
+  const loaded = plan.querySizes.at(-1)!;
+  log(`limit and registration into a registry of ${loaded} instances`);
+  const fullLimit = await benchLimit(nc, plan.ops);
+  const fullRegister = await benchRegister(nc, plan.ops, 1_000_000);
+  return { ...empty, queries, loaded, fullLimit, fullRegister };
+});
+
+const heartbeats = [];
+for (const n of plan.heartbeatNodes) {
+  log(`heartbeats: ${n} nodes for ${plan.heartbeatSeconds}s`);
+  heartbeats.push(await benchHeartbeats(n, plan.heartbeatSeconds));
+}
+
+const rebuilds = [];
+for (const events of plan.rebuildEvents) {
+  log(`rebuild from ${events} events`);
+  const server = await startNatsServer();
+  const nc = await connect({ servers: server.url });
+  let registry: Awaited<ReturnType<typeof spawnRegistry>> | undefined;
+  try {
+    rebuilds.push(
+      await benchRebuild(nc, events, async () => {
+        registry = await spawnRegistry(server.url, { OB_NODE_ID: "bench-registry", REGISTRY_DATA_DIR: server.dir });
+      }),
+    );
+  } finally {
+    await nc.close();
+    await registry?.stop();
+    await server.stop();
+  }
+}
+
+// ---------------------------------------------------------------- report
+
+const seconds = Math.round((Date.now() - started) / 1000);
+const machine = {
+  cpu: cpus()[0]?.model ?? "unknown",
+  cores: cpus().length,
+  memoryGiB: Math.round(totalmem() / 1024 ** 3),
+  node: process.version,
+  natsServer: execFileSync("nats-server", ["--version"]).toString().trim(),
+  etcd: execFileSync("etcd", ["--version"]).toString().split("\n")[0]?.trim(),
+};
+const rows: [string, string, string, string, string][] = [];
+const row = (figure: string, value: string, reference: string, r: string, target = "") => rows.push([figure, value, reference, r, target]);
+for (const [label, limit, register] of [
+  ["empty registry", results.emptyLimit, results.emptyRegister],
+  [`${results.loaded} instances`, results.fullLimit, results.fullRegister],
+] as const) {
+  row(`raw KV put, 1 in flight (${label})`, `p50 ${limit.kvPut.latency.p50} ms`, `raw publish p50 ${limit.publish.latency.p50} ms`, `${ratio(limit.kvPut.latency.p50, limit.publish.latency.p50)}x`);
+  row(`raw KV put, 64 in flight (${label})`, `${limit.kvPut.throughput.opsPerSecond}/s`, `raw publish ${limit.publish.throughput.opsPerSecond}/s`, `${ratio(limit.kvPut.throughput.opsPerSecond, limit.publish.throughput.opsPerSecond)}`);
+  row(`register p50, 1 in flight (${label})`, `${register.latency.p50} ms (p99 ${register.latency.p99})`, `raw publish p50 ${limit.publish.latency.p50} ms`, `${ratio(register.latency.p50, limit.publish.latency.p50)}x`, "<= 3x");
+  row(`register, 64 in flight (${label})`, `${register.throughput.opsPerSecond}/s`, `raw publish ${limit.publish.throughput.opsPerSecond}/s`, `${ratio(register.throughput.opsPerSecond, limit.publish.throughput.opsPerSecond)}`, ">= 0.33");
+}
+row("register vs etcd put, 64 in flight", `${results.emptyRegister.throughput.opsPerSecond}/s`, `etcd ${results.etcd.opsPerSecond}/s`, `${ratio(results.emptyRegister.throughput.opsPerSecond, results.etcd.opsPerSecond)}`, ">= 1.0");
+for (const q of results.queries) {
+  row(`list by slug (10 of ${q.instances})`, `p50 ${q.filtered.p50} ms, p99 ${q.filtered.p99} ms`, "", "", q.instances >= 100_000 ? "p99 < 2 ms" : "");
+  row(`list page of 1000 (of ${q.instances})`, `p50 ${q.unfilteredPage.p50} ms, p99 ${q.unfilteredPage.p99} ms`, "", "");
+  row(`list all ${q.instances}, paged`, `${q.wholeListMs} ms`, "", "");
+  row(`memory per 10k instances (at ${q.instances})`, `${(q.rssPer10kBytes / 1024 ** 2).toFixed(1)} MiB`, `RSS ${(q.rssBytes / 1024 ** 2).toFixed(0)} MiB`, "");
+  row(`events projected (loading ${q.instances})`, `${q.projectedPerSecond}/s`, "", "");
+}
+for (const h of heartbeats) {
+  row(`heartbeats, ${h.nodes} nodes @1/s`, `${h.foldedPerSecond}/s folded`, `lag p50 ${h.lagMs.p50} ms, p99 ${h.lagMs.p99} ms`, `oldest ${h.worstStalenessMs} ms`, "oldest < 2000 ms");
+}
+for (const b of rebuilds) {
+  row(`rebuild from ${b.events} events (${b.entities} instances)`, `${b.eventsPerSecond} events/s`, `${b.seconds} s`, "", "");
+}
+const widths = [0, 1, 2, 3, 4].map((c) => Math.max(...rows.map((r) => r[c]!.length), ["FIGURE", "VALUE", "REFERENCE", "RATIO", "TARGET"][c]!.length));
+const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+process.stdout.write(`${line(["FIGURE", "VALUE", "REFERENCE", "RATIO", "TARGET"])}\n${rows.map(line).join("\n")}\n`);
+process.stdout.write(`\n${quick ? "quick" : "full"} run took ${seconds} s on ${machine.cores} x ${machine.cpu}, ${machine.memoryGiB} GiB, ${machine.natsServer}, Node ${machine.node}\n`);
+await writeFile(
+  new URL("./results.json", import.meta.url),
+  `${JSON.stringify({ at: new Date().toISOString(), quick, seconds, machine, plan, results, heartbeats, rebuilds }, null, 2)}\n`,
+);
+process.exit(0);
