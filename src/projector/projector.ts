@@ -33,13 +33,14 @@ export function projector(deps: {
 }): Projector {
   const { js, names, writer, log } = deps;
   /**
-   * The read models' copies save a read when a new event is projected; a replayed one (the
-   * durable consumer, a rebuild after the buckets were emptied, which the copies do not see)
-   * is always checked against the bucket itself.
+   * The read models' copies save a read when a new event is projected. A replayed one (the
+   * durable consumer; a rebuild after the buckets were emptied, which the copies do not
+   * see) guesses the key is absent instead: true for every key of a rebuild, and a wrong
+   * guess only costs the read it would have made anyway.
    */
   async function write(event: RegistryEvent, seq: number, trustCopies: boolean): Promise<void> {
     for (const w of writesFor(event)) {
-      const known = trustCopies ? deps.knownEntry?.(w.bucket, w.key) : undefined;
+      const known = trustCopies ? deps.knownEntry?.(w.bucket, w.key) : null;
       await writer.write(names.buckets[w.bucket], w.key, w.value, seq, w.merge, known);
     }
   }

@@ -33,8 +33,10 @@ export class InstancesView {
 
   constructor(private readonly mirror: KvMirror<Instance>) {
     mirror.onChange((key, value, previous) => {
-      if (previous) this.#unindex(key, previous);
-      if (value) this.#index(key, value);
+      // An update keeps its id: its place in the sorted ids stays (a splice is O(n)).
+      const sameId = previous !== null && value !== null && previous.id === value.id;
+      if (previous) this.#unindex(key, previous, sameId);
+      if (value) this.#index(key, value, sameId);
     });
   }
 
@@ -105,8 +107,8 @@ export class InstancesView {
     }
   }
 
-  #index(key: string, i: Instance): void {
-    if (!this.#keyOfId.has(i.id)) this.#sortedIds.splice(bisect(this.#sortedIds, i.id, false), 0, i.id);
+  #index(key: string, i: Instance, sorted: boolean): void {
+    if (!sorted && !this.#keyOfId.has(i.id)) this.#sortedIds.splice(bisect(this.#sortedIds, i.id, false), 0, i.id);
     this.#keyOfId.set(i.id, key);
     const slug = key.slice(0, key.indexOf("."));
     let keys = this.#keysOfSlug.get(slug);
@@ -115,11 +117,11 @@ export class InstancesView {
     this.#idOfUrl.set(normalizeUrl(i.url), i.id);
   }
 
-  #unindex(key: string, i: Instance): void {
+  #unindex(key: string, i: Instance, keepSorted: boolean): void {
     if (this.#keyOfId.get(i.id) === key) {
       this.#keyOfId.delete(i.id);
       const at = bisect(this.#sortedIds, i.id, false);
-      if (this.#sortedIds[at] === i.id) this.#sortedIds.splice(at, 1);
+      if (!keepSorted && this.#sortedIds[at] === i.id) this.#sortedIds.splice(at, 1);
     }
     const slug = key.slice(0, key.indexOf("."));
     const keys = this.#keysOfSlug.get(slug);
