@@ -54,6 +54,19 @@ function checkOf(p: Parsed): HealthCheck | undefined {
   return defined({ type, path: str(p, "check-path"), intervalMs: int(p, "check-interval-ms"), timeoutMs: int(p, "check-timeout-ms") }) as HealthCheck;
 }
 
+/** The flags that register and list share, as the request fields they are. */
+const sharedFields = (p: Parsed) => ({
+  id: str(p, "id"),
+  slug: str(p, "slug"),
+  host: str(p, "host"),
+  ip: str(p, "ip"),
+  scheme: str(p, "scheme"),
+  path: str(p, "path"),
+  deploymentId: str(p, "deployment-id"),
+  nodeUrl: str(p, "node-url"),
+  status: str(p, "status") as InstanceStatus | undefined,
+});
+
 export const instanceRows = (instances: Instance[]) =>
   table(
     ["INSTANCE ID", "URL", "STATUS", "OWNER SLUG", "LAST HEARTBEAT"],
@@ -69,18 +82,10 @@ export async function instancesCommand(argv: string[], ctx: CliContext): Promise
       const p = parseArgs(rest, REGISTER_FLAGS);
       if (p.flags.help) return void ctx.out.write(INSTANCES_HELP);
       const request: RegisterInstanceRequest = defined({
+        ...sharedFields(p),
         url: str(p, "url"),
-        id: str(p, "id"),
-        scheme: str(p, "scheme"),
-        host: str(p, "host"),
-        ip: str(p, "ip"),
         port: int(p, "port"),
-        path: str(p, "path"),
-        slug: str(p, "slug"),
-        deploymentId: str(p, "deployment-id"),
-        nodeUrl: str(p, "node-url"),
         tags: tagsOf(p),
-        status: str(p, "status") as InstanceStatus | undefined,
         details: str(p, "details"),
         ttlSeconds: int(p, "ttl"),
         graceSeconds: int(p, "grace"),
@@ -94,15 +99,7 @@ export async function instancesCommand(argv: string[], ctx: CliContext): Promise
       const p = parseArgs(rest, LIST_FLAGS);
       if (p.flags.help) return void ctx.out.write(INSTANCES_HELP);
       const filter: ListInstancesRequest = defined({
-        id: str(p, "id"),
-        slug: str(p, "slug"),
-        host: str(p, "host"),
-        ip: str(p, "ip"),
-        scheme: str(p, "scheme"),
-        path: str(p, "path"),
-        deploymentId: str(p, "deployment-id"),
-        nodeUrl: str(p, "node-url"),
-        status: str(p, "status") as InstanceStatus | undefined,
+        ...sharedFields(p),
         tags: list(p, "tag").length ? list(p, "tag") : undefined,
         healthy: p.flags.healthy === true ? true : undefined,
         limit: int(p, "limit"),
