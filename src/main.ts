@@ -10,7 +10,8 @@ import { provision } from "./nats/provision.ts";
 import { rebuildProjections } from "./projector/rebuild.ts";
 import { createLogger } from "./logger.ts";
 import { connectNats } from "./nats/connect.ts";
-import { startRegistry, startStandaloneAgent } from "./registry.ts";
+import { startStandaloneAgent } from "./nodeAgent.ts";
+import { startRegistry } from "./registry.ts";
 
 async function rebuild(config: Config): Promise<void> {
   const log = createLogger(config.logLevel);

@@ -1,19 +1,17 @@
 /**
- * Wires one registry process: event store, projector, read models, the service, and
- * the node side (this machine's agent, heartbeat ingest, liveness monitor). The adapters
- * never import each other; this is the one place that knows them all.
+ * Wires one registry process: event store, projector, read models, the service, the node
+ * side (this machine's agent, heartbeat ingest, liveness monitor) and instance health. The
+ * adapters never import each other; this and nodeAgent.ts are the places that know them.
  */
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Service } from "@nats-io/services";
 import type { Logger } from "pino";
 import type { Config } from "./config.ts";
 import { namesFor, type Names } from "./contract/names.ts";
 import type { Definition, Instance, Node } from "./contract/schemas.ts";
-import { startNodeAgent, type NodeAgent } from "./agent/agent.ts";
-import { nvidiaSmiProbe } from "./agent/gpus.ts";
-import { configurationWarning, resolveIdentity } from "./agent/identity.ts";
-import { systemUsageProbe } from "./agent/usage.ts";
+import type { NodeAgent } from "./agent/agent.ts";
+import { nodeAgentChecks, startAgent } from "./nodeAgent.ts";
+import { jetStreamOf } from "./nats/connect.ts";
 import { registryCommands } from "./commands/registryCommands.ts";
 import { natsEventStore } from "./eventstore/eventStore.ts";
 import { heartbeatIngest } from "./liveness/heartbeatIngest.ts";
@@ -25,12 +23,11 @@ import { InstancesView } from "./readmodels/instances.ts";
 import { KvMirror } from "./nats/kvMirror.ts";
 import { nodeIdOfUrl, registryQueries } from "./readmodels/registryQueries.ts";
 import { SERVICE_NAME, startService } from "./service/service.ts";
-import { healthChecker, type HealthChecker } from "./health/checker.ts";
+import { healthChecker } from "./health/checker.ts";
 import { leases as startLeases } from "./health/leases.ts";
 import { membership as startMembership } from "./health/membership.ts";
 import { nodeInstances } from "./health/nodeInstances.ts";
 import { instanceKey } from "./contract/ids.ts";
-import type { Instance as InstanceT } from "./contract/schemas.ts";
 
 export const VERSION = "0.1.0";
 
@@ -45,73 +42,58 @@ export type Registry = {
   stop(): Promise<void>;
 };
 
-async function jetStreamOf(nc: NatsConnection) {
-  const jsm = await jetstreamManager(nc).catch((err: Error) => {
-    throw new Error(`JetStream is not available on the NATS server at ${nc.getServer()} (${err.message}); run nats-server with -js, or jetstream {} in its config`, { cause: err });
-  });
-  return { js: jetstream(nc), jsm };
-}
-
-/** This machine's node agent: identity, the one configuration warning, heartbeats. */
-async function startAgent(nc: NatsConnection, config: Config, log: Logger): Promise<NodeAgent> {
-  const names = namesFor(config.prefix);
-  const identity = await resolveIdentity(config);
-  const warning = configurationWarning(identity);
-  if (warning) log.warn({ node: identity.id, url: identity.url }, warning);
-  return startNodeAgent({
-    nc,
-    names,
-    identity,
-    usage: systemUsageProbe(config.dataDir),
-    gpus: nvidiaSmiProbe(identity.url),
-    intervalMs: config.heartbeatIntervalMs,
-    log,
-  });
-}
 
 /**
- * The checks a node agent runs: those of the instances that name its node's URL. The
- * outcome goes to the registry as a request (`instance.checked`), like any other client's.
+ * Instance health in a registry process. Leases and instances following their node are each
+ * handled by one live registry process (rendezvous hashing on the instance id over the
+ * members that answer `$SRV.PING`); active checks by the node agent of the node an instance
+ * names, or else by one registry process.
  */
-function nodeAgentChecks(
-  nc: NatsConnection,
-  names: Names,
-  agent: NodeAgent,
-  all: () => Iterable<InstanceT>,
-  current: (id: string) => InstanceT | undefined,
-  log: Logger,
-): HealthChecker {
-  return healthChecker({
+function startHealth(deps: {
+  nc: NatsConnection;
+  names: Names;
+  writer: ReturnType<typeof kvWriter>;
+  instances: InstancesView;
+  nodes: KvMirror<Node>;
+  commands: ReturnType<typeof registryCommands>;
+  agent: NodeAgent;
+  config: Config;
+  log: Logger;
+  serviceId: () => string;
+}) {
+  const { nc, names, writer, instances, nodes, commands, agent, config, log } = deps;
+  const members = startMembership({ nc, service: SERVICE_NAME, selfId: deps.serviceId, intervalMs: 1000, log });
+  const owns = (id: string) => members.owns(id);
+  const leaseKeeper = startLeases({
+    instances: { get: (id) => instances.get(id), all: () => instances.all(), sync: () => instances.sync() },
+    commands,
+    touch: async (instance, at) => {
+      await writer.update(names.buckets.instance, instanceKey(instance.slug, instance.id), (stored) => {
+        const current = stored as Instance;
+        return current.lastHeartbeat && Date.parse(current.lastHeartbeat) >= Date.parse(at) ? null : { ...current, lastHeartbeat: at };
+      });
+    },
+    owns,
+    protection: { share: config.expiryProtectionShare, windowMs: config.expiryProtectionWindowMs },
+    tickMs: config.healthTickMs,
+    log,
+  });
+  const followers = nodeInstances({ instances: () => instances.all(), nodes: () => nodes.values(), owns, commands, tickMs: config.healthTickMs, log });
+  const replicaChecks = healthChecker({
     assigned: function* () {
-      for (const i of all()) if (i.check && i.nodeUrl === agent.identity.url) yield i;
+      const nodeUrls = new Set([...nodes.values()].map((n) => n.url));
+      for (const i of instances.all()) if (i.check && (i.nodeUrl === undefined || !nodeUrls.has(i.nodeUrl)) && owns(i.id)) yield i;
     },
-    current,
-    report: async (r) => {
-      const reply = await nc.request(`${names.prefix}.instance.checked`, JSON.stringify({ ...r, checkedBy: `node ${agent.identity.id}` }), { timeout: 5000 });
-      const code = reply.headers?.get("Nats-Service-Error-Code");
-      if (code) throw new Error(`instance.checked answered ${code}: ${reply.headers?.get("Nats-Service-Error")}`);
-    },
+    current: (id) => instances.get(id),
+    report: (r) => commands.recordCheck({ ...r, checkedBy: `registry ${deps.serviceId()}` }, {}).then(() => undefined),
     log,
   });
-}
-
-/**
- * The node agent alone, for machines that host services but run no registry
- * (`registry agent`): heartbeats, and the checks of the instances that name this node.
- */
-export async function startStandaloneAgent(nc: NatsConnection, config: Config, log: Logger): Promise<{ stop(): Promise<void> }> {
-  const names = namesFor(config.prefix);
-  const { js, jsm } = await jetStreamOf(nc);
-  const agent = await startAgent(nc, config, log);
-  const mirror = new KvMirror<InstanceT>(js, jsm, names.buckets.instance, log);
-  const instances = new InstancesView(mirror);
-  await mirror.start();
-  const checks = nodeAgentChecks(nc, names, agent, () => instances.all(), (id) => instances.get(id), log);
+  const agentChecks = nodeAgentChecks(nc, names, agent, () => instances.all(), (id) => instances.get(id), log);
   return {
-    async stop() {
-      agent.stop();
-      checks.stop();
-      mirror.stop();
+    members,
+    leases: leaseKeeper,
+    stop() {
+      for (const s of [members, leaseKeeper, followers, replicaChecks, agentChecks]) s.stop();
     },
   };
 }
@@ -155,50 +137,20 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
 
   const queries = registryQueries({ definitions, instances, nodes, selfNodeId: agent.identity.id });
 
-  // Health: leases and node-following instances are each handled by one live registry
-  // process (rendezvous on the instance id); active checks by the instance's node agent,
-  // or by one registry process when it names no known node.
   let serviceId = "starting";
-  const members = startMembership({ nc, service: SERVICE_NAME, selfId: () => serviceId, intervalMs: 1000, log });
-  const owns = (id: string) => members.owns(id);
-  const leaseKeeper = startLeases({
-    instances: { get: (id) => instances.get(id), all: () => instances.all(), sync: () => instances.sync() },
-    commands,
-    touch: async (instance, at) => {
-      await writer.update(names.buckets.instance, instanceKey(instance.slug, instance.id), (stored) => {
-        const current = stored as InstanceT;
-        return current.lastHeartbeat && Date.parse(current.lastHeartbeat) >= Date.parse(at) ? null : { ...current, lastHeartbeat: at };
-      });
-    },
-    owns,
-    protection: { share: config.expiryProtectionShare, windowMs: config.expiryProtectionWindowMs },
-    tickMs: config.healthTickMs,
-    log,
-  });
-  const followers = nodeInstances({ instances: () => instances.all(), nodes: () => nodes.values(), owns, commands, tickMs: config.healthTickMs, log });
-  const knownNodeUrls = () => new Set([...nodes.values()].map((n) => n.url));
-  const replicaChecks = healthChecker({
-    assigned: function* () {
-      const nodeUrls = knownNodeUrls();
-      for (const i of instances.all()) if (i.check && (i.nodeUrl === undefined || !nodeUrls.has(i.nodeUrl)) && owns(i.id)) yield i;
-    },
-    current: (id) => instances.get(id),
-    report: (r) => commands.recordCheck({ ...r, checkedBy: `registry ${serviceId}` }, {}).then(() => undefined),
-    log,
-  });
-  const agentChecks = nodeAgentChecks(nc, names, agent, () => instances.all(), (id) => instances.get(id), log);
+  const health = startHealth({ nc, names, writer, instances, nodes, commands, agent, config, log, serviceId: () => serviceId });
 
   const service = await startService({
     nc,
     names,
-    api: { ...commands, ...queries, renewLease: leaseKeeper.renewLease, healthStatus: leaseKeeper.healthStatus },
+    api: { ...commands, ...queries, renewLease: health.leases.renewLease, healthStatus: health.leases.healthStatus },
     log,
     version: VERSION,
     maxRequestBytes: config.maxRequestBytes,
-    stats: async () => ({ expiryProtection: leaseKeeper.lastProtection() ?? null }),
+    stats: async () => ({ expiryProtection: health.leases.lastProtection() ?? null }),
   });
   serviceId = service.info().id;
-  await members.refresh();
+  await health.members.refresh();
   log.info(
     { prefix: names.prefix, stream: names.eventsStream, node: agent.identity.id, instances: instanceMirror.size, definitions: definitions.size, nodes: nodes.size },
     "registry started",
@@ -209,12 +161,12 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     service,
     agent,
     commands,
-    members: () => members.members(),
+    members: () => health.members.members(),
     async stop() {
       await service.stop();
       agent.stop();
       liveness.stop();
-      for (const s of [members, leaseKeeper, followers, replicaChecks, agentChecks]) s.stop();
+      health.stop();
       await Promise.all([proj.stop(), ingest.stop()]);
       for (const m of [definitions, instanceMirror, nodes]) m.stop();
     },

@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import type { Config } from "../config.ts";
 
@@ -16,4 +17,12 @@ export async function connectNats(config: Config, name: string): Promise<NatsCon
   } catch (err) {
     throw new Error(`cannot connect to NATS at ${config.natsUrl} (${(err as Error).message}); start nats-server or set NATS_URL`, { cause: err });
   }
+}
+
+/** The JetStream client and manager of a connection; the error says how to enable JetStream. */
+export async function jetStreamOf(nc: NatsConnection) {
+  const jsm = await jetstreamManager(nc).catch((err: Error) => {
+    throw new Error(`JetStream is not available on the NATS server at ${nc.getServer()} (${err.message}); run nats-server with -js, or jetstream {} in its config`, { cause: err });
+  });
+  return { js: jetstream(nc), jsm };
 }

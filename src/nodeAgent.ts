@@ -1,0 +1,82 @@
+/**
+ * Wires this machine's node agent: its identity and the one configuration warning, its
+ * heartbeats, and the checks of the instances that name its node. Every registry process
+ * runs one; `registry agent` runs one alone.
+ */
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+import type { Config } from "./config.ts";
+import { namesFor, type Names } from "./contract/names.ts";
+import type { Instance } from "./contract/schemas.ts";
+import { startNodeAgent, type NodeAgent } from "./agent/agent.ts";
+import { nvidiaSmiProbe } from "./agent/gpus.ts";
+import { configurationWarning, resolveIdentity } from "./agent/identity.ts";
+import { systemUsageProbe } from "./agent/usage.ts";
+import { healthChecker, type HealthChecker } from "./health/checker.ts";
+import { jetStreamOf } from "./nats/connect.ts";
+import { KvMirror } from "./nats/kvMirror.ts";
+import { InstancesView } from "./readmodels/instances.ts";
+
+/** This machine's node agent: identity, the one configuration warning, heartbeats. */
+export async function startAgent(nc: NatsConnection, config: Config, log: Logger): Promise<NodeAgent> {
+  const names = namesFor(config.prefix);
+  const identity = await resolveIdentity(config);
+  const warning = configurationWarning(identity);
+  if (warning) log.warn({ node: identity.id, url: identity.url }, warning);
+  return startNodeAgent({
+    nc,
+    names,
+    identity,
+    usage: systemUsageProbe(config.dataDir),
+    gpus: nvidiaSmiProbe(identity.url),
+    intervalMs: config.heartbeatIntervalMs,
+    log,
+  });
+}
+
+/**
+ * The checks a node agent runs: those of the instances that name its node's URL. The
+ * outcome goes to the registry as a request (`instance.checked`), like any other client's.
+ */
+export function nodeAgentChecks(
+  nc: NatsConnection,
+  names: Names,
+  agent: NodeAgent,
+  all: () => Iterable<Instance>,
+  current: (id: string) => Instance | undefined,
+  log: Logger,
+): HealthChecker {
+  return healthChecker({
+    assigned: function* () {
+      for (const i of all()) if (i.check && i.nodeUrl === agent.identity.url) yield i;
+    },
+    current,
+    report: async (r) => {
+      const reply = await nc.request(`${names.prefix}.instance.checked`, JSON.stringify({ ...r, checkedBy: `node ${agent.identity.id}` }), { timeout: 5000 });
+      const code = reply.headers?.get("Nats-Service-Error-Code");
+      if (code) throw new Error(`instance.checked answered ${code}: ${reply.headers?.get("Nats-Service-Error")}`);
+    },
+    log,
+  });
+}
+
+/**
+ * The node agent alone, for machines that host services but run no registry
+ * (`registry agent`): heartbeats, and the checks of the instances that name this node.
+ */
+export async function startStandaloneAgent(nc: NatsConnection, config: Config, log: Logger): Promise<{ stop(): Promise<void> }> {
+  const names = namesFor(config.prefix);
+  const { js, jsm } = await jetStreamOf(nc);
+  const agent = await startAgent(nc, config, log);
+  const mirror = new KvMirror<Instance>(js, jsm, names.buckets.instance, log);
+  const instances = new InstancesView(mirror);
+  await mirror.start();
+  const checks = nodeAgentChecks(nc, names, agent, () => instances.all(), (id) => instances.get(id), log);
+  return {
+    async stop() {
+      agent.stop();
+      checks.stop();
+      mirror.stop();
+    },
+  };
+}
