@@ -121,6 +121,20 @@ describe("registry CLI", () => {
     assert.equal(events[0].value.url, "http://127.0.0.1:9201");
   });
 
+  test("cli - rebuild empties the buckets and the running registry replays the events into them", async () => {
+    const { instance } = (await r.call("instance.register", { url: "http://127.0.0.1:9401", slug: "rebuilt-svc", tags: ["kept"] })).body;
+    const subject = `$KV.registry_instances.rebuilt-svc.${instance.id}`;
+    const before = (await r.jsm.direct.getMessage("KV_registry_instances", { last_by_subj: subject }))!.seq;
+    const run = await runCli(["rebuild"], { ...env, LOG_LEVEL: "info" });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /"msg":"buckets emptied; running registry processes replay the events into them"/);
+    await until(async () => {
+      const entry = await r.jsm.direct.getMessage("KV_registry_instances", { last_by_subj: subject });
+      return entry !== null && entry.seq > before && entry.json<{ tags: string[] }>().tags[0] === "kept";
+    }, "the instance's entry to be written again, after the purge");
+    assert.deepEqual((await r.call("instance.get", { id: instance.id })).body.instance.tags, ["kept"]);
+  });
+
   test("cli - top draws nodes and service health, and redraws when the registry changes", async () => {
     const top = startCli(["top"], env);
     await top.waitFor(/self-node\s+Online\s+\[/, "the node row");
