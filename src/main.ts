@@ -3,13 +3,14 @@
  * `registry agent`: only the node agent, for machines that host services but no registry.
  * `registry rebuild`: empties the KV buckets and replays every event into them.
  */
-import { jetstreamManager } from "@nats-io/jetstream";
 import { configFromEnv, type Config } from "./config.ts";
 import { namesFor } from "./contract/names.ts";
 import { provision } from "./nats/provision.ts";
 import { rebuildProjections } from "./projector/rebuild.ts";
 import { createLogger } from "./logger.ts";
-import { connectNats } from "./nats/connect.ts";
+import { connectNats, jetStreamOf } from "./nats/connect.ts";
+import { kvWriter } from "./projector/kvWriter.ts";
+import { projector } from "./projector/projector.ts";
 import { startStandaloneAgent } from "./nodeAgent.ts";
 import { startRegistry } from "./registry.ts";
 
@@ -17,10 +18,12 @@ async function rebuild(config: Config): Promise<void> {
   const log = createLogger(config.logLevel);
   const nc = await connectNats(config, "registry rebuild");
   const names = namesFor(config.prefix);
-  const jsm = await jetstreamManager(nc);
+  const { js, jsm } = await jetStreamOf(nc);
   await provision(nc, jsm, names);
-  const { events } = await rebuildProjections(jsm, names);
-  log.info({ events, stream: names.eventsStream }, "buckets emptied; running registry processes replay the events into them");
+  const { replay } = projector({ js, names, writer: kvWriter(js, jsm), log });
+  const started = Date.now();
+  const { events, entities } = await rebuildProjections(js, jsm, names, replay);
+  log.info({ events, entities, ms: Date.now() - started, stream: names.eventsStream }, "buckets rebuilt from the events; running registry processes follow on");
   await nc.drain();
 }
 

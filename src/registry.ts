@@ -19,6 +19,7 @@ import { livenessMonitor } from "./liveness/livenessMonitor.ts";
 import { provision } from "./nats/provision.ts";
 import { kvWriter } from "./projector/kvWriter.ts";
 import { projector } from "./projector/projector.ts";
+import { replayLatest } from "./projector/rebuild.ts";
 import { InstancesView } from "./readmodels/instances.ts";
 import { KvMirror } from "./nats/kvMirror.ts";
 import { nodeIdOfUrl, registryQueries } from "./readmodels/registryQueries.ts";
@@ -101,7 +102,7 @@ function startHealth(deps: {
 export async function startRegistry(nc: NatsConnection, config: Config, log: Logger): Promise<Registry> {
   const names = namesFor(config.prefix);
   const { js, jsm } = await jetStreamOf(nc);
-  await provision(nc, jsm, names);
+  const { replayUpTo } = await provision(nc, jsm, names);
 
   const store = natsEventStore(js, jsm, names.eventsStream);
   const writer = kvWriter(js, jsm);
@@ -110,6 +111,11 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
   const nodes = new KvMirror<Node>(js, jsm, names.buckets.node, log);
   const mirrors = { definition: definitions, instance: instanceMirror, node: nodes } as const;
   const proj = projector({ js, names, writer, log, knownEntry: (bucket, key) => mirrors[bucket].entry(key) ?? null });
+  if (replayUpTo > 0) {
+    // A stream with events but no projector consumer yet (a first start on old events).
+    const entities = await replayLatest(js, names, replayUpTo, proj.replay);
+    log.info({ entities, upTo: replayUpTo }, "projected the events already in the stream");
+  }
   void proj.run();
   const instances = new InstancesView(instanceMirror);
   await Promise.all([definitions.start(), instanceMirror.start(), nodes.start()]);

@@ -127,7 +127,7 @@ describe("registry CLI", () => {
     const before = (await r.jsm.direct.getMessage("KV_registry_instances", { last_by_subj: subject }))!.seq;
     const run = await runCli(["rebuild"], { ...env, LOG_LEVEL: "info" });
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /"msg":"buckets emptied; running registry processes replay the events into them"/);
+    assert.match(run.stdout, /"msg":"buckets rebuilt from the events; running registry processes follow on"/);
     await until(async () => {
       const entry = await r.jsm.direct.getMessage("KV_registry_instances", { last_by_subj: subject });
       return entry !== null && entry.seq > before && entry.json<{ tags: string[] }>().tags[0] === "kept";

@@ -7,7 +7,9 @@ import { natsEventStore, type EventEnvelope } from "../src/eventstore/eventStore
 import { kvWriter } from "../src/projector/kvWriter.ts";
 import { projector } from "../src/projector/projector.ts";
 import { rebuildProjections } from "../src/projector/rebuild.ts";
-import { silentLog, startTestRegistry, type TestRegistry } from "./harness/registry.ts";
+import { clientFor, silentLog, startRegistryOn, startTestRegistry, type TestRegistry } from "./harness/registry.ts";
+import { startNatsServer } from "./harness/natsServer.ts";
+import { provision } from "../src/nats/provision.ts";
 import { until } from "./harness/until.ts";
 import { heartbeat } from "./harness/nodes.ts";
 
@@ -88,13 +90,38 @@ describe("projector", () => {
     };
     const before = await snapshot();
     assert.ok(Object.keys(before).length >= 3);
-    const { events } = await rebuildProjections(r.jsm, names);
-    assert.ok(events > 0);
+    const rebuilt = projector({ js: jetstream(r.nc), names, writer: kvWriter(jetstream(r.nc), r.jsm), log: silentLog });
+    const { events, entities } = await rebuildProjections(jetstream(r.nc), r.jsm, names, rebuilt.replay);
+    assert.ok(events > entities && entities > 0, `${events} events, ${entities} entities`);
     await until(async () => {
       const now = await snapshot();
       return Object.keys(now).length === Object.keys(before).length && JSON.stringify(now) === JSON.stringify(before);
     }, "the rebuilt buckets to equal the originals");
     assert.deepEqual(await snapshot(), before);
     assert.equal((await r.call("instance.list", { slug: "moved-a" })).body.instances.length, 0);
+  });
+});
+
+describe("projector: first start", () => {
+  test("projector - a registry starting on a stream of events with no projector consumer projects each entity's latest event", async () => {
+    const server = await startNatsServer();
+    const c = await clientFor(server.url);
+    const js = jetstream(c.nc);
+    await provision(c.nc, c.jsm, names);
+    await c.jsm.consumers.delete(names.eventsStream, "projector");
+    const at = new Date().toISOString();
+    for (let v = 0; v < 3; v++) {
+      const instance = { id: "inst_old", url: "http://127.0.0.1:6100", slug: "old-svc", tags: [`v${v}`], status: "Unknown" as const, createdAt: at, updatedAt: at };
+      await js.publish(names.eventSubject("instance", "inst_old"), JSON.stringify({ type: v === 0 ? "InstanceRegistered" : "InstanceUpdated", data: { instance, changed: ["tags"] }, metadata: { at } }));
+    }
+    const { registry, nc } = await startRegistryOn(server.url, server.dir);
+    try {
+      assert.deepEqual((await c.call("instance.get", { id: "inst_old" })).body.instance.tags, ["v2"], "projected before the registry answers");
+    } finally {
+      await c.nc.close();
+      await registry.stop();
+      await nc.close();
+      await server.stop();
+    }
   });
 });

@@ -67,7 +67,7 @@ export class KvMirror<T> {
   async start(): Promise<void> {
     const consumer = await this.js.consumers.getPushConsumer(this.#stream, {
       filter_subjects: `$KV.${this.bucket}.${this.keys}`,
-      deliver_policy: DeliverPolicy.LastPerSubject,
+      deliver_policy: DeliverPolicy.All,
     });
     const messages = await consumer.consume({ callback: (m) => this.#apply(m) });
     this.#stop = () => void messages.stop();

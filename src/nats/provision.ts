@@ -17,7 +17,8 @@ import { Kvm } from "@nats-io/kv";
 import { nanos, type NatsConnection } from "@nats-io/transport-node";
 import type { Names } from "../contract/names.ts";
 import { HEARTBEATS_DURABLE } from "../liveness/heartbeatIngest.ts";
-import { PROJECTOR_CONSUMER_CONFIG } from "../projector/rebuild.ts";
+import { PROJECTOR_DURABLE } from "../projector/projector.ts";
+import { createProjectorConsumer } from "../projector/rebuild.ts";
 
 async function missing(probe: () => Promise<unknown>, notFoundCode: number): Promise<boolean> {
   try {
@@ -37,7 +38,11 @@ async function ensureConsumer(jsm: JetStreamManager, stream: string, config: Par
   if (await missing(() => jsm.consumers.info(stream, config.durable_name), JetStreamApiCodes.ConsumerNotFound)) await jsm.consumers.add(stream, config);
 }
 
-export async function provision(nc: NatsConnection, jsm: JetStreamManager, names: Names): Promise<void> {
+/**
+ * Returns the sequence up to which events are already in the stream but are not followed
+ * by the projector consumer it had to create (0 when it existed): the caller replays them.
+ */
+export async function provision(nc: NatsConnection, jsm: JetStreamManager, names: Names): Promise<{ replayUpTo: number }> {
   await ensureStream(jsm, {
     name: names.eventsStream,
     description: "Registry events: the source of truth. One subject per entity.",
@@ -49,7 +54,16 @@ export async function provision(nc: NatsConnection, jsm: JetStreamManager, names
     deny_purge: true,
     duplicate_window: nanos(2 * 60_000),
   });
-  await ensureConsumer(jsm, names.eventsStream, { ...PROJECTOR_CONSUMER_CONFIG, filter_subject: names.eventSubjects });
+  const projectorMissing = await missing(() => jsm.consumers.info(names.eventsStream, PROJECTOR_DURABLE), JetStreamApiCodes.ConsumerNotFound);
+  let replayUpTo = 0;
+  if (projectorMissing) {
+    try {
+      replayUpTo = await createProjectorConsumer(jsm, names);
+    } catch (err) {
+      // Another registry process starting at the same moment created it (and replays).
+      if (await missing(() => jsm.consumers.info(names.eventsStream, PROJECTOR_DURABLE), JetStreamApiCodes.ConsumerNotFound)) throw err;
+    }
+  }
 
   await ensureStream(jsm, {
     name: names.heartbeatsStream,
@@ -65,7 +79,7 @@ export async function provision(nc: NatsConnection, jsm: JetStreamManager, names
     durable_name: HEARTBEATS_DURABLE,
     description: "Folds heartbeats into the nodes bucket; shared by every registry process.",
     ack_policy: AckPolicy.None,
-    deliver_policy: DeliverPolicy.LastPerSubject,
+    deliver_policy: DeliverPolicy.All, // the stream keeps one heartbeat per node
     filter_subject: names.heartbeatSubjects,
   });
 
@@ -73,4 +87,5 @@ export async function provision(nc: NatsConnection, jsm: JetStreamManager, names
   for (const bucket of Object.values(names.buckets)) {
     await kvm.create(bucket, { history: 1, storage: StorageType.File });
   }
+  return { replayUpTo };
 }

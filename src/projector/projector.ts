@@ -18,6 +18,8 @@ const MAX_IN_FLIGHT = 64;
 export type Projector = {
   /** Applies one event just appended at stream sequence `seq` to the buckets. */
   project(event: RegistryEvent, seq: number): Promise<void>;
+  /** Applies one event read back from the stream (catch-up, rebuild). */
+  replay(event: RegistryEvent, seq: number): Promise<void>;
   /** Follows the durable consumer until `stop()`; restarts itself on failure. */
   run(): Promise<void>;
   stop(): Promise<void>;
@@ -45,6 +47,7 @@ export function projector(deps: {
     }
   }
   const project = (event: RegistryEvent, seq: number) => write(event, seq, true);
+  const replay = (event: RegistryEvent, seq: number) => write(event, seq, false);
 
   async function handle(m: JsMsg): Promise<void> {
     let event: RegistryEvent;
@@ -57,7 +60,7 @@ export function projector(deps: {
       return;
     }
     try {
-      await write(event, m.seq, false);
+      await replay(event, m.seq);
       m.ack();
     } catch (err) {
       log.warn({ seq: m.seq, err }, "projection failed; the event will be redelivered");
@@ -66,5 +69,5 @@ export function projector(deps: {
   }
 
   const worker = durableWorker({ js, stream: names.eventsStream, durable: PROJECTOR_DURABLE, handle, maxInFlight: MAX_IN_FLIGHT, log });
-  return { project, run: worker.run, stop: worker.stop };
+  return { project, replay, run: worker.run, stop: worker.stop };
 }
