@@ -30,7 +30,8 @@ const serviceInfo = (i: number) =>
     tags: ["bench"],
   });
 
-export async function benchEtcd(n: number, inFlight: number): Promise<Throughput> {
+/** Put throughput of `n` new services, after `preload` services are already stored. */
+export async function benchEtcd(n: number, inFlight: number, preload = 0): Promise<Throughput> {
   const dir = await mkdtemp(join(tmpdir(), "registry-etcd-"));
   const [client, peer] = [await freePort(), await freePort()];
   const etcd = spawn(
@@ -56,6 +57,7 @@ export async function benchEtcd(n: number, inFlight: number): Promise<Throughput
         await new Promise((r) => setTimeout(r, 100));
       }
     }
+    await throughput(preload, inFlight, (i) => kv.put(`services/bench-svc-${n + i}`).value(serviceInfo(n + i)).exec());
     return await throughput(n, inFlight, (i) => kv.put(`services/bench-svc-${i}`).value(serviceInfo(i)).exec());
   } finally {
     kv.close();

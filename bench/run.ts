@@ -54,7 +54,9 @@ const results = await withRegistry(async (nc, pid) => {
   log(`limit and registration into a registry of ${loaded} instances`);
   const fullLimit = await benchLimit(nc, plan.ops);
   const fullRegister = await benchRegister(nc, plan.ops, 1_000_000);
-  return { ...empty, queries, loaded, fullLimit, fullRegister };
+  log(`peer: etcd puts into an etcd holding ${loaded} services`);
+  const etcdLoaded = await benchEtcd(plan.ops, 64, loaded);
+  return { ...empty, queries, loaded, fullLimit, fullRegister, etcdLoaded };
 });
 
 const heartbeats = [];
@@ -104,7 +106,8 @@ for (const [label, limit, register] of [
   row(`register p50, 1 in flight (${label})`, `${register.latency.p50} ms (p99 ${register.latency.p99})`, `raw publish p50 ${limit.publish.latency.p50} ms`, `${ratio(register.latency.p50, limit.publish.latency.p50)}x`, "<= 3x");
   row(`register, 64 in flight (${label})`, `${register.throughput.opsPerSecond}/s`, `raw publish ${limit.publish.throughput.opsPerSecond}/s`, `${ratio(register.throughput.opsPerSecond, limit.publish.throughput.opsPerSecond)}`, ">= 0.33");
 }
-row("register vs etcd put, 64 in flight", `${results.emptyRegister.throughput.opsPerSecond}/s`, `etcd ${results.etcd.opsPerSecond}/s`, `${ratio(results.emptyRegister.throughput.opsPerSecond, results.etcd.opsPerSecond)}`, ">= 1.0");
+row("register vs etcd put, 64 in flight (empty)", `${results.emptyRegister.throughput.opsPerSecond}/s`, `etcd ${results.etcd.opsPerSecond}/s`, `${ratio(results.emptyRegister.throughput.opsPerSecond, results.etcd.opsPerSecond)}`, ">= 1.0");
+row(`register vs etcd put, 64 in flight (${results.loaded} stored)`, `${results.fullRegister.throughput.opsPerSecond}/s`, `etcd ${results.etcdLoaded.opsPerSecond}/s`, `${ratio(results.fullRegister.throughput.opsPerSecond, results.etcdLoaded.opsPerSecond)}`, ">= 1.0");
 for (const q of results.queries) {
   row(`list by slug (10 of ${q.instances})`, `p50 ${q.filtered.p50} ms, p99 ${q.filtered.p99} ms`, "", "", q.instances >= 100_000 ? "p99 < 2 ms" : "");
   row(`list page of 1000 (of ${q.instances})`, `p50 ${q.unfilteredPage.p50} ms, p99 ${q.unfilteredPage.p99} ms`, "", "");
