@@ -25,10 +25,11 @@ describe("projector", () => {
   });
   after(async () => r.stop());
 
-  const eventAt = async (seq: number) => {
-    const m = await r.jsm.streams.getMessage(names.eventsStream, { seq });
+  /** The first event on `subject` from sequence `from` on (other entities' events may be interleaved). */
+  const firstEventFrom = async (from: number, subject: string) => {
+    const m = await r.jsm.direct.getMessage(names.eventsStream, { seq: from, next_by_subj: subject });
     assert.ok(m);
-    return { envelope: m.json<EventEnvelope>(), seq };
+    return { envelope: m.json<EventEnvelope>(), seq: m.seq };
   };
   const instances = () => new Kvm(r.nc).open(names.buckets.instance);
 
@@ -49,7 +50,7 @@ describe("projector", () => {
     const { instance } = (await r.call("instance.register", { url: "http://localhost:6002", slug: "old-svc", tags: ["v1"] })).body;
     await r.call("instance.register", { url: "http://localhost:6002", slug: "old-svc", tags: ["v2"] });
     const kv = await instances();
-    const registered = await eventAt(before + 1);
+    const registered = await firstEventFrom(before + 1, names.eventSubject("instance", instance.id));
     assert.equal(registered.envelope.type, "InstanceRegistered");
     await project(registered.envelope, registered.seq);
     assert.deepEqual((await kv.get(`old-svc.${instance.id}`))?.json<{ tags: string[] }>().tags, ["v2"]);
