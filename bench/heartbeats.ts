@@ -13,12 +13,12 @@ import type { Node } from "../src/contract/schemas.ts";
 import { heartbeat, publishHeartbeat } from "../test/harness/nodes.ts";
 import { startNatsServer } from "../test/harness/natsServer.ts";
 import { spawnRegistry } from "../test/harness/registry.ts";
+import { percentile } from "./lib.ts";
 
 const INTERVAL_MS = 1000;
 const seconds = Number(process.env.BENCH_SECONDS ?? 20);
 const counts = process.argv.slice(2).map(Number).filter((n) => n > 0);
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
 export type HeartbeatResult = {
   nodes: number;

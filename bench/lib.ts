@@ -4,7 +4,8 @@ import { readFile } from "node:fs/promises";
 export type Latency = { p50: number; p99: number; n: number };
 export type Throughput = { opsPerSecond: number; n: number; inFlight: number };
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+/** The p-th percentile of sorted values. */
+export const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 const round = (n: number, places = 3) => Math.round(n * 10 ** places) / 10 ** places;
 
 /** Runs `op` n times one after the other; milliseconds per op at p50 and p99. */

@@ -43,6 +43,11 @@ export type Config = {
   expiryProtectionWindowMs: number;
 };
 
+/** A configuration the registry cannot start with; the message names each variable at fault. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
 export function defaultConfig(): Config {
   return {
     natsUrl: "nats://127.0.0.1:4222",
@@ -111,6 +116,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   if (!LEVELS.includes(config.logLevel)) problems.push(`LOG_LEVEL "${config.logLevel}" must be one of ${LEVELS.join(", ")}`);
   if (config.natsCreds && config.natsUser) problems.push("NATS_CREDS and NATS_USER are both set; use one way to authenticate");
   if (Boolean(config.natsUser) !== Boolean(config.natsPassword)) problems.push("NATS_USER and NATS_PASSWORD go together; set both or neither");
-  if (problems.length > 0) throw new Error(`bad configuration: ${problems.join("; ")}`);
+  if (problems.length > 0) throw new ConfigError(`bad configuration: ${problems.join("; ")}`);
   return config;
 }

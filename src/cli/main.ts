@@ -2,6 +2,7 @@
  * The `registry` command's client side: definitions, instances, nodes, watch, top.
  * (`registry serve|agent|rebuild` run src/main.ts instead; bin/registry.js dispatches.)
  */
+import { ConfigError } from "../config.ts";
 import { RegistryError } from "../contract/errors.ts";
 import { UsageError } from "./args.ts";
 import { CliContext, type Out } from "./context.ts";
@@ -31,10 +32,8 @@ Exit codes: 0 done; 1 the registry refused the request (400, 403, 404, 409, 413)
 export const EXIT = { ok: 0, refused: 1, usage: 2, unreachable: 3, failed: 4 } as const;
 
 export function exitCodeOf(err: unknown): number {
-  if (err instanceof UsageError) return EXIT.usage;
+  if (err instanceof UsageError || err instanceof ConfigError) return EXIT.usage;
   if (err instanceof RegistryError) return err.code === 503 ? EXIT.unreachable : err.code >= 500 ? EXIT.failed : EXIT.refused;
-  if (err instanceof Error && /cannot connect to NATS/.test(err.message)) return EXIT.unreachable;
-  if (err instanceof Error && /^bad configuration/.test(err.message)) return EXIT.usage;
   return EXIT.failed;
 }
 

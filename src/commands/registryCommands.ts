@@ -23,7 +23,7 @@ export type Lookups = {
   syncNodes(): Promise<void>;
   instanceIdOfUrl(url: string): string | undefined;
   /** The read model's copy of an instance and the version it reflects (a hint: it may be stale). */
-  instanceState?(id: string): StateHint<Instance | null> | undefined;
+  instanceState(id: string): StateHint<Instance | null>;
   nodeIdOfUrl(url: string): string | undefined;
 };
 
@@ -51,7 +51,7 @@ export function registryCommands(deps: {
     requestId?: string,
     hint?: () => StateHint<S> | undefined,
   ) => execute(deps, decider, subject, command, { requestId, hint });
-  const instanceHint = (id: string) => () => lookups.instanceState?.(id);
+  const instanceHint = (id: string) => () => lookups.instanceState(id);
 
   const health = (command: InstanceHealthCommand, requestId?: string) =>
     run(instanceDecider, names.eventSubject("instance", command.data.id), command, requestId, instanceHint(command.data.id));

@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import type { Config } from "../config.ts";
+import { RegistryError } from "../contract/errors.ts";
 
 /** Connects with the configured servers and credentials; the error names NATS_URL when it fails. */
 export async function connectNats(config: Config, name: string): Promise<NatsConnection> {
@@ -15,7 +16,7 @@ export async function connectNats(config: Config, name: string): Promise<NatsCon
       ...(config.natsUser ? { user: config.natsUser, pass: config.natsPassword } : {}),
     });
   } catch (err) {
-    throw new Error(`cannot connect to NATS at ${config.natsUrl} (${(err as Error).message}); start nats-server or set NATS_URL`, { cause: err });
+    throw new RegistryError(503, `cannot connect to NATS at ${config.natsUrl} (${(err as Error).message}); start nats-server or set NATS_URL`, { cause: err });
   }
 }
 

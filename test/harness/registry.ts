@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { connect, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
-import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { pino } from "pino";
 import { defaultConfig, type Config } from "../../src/config.ts";
 import { startRegistry, type Registry } from "../../src/registry.ts";
@@ -121,7 +121,6 @@ export async function spawnRegistry(
 
 /** Every event stored on one entity's subject, oldest first. */
 export async function historyOf(nc: NatsConnection, stream: string, subject: string): Promise<{ type: string; data: any; metadata: any }[]> {
-  const { jetstream } = await import("@nats-io/jetstream");
   const consumer = await jetstream(nc).consumers.get(stream, { filter_subjects: subject });
   const events: { type: string; data: any; metadata: any }[] = [];
   if ((await consumer.info()).num_pending === 0) return events;
