@@ -2,55 +2,93 @@
  * Starts a real nats-server for a test, the way nats.js's own tests do: a free port
  * (-p -1), JetStream in a temporary store, loopback only; the port is read from the
  * ports file under a deadline, and the server is stopped by PID and its directory removed.
+ * Fault tests kill it (SIGKILL) or stop it and start it again on the same port and store.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-export type NatsServer = { url: string; port: number; dir: string; stop(): Promise<void> };
+export type NatsServer = {
+  url: string;
+  port: number;
+  dir: string;
+  pid(): number | undefined;
+  /** SIGKILL by PID: no flush, no goodbye to clients. */
+  kill(): Promise<void>;
+  /** Starts the server again on the same port and JetStream store (after kill or halt). */
+  restart(): Promise<void>;
+  /** SIGTERM by PID, keeping the store for a restart. */
+  halt(): Promise<void>;
+  /** Stops it and removes its directory. */
+  stop(): Promise<void>;
+};
 
 const START_TIMEOUT_MS = 10_000;
 
-export async function startNatsServer(extraArgs: string[] = []): Promise<NatsServer> {
-  const dir = await mkdtemp(join(tmpdir(), "registry-nats-"));
-  const args = ["-a", "127.0.0.1", "-p", "-1", "-m", "-1", "-js", "-sd", join(dir, "store"), "--ports_file_dir", dir, ...extraArgs];
+type Running = { child: ChildProcess; exited: Promise<unknown>; stderr: () => string };
+
+function launch(args: string[]): Running {
   const child: ChildProcess = spawn("nats-server", args, { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const exited = new Promise((resolve) => child.once("exit", resolve));
   child.once("error", () => undefined);
+  return { child, exited, stderr: () => stderr };
+}
 
+const alive = (r: Running) => r.child.exitCode === null && r.child.signalCode === null;
+
+/** Waits for the ports file the server writes once it listens; fails when it exits first. */
+async function waitForPortsFile(r: Running, dir: string): Promise<string> {
   const deadline = Date.now() + START_TIMEOUT_MS;
-  let url: string | undefined;
-  while (!url) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`nats-server exited early (${child.exitCode ?? child.signalCode}): ${stderr.trim() || "is it installed? (apt-get install nats-server)"}`);
+  for (;;) {
+    if (!alive(r)) {
+      throw new Error(`nats-server exited early (${r.child.exitCode ?? r.child.signalCode}): ${r.stderr().trim() || "is it installed? (apt-get install nats-server)"}`);
     }
     if (Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error(`nats-server did not write its ports file within ${START_TIMEOUT_MS} ms: ${stderr.trim()}`);
+      r.child.kill("SIGKILL");
+      throw new Error(`nats-server did not write its ports file within ${START_TIMEOUT_MS} ms: ${r.stderr().trim()}`);
     }
     const file = (await readdir(dir)).find((f) => f.endsWith(".ports"));
     if (file) {
       try {
         const ports = JSON.parse(await readFile(join(dir, file), "utf8")) as { nats: string[] };
-        url = ports.nats[0];
+        if (ports.nats[0]) return ports.nats[0];
       } catch {
         // the file is being written; read it again
       }
     }
-    if (!url) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+export async function startNatsServer(extraArgs: string[] = []): Promise<NatsServer> {
+  const dir = await mkdtemp(join(tmpdir(), "registry-nats-"));
+  const args = (port: string) => ["-a", "127.0.0.1", "-p", port, "-m", "-1", "-js", "-sd", join(dir, "store"), "--ports_file_dir", dir, ...extraArgs];
+  let running = launch(args("-1"));
+  const url = await waitForPortsFile(running, dir);
+  const port = Number(new URL(url).port);
+
+  const end = async (signal: NodeJS.Signals) => {
+    if (alive(running)) running.child.kill(signal);
+    await running.exited;
+    for (const f of await readdir(dir)) if (f.endsWith(".ports")) await rm(join(dir, f), { force: true });
+  };
   return {
     url,
-    port: Number(new URL(url).port),
+    port,
     dir,
+    pid: () => running.child.pid,
+    kill: () => end("SIGKILL"),
+    halt: () => end("SIGTERM"),
+    async restart() {
+      if (alive(running)) throw new Error("nats-server is still running; kill or halt it first");
+      running = launch(args(String(port)));
+      await waitForPortsFile(running, dir);
+    },
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill("SIGTERM");
-        await exited;
-      }
+      await end("SIGTERM");
       await rm(dir, { recursive: true, force: true });
     },
   };

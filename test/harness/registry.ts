@@ -131,3 +131,23 @@ export async function historyOf(nc: NatsConnection, stream: string, subject: str
   }
   return events;
 }
+
+/** Runs `src/main.ts <command>` to its end (e.g. `rebuild`), as `make rebuild` does. */
+export function runRegistryCommand(url: string, command: string, env: Record<string, string> = {}): Promise<{ code: number | null; output: string }> {
+  const root = fileURLToPath(new URL("../..", import.meta.url));
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", command], {
+    cwd: root,
+    env: { ...process.env, NATS_URL: url, LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => (out += d.toString()));
+  const deadline = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  return new Promise((resolve) =>
+    child.once("exit", (code) => {
+      clearTimeout(deadline);
+      resolve({ code, output: out });
+    }),
+  );
+}
