@@ -41,6 +41,12 @@ export type Config = {
   expiryProtectionShare: number;
   /** REGISTRY_EXPIRY_PROTECTION_WINDOW_MS: the window of the protection. */
   expiryProtectionWindowMs: number;
+  /** REGISTRY_EVENTS_MAX_BYTES: at this size of the event stream the registry refuses writes (503) rather than fill the disk. */
+  eventsMaxBytes: number;
+  /** REGISTRY_EVENTS_HISTORY_PER_ENTITY: events kept per entity; older ones go, the latest always stays. */
+  eventsHistoryPerEntity: number;
+  /** REGISTRY_HEARTBEAT_SUBJECTS: heartbeat subjects (nodes) the heartbeats stream keeps; past it the oldest go. */
+  heartbeatSubjects: number;
 };
 
 /** A configuration the registry cannot start with; the message names each variable at fault. */
@@ -61,6 +67,9 @@ export function defaultConfig(): Config {
     healthTickMs: 1000,
     expiryProtectionShare: 0.5,
     expiryProtectionWindowMs: 60_000,
+    eventsMaxBytes: 8 * 1024 ** 3,
+    eventsHistoryPerEntity: 10_000,
+    heartbeatSubjects: 100_000,
   };
 }
 
@@ -100,6 +109,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   config.offlineAfterMs = positiveInteger(env, "REGISTRY_OFFLINE_AFTER_MS", problems) ?? config.offlineAfterMs;
   config.healthTickMs = positiveInteger(env, "REGISTRY_HEALTH_TICK_MS", problems) ?? config.healthTickMs;
   config.expiryProtectionWindowMs = positiveInteger(env, "REGISTRY_EXPIRY_PROTECTION_WINDOW_MS", problems) ?? config.expiryProtectionWindowMs;
+  config.eventsMaxBytes = positiveInteger(env, "REGISTRY_EVENTS_MAX_BYTES", problems) ?? config.eventsMaxBytes;
+  config.eventsHistoryPerEntity = positiveInteger(env, "REGISTRY_EVENTS_HISTORY_PER_ENTITY", problems) ?? config.eventsHistoryPerEntity;
+  config.heartbeatSubjects = positiveInteger(env, "REGISTRY_HEARTBEAT_SUBJECTS", problems) ?? config.heartbeatSubjects;
   const share = env.REGISTRY_EXPIRY_PROTECTION_SHARE;
   if (share) {
     const n = share === "off" ? 0 : Number(share);

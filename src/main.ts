@@ -6,24 +6,20 @@
 import { configFromEnv, type Config } from "./config.ts";
 import { namesFor } from "./contract/names.ts";
 import { provision } from "./nats/provision.ts";
-import { rebuildProjections } from "./projector/rebuild.ts";
 import { createLogger } from "./logger.ts";
 import { connectNats, jetStreamOf } from "./nats/connect.ts";
-import { kvWriter } from "./projector/kvWriter.ts";
-import { projector } from "./projector/projector.ts";
 import { startStandaloneAgent } from "./nodeAgent.ts";
-import { startRegistry } from "./registry.ts";
+import { rebuildBuckets, startRegistry } from "./registry.ts";
 
 async function rebuild(config: Config): Promise<void> {
   const log = createLogger(config.logLevel);
   const nc = await connectNats(config, "registry rebuild");
   const names = namesFor(config.prefix);
-  const { js, jsm } = await jetStreamOf(nc);
-  await provision(nc, jsm, names);
-  const { replay } = projector({ js, names, writer: kvWriter(js, jsm), log });
+  const { jsm } = await jetStreamOf(nc);
+  await provision(nc, jsm, names, config);
   const started = Date.now();
-  const { events, entities } = await rebuildProjections(js, jsm, names, replay);
-  log.info({ events, entities, ms: Date.now() - started, stream: names.eventsStream }, "buckets rebuilt from the events; running registry processes follow on");
+  const rebuilt = await rebuildBuckets(nc, names, log);
+  log.info({ ...rebuilt, ms: Date.now() - started, stream: names.eventsStream }, "buckets rebuilt in place from the events; running registry processes follow on");
   await nc.drain();
 }
 
@@ -42,14 +38,41 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, "stopping: draining requests");
-    await running.stop();
-    await nc.drain();
+    // Bounded: with nats-server gone, draining can only fail or wait; the process still ends cleanly.
+    const drained = await withDeadline(STOP_DEADLINE_MS, async () => {
+      await running.stop();
+      await nc.drain();
+    });
+    if (!drained.ok) {
+      log.warn({ reason: drained.reason }, "could not drain before stopping; closing the connection");
+      await nc.close().catch(() => undefined);
+    }
     log.info("stopped");
     process.exit(0);
   };
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
 }
+
+const STOP_DEADLINE_MS = 5000;
+
+/** Runs `work` for at most `ms`; says how it ended instead of throwing. */
+async function withDeadline(ms: number, work: () => Promise<void>): Promise<{ ok: true } | { ok: false; reason: string }> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<{ ok: false; reason: string }>((resolve) => {
+    timer = setTimeout(() => resolve({ ok: false, reason: `not done within ${ms} ms` }), ms);
+  });
+  const done = work().then(
+    () => ({ ok: true as const }),
+    (err: Error) => ({ ok: false as const, reason: err.message }),
+  );
+  const result = await Promise.race([done, deadline]);
+  clearTimeout(timer);
+  return result;
+}
+
+// A promise nobody waited on must not take the registry down: it is logged, and the process goes on.
+process.on("unhandledRejection", (reason) => createLogger("info").error({ err: reason }, "unhandled rejection; carrying on"));
 
 main().catch((err: Error) => {
   createLogger("info").fatal(err.message);

@@ -14,7 +14,9 @@ import { configurationWarning, resolveIdentity } from "./agent/identity.ts";
 import { systemUsageProbe } from "./agent/usage.ts";
 import { healthChecker, type HealthChecker } from "./health/checker.ts";
 import { jetStreamOf } from "./nats/connect.ts";
+import { readInstance } from "./contract/readers.ts";
 import { KvMirror } from "./nats/kvMirror.ts";
+import { unreadableCounter } from "./unreadable.ts";
 import { InstancesView } from "./readmodels/instances.ts";
 
 /** This machine's node agent: identity, the one configuration warning, heartbeats. */
@@ -68,7 +70,7 @@ export async function startStandaloneAgent(nc: NatsConnection, config: Config, l
   const names = namesFor(config.prefix);
   const { js, jsm } = await jetStreamOf(nc);
   const agent = await startAgent(nc, config, log);
-  const mirror = new KvMirror<Instance>(js, jsm, names.buckets.instance, log);
+  const mirror = new KvMirror<Instance>(js, jsm, names.buckets.instance, log, { read: readInstance, unreadable: unreadableCounter(log) });
   const instances = new InstancesView(mirror);
   await mirror.start();
   const checks = nodeAgentChecks(nc, names, agent, () => instances.all(), (id) => instances.get(id), log);

@@ -4,6 +4,7 @@
  * adapters never import each other; this and nodeAgent.ts are the places that know them.
  */
 import type { NatsConnection } from "@nats-io/transport-node";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { Service } from "@nats-io/services";
 import type { Logger } from "pino";
 import type { Config } from "./config.ts";
@@ -19,7 +20,10 @@ import { livenessMonitor } from "./liveness/livenessMonitor.ts";
 import { provision } from "./nats/provision.ts";
 import { kvWriter } from "./projector/kvWriter.ts";
 import { projector } from "./projector/projector.ts";
-import { replayLatest } from "./projector/rebuild.ts";
+import { emptiedBuckets, rebuildProjections } from "./projector/rebuild.ts";
+import { readDefinition, readInstance, readNode } from "./contract/readers.ts";
+import { unreadableCounter, type Unreadable } from "./unreadable.ts";
+import { streamCapacity, type Capacity } from "./eventstore/capacity.ts";
 import { InstancesView } from "./readmodels/instances.ts";
 import { KvMirror } from "./nats/kvMirror.ts";
 import { nodeIdOfUrl, registryQueries } from "./readmodels/registryQueries.ts";
@@ -99,23 +103,68 @@ function startHealth(deps: {
   };
 }
 
+/** The event store and the KV writer of a process, both reading what they find as untrusted. */
+function projectionPorts(js: JetStreamClient, jsm: JetStreamManager, names: Names, unreadable: Unreadable, capacity?: Capacity) {
+  const entryReaders: Record<string, (value: unknown, key: string) => { ok: boolean }> = {
+    [names.buckets.definition]: readDefinition,
+    [names.buckets.instance]: readInstance,
+    [names.buckets.node]: readNode,
+  };
+  return {
+    store: natsEventStore(js, jsm, names.eventsStream, { unreadable, ...(capacity ? { capacity } : {}) }),
+    writer: kvWriter(js, jsm, (bucket, key, value) => entryReaders[bucket]?.(value, key).ok ?? false),
+  };
+}
+
+/** `registry rebuild`, and a start on buckets that lost their entries: the buckets rebuilt in place from the stream. */
+export async function rebuildBuckets(nc: NatsConnection, names: Names, log: Logger, unreadable = unreadableCounter(log)) {
+  const { js, jsm } = await jetStreamOf(nc);
+  const { store, writer } = projectionPorts(js, jsm, names, unreadable);
+  return rebuildProjections({ nc, js, jsm, names, store, writer, unreadable, log });
+}
+
+/**
+ * Brings NATS to what the registry needs, at start and after every reconnect (a restarted
+ * nats-server has lost the memory-stored heartbeats stream; a lost store, everything): the
+ * streams, consumers and buckets, then the buckets rebuilt when they cannot be trusted.
+ */
+async function prepare(nc: NatsConnection, jsm: JetStreamManager, names: Names, config: Config, log: Logger, unreadable: Unreadable): Promise<void> {
+  const heartbeatsLost = !(await jsm.streams.info(names.heartbeatsStream).then(() => true, () => false));
+  const { projectorCreatedOnEvents } = await provision(nc, jsm, names, config);
+  if (heartbeatsLost) log.info({ stream: names.heartbeatsStream }, "heartbeats stream created");
+  const emptied = await emptiedBuckets(jsm, names);
+  if (projectorCreatedOnEvents || emptied.length > 0) {
+    // A first start on old events, or buckets purged or lost: the stream explains them.
+    const rebuilt = await rebuildBuckets(nc, names, log, unreadable);
+    log.info({ ...rebuilt, emptied }, "projected the events already in the stream");
+  }
+}
+
+/** Runs `prepare` again whenever the connection comes back. */
+function prepareOnReconnect(nc: NatsConnection, prepareAgain: () => Promise<void>, log: Logger): void {
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type !== "reconnect") continue;
+      await prepareAgain().catch((err) => log.error({ err }, "could not provision streams after reconnecting; retrying on the next reconnect"));
+    }
+  })();
+}
+
 export async function startRegistry(nc: NatsConnection, config: Config, log: Logger): Promise<Registry> {
   const names = namesFor(config.prefix);
   const { js, jsm } = await jetStreamOf(nc);
-  const { replayUpTo } = await provision(nc, jsm, names);
+  const unreadable = unreadableCounter(log);
+  await prepare(nc, jsm, names, config, log, unreadable);
+  prepareOnReconnect(nc, () => prepare(nc, jsm, names, config, log, unreadable), log);
+  const capacity = streamCapacity({ jsm, stream: names.eventsStream, maxBytes: config.eventsMaxBytes, tickMs: 5000, log });
+  await capacity.refresh();
+  const { store, writer } = projectionPorts(js, jsm, names, unreadable, capacity);
 
-  const store = natsEventStore(js, jsm, names.eventsStream);
-  const writer = kvWriter(js, jsm);
-  const definitions = new KvMirror<Definition>(js, jsm, names.buckets.definition, log);
-  const instanceMirror = new KvMirror<Instance>(js, jsm, names.buckets.instance, log);
-  const nodes = new KvMirror<Node>(js, jsm, names.buckets.node, log);
+  const definitions = new KvMirror<Definition>(js, jsm, names.buckets.definition, log, { read: readDefinition, unreadable });
+  const instanceMirror = new KvMirror<Instance>(js, jsm, names.buckets.instance, log, { read: readInstance, unreadable });
+  const nodes = new KvMirror<Node>(js, jsm, names.buckets.node, log, { read: readNode, unreadable });
   const mirrors = { definition: definitions, instance: instanceMirror, node: nodes } as const;
-  const proj = projector({ js, names, writer, log, knownEntry: (bucket, key) => mirrors[bucket].entry(key) ?? null });
-  if (replayUpTo > 0) {
-    // A stream with events but no projector consumer yet (a first start on old events).
-    const entities = await replayLatest(js, names, replayUpTo, proj.replay);
-    log.info({ entities, upTo: replayUpTo }, "projected the events already in the stream");
-  }
+  const proj = projector({ js, names, writer, log, unreadable, knownEntry: (bucket, key) => mirrors[bucket].entry(key) ?? null });
   void proj.run();
   const instances = new InstancesView(instanceMirror);
   await Promise.all([definitions.start(), instanceMirror.start(), nodes.start()]);
@@ -136,7 +185,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     },
   });
 
-  const ingest = heartbeatIngest({ js, names, nodes, writer, commands, offlineAfterMs: config.offlineAfterMs, log });
+  const ingest = heartbeatIngest({ js, names, nodes, writer, commands, offlineAfterMs: config.offlineAfterMs, unreadable, log });
   void ingest.run();
   const liveness = livenessMonitor({ nodes, commands, offlineAfterMs: config.offlineAfterMs, tickMs: Math.min(config.heartbeatIntervalMs, 1000), log });
   const agent = await startAgent(nc, config, log);
@@ -149,11 +198,16 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
   const service = await startService({
     nc,
     names,
-    api: { ...commands, ...queries, renewLease: health.leases.renewLease, healthStatus: health.leases.healthStatus },
+    api: {
+      ...commands,
+      ...queries,
+      renewLease: health.leases.renewLease,
+      healthStatus: async () => ({ ...(await health.leases.healthStatus()), events: capacity.usage(), unreadable: unreadable.counts() }),
+    },
     log,
     version: VERSION,
     maxRequestBytes: config.maxRequestBytes,
-    stats: async () => ({ expiryProtection: health.leases.lastProtection() ?? null }),
+    stats: async () => ({ expiryProtection: health.leases.lastProtection() ?? null, events: capacity.usage(), unreadable: unreadable.counts() }),
   });
   serviceId = service.info().id;
   await health.members.refresh();
@@ -173,6 +227,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
       agent.stop();
       liveness.stop();
       health.stop();
+      capacity.stop();
       await Promise.all([proj.stop(), ingest.stop()]);
       for (const m of [definitions, instanceMirror, nodes]) m.stop();
     },

@@ -1,5 +1,6 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { Kvm } from "@nats-io/kv";
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { writeFile } from "node:fs/promises";
@@ -121,18 +122,20 @@ describe("registry CLI", () => {
     assert.equal(events[0].value.url, "http://127.0.0.1:9201");
   });
 
-  test("cli - rebuild empties the buckets and the running registry replays the events into them", async () => {
+  test("cli - rebuild restores a lost or damaged entry in place and leaves correct ones alone", async () => {
     const { instance } = (await r.call("instance.register", { url: "http://127.0.0.1:9401", slug: "rebuilt-svc", tags: ["kept"] })).body;
-    const subject = `$KV.registry_instances.rebuilt-svc.${instance.id}`;
-    const before = (await r.jsm.direct.getMessage("KV_registry_instances", { last_by_subj: subject }))!.seq;
+    const { instance: intact } = (await r.call("instance.register", { url: "http://127.0.0.1:9402", slug: "rebuilt-svc" })).body;
+    const kv = await new Kvm(r.nc).open("registry_instances");
+    await kv.put(`rebuilt-svc.${instance.id}`, "damaged");
+    await kv.put("rebuilt-svc.inst_nobody", JSON.stringify({ junk: true }));
+    const intactSeq = (await kv.get(`rebuilt-svc.${intact.id}`))!.revision;
     const run = await runCli(["rebuild"], { ...env, LOG_LEVEL: "info" });
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /"msg":"buckets rebuilt from the events; running registry processes follow on"/);
-    await until(async () => {
-      const entry = await r.jsm.direct.getMessage("KV_registry_instances", { last_by_subj: subject });
-      return entry !== null && entry.seq > before && entry.json<{ tags: string[] }>().tags[0] === "kept";
-    }, "the instance's entry to be written again, after the purge");
-    assert.deepEqual((await r.call("instance.get", { id: instance.id })).body.instance.tags, ["kept"]);
+    assert.match(run.stdout, /"msg":"buckets rebuilt in place from the events; running registry processes follow on"/);
+    assert.equal((await kv.get(`rebuilt-svc.${instance.id}`))?.json<{ tags: string[] }>().tags[0], "kept", "the damaged entry is written again");
+    assert.equal((await kv.get("rebuilt-svc.inst_nobody"))?.operation, "DEL", "an entry no event explains is removed");
+    assert.equal((await kv.get(`rebuilt-svc.${intact.id}`))?.revision, intactSeq, "a correct entry is not rewritten");
+    await until(async () => (await r.call("instance.get", { id: instance.id })).body.instance?.tags?.[0] === "kept", "the running registry to follow");
   });
 
   test("cli - top draws nodes and service health, and redraws when the registry changes", async () => {

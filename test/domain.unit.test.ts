@@ -108,7 +108,7 @@ describe("node decider", () => {
     usage: { cpu: { used: 1, total: 2, percent: 50 }, memory: { used: 1, total: 2, percent: 50 }, disk: { used: 1, total: 2, percent: 50 } },
     at,
   });
-  const observe = (at: string, url?: string) => ({ type: "ObserveHeartbeat" as const, data: { heartbeat: hb(at, url) }, metadata: { now: at } });
+  const observe = (at: string, url?: string) => ({ type: "ObserveHeartbeat" as const, data: { heartbeat: hb(at, url), receivedAt: at }, metadata: { now: at } });
   const check = (lastHeartbeat: string, now: string) => ({ type: "CheckLiveness" as const, data: { id: "n1", lastHeartbeat, offlineAfterMs: 15_000 }, metadata: { now } });
   const online = nodeDecider.evolve(null, nodeDecider.decide(observe(T0), null)[0]!)!;
 
@@ -122,6 +122,12 @@ describe("node decider", () => {
 
   test("given an online node, when an ordinary heartbeat comes, then no event (heartbeats are telemetry)", () => {
     assert.deepEqual(nodeDecider.decide(observe(T1), online), []);
+  });
+
+  test("given a node, when a heartbeat dated far in the future comes, then the time it was received dates it", () => {
+    const future = { ...observe(T1), data: { heartbeat: hb("2100-01-01T00:00:00.000Z"), receivedAt: T1 } };
+    const [joined] = nodeDecider.decide(future, null);
+    assert.equal(joined?.type === "NodeJoined" && joined.data.node.lastHeartbeat, T1);
   });
 
   test("given an online node, when a heartbeat reports a new url, then NodeUpdated names it", () => {

@@ -14,6 +14,9 @@ function memoryStore(opts: { alwaysConflict?: boolean } = {}) {
     async readLatest(subject) {
       return events.filter((e) => e.subject === subject).at(-1) ?? null;
     },
+    async latestReadableBefore() {
+      return null;
+    },
     async append(subject, envelope, expectedSeq) {
       appends++;
       const latest = events.filter((e) => e.subject === subject).at(-1)?.seq ?? 0;
@@ -33,16 +36,26 @@ test("execute - appends the decided event and projects it before returning", asy
   const result = await execute({ store, project: async (_e, seq) => void projected.push(seq) }, definitionDecider, "s.d", save, { requestId: "req-1" });
   assert.deepEqual(result, { state: save.data.definition, version: 1, written: true });
   assert.deepEqual(projected, [1]);
-  assert.equal(events[0]?.envelope.metadata.requestId, "req-1");
+  assert.equal(events[0]?.envelope?.metadata.requestId, "req-1");
 });
 
-test("execute - a retry with the same request id writes nothing and answers the stored state", async () => {
+test("execute - a retry of the same command with the same request id writes nothing and answers the stored state", async () => {
   const { store, events } = memoryStore();
   const deps = { store, project: async () => undefined };
   await execute(deps, definitionDecider, "s.d", save, { requestId: "req-1" });
-  const again = await execute(deps, definitionDecider, "s.d", { ...save, data: { definition: { id: "d", image: { name: "changed" } } } }, { requestId: "req-1" });
+  const again = await execute(deps, definitionDecider, "s.d", { ...save, metadata: { now: "2026-01-01T00:00:05.000Z" } }, { requestId: "req-1" });
   assert.equal(events.length, 1);
   assert.deepEqual(again.state, save.data.definition);
+});
+
+test("execute - a different command under a reused request id is written", async () => {
+  const { store, events } = memoryStore();
+  const deps = { store, project: async () => undefined };
+  await execute(deps, definitionDecider, "s.d", save, { requestId: "req-1" });
+  const changed = { ...save, data: { definition: { id: "d", image: { name: "changed" } } } };
+  const result = await execute(deps, definitionDecider, "s.d", changed, { requestId: "req-1" });
+  assert.equal(events.length, 2);
+  assert.deepEqual(result.state, changed.data.definition);
 });
 
 test("execute - a write that keeps losing its race ends in 409 after bounded attempts", async () => {

@@ -26,6 +26,24 @@ describe("instance health decider", () => {
     }
   });
 
+  test("given a lapsed lease, check outcomes write nothing: one decision from all inputs, no flapping", () => {
+    const lapsed = { ...checked, ttlSeconds: 1, status: "Unhealthy" as const, statusCause: "lease-expired" as const };
+    for (const outcome of ["unreachable", "failed", "passed"] as const) {
+      assert.deepEqual(decideHealth(cmd("RecordCheck", { outcome, detail: "x", checkedBy: "x" }), lapsed), []);
+    }
+  });
+
+  test("given a node offline, a lapsed lease changes no status, but the grace still ends in expiry", () => {
+    const offline = { ...base, ttlSeconds: 10, status: "Unreachable" as const, statusCause: "node-offline" as const };
+    assert.deepEqual(decideHealth(cmd("CheckLease", { lastRenewal: T0 }, at(15)), offline), []);
+    assert.deepEqual(changed(decideHealth(cmd("CheckLease", { lastRenewal: T0 }, at(30)), offline)), ["InstanceExpired"]);
+  });
+
+  test("given a check's Unreachable, when the lease lapses, then Unhealthy (lease-expired) once", () => {
+    const unreachable = { ...checked, ttlSeconds: 10, status: "Unreachable" as const, statusCause: "check-unreachable" as const };
+    assert.deepEqual(changed(decideHealth(cmd("CheckLease", { lastRenewal: T0 }, at(11)), unreachable)), ["Unreachable->Unhealthy:lease-expired"]);
+  });
+
   test("given a lease of 10 s renewed at T0: at 9 s nothing, at 10 s Unhealthy, at 30 s (grace 20 s) expired", () => {
     const leased = { ...base, ttlSeconds: 10, status: "Healthy" as const, statusCause: "lease-renewed" as const };
     assert.deepEqual(decideHealth(cmd("CheckLease", { lastRenewal: T0 }, at(9)), leased), []);

@@ -21,7 +21,7 @@ export const HELP = `registry <command> ...
   top                              live dashboard of nodes and instance health
   serve                            run a registry process (what make run starts)
   agent                            run only the node agent of this machine
-  rebuild                          empty the KV buckets and replay every event into them
+  rebuild                          rebuild the KV buckets in place from the events
 
 Every command takes --help, and --json to print the JSON the NATS API returns.
 Environment: NATS_URL (default nats://127.0.0.1:4222), NATS_CREDS, NATS_USER/NATS_PASSWORD, REGISTRY_PREFIX.

@@ -10,6 +10,7 @@ import type { CliContext } from "./context.ts";
 import { ago, bar, table } from "./format.ts";
 import { namesFor } from "../contract/names.ts";
 import type { Definition, Instance, Node } from "../contract/schemas.ts";
+import { readDefinition, readInstance, readNode } from "../contract/readers.ts";
 import { KvMirror } from "../nats/kvMirror.ts";
 
 export const TOP_HELP = `registry top
@@ -25,7 +26,7 @@ export function renderTop(nodes: Node[], instances: Instance[], definitions: num
   out.push(`registry top  ${new Date(now).toISOString()}  nodes ${nodes.length}  instances ${instances.length}  definitions ${definitions}\n\n`);
   const gpus = (n: Node) => {
     if (!n.gpus?.length) return "-";
-    const util = n.gpus.reduce((s, g) => s + g.gpuUtilization, 0) / n.gpus.length;
+    const util = n.gpus.reduce((s, g) => s + (g.gpuUtilization ?? 0), 0) / n.gpus.length;
     return `${n.gpus.length} ${bar(util, 10)}`;
   };
   out.push(
@@ -70,9 +71,9 @@ export async function topCommand(argv: string[], ctx: CliContext, stopped: Promi
   const jsm = await jetstreamManager(nc);
   const names = namesFor(ctx.config.prefix);
   const log = pino({ level: "silent" });
-  const nodes = new KvMirror<Node>(js, jsm, names.buckets.node, log);
-  const instances = new KvMirror<Instance>(js, jsm, names.buckets.instance, log);
-  const definitions = new KvMirror<Definition>(js, jsm, names.buckets.definition, log);
+  const nodes = new KvMirror<Node>(js, jsm, names.buckets.node, log, { read: readNode });
+  const instances = new KvMirror<Instance>(js, jsm, names.buckets.instance, log, { read: readInstance });
+  const definitions = new KvMirror<Definition>(js, jsm, names.buckets.definition, log, { read: readDefinition });
 
   let pending: NodeJS.Timeout | undefined;
   const draw = () => {

@@ -5,7 +5,7 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { pino, type Logger } from "pino";
-import type { ExpiryProtection, NodeRef } from "../contract/api.ts";
+import type { ExpiryProtection, HealthStatus, NodeRef } from "../contract/api.ts";
 import { namesFor } from "../contract/names.ts";
 import type {
   Definition,
@@ -109,7 +109,7 @@ export class RegistryClient {
   async selectNodes(requirements: SelectNodesRequest = {}): Promise<Node[]> {
     return (await this.#request<{ nodes: Node[] }>("node.select", requirements)).nodes;
   }
-  async healthStatus(): Promise<{ protection: ExpiryProtection; leases: { total: number; lapsed: number } }> {
+  async healthStatus(): Promise<HealthStatus> {
     return this.#request("health.status");
   }
   async setExpiryProtection(enabled: boolean): Promise<ExpiryProtection> {

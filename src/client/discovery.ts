@@ -7,7 +7,9 @@
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import type { Instance } from "../contract/schemas.ts";
+import { readInstance } from "../contract/readers.ts";
 import { KvMirror } from "../nats/kvMirror.ts";
+import { unreadableCounter } from "../unreadable.ts";
 
 export type Discovery = {
   slug: string;
@@ -30,7 +32,7 @@ const takesTraffic = (i: Instance) => i.status === "Healthy" || i.status === "De
 const mayTakeTraffic = (i: Instance) => i.status !== "Stopping" && i.status !== "Unreachable";
 
 export async function discover(deps: { js: JetStreamClient; jsm: JetStreamManager; bucket: string; slug: string; log: Logger }): Promise<Discovery> {
-  const mirror = new KvMirror<Instance>(deps.js, deps.jsm, deps.bucket, deps.log, `${deps.slug}.>`);
+  const mirror = new KvMirror<Instance>(deps.js, deps.jsm, deps.bucket, deps.log, { read: readInstance, unreadable: unreadableCounter(deps.log), keys: `${deps.slug}.>` });
   const listeners = new Set<(instances: Instance[]) => void>();
   let next = 0;
   mirror.onChange(() => {

@@ -13,7 +13,7 @@ export type { Discovery } from "./discovery.ts";
 export type { SelfRegistration } from "./selfRegister.ts";
 export { RegistryError } from "../contract/errors.ts";
 export type { ErrorCode, ErrorDetail } from "../contract/errors.ts";
-export type { ExpiryProtection, NodeRef } from "../contract/api.ts";
+export type { ExpiryProtection, HealthStatus, NodeRef } from "../contract/api.ts";
 export type {
   Definition,
   HealthCheck,

@@ -6,9 +6,14 @@
  * The state comes first from the caller's hint (the read model's copy, with the version
  * of the event it reflects): no read at all in the common case, and a stale copy only
  * costs a lost race. After that, and whenever the hint's decision is a refusal, it comes
- * from the entity's latest event. A request id already on that event means this is a retry
+ * from the entity's latest event. A command id already on that event means this is a retry
  * of the command that wrote it: nothing is decided or written again.
+ *
+ * The command id is the request id (`Nats-Msg-Id`) bound to what the command asks, so a
+ * client that reuses a request id for a different write gets that write done, while a true
+ * retry is deduplicated by JetStream (within its window) or by the check above.
  */
+import { createHash } from "node:crypto";
 import { RegistryError, conflict } from "../contract/errors.ts";
 import type { Decider } from "../domain/decider.ts";
 import type { RegistryEvent } from "../domain/events.ts";
@@ -23,10 +28,15 @@ export type Project = (event: RegistryEvent, seq: number) => Promise<void>;
 
 export type Executed<State> = { state: State; version: number; written: boolean };
 
+/** The request id bound to the command's subject, type and data. */
+export function commandIdOf(requestId: string, subject: string, command: { type: string; data: unknown }): string {
+  return createHash("sha256").update(`${requestId}\u0000${subject}\u0000${command.type}\u0000${JSON.stringify(command.data)}`).digest("hex").slice(0, 32);
+}
+
 /** What the caller knows of the entity already: its state and the sequence of the event it reflects. */
 export type StateHint<State> = { state: State; version: number };
 
-export async function execute<State, Command extends { metadata: { now: string } }, Event extends RegistryEvent>(
+export async function execute<State, Command extends { type: string; data: unknown; metadata: { now: string } }, Event extends RegistryEvent>(
   deps: { store: EventStore; project: Project },
   decider: Decider<State, Command, Event>,
   subject: string,
@@ -35,12 +45,13 @@ export async function execute<State, Command extends { metadata: { now: string }
 ): Promise<Executed<State>> {
   const { store, project } = deps;
   const { requestId } = opts;
+  const commandId = requestId === undefined ? undefined : commandIdOf(requestId, subject, command);
   const stateOf = (stored: StoredEvent | null) =>
-    stored ? decider.evolve(decider.initialState(), stored.envelope as unknown as Event) : decider.initialState();
+    stored?.envelope ? decider.evolve(decider.initialState(), stored.envelope as unknown as Event) : decider.initialState();
 
   async function current(): Promise<Executed<State>> {
     const latest = await store.readLatest(subject);
-    if (latest) await project(latest.envelope, latest.seq); // it may be from a process that died before projecting
+    if (latest?.envelope) await project(latest.envelope, latest.seq); // it may be from a process that died before projecting
     return { state: stateOf(latest), version: latest?.seq ?? 0, written: false };
   }
 
@@ -49,9 +60,9 @@ export async function execute<State, Command extends { metadata: { now: string }
     const events = decider.decide(command, state);
     try {
       for (const [i, event] of events.entries()) {
-        const id = requestId === undefined ? undefined : i === 0 ? requestId : `${requestId}:${i}`;
-        const envelope = { ...event, metadata: { at: command.metadata.now, ...(id ? { requestId: id } : {}) } };
-        const appended = await store.append(subject, envelope, version);
+        const id = commandId === undefined ? undefined : i === 0 ? commandId : `${commandId}:${i}`;
+        const envelope = { ...event, metadata: { at: command.metadata.now, ...(id ? { requestId, commandId: id } : {}) } };
+        const appended = await store.append(subject, envelope, version, id);
         if (appended.duplicate) return current(); // an earlier try of this request wrote it
         await project(envelope, appended.seq);
         state = decider.evolve(state, event);
@@ -76,7 +87,7 @@ export async function execute<State, Command extends { metadata: { now: string }
 
   for (let n = 1; n <= MAX_ATTEMPTS; n++) {
     const latest = await store.readLatest(subject);
-    if (latest && requestId && latest.envelope.metadata.requestId === requestId) return current();
+    if (commandId && latest?.envelope?.metadata.commandId === commandId) return current();
     const done = await attempt(stateOf(latest), latest?.seq ?? 0);
     if (done) return done;
     await backoff(n);

@@ -44,7 +44,7 @@ export function registryCommands(deps: {
 }): RegistryCommands & NodeLivenessCommands & InstanceHealthCommands {
   const { names, lookups } = deps;
   const now = () => (deps.clock?.() ?? new Date()).toISOString();
-  const run = <S, C extends { metadata: { now: string } }, E extends Parameters<Project>[0]>(
+  const run = <S, C extends { type: string; data: unknown; metadata: { now: string } }, E extends Parameters<Project>[0]>(
     decider: Parameters<typeof execute<S, C, E>>[1],
     subject: string,
     command: C,
@@ -134,7 +134,7 @@ export function registryCommands(deps: {
 
     async protectionState() {
       const latest = await deps.store.readLatest(protectionSubject);
-      return latest ? expiryProtectionDecider.evolve(expiryProtectionDecider.initialState(), latest.envelope as never) : expiryProtectionDecider.initialState();
+      return latest?.envelope ? expiryProtectionDecider.evolve(expiryProtectionDecider.initialState(), latest.envelope as never) : expiryProtectionDecider.initialState();
     },
 
     async evaluateProtection(census, share, windowMs) {
@@ -149,9 +149,10 @@ export function registryCommands(deps: {
       return { protection: state };
     },
 
-    async observeHeartbeat(heartbeat) {
+    async observeHeartbeat(heartbeat, receivedAt) {
       const subject = names.eventSubject("node", heartbeat.id);
-      const { state, written } = await run(nodeDecider, subject, { type: "ObserveHeartbeat", data: { heartbeat }, metadata: { now: now() } });
+      const command = { type: "ObserveHeartbeat" as const, data: { heartbeat, receivedAt }, metadata: { now: now() } };
+      const { state, written } = await run(nodeDecider, subject, command);
       return { node: state, written };
     },
 

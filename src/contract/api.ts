@@ -38,14 +38,23 @@ export type RegistryQueries = {
 /** Leases and the registry's health, answered by the health side. */
 export type HealthApi = {
   renewLease(req: { id: string }): Promise<{ instance: Instance }>;
-  healthStatus(): Promise<{ protection: ExpiryProtection; leases: { total: number; lapsed: number } }>;
+  healthStatus(): Promise<HealthStatus>;
+};
+
+export type HealthStatus = {
+  protection: ExpiryProtection;
+  leases: { total: number; lapsed: number };
+  /** The event stream's size against its limit (REGISTRY_EVENTS_MAX_BYTES). */
+  events: { bytes: number; maxBytes: number; messages: number };
+  /** Values this process could not read and skipped, by kind. */
+  unreadable: { kvEntries: number; events: number; heartbeats: number };
 };
 
 export type RegistryApi = RegistryCommands & RegistryQueries & HealthApi;
 
 /** The node transitions that heartbeats and the liveness monitor drive. */
 export type NodeLivenessCommands = {
-  observeHeartbeat(heartbeat: Heartbeat): Promise<{ node: Node | null; written: boolean }>;
+  observeHeartbeat(heartbeat: Heartbeat, receivedAt: string): Promise<{ node: Node | null; written: boolean }>;
   checkLiveness(id: string, lastHeartbeat: string, offlineAfterMs: number): Promise<{ node: Node | null; written: boolean }>;
 };
 

@@ -194,21 +194,22 @@ const Usage = Type.Object(
 );
 export const ResourceUsage = Type.Object({ cpu: Usage, memory: Usage, disk: Usage }, strict);
 
+/** What nvidia-smi reports of one GPU; other vendors and older drivers report less, so only id, index and name are required. */
 export const Gpu = Type.Object(
   {
     id: Type.String(),
     intraNodeId: Type.Integer({ minimum: 0 }),
     name: Type.String(),
-    busId: Type.String(),
-    temperature: Type.Number(),
-    performanceState: Type.String(),
-    powerUsage: Type.Number(),
-    powerCap: Type.Number(),
-    memoryUsage: Type.Number({ description: "MiB" }),
-    memoryTotal: Type.Number({ description: "MiB" }),
-    gpuUtilization: Type.Number(),
-    computeMode: Type.String(),
-    cudaVersion: Type.String(),
+    busId: Type.Optional(Type.String()),
+    temperature: Type.Optional(Type.Number()),
+    performanceState: Type.Optional(Type.String()),
+    powerUsage: Type.Optional(Type.Number()),
+    powerCap: Type.Optional(Type.Number()),
+    memoryUsage: Type.Optional(Type.Number({ description: "MiB" })),
+    memoryTotal: Type.Optional(Type.Number({ description: "MiB" })),
+    gpuUtilization: Type.Optional(Type.Number()),
+    computeMode: Type.Optional(Type.String()),
+    cudaVersion: Type.Optional(Type.String()),
   },
   strict,
 );
@@ -231,7 +232,11 @@ export type Node = Type.Static<typeof Node>;
 export type ResourceUsage = Type.Static<typeof ResourceUsage>;
 export type Gpu = Type.Static<typeof Gpu>;
 
-/** What a node agent publishes on `<prefix>.heartbeat.<nodeId>` every interval. */
+/**
+ * What a node agent publishes on `<prefix>.heartbeat.<nodeId>` every interval. The registry
+ * drops fields it does not know (a newer agent is read, not refused) and dates a heartbeat
+ * by when it arrives; `at`, the agent's clock, is only compared with that.
+ */
 export const Heartbeat = Type.Object(
   {
     id: Id,
@@ -240,9 +245,9 @@ export const Heartbeat = Type.Object(
     availabilityZone: Type.Optional(Type.String()),
     usage: ResourceUsage,
     gpus: Type.Optional(Type.Array(Gpu)),
-    at: Timestamp,
+    at: Type.Optional(Timestamp),
   },
-  strict,
+  { ...strict, description: "fields not listed here are ignored" },
 );
 export type Heartbeat = Type.Static<typeof Heartbeat>;
 

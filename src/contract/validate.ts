@@ -1,5 +1,6 @@
 import type { TSchema, Static } from "typebox";
 import { Compile } from "typebox/compile";
+import { Value } from "typebox/value";
 import { PATTERN_MEANING } from "./ids.ts";
 import { badRequest, type ErrorDetail } from "./errors.ts";
 
@@ -52,5 +53,24 @@ export function validator<T extends TSchema>(schema: T, what: string, rule?: (va
     const details = toDetails(compiled.Errors(value) as Iterable<TypeBoxError>);
     const summary = details.map((d) => `${d.path} ${d.message}`).join("; ");
     throw badRequest(`invalid ${what}: ${summary}`, details);
+  };
+}
+
+export type ReadResult<T> = { ok: true; value: T } | { ok: false; reason: string };
+export type Reader<T extends TSchema> = (value: unknown) => ReadResult<Static<T>>;
+
+/**
+ * For values read back from the stream and the buckets: untrusted, and possibly written by
+ * a newer version. Fields this version does not know are dropped (so a rolling upgrade
+ * reads on); what remains must match the schema, or the reason it cannot be read is returned.
+ */
+export function reader<T extends TSchema>(schema: T): Reader<T> {
+  const compiled = Compile(schema);
+  return (value) => {
+    if (typeof value !== "object" || value === null) return { ok: false, reason: `${value === null ? "null" : typeof value} where an object belongs` };
+    const cleaned = Value.Clean(schema, value); // in place: callers pass a freshly parsed value
+    if (compiled.Check(cleaned)) return { ok: true, value: cleaned as Static<T> };
+    const details = toDetails(compiled.Errors(cleaned) as Iterable<TypeBoxError>).slice(0, 3);
+    return { ok: false, reason: details.map((d) => `${d.path} ${d.message}`).join("; ") };
   };
 }

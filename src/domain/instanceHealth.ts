@@ -2,7 +2,8 @@
  * The health side of an instance's lifecycle: status reported by the instance, check
  * outcomes, leases, and the instance's node going offline and coming back. Each decision
  * writes at most one InstanceStatusChanged (or InstanceExpired), with its cause; one that
- * finds the status unchanged writes nothing.
+ * finds the status unchanged writes nothing. When several inputs speak at once, one rank
+ * decides (`outranks`), so they never take turns overwriting each other.
  */
 import type { CheckOutcome, Instance, InstanceStatus, StatusCause } from "../contract/schemas.ts";
 import { notFound } from "../contract/errors.ts";
@@ -35,6 +36,49 @@ export const graceSecondsOf = (i: Instance) => i.graceSeconds ?? 2 * (i.ttlSecon
 export function leaseLapsesAt(i: Instance, lastRenewal: string): number {
   return Date.parse(lastRenewal) + (i.ttlSeconds ?? Infinity) * 1000;
 }
+
+/**
+ * Which input decides when several speak at once: the instance's node being offline
+ * outranks a lapsed lease, which outranks an active check. What the instance or an
+ * operator set, a registration and the recoveries rank lowest: they hold until an input
+ * of higher rank speaks. An input of lower rank than the current cause changes nothing.
+ */
+const RANK: Record<StatusCause, number> = {
+  "node-offline": 3,
+  "lease-expired": 2,
+  "check-passed": 1,
+  "check-slow": 1,
+  "check-failed": 1,
+  "check-unreachable": 1,
+  registered: 0,
+  reported: 0,
+  operator: 0,
+  "lease-renewed": 0,
+  "node-online": 0,
+};
+
+export const outranks = (cause: StatusCause, current: StatusCause | undefined) => RANK[cause] >= RANK[current ?? "registered"];
+
+/** Whether a check with this outcome changes the instance's status (the checker reports only those). */
+export function checkChangesStatus(state: Instance, outcome: CheckOutcome): boolean {
+  const to = STATUS_OF_OUTCOME[outcome];
+  if (!state.check || state.status === "Stopping" || !outranks(`check-${outcome}`, state.statusCause)) return false;
+  if (state.status === "Starting" && (to === "Unhealthy" || to === "Unreachable")) return false; // still starting
+  return to !== state.status;
+}
+
+export type LeaseVerdict = "live" | "lapsed" | "expired";
+
+/** Where the lease stands at `nowMs`: renewed in time, lapsed (Unhealthy), or past its grace (deregistered). */
+export function leaseVerdict(state: Instance, lastRenewal: string, nowMs: number): LeaseVerdict {
+  if (state.ttlSeconds === undefined) return "live";
+  const lapsesAt = leaseLapsesAt(state, lastRenewal);
+  if (nowMs < lapsesAt) return "live";
+  return nowMs >= lapsesAt + graceSecondsOf(state) * 1000 ? "expired" : "lapsed";
+}
+
+/** Whether a lapsed lease changes the status: not when it already did, nor over an offline node. */
+export const lapseChangesStatus = (state: Instance) => state.statusCause !== "lease-expired" && outranks("lease-expired", state.statusCause);
 
 const later = (a: string | undefined, b: string) => (a !== undefined && Date.parse(a) > Date.parse(b) ? a : b);
 
@@ -69,26 +113,20 @@ export function decideHealth(command: InstanceHealthCommand, state: Instance | n
 
     case "RecordCheck": {
       const { outcome, detail, checkedBy } = command.data;
-      const to = STATUS_OF_OUTCOME[outcome];
-      if (state.status === "Stopping" || state.statusCause === "node-offline" || !state.check) return [];
-      if (state.status === "Starting" && (to === "Unhealthy" || to === "Unreachable")) return []; // still starting
-      if (to === state.status) return [];
-      return changeStatus(state, to, `check-${outcome}`, `${detail} (checked by ${checkedBy})`, now, { details: detail });
+      if (!checkChangesStatus(state, outcome)) return [];
+      return changeStatus(state, STATUS_OF_OUTCOME[outcome], `check-${outcome}`, `${detail} (checked by ${checkedBy})`, now, { details: detail });
     }
 
     case "CheckLease": {
-      if (state.ttlSeconds === undefined) return [];
       const lastRenewal = later(state.lastHeartbeat, command.data.lastRenewal);
-      const lapsesAt = leaseLapsesAt(state, lastRenewal);
-      const nowMs = Date.parse(now);
-      if (nowMs < lapsesAt) return [];
-      if (nowMs >= lapsesAt + graceSecondsOf(state) * 1000) {
+      const verdict = leaseVerdict(state, lastRenewal, Date.parse(now));
+      if (verdict === "expired") {
         const reason = `lease of ${state.ttlSeconds}s not renewed since ${lastRenewal}; deregistered after ${graceSecondsOf(state)}s of grace`;
         return [{ type: "InstanceExpired", data: { id: state.id, ...(state.slug !== undefined ? { slug: state.slug } : {}), reason } }];
       }
-      if (state.statusCause === "lease-expired") return [];
+      if (verdict === "live" || !lapseChangesStatus(state)) return [];
       return changeStatus(state, "Unhealthy", "lease-expired", `lease of ${state.ttlSeconds}s not renewed since ${lastRenewal}`, now, {
-        details: `lease lapsed at ${new Date(lapsesAt).toISOString()}`,
+        details: `lease lapsed at ${new Date(leaseLapsesAt(state, lastRenewal)).toISOString()}`,
       });
     }
 

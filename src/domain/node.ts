@@ -9,8 +9,12 @@ import type { NodeEvent } from "./events.ts";
 
 export type NodeState = Node | null;
 
-/** A heartbeat that may change the node's state (the registry skips it when nothing would). */
-export type ObserveHeartbeat = { type: "ObserveHeartbeat"; data: { heartbeat: Heartbeat }; metadata: CommandMetadata };
+/**
+ * A heartbeat that may change the node's state (the registry skips it when nothing would).
+ * `receivedAt` is when the registry's side received it: its clock, not the agent's `at`,
+ * dates the node's last heartbeat.
+ */
+export type ObserveHeartbeat = { type: "ObserveHeartbeat"; data: { heartbeat: Heartbeat; receivedAt: string }; metadata: CommandMetadata };
 /** The liveness monitor saw no heartbeat since `lastHeartbeat`. */
 export type CheckLiveness = {
   type: "CheckLiveness";
@@ -22,13 +26,13 @@ export type NodeCommand = ObserveHeartbeat | CheckLiveness | RemoveNode;
 
 const IDENTITY = ["url", "region", "availabilityZone"] as const;
 
-export function nodeFromHeartbeat(h: Heartbeat, status: Node["status"]): Node {
+export function nodeFromHeartbeat(h: Heartbeat, status: Node["status"], receivedAt: string): Node {
   return {
     id: h.id,
     url: h.url,
     ...(h.region !== undefined ? { region: h.region } : {}),
     ...(h.availabilityZone !== undefined ? { availabilityZone: h.availabilityZone } : {}),
-    lastHeartbeat: h.at,
+    lastHeartbeat: receivedAt,
     status,
     usage: h.usage,
     ...(h.gpus !== undefined ? { gpus: h.gpus } : {}),
@@ -40,19 +44,26 @@ export function isStale(lastHeartbeat: string, now: string, offlineAfterMs: numb
   return Date.parse(now) - Date.parse(lastHeartbeat) > offlineAfterMs;
 }
 
+/** Whether a heartbeat received at `receivedAt` is newer than the node's last one. */
+export function isNewerHeartbeat(node: Pick<Node, "lastHeartbeat">, receivedAt: string): boolean {
+  return node.lastHeartbeat === undefined || Date.parse(receivedAt) > Date.parse(node.lastHeartbeat);
+}
+
+/** Whether a newer heartbeat changes the node's state (an event), not only its telemetry. */
+export function heartbeatChangesState(node: Node | null | undefined, h: Heartbeat): boolean {
+  return !node || node.status === "Offline" || IDENTITY.some((f) => node[f] !== h[f]);
+}
+
 function observe(command: ObserveHeartbeat, state: NodeState): NodeEvent[] {
-  const { heartbeat } = command.data;
-  const node = nodeFromHeartbeat(heartbeat, "Online");
-  if (state === null) return [{ type: "NodeJoined", data: { node, reason: `first heartbeat, at ${heartbeat.at}` } }];
-  if (state.lastHeartbeat !== undefined && Date.parse(heartbeat.at) <= Date.parse(state.lastHeartbeat)) return [];
+  const { heartbeat, receivedAt } = command.data;
+  const node = nodeFromHeartbeat(heartbeat, "Online", receivedAt);
+  if (state === null) return [{ type: "NodeJoined", data: { node, reason: `first heartbeat, received at ${receivedAt}` } }];
+  if (!isNewerHeartbeat(state, receivedAt) || !heartbeatChangesState(state, heartbeat)) return [];
   if (state.status === "Offline") {
-    return [{ type: "NodeCameBack", data: { node, reason: `heartbeat at ${heartbeat.at} after none since ${state.lastHeartbeat}` } }];
+    return [{ type: "NodeCameBack", data: { node, reason: `heartbeat received at ${receivedAt} after none since ${state.lastHeartbeat}` } }];
   }
   const changed = IDENTITY.filter((f) => state[f] !== node[f]);
-  if (changed.length > 0) {
-    return [{ type: "NodeUpdated", data: { node, changed: [...changed], reason: `heartbeat at ${heartbeat.at} reports a new ${changed.join(", ")}` } }];
-  }
-  return [];
+  return [{ type: "NodeUpdated", data: { node, changed: [...changed], reason: `heartbeat received at ${receivedAt} reports a new ${changed.join(", ")}` } }];
 }
 
 function checkLiveness(command: CheckLiveness, state: NodeState): NodeEvent[] {

@@ -4,13 +4,14 @@
  */
 import type { Gpu, Node, SelectNodesRequest } from "../contract/schemas.ts";
 
-const freeMemoryMiB = (g: Gpu) => g.memoryTotal - g.memoryUsage;
+/** A GPU that does not report a figure does not meet a limit on it. */
+const freeMemoryMiB = (g: Gpu) => (g.memoryTotal ?? 0) - (g.memoryUsage ?? Infinity);
 
 function fittingGpus(node: Node, req: SelectNodesRequest): Gpu[] {
   return (node.gpus ?? []).filter(
     (g) =>
       (req.minGpuFreeMemoryMiB === undefined || freeMemoryMiB(g) >= req.minGpuFreeMemoryMiB) &&
-      (req.maxGpuUtilization === undefined || g.gpuUtilization <= req.maxGpuUtilization),
+      (req.maxGpuUtilization === undefined || (g.gpuUtilization ?? Infinity) <= req.maxGpuUtilization),
   );
 }
 

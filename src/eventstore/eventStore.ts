@@ -3,14 +3,23 @@
  * the sequence of its latest event; appends name the version they were decided on
  * (`Nats-Expected-Last-Subject-Sequence`, 0 for a new entity), so a concurrent change
  * makes the append fail instead of being overwritten.
+ *
+ * Events read back are untrusted: when an entity's latest event cannot be read, its state
+ * is that of its latest readable event (or none), still at the version of the latest one,
+ * so the entity stays writable and the unreadable event is skipped, logged and counted.
  */
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import { RegistryError } from "../contract/errors.ts";
-import type { RegistryEvent } from "../domain/events.ts";
+import type { Unreadable } from "../unreadable.ts";
+import type { Capacity } from "./capacity.ts";
+import { readSubjects } from "./readSubjects.ts";
+import { readEvent, type EventEnvelope } from "./storedEvents.ts";
 
-export type EventEnvelope = RegistryEvent & { metadata: { at: string; requestId?: string } };
-export type StoredEvent = { envelope: EventEnvelope; seq: number; subject: string };
+export type { EventEnvelope, EventMetadata } from "./storedEvents.ts";
+
+/** An entity's latest event; `envelope` is its latest readable one, null when none can be read. */
+export type StoredEvent = { envelope: EventEnvelope | null; seq: number; subject: string };
 
 /** The entity changed since it was read: decide again. */
 export class VersionConflict extends Error {
@@ -20,21 +29,51 @@ export class VersionConflict extends Error {
   }
 }
 
+/** The event stream refuses appends: it is at its size limit, or its store is out of room. */
+export class StreamFull extends RegistryError {
+  constructor(stream: string, why: string, cause?: unknown) {
+    super(503, `the event stream ${stream} takes no more events (${why}); nothing was written. Raise REGISTRY_EVENTS_MAX_BYTES or give nats-server's JetStream store more room, then retry`, { cause });
+    this.name = "StreamFull";
+  }
+}
+
+/** JetStream's "stream store failed" (JSStreamStoreFailedError): a stream at its limits refusing a message. */
+const STREAM_STORE_FAILED = 10077;
+
 export type AppendResult = { seq: number; duplicate: boolean };
 
 export type EventStore = {
   readLatest(subject: string): Promise<StoredEvent | null>;
-  append(subject: string, envelope: EventEnvelope, expectedSeq: number): Promise<AppendResult>;
+  /** The latest readable event of `subject` before sequence `before`, or null. */
+  latestReadableBefore(subject: string, before: number): Promise<EventEnvelope | null>;
+  append(subject: string, envelope: EventEnvelope, expectedSeq: number, dedupeId?: string): Promise<AppendResult>;
 };
-
 
 export function unavailable(what: string, cause: unknown): RegistryError {
   const reason = cause instanceof Error ? cause.message : String(cause);
   return new RegistryError(503, `${what} failed (${reason}); check that nats-server is up with JetStream enabled and retry`, { cause });
 }
 
-export function natsEventStore(js: JetStreamClient, jsm: JetStreamManager, stream: string): EventStore {
+export function natsEventStore(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  stream: string,
+  opts: { unreadable?: Unreadable; capacity?: Pick<Capacity, "full"> } = {},
+): EventStore {
+  const { unreadable, capacity } = opts;
+  async function latestReadableBefore(subject: string, before: number): Promise<EventEnvelope | null> {
+    let found: EventEnvelope | null = null;
+    for await (const m of readSubjects(js, stream, subject, "all")) {
+      if (m.seq >= before) break;
+      const read = readEvent(m.data, m.subject);
+      if (read.ok) found = read.value;
+    }
+    return found;
+  }
+
   return {
+    latestReadableBefore,
+
     async readLatest(subject) {
       let msg;
       try {
@@ -43,19 +82,23 @@ export function natsEventStore(js: JetStreamClient, jsm: JetStreamManager, strea
         throw unavailable(`reading ${subject} from ${stream}`, err);
       }
       if (msg === null) return null;
-      return { envelope: msg.json<EventEnvelope>(), seq: msg.seq, subject };
+      const read = readEvent(msg.data, subject);
+      if (read.ok) return { envelope: read.value, seq: msg.seq, subject };
+      unreadable?.skip("events", String(msg.seq), read.reason, { stream, subject, seq: msg.seq });
+      return { envelope: await latestReadableBefore(subject, msg.seq), seq: msg.seq, subject };
     },
 
-    async append(subject, envelope, expectedSeq) {
-      const requestId = envelope.metadata.requestId;
+    async append(subject, envelope, expectedSeq, dedupeId) {
+      if (capacity?.full()) throw new StreamFull(stream, "it is at REGISTRY_EVENTS_MAX_BYTES");
       try {
         const ack = await js.publish(subject, JSON.stringify(envelope), {
           expect: { lastSubjectSequence: expectedSeq },
-          ...(requestId ? { msgID: requestId } : {}),
+          ...(dedupeId ? { msgID: dedupeId } : {}),
         });
         return { seq: ack.seq, duplicate: ack.duplicate };
       } catch (err) {
         if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamWrongLastSequence) throw new VersionConflict(subject, expectedSeq);
+        if (err instanceof JetStreamApiError && err.code === STREAM_STORE_FAILED) throw new StreamFull(stream, err.message, err);
         throw unavailable(`appending to ${stream}`, err);
       }
     },

@@ -6,7 +6,7 @@
  */
 import type { Logger } from "pino";
 import type { CheckOutcome, Instance } from "../contract/schemas.ts";
-import { STATUS_OF_OUTCOME } from "../domain/instanceHealth.ts";
+import { checkChangesStatus } from "../domain/instanceHealth.ts";
 import { CHECK_DEFAULTS, probe } from "./probes.ts";
 
 export type CheckReport = { id: string; outcome: CheckOutcome; detail: string };
@@ -42,7 +42,7 @@ export function healthChecker(deps: {
       state.failures = failing ? state.failures + 1 : 0;
       if (failing && state.failures < (check.failuresBeforeChange ?? CHECK_DEFAULTS.failuresBeforeChange)) return;
       const now = deps.current(instance.id);
-      if (!now || now.status === STATUS_OF_OUTCOME[result.outcome]) return;
+      if (!now || !checkChangesStatus(now, result.outcome)) return;
       if (state.reported?.outcome === result.outcome && Date.now() - state.reported.at < interval) return; // still being written
       state.reported = { outcome: result.outcome, at: Date.now() };
       await deps.report({ id: instance.id, outcome: result.outcome, detail: result.detail });

@@ -9,7 +9,7 @@ import type { Logger } from "pino";
 import type { ExpiryProtection, InstanceHealthCommands } from "../contract/api.ts";
 import { RegistryError, notFound } from "../contract/errors.ts";
 import type { Instance } from "../contract/schemas.ts";
-import { graceSecondsOf, leaseLapsesAt } from "../domain/instanceHealth.ts";
+import { lapseChangesStatus, leaseLapsesAt, leaseVerdict } from "../domain/instanceHealth.ts";
 import { everyTick } from "../ticker.ts";
 
 export type InstanceSource = {
@@ -70,8 +70,8 @@ export function leases(deps: {
     }
     for (const i of lapsed) {
       if (!deps.owns(i.id)) continue;
-      const graceOver = now >= leaseLapsesAt(i, lastRenewal(i)) + graceSecondsOf(i) * 1000;
-      if (i.statusCause === "lease-expired" && !graceOver) continue; // already Unhealthy; waiting out the grace
+      const graceOver = leaseVerdict(i, lastRenewal(i), now) === "expired";
+      if (!graceOver && !lapseChangesStatus(i)) continue; // already Unhealthy, or its node offline: waiting out the grace
       const { written } = await commands.checkLease(i.id, lastRenewal(i));
       if (written) log.info({ instance: i.id, slug: i.slug, expired: graceOver }, graceOver ? "lease expired: deregistered" : "lease lapsed: Unhealthy");
     }

@@ -1,6 +1,7 @@
 /**
  * A `for await` loop over a durable pull consumer that restarts itself: when the consumer
- * fails, or is deleted and re-created (a rebuild), it starts over on the current one.
+ * fails, or is deleted and re-created (a restarted nats-server re-provisioned), it starts
+ * over on the current one.
  * Messages are handled concurrently, at most `maxInFlight` at a time.
  */
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
@@ -27,7 +28,8 @@ export function durableWorker(deps: {
     stopCurrent = () => void messages.stop();
     void (async () => {
       for await (const status of messages.status()) {
-        if (status.type === "consumer_deleted" || status.type === "consumer_not_found") {
+        // A rebuild re-created the consumer, or a restarted nats-server lost it with its memory stream.
+        if (status.type === "consumer_deleted" || status.type === "consumer_not_found" || status.type === "stream_not_found") {
           log.info({ durable, status: status.type }, "consumer replaced; following the new one");
           messages.stop();
         }

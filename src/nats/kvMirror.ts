@@ -12,16 +12,30 @@ import { DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg 
 import type { Logger } from "pino";
 import { RegistryError } from "../contract/errors.ts";
 import { VERSION_HEADER } from "../contract/names.ts";
+import type { ReadResult } from "../contract/validate.ts";
+import type { Unreadable } from "../unreadable.ts";
 
 export type ChangeListener<T> = (key: string, value: T | null, previous: T | null) => void;
 
 /** A live entry as the mirror last saw it: value, KV revision and the event version it reflects. */
 export type MirroredEntry<T> = { value: T; revision: number; version: number };
 
+export type MirrorOptions<T> = {
+  /** Turns a parsed entry into a value, or says why it cannot (`key` is where it was found). */
+  read: (value: unknown, key: string) => ReadResult<T>;
+  /** Where unreadable entries are counted (a silent counter when absent). */
+  unreadable?: Unreadable;
+  /** Narrows the mirror to matching keys (`user-svc.>`); the default is the whole bucket. */
+  keys?: string;
+};
+
 const SYNC_TIMEOUT_MS = 5000;
+/** A sync still waiting after this long asks for the last message that really exists (the last ones may have been purged). */
+const RECHECK_AFTER_MS = 500;
 
 export class KvMirror<T> {
   readonly #entries = new Map<string, MirroredEntry<T>>();
+  readonly #unreadableKeys = new Set<string>();
   readonly #listeners: ChangeListener<T>[] = [];
   #applied = 0;
   #waiters: { seq: number; resolve: () => void }[] = [];
@@ -30,17 +44,18 @@ export class KvMirror<T> {
   #inFlightBarrier: Promise<number> | undefined;
   readonly #stream: string;
   readonly #prefixLength: number;
+  readonly keys: string;
 
-  /** `keys` narrows the mirror to matching keys (`user-svc.>`); the default is the whole bucket. */
   constructor(
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
     readonly bucket: string,
     private readonly log: Logger,
-    private readonly keys = ">",
+    private readonly options: MirrorOptions<T>,
   ) {
     this.#stream = `KV_${bucket}`;
     this.#prefixLength = `$KV.${bucket}.`.length;
+    this.keys = options.keys ?? ">";
   }
 
   onChange(listener: ChangeListener<T>): void {
@@ -61,6 +76,16 @@ export class KvMirror<T> {
 
   get size(): number {
     return this.#entries.size;
+  }
+
+  /** The keys of every readable entry. */
+  entryKeys(): IterableIterator<string> {
+    return this.#entries.keys();
+  }
+
+  /** The keys whose current entry could not be read. */
+  unreadableKeys(): ReadonlySet<string> {
+    return this.#unreadableKeys;
   }
 
   /** Starts mirroring; resolves once every value present at the start is loaded. */
@@ -90,14 +115,20 @@ export class KvMirror<T> {
     }
     if (this.#applied >= lastSeq) return;
     await new Promise<void>((resolve, reject) => {
+      const done = () => {
+        clearTimeout(recheck);
+        clearTimeout(timer);
+        this.#waiters = this.#waiters.filter((w) => w.resolve !== done);
+        resolve();
+      };
+      const recheck = setTimeout(() => {
+        this.#lastExisting().then((last) => last <= this.#applied && done(), () => undefined);
+      }, RECHECK_AFTER_MS);
       const timer = setTimeout(() => {
+        clearTimeout(recheck);
         this.#waiters = this.#waiters.filter((w) => w.resolve !== done);
         reject(new RegistryError(503, `the ${this.bucket} read model is behind the bucket (at ${this.#applied}, bucket at ${lastSeq}); retry`));
       }, SYNC_TIMEOUT_MS);
-      const done = () => {
-        clearTimeout(timer);
-        resolve();
-      };
       this.#waiters.push({ seq: lastSeq, resolve: done });
     });
   }
@@ -123,8 +154,14 @@ export class KvMirror<T> {
 
   /** The sequence the mirror must reach: the bucket's last, or the last of the keys it follows. */
   async #lastSequence(): Promise<number> {
-    if (this.keys === ">") return (await this.jsm.streams.info(this.#stream)).state.last_seq;
-    const last = await this.jsm.direct.getMessage(this.#stream, { last_by_subj: `$KV.${this.bucket}.${this.keys}` }).catch(() => null);
+    if (this.keys !== ">") return this.#lastExisting();
+    const { state } = await this.jsm.streams.info(this.#stream);
+    return state.messages === 0 ? 0 : state.last_seq; // a purged stream keeps its last sequence but no message
+  }
+
+  /** The sequence of the last message of the followed keys that is still in the stream. */
+  async #lastExisting(): Promise<number> {
+    const last = await this.jsm.direct.getMessage(this.#stream, { last_by_subj: `$KV.${this.bucket}.${this.keys}` });
     return last?.seq ?? 0;
   }
 
@@ -132,17 +169,10 @@ export class KvMirror<T> {
     const key = m.subject.substring(this.#prefixLength);
     const op = m.headers?.get("KV-Operation");
     const previous = this.#entries.get(key)?.value ?? null;
-    let value: T | null = null;
-    if (op === "DEL" || op === "PURGE") {
-      this.#entries.delete(key);
-    } else {
-      try {
-        value = m.json<T>();
-        this.#entries.set(key, { value, revision: m.seq, version: Number(m.headers?.get(VERSION_HEADER) || 0) });
-      } catch (err) {
-        this.log.error({ err, bucket: this.bucket, key }, "KV entry is not JSON; ignored");
-      }
-    }
+    const value = op === "DEL" || op === "PURGE" ? null : this.#read(m, key);
+    if (op === "DEL" || op === "PURGE") this.#unreadableKeys.delete(key);
+    if (value === null) this.#entries.delete(key);
+    else this.#entries.set(key, { value, revision: m.seq, version: Number(m.headers?.get(VERSION_HEADER)) || 0 });
     this.#applied = m.seq;
     for (const listener of this.#listeners) listener(key, value, previous);
     if (this.#waiters.length > 0) {
@@ -150,5 +180,22 @@ export class KvMirror<T> {
       this.#waiters = this.#waiters.filter((w) => w.seq > this.#applied);
       for (const w of ready) w.resolve();
     }
+  }
+
+  /** The entry's value, or null (counted and logged once) when it cannot be read. */
+  #read(m: JsMsg, key: string): T | null {
+    let result: ReadResult<T>;
+    try {
+      result = this.options.read(m.json(), key);
+    } catch {
+      result = { ok: false, reason: "not JSON" };
+    }
+    if (result.ok) {
+      this.#unreadableKeys.delete(key);
+      return result.value;
+    }
+    this.#unreadableKeys.add(key);
+    this.options.unreadable?.skip("kvEntries", `${this.bucket}/${key}@${m.seq}`, result.reason, { bucket: this.bucket, key, revision: m.seq });
+    return null;
   }
 }

@@ -8,33 +8,41 @@
  * It writes to the bucket's stream directly (a KV bucket is the stream `KV_<bucket>`,
  * one subject `$KV.<bucket>.<key>` per key) because KV's own put and delete cannot carry
  * a header; watchers see ordinary KV entries.
+ *
+ * Stored entries are untrusted: one this version cannot read (not JSON, or not an entity of
+ * its bucket) protects nothing, whatever version it claims, and is replaced by any write.
  */
 import type { JetStreamClient, JetStreamManager, StoredMsg } from "@nats-io/jetstream";
 import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import { headers } from "@nats-io/transport-node";
 import { VERSION_HEADER } from "../contract/names.ts";
+import { sameJson } from "../domain/decider.ts";
 
 const MAX_ATTEMPTS = 10;
 
 export type WriteOutcome = "written" | "skipped";
 
-/** What is stored under a key: its value (null when deleted), KV revision and version. */
+/** What is stored under a key: its value (null when deleted or unreadable), KV revision and version. */
 export type StoredEntry = { value: unknown | null; revision: number; version: number };
 
-export type KvWriter = {
+export type WriteOptions = {
+  /** Combines the stored value (when there is a readable one) with the new value before writing. */
+  merge?: ((stored: unknown, value: unknown) => unknown) | undefined;
+  /** The caller's copy of the entry (null: believed absent): saves the read when current; a stale copy costs a retry. */
+  known?: StoredEntry | null | undefined;
   /**
-   * Writes the value of event `version`, unless the key already reflects that version or a
-   * later one. `known` is the caller's copy of the entry (null: believed absent), which saves
-   * the read when it is current; a stale copy only costs a retry.
+   * A rebuild from events up to this sequence: the entry is replaced whenever it differs
+   * from the value, whatever its version, unless a live write after the rebuild began
+   * (a version past `replaceUpTo`) got there.
    */
-  write(
-    bucket: string,
-    key: string,
-    value: unknown | null,
-    version: number,
-    merge?: (stored: unknown, value: unknown) => unknown,
-    known?: StoredEntry | null,
-  ): Promise<WriteOutcome>;
+  replaceUpTo?: number;
+  /** For a rebuild: completes a value that has no readable stored entry to merge with (lost telemetry). */
+  whenAbsent?: (value: unknown) => unknown | Promise<unknown>;
+};
+
+export type KvWriter = {
+  /** Writes the value of event `version` (null deletes), unless the key already reflects that version or a later one. */
+  write(bucket: string, key: string, value: unknown | null, version: number, options?: WriteOptions): Promise<WriteOutcome>;
   /**
    * Rewrites a live entry in place, keeping its version: for data that is not an event
    * (a node's telemetry). `change` returns null to leave it. `known` saves a read when the
@@ -43,16 +51,27 @@ export type KvWriter = {
   update(bucket: string, key: string, change: (value: unknown) => unknown | null, known?: StoredEntry): Promise<WriteOutcome>;
 };
 
+/** Whether a stored value is an entity of its bucket, under its key. */
+export type EntryCheck = (bucket: string, key: string, value: unknown) => boolean;
+
 const isDelete = (m: StoredMsg) => {
   const op = m.header?.get("KV-Operation");
   return op === "DEL" || op === "PURGE";
 };
 
-export function kvWriter(js: JetStreamClient, jsm: JetStreamManager): KvWriter {
+export function kvWriter(js: JetStreamClient, jsm: JetStreamManager, readable: EntryCheck = () => true): KvWriter {
   async function read(bucket: string, key: string): Promise<StoredEntry | null> {
     const m = await jsm.direct.getMessage(`KV_${bucket}`, { last_by_subj: `$KV.${bucket}.${key}` });
     if (m === null) return null;
-    return { value: isDelete(m) ? null : m.json(), revision: m.seq, version: Number(m.header?.get(VERSION_HEADER) || 0) };
+    const version = Number(m.header?.get(VERSION_HEADER)) || 0;
+    if (isDelete(m)) return { value: null, revision: m.seq, version };
+    let value: unknown;
+    try {
+      value = m.json();
+    } catch {
+      return { value: null, revision: m.seq, version: 0 };
+    }
+    return readable(bucket, key, value) ? { value, revision: m.seq, version } : { value: null, revision: m.seq, version: 0 };
   }
 
   /** Publishes with compare-and-set on `revision`; false when another writer got there first. */
@@ -73,11 +92,16 @@ export function kvWriter(js: JetStreamClient, jsm: JetStreamManager): KvWriter {
   }
 
   return {
-    async write(bucket, key, value, version, merge, known) {
+    async write(bucket, key, value, version, options = {}) {
+      const { merge, known, replaceUpTo, whenAbsent } = options;
       for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
         const stored = attempt === 1 && known !== undefined ? known : await read(bucket, key);
-        if (stored !== null && stored.version >= version) return "skipped";
-        const next = merge && value !== null && stored?.value ? merge(stored.value, value) : value;
+        if (replaceUpTo === undefined && stored !== null && stored.version >= version) return "skipped";
+        if (replaceUpTo !== undefined && stored !== null && stored.version > replaceUpTo) return "skipped";
+        let next = value;
+        if (value !== null && stored?.value) next = merge ? merge(stored.value, value) : value;
+        else if (value !== null && whenAbsent) next = await whenAbsent(value);
+        if (replaceUpTo !== undefined && stored !== null && stored.version === version && sameJson(stored.value, next)) return "skipped";
         if (await put(bucket, key, next, version, stored?.revision ?? 0)) return "written";
       }
       throw new Error(`$KV.${bucket}.${key} kept changing for ${MAX_ATTEMPTS} attempts`);

@@ -11,6 +11,8 @@ import type { Names } from "../contract/names.ts";
 import type { RegistryEvent } from "../domain/events.ts";
 import { writesFor, type BucketName } from "./projections.ts";
 import type { KvWriter, StoredEntry } from "./kvWriter.ts";
+import { readEvent } from "../eventstore/storedEvents.ts";
+import type { Unreadable } from "../unreadable.ts";
 
 export const PROJECTOR_DURABLE = "projector";
 const MAX_IN_FLIGHT = 64;
@@ -30,6 +32,7 @@ export function projector(deps: {
   names: Names;
   writer: KvWriter;
   log: Logger;
+  unreadable: Unreadable;
   /** A read model's copy of an entry (null: absent), to write without reading first. */
   knownEntry?: (bucket: BucketName, key: string) => StoredEntry | null | undefined;
 }): Projector {
@@ -43,22 +46,20 @@ export function projector(deps: {
   async function write(event: RegistryEvent, seq: number, trustCopies: boolean): Promise<void> {
     for (const w of writesFor(event)) {
       const known = trustCopies ? deps.knownEntry?.(w.bucket, w.key) : null;
-      await writer.write(names.buckets[w.bucket], w.key, w.value, seq, w.merge, known);
+      await writer.write(names.buckets[w.bucket], w.key, w.value, seq, { merge: w.merge, known });
     }
   }
   const project = (event: RegistryEvent, seq: number) => write(event, seq, true);
   const replay = (event: RegistryEvent, seq: number) => write(event, seq, false);
 
   async function handle(m: JsMsg): Promise<void> {
-    let event: RegistryEvent;
-    try {
-      event = m.json<RegistryEvent>();
-      writesFor(event); // throws on an event type this version does not know
-    } catch (err) {
-      log.error({ seq: m.seq, subject: m.subject, err }, "event cannot be projected by this version; skipped");
+    const read = readEvent(m.data, m.subject);
+    if (!read.ok) {
+      deps.unreadable.skip("events", String(m.seq), read.reason, { stream: names.eventsStream, subject: m.subject, seq: m.seq });
       m.term();
       return;
     }
+    const event = read.value;
     try {
       await replay(event, m.seq);
       m.ack();

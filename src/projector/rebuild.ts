@@ -1,37 +1,49 @@
 /**
- * Rebuilds the KV projections from the event stream: empty the buckets, point the shared
- * `projector` consumer at the events still to come, and replay what is in the stream
- * here, from each entity's latest event (events carry the entity's whole state, so the
- * latest one alone rebuilds its entry: a million events write one entry per entity).
- * Registry processes keep running; their projector loops follow the new consumer on
- * their own, and the version guard keeps writes that race the replay correct.
+ * Rebuilds the KV projections from the event stream, in place: every entity's latest
+ * readable event is written where its entry is missing, different or unreadable, and the
+ * keys the stream does not explain are deleted. The buckets are never emptied, so a rebuild
+ * that fails half way leaves them no emptier than it found them, watchers and running
+ * registry processes see only real changes, and the telemetry of readable entries
+ * (heartbeats and lease renewals, which are not events) is kept.
+ *
+ * Events carry the entity's whole state, so the latest one alone rebuilds its entry: a
+ * million events write one entry per entity. Entries written live after the rebuild began
+ * (a version past the stream's last sequence at its start) are left as they are.
  *
  * The replay reads through a short-lived last-per-subject consumer: on nats-server 2.9
  * such a consumer costs more per message the more subjects the stream has, so the
  * long-lived consumers deliver everything instead.
  */
-import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
-import { nanos } from "@nats-io/transport-node";
+import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import { nanos, type NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "pino";
 import type { Names } from "../contract/names.ts";
+import type { Instance, Node } from "../contract/schemas.ts";
 import type { RegistryEvent } from "../domain/events.ts";
+import type { EventStore } from "../eventstore/eventStore.ts";
+import { readSubjects } from "../eventstore/readSubjects.ts";
+import { readEvent } from "../eventstore/storedEvents.ts";
+import type { Unreadable } from "../unreadable.ts";
+import type { KvWriter } from "./kvWriter.ts";
 import { PROJECTOR_DURABLE } from "./projector.ts";
+import { writesFor, type BucketName } from "./projections.ts";
 
 export const PROJECTOR_CONSUMER_CONFIG = {
   durable_name: PROJECTOR_DURABLE,
   description: "Projects registry events into the KV buckets; shared by every registry process.",
   ack_policy: AckPolicy.Explicit,
   deliver_policy: DeliverPolicy.All,
-  ack_wait: nanos(30_000),
+  // What a process that dies took but did not project is delivered again after this long.
+  ack_wait: nanos(3_000),
   max_ack_pending: 1024,
 };
 
 const IN_FLIGHT = 64;
 
-type Replay = (event: RegistryEvent, seq: number) => Promise<void>;
-
 /**
  * Creates the shared `projector` consumer for the events after the stream's current last
- * one, and returns that sequence: what is up to it is for `replayLatest`.
+ * one, and returns that sequence: what is up to it is for a rebuild.
  */
 export async function createProjectorConsumer(jsm: JetStreamManager, names: Names): Promise<number> {
   const upTo = (await jsm.streams.info(names.eventsStream)).state.last_seq;
@@ -44,31 +56,95 @@ export async function createProjectorConsumer(jsm: JetStreamManager, names: Name
   return upTo;
 }
 
-export async function rebuildProjections(js: JetStreamClient, jsm: JetStreamManager, names: Names, replay: Replay): Promise<{ events: number; entities: number }> {
-  await jsm.consumers.delete(names.eventsStream, PROJECTOR_DURABLE).catch(() => undefined);
-  for (const bucket of Object.values(names.buckets)) await jsm.streams.purge(`KV_${bucket}`);
-  const upTo = await createProjectorConsumer(jsm, names);
-  const entities = await replayLatest(js, names, upTo, replay);
-  return { events: (await jsm.streams.info(names.eventsStream)).state.messages, entities };
-}
+export type RebuildDeps = {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  names: Names;
+  store: EventStore;
+  writer: KvWriter;
+  unreadable: Unreadable;
+  log: Logger;
+  now?: () => Date;
+};
 
-/** Replays each entity's latest event up to sequence `upTo`; returns how many entities. */
-export async function replayLatest(js: JetStreamClient, names: Names, upTo: number, replay: Replay): Promise<number> {
-  if (upTo === 0) return 0;
-  const latest = await js.consumers.get(names.eventsStream, { filter_subjects: names.eventSubjects, deliver_policy: DeliverPolicy.LastPerSubject });
-  if ((await latest.info()).num_pending === 0) return 0;
-  const messages = await latest.consume();
-  const inFlight = new Set<Promise<void>>();
+export type RebuildResult = { upTo: number; entities: number; written: number; removed: number };
+
+export async function rebuildProjections(deps: RebuildDeps): Promise<RebuildResult> {
+  const { js, jsm, names, store, writer, unreadable } = deps;
+  const startedAt = (deps.now?.() ?? new Date()).toISOString();
+  const upTo = (await jsm.streams.info(names.eventsStream)).state.last_seq;
+  const explained: Record<BucketName, Set<string>> = { definition: new Set(), instance: new Set(), node: new Set() };
   let entities = 0;
-  for await (const m of messages as AsyncIterable<JsMsg>) {
-    if (m.seq <= upTo) {
-      entities++;
-      const p = replay(m.json<RegistryEvent>(), m.seq).finally(() => inFlight.delete(p));
-      inFlight.add(p);
-      if (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);
+  let written = 0;
+
+  /** Telemetry a lost entry cannot keep: a node's last heartbeat is in the heartbeats stream; a lease restarts now. */
+  async function withTelemetry(bucket: BucketName, value: unknown): Promise<unknown> {
+    if (bucket === "node") {
+      const node = value as Node;
+      const beat = await jsm.direct.getMessage(names.heartbeatsStream, { last_by_subj: names.heartbeatSubject(node.id) }).catch(() => null);
+      const at = beat?.time.toISOString();
+      return at && (!node.lastHeartbeat || at > node.lastHeartbeat) ? { ...node, lastHeartbeat: at } : node;
     }
-    if (m.info.pending === 0) break;
+    const instance = value as Instance;
+    if (bucket !== "instance" || instance.ttlSeconds === undefined) return value;
+    return !instance.lastHeartbeat || startedAt > instance.lastHeartbeat ? { ...instance, lastHeartbeat: startedAt } : instance;
+  }
+
+  async function replay(event: RegistryEvent, seq: number): Promise<void> {
+    for (const w of writesFor(event)) {
+      if (w.value !== null) explained[w.bucket].add(w.key);
+      if (seq > upTo) continue; // the live projector's
+      const outcome = await writer.write(names.buckets[w.bucket], w.key, w.value, seq, {
+        merge: w.merge,
+        replaceUpTo: upTo,
+        whenAbsent: (value) => withTelemetry(w.bucket, value),
+      });
+      if (outcome === "written") written++;
+    }
+  }
+
+  const inFlight = new Set<Promise<void>>();
+  const settle = async () => {
+    await Promise.race(inFlight);
+  };
+  for await (const m of readSubjects(js, names.eventsStream, names.eventSubjects, "last-per-subject")) {
+    let event: RegistryEvent | null;
+    const read = readEvent(m.data, m.subject);
+    if (read.ok) event = read.value;
+    else {
+      unreadable.skip("events", String(m.seq), read.reason, { stream: names.eventsStream, subject: m.subject, seq: m.seq });
+      event = await store.latestReadableBefore(m.subject, m.seq);
+    }
+    if (event === null) continue;
+    entities++;
+    const p = replay(event, m.seq).finally(() => inFlight.delete(p));
+    inFlight.add(p);
+    if (inFlight.size >= IN_FLIGHT) await settle();
   }
   await Promise.all(inFlight);
-  return entities;
+
+  let removed = 0;
+  const kvm = new Kvm(deps.nc);
+  for (const bucket of Object.keys(explained) as BucketName[]) {
+    const kv = await kvm.open(names.buckets[bucket]);
+    const unexplained: string[] = [];
+    for await (const key of await kv.keys()) if (!explained[bucket].has(key)) unexplained.push(key);
+    for (const key of unexplained) {
+      if ((await writer.write(names.buckets[bucket], key, null, upTo, { replaceUpTo: upTo })) === "written") removed++;
+    }
+  }
+  return { upTo, entities, written, removed };
+}
+
+/** Whether a bucket is empty while the stream holds events of its entity: it was purged or lost. */
+export async function emptiedBuckets(jsm: JetStreamManager, names: Names): Promise<BucketName[]> {
+  const emptied: BucketName[] = [];
+  for (const bucket of ["definition", "instance", "node"] as const) {
+    const { state } = await jsm.streams.info(`KV_${names.buckets[bucket]}`);
+    if (state.messages > 0) continue;
+    const anyEvent = await jsm.direct.getMessage(names.eventsStream, { last_by_subj: `${names.prefix}.events.${bucket}.>` });
+    if (anyEvent !== null) emptied.push(bucket);
+  }
+  return emptied;
 }

@@ -1,0 +1,92 @@
+/**
+ * Events as read back from the stream: untrusted bytes until they match the schema of
+ * their type. Every event type has one (the record below fails to compile when one is
+ * missing); an event that is not JSON, has a type this version does not know, or does not
+ * match is unreadable, and its reader skips it.
+ */
+import Type, { type TSchema } from "typebox";
+import { SLUG_PATTERN } from "../contract/ids.ts";
+import { Definition, Id, Instance, InstanceStatus, Node, STATUS_CAUSES } from "../contract/schemas.ts";
+import { reader, type ReadResult, type Reader } from "../contract/validate.ts";
+import type { RegistryEvent } from "../domain/events.ts";
+
+export type EventMetadata = { at: string; requestId?: string; commandId?: string };
+export type EventEnvelope = RegistryEvent & { metadata: EventMetadata };
+
+const Reason = Type.String();
+const Slug = Type.Optional(Type.String({ pattern: SLUG_PATTERN }));
+const NodeChange = Type.Object({ node: Node, reason: Reason });
+const ProtectionChange = Type.Object({
+  state: Type.Object({ enabled: Type.Boolean(), engaged: Type.Boolean(), since: Type.Optional(Type.String()), reason: Type.Optional(Type.String()) }),
+  reason: Reason,
+});
+
+const DATA: Record<RegistryEvent["type"], TSchema> = {
+  DefinitionSaved: Type.Object({ definition: Definition }),
+  DefinitionRemoved: Type.Object({ id: Id }),
+  InstanceRegistered: Type.Object({ instance: Instance }),
+  InstanceUpdated: Type.Object({ instance: Instance, changed: Type.Array(Type.String()), movedFrom: Type.Optional(Type.Object({ slug: Slug })) }),
+  InstanceRemoved: Type.Object({ id: Id, slug: Slug }),
+  InstanceStatusChanged: Type.Object({ instance: Instance, from: InstanceStatus, to: InstanceStatus, cause: Type.Enum([...STATUS_CAUSES]), reason: Reason }),
+  InstanceExpired: Type.Object({ id: Id, slug: Slug, reason: Reason }),
+  NodeJoined: NodeChange,
+  NodeUpdated: Type.Object({ node: Node, changed: Type.Array(Type.String()), reason: Reason }),
+  NodeWentOffline: NodeChange,
+  NodeCameBack: NodeChange,
+  NodeRemoved: Type.Object({ id: Id, url: Type.String(), reason: Reason }),
+  ExpiryProtectionEngaged: ProtectionChange,
+  ExpiryProtectionReleased: ProtectionChange,
+  ExpiryProtectionSwitched: ProtectionChange,
+};
+
+const Metadata = Type.Object({ at: Type.String({ format: "date-time" }), requestId: Type.Optional(Type.String()), commandId: Type.Optional(Type.String()) });
+
+const readers = new Map<string, Reader<TSchema>>(
+  Object.entries(DATA).map(([type, data]) => [type, reader(Type.Object({ type: Type.Literal(type), data, metadata: Metadata }))]),
+);
+
+/** The entity subject's last two tokens (`<entity>.<id>`) an event belongs on. */
+function entityOf(e: RegistryEvent): string {
+  switch (e.type) {
+    case "DefinitionSaved":
+      return `definition.${e.data.definition.id}`;
+    case "DefinitionRemoved":
+      return `definition.${e.data.id}`;
+    case "InstanceRegistered":
+    case "InstanceUpdated":
+    case "InstanceStatusChanged":
+      return `instance.${e.data.instance.id}`;
+    case "InstanceRemoved":
+    case "InstanceExpired":
+      return `instance.${e.data.id}`;
+    case "NodeJoined":
+    case "NodeUpdated":
+    case "NodeWentOffline":
+    case "NodeCameBack":
+      return `node.${e.data.node.id}`;
+    case "NodeRemoved":
+      return `node.${e.data.id}`;
+    case "ExpiryProtectionEngaged":
+    case "ExpiryProtectionReleased":
+    case "ExpiryProtectionSwitched":
+      return "protection.expiry";
+  }
+}
+
+/** The event in `bytes`, found on `subject`, or why this version cannot read it. */
+export function readEvent(bytes: Uint8Array, subject: string): ReadResult<EventEnvelope> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return { ok: false, reason: "not JSON" };
+  }
+  const type = (parsed as { type?: unknown } | null)?.type;
+  const read = typeof type === "string" ? readers.get(type) : undefined;
+  if (!read) return { ok: false, reason: `unknown event type ${JSON.stringify(type) ?? "(none)"}` };
+  const result = read(parsed) as ReadResult<EventEnvelope>;
+  if (result.ok && !subject.endsWith(`.events.${entityOf(result.value)}`)) {
+    return { ok: false, reason: `an event of ${entityOf(result.value)} found on ${subject}` };
+  }
+  return result;
+}
