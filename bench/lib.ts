@@ -61,3 +61,12 @@ export function sampleInstance(n: number, slugs: number, at = new Date().toISOSt
     updatedAt: at,
   };
 }
+
+/** Polls `done` every `everyMs` until it holds; fails after `timeoutMs`, saying what it waited for. */
+export async function waitUntil(done: () => Promise<boolean>, what: string, timeoutMs = 300_000, everyMs = 100): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error(`gave up after ${timeoutMs / 1000} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

@@ -5,7 +5,7 @@
  */
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { sampleInstance, throughput } from "./lib.ts";
+import { sampleInstance, throughput, waitUntil } from "./lib.ts";
 
 export async function loadInstances(nc: NatsConnection, from: number, to: number, perSlug = 10): Promise<{ projectedPerSecond: number }> {
   const js = jetstream(nc);
@@ -16,10 +16,6 @@ export async function loadInstances(nc: NatsConnection, from: number, to: number
     const instance = { ...sampleInstance(from + i, 1, at), slug: `svc-${String(Math.floor((from + i) / perSlug)).padStart(6, "0")}` };
     return js.publish(`registry.events.instance.${instance.id}`, JSON.stringify({ type: "InstanceRegistered", data: { instance }, metadata: { at } }));
   });
-  for (;;) {
-    const { messages } = (await jsm.streams.info("KV_registry_instances")).state;
-    if (messages >= to) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitUntil(async () => (await jsm.streams.info("KV_registry_instances")).state.messages >= to, `${to} instances in KV_registry_instances`, 300_000, 50);
   return { projectedPerSecond: Math.round((to - from) / ((performance.now() - started) / 1000)) };
 }

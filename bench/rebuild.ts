@@ -11,7 +11,7 @@ import { pino } from "pino";
 import { PROJECTOR_DURABLE } from "../src/projector/projector.ts";
 import { rebuildBuckets } from "../src/registry.ts";
 import { provision } from "../src/nats/provision.ts";
-import { sampleInstance, throughput } from "./lib.ts";
+import { sampleInstance, throughput, waitUntil } from "./lib.ts";
 
 export type RebuildResult = { events: number; entities: number; seconds: number; eventsPerSecond: number; publishPerSecond: number };
 
@@ -21,10 +21,8 @@ export type RebuildResult = { events: number; entities: number; seconds: number;
  */
 async function projected(nc: NatsConnection, entities: number): Promise<void> {
   const jsm = await jetstreamManager(nc);
-  for (;;) {
-    if ((await jsm.streams.info("KV_registry_instances")).state.messages >= entities) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const count = async () => (await jsm.streams.info("KV_registry_instances")).state.messages >= entities;
+  await waitUntil(count, `${entities} instances in KV_registry_instances`);
 }
 
 export async function benchRebuild(nc: NatsConnection, events: number, startRegistry: () => Promise<unknown>): Promise<RebuildResult> {

@@ -41,6 +41,8 @@ export type Registry = {
   service: Service;
   agent: NodeAgent;
   commands: ReturnType<typeof registryCommands>;
+  /** The event stream's size against REGISTRY_EVENTS_MAX_BYTES (checked every 5 s; `refresh()` checks now). */
+  capacity: Capacity;
   /** The live registry processes (micro service ids) this one splits checks and leases with. */
   members(): string[];
   /** Stops answering, then stops following streams. The connection is the caller's. */
@@ -221,6 +223,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     service,
     agent,
     commands,
+    capacity,
     members: () => health.members.members(),
     async stop() {
       await service.stop();

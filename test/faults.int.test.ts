@@ -390,3 +390,79 @@ describe("faults: request ids and rebuilds", () => {
     assert.ok(changes.length <= 2, changes.map((e) => `${e.data.from}->${e.data.to} (${e.data.cause})`).join(", "));
   });
 });
+
+describe("faults: bounded streams and waits", () => {
+  test("faults - at REGISTRY_EVENTS_MAX_BYTES writes are refused with a 503 that says what to do, and nothing is written", async () => {
+    const r = await startTestRegistry({ eventsMaxBytes: 4096, offlineAfterMs: 600_000 });
+    try {
+      let refused: Awaited<ReturnType<typeof r.call>> | undefined;
+      for (let n = 0; n < 100 && !refused; n++) {
+        const reply = await r.call("instance.register", { url: `http://127.0.0.1:${7500 + n}`, slug: "full-svc" });
+        if (reply.code !== undefined) refused = reply;
+        else await r.registry.capacity.refresh();
+      }
+      assert.ok(refused, "some write was refused");
+      assert.equal(refused.code, 503);
+      assert.match(refused.body.error.message, /takes no more events .*REGISTRY_EVENTS_MAX_BYTES.*nothing was written/);
+      const before = await r.eventCount();
+      assert.equal((await r.call("instance.register", { url: "http://127.0.0.1:7999", slug: "full-svc" })).code, 503);
+      assert.equal(await r.eventCount(), before);
+      const status = (await r.call("health.status")).body;
+      assert.ok(status.events.bytes >= status.events.maxBytes);
+      assert.equal((await r.call("instance.list", { slug: "full-svc" })).code, undefined, "reads still answer");
+    } finally {
+      await r.stop();
+    }
+  });
+
+  test("faults - per-entity history is bounded and keeps each entity's latest event, so a rebuild restores it", async () => {
+    const r = await startTestRegistry({ eventsHistoryPerEntity: 3, offlineAfterMs: 600_000 });
+    try {
+      let id = "";
+      for (let v = 0; v < 6; v++) id = (await r.call("instance.register", { url: "http://127.0.0.1:7601", slug: "long-lived", tags: [`v${v}`] })).body.instance.id;
+      const kept = await historyOf(r.nc, names.eventsStream, names.eventSubject("instance", id));
+      assert.equal(kept.length, 3);
+      await r.jsm.streams.purge(`KV_${names.buckets.instance}`);
+      const { rebuildBuckets } = await import("../src/registry.ts");
+      await rebuildBuckets(r.nc, names, silentLog);
+      assert.deepEqual((await r.call("instance.get", { id })).body.instance.tags, ["v5"]);
+    } finally {
+      await r.stop();
+    }
+  });
+
+  test("faults - junk heartbeat subjects do not pile up in the heartbeats stream", async () => {
+    const r = await startTestRegistry({ heartbeatSubjects: 100, offlineAfterMs: 600_000 });
+    try {
+      for (let n = 0; n < 500; n++) r.nc.publish(names.heartbeatSubject(`junk-${n}`), "{}");
+      await r.nc.flush();
+      const { state, config } = await r.jsm.streams.info(names.heartbeatsStream);
+      assert.ok(state.messages <= 100, `${state.messages} messages kept`);
+      assert.equal(config.max_msgs, 100);
+      await until(async () => (await r.call("health.status")).body.unreadable.heartbeats >= 1, "junk heartbeats to be counted");
+    } finally {
+      await r.stop();
+    }
+  });
+
+  test("faults - reading a stream to its end fails, saying what it waited for, when messages stop coming", async () => {
+    const server = await startNatsServer();
+    const c = await clientFor(server.url);
+    try {
+      await c.jsm.streams.add({ name: "READ_TEST", subjects: ["read.>"] });
+      const js = jetstream(c.nc);
+      for (let n = 0; n < 2000; n++) void js.publish(`read.${n}`, "x".repeat(1000));
+      await until(async () => (await c.jsm.streams.info("READ_TEST")).state.messages === 2000, "the messages to be stored");
+      const { readSubjects } = await import("../src/eventstore/readSubjects.ts");
+      await assert.rejects(
+        (async () => {
+          for await (const _m of readSubjects(js, "READ_TEST", "read.>", "all", 1000)) await server.kill();
+        })(),
+        /no message from READ_TEST \(read\.>\) for 1000 ms .* pending/,
+      );
+    } finally {
+      await c.nc.close();
+      await server.stop();
+    }
+  });
+});

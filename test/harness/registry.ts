@@ -9,6 +9,7 @@ import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jet
 import { pino } from "pino";
 import { defaultConfig, type Config } from "../../src/config.ts";
 import { startRegistry, type Registry } from "../../src/registry.ts";
+import { readSubjects } from "../../src/eventstore/readSubjects.ts";
 import { startNatsServer, type NatsServer } from "./natsServer.ts";
 import { until } from "./until.ts";
 
@@ -83,14 +84,9 @@ export async function startTestRegistry(overrides: Partial<Config> = {}): Promis
   };
 }
 
-/** A registry as its own OS process (`tsx src/main.ts`), as `make run` starts it; give it REGISTRY_DATA_DIR. */
-export async function spawnRegistry(
-  url: string,
-  env: Record<string, string> = {},
-  command: "serve" | "agent" = "serve",
-): Promise<{ child: ChildProcess; output: () => string; stop(): Promise<void> }> {
+/** `src/main.ts <command>` as its own OS process, with its output collected. */
+function launchMain(url: string, command: string, env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
   const root = fileURLToPath(new URL("../..", import.meta.url));
-  const ready = command === "serve" ? '"registry started"' : '"node agent heartbeating"';
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", command], {
     cwd: root,
     env: { ...process.env, NATS_URL: url, LOG_LEVEL: "info", ...env },
@@ -99,17 +95,28 @@ export async function spawnRegistry(
   let out = "";
   child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr?.on("data", (d: Buffer) => (out += d.toString()));
-  const exited = new Promise((resolve) => child.once("exit", resolve));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+  return { child, output: () => out, exited };
+}
+
+/** A registry as its own OS process (`tsx src/main.ts`), as `make run` starts it; give it REGISTRY_DATA_DIR. */
+export async function spawnRegistry(
+  url: string,
+  env: Record<string, string> = {},
+  command: "serve" | "agent" = "serve",
+): Promise<{ child: ChildProcess; output: () => string; stop(): Promise<void> }> {
+  const ready = command === "serve" ? '"registry started"' : '"node agent heartbeating"';
+  const { child, output, exited } = launchMain(url, command, env);
   await until(() => {
-    if (child.exitCode !== null) throw new Error(`registry exited early: ${out}`);
-    return out.includes(ready);
+    if (child.exitCode !== null) throw new Error(`registry exited early: ${output()}`);
+    return output().includes(ready);
   }, `the registry ${command} process to start`, 20_000).catch((err) => {
     child.kill("SIGKILL");
     throw err;
   });
   return {
     child,
-    output: () => out,
+    output,
     async stop() {
       if (child.exitCode === null) {
         child.kill("SIGTERM");
@@ -121,33 +128,16 @@ export async function spawnRegistry(
 
 /** Every event stored on one entity's subject, oldest first. */
 export async function historyOf(nc: NatsConnection, stream: string, subject: string): Promise<{ type: string; data: any; metadata: any }[]> {
-  const consumer = await jetstream(nc).consumers.get(stream, { filter_subjects: subject });
   const events: { type: string; data: any; metadata: any }[] = [];
-  if ((await consumer.info()).num_pending === 0) return events;
-  const messages = await consumer.consume();
-  for await (const m of messages) {
-    events.push(m.json());
-    if (m.info.pending === 0) break;
-  }
+  for await (const m of readSubjects(jetstream(nc), stream, subject, "all")) events.push(m.json());
   return events;
 }
 
-/** Runs `src/main.ts <command>` to its end (e.g. `rebuild`), as `make rebuild` does. */
-export function runRegistryCommand(url: string, command: string, env: Record<string, string> = {}): Promise<{ code: number | null; output: string }> {
-  const root = fileURLToPath(new URL("../..", import.meta.url));
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", command], {
-    cwd: root,
-    env: { ...process.env, NATS_URL: url, LOG_LEVEL: "info", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
-  child.stderr?.on("data", (d: Buffer) => (out += d.toString()));
+/** Runs `src/main.ts <command>` to its end (e.g. `rebuild`), as `make rebuild` does; killed after a minute. */
+export async function runRegistryCommand(url: string, command: string, env: Record<string, string> = {}): Promise<{ code: number | null; output: string }> {
+  const { child, output, exited } = launchMain(url, command, env);
   const deadline = setTimeout(() => child.kill("SIGKILL"), 60_000);
-  return new Promise((resolve) =>
-    child.once("exit", (code) => {
-      clearTimeout(deadline);
-      resolve({ code, output: out });
-    }),
-  );
+  const code = await exited;
+  clearTimeout(deadline);
+  return { code, output: output() };
 }
