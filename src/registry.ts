@@ -122,7 +122,7 @@ function projectionPorts(js: JetStreamClient, jsm: JetStreamManager, names: Name
 export async function rebuildBuckets(nc: NatsConnection, names: Names, log: Logger, unreadable = unreadableCounter(log)) {
   const { js, jsm } = await jetStreamOf(nc);
   const { store, writer } = projectionPorts(js, jsm, names, unreadable);
-  return rebuildProjections({ nc, js, jsm, names, store, writer, unreadable, log });
+  return rebuildProjections({ js, jsm, names, store, writer, unreadable, log });
 }
 
 /**

@@ -68,6 +68,7 @@ export function reader<T extends TSchema>(schema: T): Reader<T> {
   const compiled = Compile(schema);
   return (value) => {
     if (typeof value !== "object" || value === null) return { ok: false, reason: `${value === null ? "null" : typeof value} where an object belongs` };
+    if (compiled.Check(value)) return { ok: true, value: value as Static<T> }; // the common case: exactly this version's shape
     const cleaned = Value.Clean(schema, value); // in place: callers pass a freshly parsed value
     if (compiled.Check(cleaned)) return { ok: true, value: cleaned as Static<T> };
     const details = toDetails(compiled.Errors(cleaned) as Iterable<TypeBoxError>).slice(0, 3);

@@ -15,10 +15,11 @@
  * long-lived consumers deliver everything instead.
  */
 import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
-import { Kvm } from "@nats-io/kv";
-import { nanos, type NatsConnection } from "@nats-io/transport-node";
+import { nanos } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import type { Names } from "../contract/names.ts";
+import { readDefinition, readInstance, readNode } from "../contract/readers.ts";
+import { KvMirror } from "../nats/kvMirror.ts";
 import type { Instance, Node } from "../contract/schemas.ts";
 import type { RegistryEvent } from "../domain/events.ts";
 import type { EventStore } from "../eventstore/eventStore.ts";
@@ -57,7 +58,6 @@ export async function createProjectorConsumer(jsm: JetStreamManager, names: Name
 }
 
 export type RebuildDeps = {
-  nc: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
   names: Names;
@@ -91,12 +91,23 @@ export async function rebuildProjections(deps: RebuildDeps): Promise<RebuildResu
     return !instance.lastHeartbeat || startedAt > instance.lastHeartbeat ? { ...instance, lastHeartbeat: startedAt } : instance;
   }
 
+  // The buckets as they are, read in one pass: most entries are then checked without a read each.
+  const current = {
+    definition: new KvMirror<unknown>(js, jsm, names.buckets.definition, deps.log, { read: readDefinition }),
+    instance: new KvMirror<unknown>(js, jsm, names.buckets.instance, deps.log, { read: readInstance }),
+    node: new KvMirror<unknown>(js, jsm, names.buckets.node, deps.log, { read: readNode }),
+  };
+  await Promise.all(Object.values(current).map((m) => m.start()));
+  /** The entry as read at the start; undefined (read it) when it was unreadable. */
+  const known = (bucket: BucketName, key: string) => current[bucket].entry(key) ?? (current[bucket].unreadableKeys().has(key) ? undefined : null);
+
   async function replay(event: RegistryEvent, seq: number): Promise<void> {
     for (const w of writesFor(event)) {
       if (w.value !== null) explained[w.bucket].add(w.key);
       if (seq > upTo) continue; // the live projector's
       const outcome = await writer.write(names.buckets[w.bucket], w.key, w.value, seq, {
         merge: w.merge,
+        known: known(w.bucket, w.key),
         replaceUpTo: upTo,
         whenAbsent: (value) => withTelemetry(w.bucket, value),
       });
@@ -104,35 +115,33 @@ export async function rebuildProjections(deps: RebuildDeps): Promise<RebuildResu
     }
   }
 
-  const inFlight = new Set<Promise<void>>();
-  const settle = async () => {
-    await Promise.race(inFlight);
-  };
-  for await (const m of readSubjects(js, names.eventsStream, names.eventSubjects, "last-per-subject")) {
-    let event: RegistryEvent | null;
-    const read = readEvent(m.data, m.subject);
-    if (read.ok) event = read.value;
-    else {
-      unreadable.skip("events", String(m.seq), read.reason, { stream: names.eventsStream, subject: m.subject, seq: m.seq });
-      event = await store.latestReadableBefore(m.subject, m.seq);
-    }
-    if (event === null) continue;
-    entities++;
-    const p = replay(event, m.seq).finally(() => inFlight.delete(p));
-    inFlight.add(p);
-    if (inFlight.size >= IN_FLIGHT) await settle();
-  }
-  await Promise.all(inFlight);
-
   let removed = 0;
-  const kvm = new Kvm(deps.nc);
-  for (const bucket of Object.keys(explained) as BucketName[]) {
-    const kv = await kvm.open(names.buckets[bucket]);
-    const unexplained: string[] = [];
-    for await (const key of await kv.keys()) if (!explained[bucket].has(key)) unexplained.push(key);
-    for (const key of unexplained) {
-      if ((await writer.write(names.buckets[bucket], key, null, upTo, { replaceUpTo: upTo })) === "written") removed++;
+  try {
+    const inFlight = new Set<Promise<void>>();
+    for await (const m of readSubjects(js, names.eventsStream, names.eventSubjects, "last-per-subject")) {
+      let event: RegistryEvent | null;
+      const read = readEvent(m.data, m.subject);
+      if (read.ok) event = read.value;
+      else {
+        unreadable.skip("events", String(m.seq), read.reason, { stream: names.eventsStream, subject: m.subject, seq: m.seq });
+        event = await store.latestReadableBefore(m.subject, m.seq);
+      }
+      if (event === null) continue;
+      entities++;
+      const p = replay(event, m.seq).finally(() => inFlight.delete(p));
+      inFlight.add(p);
+      if (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);
     }
+    await Promise.all(inFlight);
+
+    for (const bucket of Object.keys(explained) as BucketName[]) {
+      const keys = [...current[bucket].entryKeys(), ...current[bucket].unreadableKeys()];
+      for (const key of keys.filter((k) => !explained[bucket].has(k))) {
+        if ((await writer.write(names.buckets[bucket], key, null, upTo, { replaceUpTo: upTo, known: known(bucket, key) })) === "written") removed++;
+      }
+    }
+  } finally {
+    for (const m of Object.values(current)) m.stop();
   }
   return { upTo, entities, written, removed };
 }
