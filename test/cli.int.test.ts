@@ -122,6 +122,17 @@ describe("registry CLI", () => {
     assert.equal(events[0].value.url, "http://127.0.0.1:9201");
   });
 
+  test("cli - watch shows a junk entry and goes on", async () => {
+    const watch = startCli(["watch", "instances", "--slug", "junk-watched", "--json"], env);
+    await until(async () => (await r.jsm.consumers.list("KV_registry_instances").next()).some((c) => c.config.filter_subject === "$KV.registry_instances.junk-watched.>"), "the watch to start");
+    await (await new Kvm(r.nc).open("registry_instances")).put("junk-watched.x", "not json");
+    await r.call("instance.register", { url: "http://127.0.0.1:9301", slug: "junk-watched" });
+    await watch.waitFor("http://127.0.0.1:9301", "the registration after the junk to be printed");
+    const lines = watch.output().trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(lines[0], { bucket: "registry_instances", key: "junk-watched.x", operation: "PUT", revision: lines[0].revision, value: null });
+    assert.equal(await watch.interrupt(), 0);
+  });
+
   test("cli - rebuild restores a lost or damaged entry in place and leaves correct ones alone", async () => {
     const { instance } = (await r.call("instance.register", { url: "http://127.0.0.1:9401", slug: "rebuilt-svc", tags: ["kept"] })).body;
     const { instance: intact } = (await r.call("instance.register", { url: "http://127.0.0.1:9402", slug: "rebuilt-svc" })).body;

@@ -37,7 +37,7 @@ export async function watchCommand(argv: string[], ctx: CliContext, stopped: Pro
     stopped,
     ...watches.map(async (watch) => {
       for await (const e of watch) {
-        const value = e.operation === "PUT" ? e.json<Record<string, unknown>>() : null;
+        const value = e.operation === "PUT" ? readableJson(e) : null;
         if (ctx.json) {
           ctx.out.write(`${JSON.stringify({ bucket: e.bucket, key: e.key, operation: e.operation, revision: e.revision, value })}\n`);
         } else {
@@ -48,4 +48,14 @@ export async function watchCommand(argv: string[], ctx: CliContext, stopped: Pro
     }),
   ]);
   for (const w of watches) w.stop();
+}
+
+/** An entry's JSON, or null when it is not JSON: junk in a bucket is shown, never fatal. */
+function readableJson(e: { json<T>(): T }): Record<string, unknown> | null {
+  try {
+    const value = e.json<unknown>();
+    return typeof value === "object" && value !== null ? (value as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
 }
