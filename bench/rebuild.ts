@@ -9,8 +9,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { namesFor } from "../src/contract/names.ts";
 import { pino } from "pino";
 import { PROJECTOR_DURABLE } from "../src/projector/projector.ts";
-import { rebuildBuckets } from "../src/registry.ts";
-import { provision } from "../src/nats/provision.ts";
+import { provisionRegistry, rebuildBuckets } from "../src/storage.ts";
 import { sampleInstance, throughput, waitUntil } from "./lib.ts";
 
 export type RebuildResult = { events: number; entities: number; seconds: number; eventsPerSecond: number; publishPerSecond: number };
@@ -28,7 +27,7 @@ async function projected(nc: NatsConnection, entities: number): Promise<void> {
 export async function benchRebuild(nc: NatsConnection, events: number, startRegistry: () => Promise<unknown>): Promise<RebuildResult> {
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
-  await provision(nc, jsm, namesFor("registry"));
+  await provisionRegistry(nc, jsm, namesFor("registry"));
   await jsm.consumers.delete("REGISTRY_EVENTS", PROJECTOR_DURABLE); // the registry re-creates it when it starts
   const entities = events / 10;
   const at = new Date().toISOString();

@@ -5,18 +5,18 @@
  */
 import { configFromEnv, type Config } from "./config.ts";
 import { namesFor } from "./contract/names.ts";
-import { provision } from "./nats/provision.ts";
 import { createLogger } from "./logger.ts";
 import { connectNats, jetStreamOf } from "./nats/connect.ts";
 import { startStandaloneAgent } from "./nodeAgent.ts";
-import { rebuildBuckets, startRegistry } from "./registry.ts";
+import { startRegistry } from "./registry.ts";
+import { provisionRegistry, rebuildBuckets } from "./storage.ts";
 
 async function rebuild(config: Config): Promise<void> {
   const log = createLogger(config.logLevel);
   const nc = await connectNats(config, "registry rebuild");
   const names = namesFor(config.prefix);
   const { jsm } = await jetStreamOf(nc);
-  await provision(nc, jsm, names, config);
+  await provisionRegistry(nc, jsm, names, config);
   const started = Date.now();
   const rebuilt = await rebuildBuckets(nc, names, log);
   log.info({ ...rebuilt, ms: Date.now() - started, stream: names.eventsStream }, "buckets rebuilt in place from the events; running registry processes follow on");

@@ -1,6 +1,6 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { RegistryClient, RegistryError, type Discovery, type Instance } from "../src/client/index.ts";
+import { RegistryClient, RegistryError, type Discovery } from "../src/client/index.ts";
 import { startTestRegistry, type TestRegistry } from "./harness/registry.ts";
 import { until } from "./harness/until.ts";
 

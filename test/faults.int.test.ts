@@ -10,7 +10,7 @@ import { Kvm } from "@nats-io/kv";
 import { connect } from "@nats-io/transport-node";
 import { RegistryClient } from "../src/client/index.ts";
 import { namesFor } from "../src/contract/names.ts";
-import { provision } from "../src/nats/provision.ts";
+import { provisionRegistry, rebuildBuckets } from "../src/storage.ts";
 import { clientFor, historyOf, runRegistryCommand, silentLog, spawnRegistry, startRegistryOn, startTestRegistry, type TestRegistry } from "./harness/registry.ts";
 import { startNatsServer } from "./harness/natsServer.ts";
 import { heartbeat, publishHeartbeat } from "./harness/nodes.ts";
@@ -212,7 +212,7 @@ describe("faults: registry SIGKILL", () => {
     const c = await clientFor(server.url);
     const js = jetstream(c.nc);
     try {
-      await provision(c.nc, c.jsm, names);
+      await provisionRegistry(c.nc, c.jsm, names);
       const at = new Date().toISOString();
       for (let n = 0; n < 5; n++) {
         const instance = { id: `inst_orphan_${n}`, url: `http://127.0.0.1:${7200 + n}`, slug: "orphan-svc", tags: [], status: "Unknown", createdAt: at, updatedAt: at };
@@ -358,7 +358,6 @@ describe("faults: request ids and rebuilds", () => {
       const joined = (await historyOf(r.nc, names.eventsStream, names.eventSubject("node", "self-node")))[0]!;
       await until(() => Date.now() - Date.parse(joined.metadata.at) > 1500 && Date.now() - Date.parse(me.instance().createdAt) > 1500, "the last events to be older than ttl and offline window");
       const before = Date.now();
-      const { rebuildBuckets } = await import("../src/registry.ts");
       await rebuildBuckets(r.nc, names, silentLog);
       const node = (await r.call("node.get", { id: "self-node" })).body.node;
       assert.ok(Date.parse(node.lastHeartbeat) > before - 1000, `node telemetry kept: ${node.lastHeartbeat}`);
@@ -423,7 +422,6 @@ describe("faults: bounded streams and waits", () => {
       const kept = await historyOf(r.nc, names.eventsStream, names.eventSubject("instance", id));
       assert.equal(kept.length, 3);
       await r.jsm.streams.purge(`KV_${names.buckets.instance}`);
-      const { rebuildBuckets } = await import("../src/registry.ts");
       await rebuildBuckets(r.nc, names, silentLog);
       assert.deepEqual((await r.call("instance.get", { id })).body.instance.tags, ["v5"]);
     } finally {

@@ -6,11 +6,10 @@ import { namesFor } from "../src/contract/names.ts";
 import { natsEventStore, type EventEnvelope } from "../src/eventstore/eventStore.ts";
 import { kvWriter } from "../src/projector/kvWriter.ts";
 import { projector } from "../src/projector/projector.ts";
-import { rebuildBuckets } from "../src/registry.ts";
 import { unreadableCounter } from "../src/unreadable.ts";
 import { clientFor, silentLog, startRegistryOn, startTestRegistry, type TestRegistry } from "./harness/registry.ts";
 import { startNatsServer } from "./harness/natsServer.ts";
-import { provision } from "../src/nats/provision.ts";
+import { provisionRegistry, rebuildBuckets } from "../src/storage.ts";
 import { until } from "./harness/until.ts";
 import { heartbeat } from "./harness/nodes.ts";
 
@@ -75,7 +74,7 @@ describe("projector", () => {
     await r.call("definition.save", { definition: { id: "rebuilt", image: { name: "nginx" } } });
     await r.call("instance.register", { url: "http://localhost:6004", slug: "moved-a" });
     await r.call("instance.register", { url: "http://localhost:6004", slug: "moved-b" });
-    await r.registry.commands.observeHeartbeat(heartbeat("node-r"), new Date().toISOString());
+    await r.registry.background.observeHeartbeat(heartbeat("node-r"), new Date().toISOString());
     const kvm = new Kvm(r.nc);
     const snapshot = async () => {
       const all: Record<string, unknown> = {};
@@ -110,7 +109,7 @@ describe("projector: first start", () => {
     const server = await startNatsServer();
     const c = await clientFor(server.url);
     const js = jetstream(c.nc);
-    await provision(c.nc, c.jsm, names);
+    await provisionRegistry(c.nc, c.jsm, names);
     await c.jsm.consumers.delete(names.eventsStream, "projector");
     const at = new Date().toISOString();
     for (let v = 0; v < 3; v++) {

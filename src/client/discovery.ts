@@ -8,6 +8,7 @@ import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import type { Instance } from "../contract/schemas.ts";
 import { readInstance } from "../contract/readers.ts";
+import { takesTraffic } from "../domain/instanceHealth.ts";
 import { KvMirror } from "../nats/kvMirror.ts";
 import { unreadableCounter } from "../unreadable.ts";
 
@@ -28,7 +29,7 @@ export type Discovery = {
   stop(): void;
 };
 
-const takesTraffic = (i: Instance) => i.status === "Healthy" || i.status === "Degraded";
+/** The panic fallback when none takes traffic: whatever is not going away or out of reach. */
 const mayTakeTraffic = (i: Instance) => i.status !== "Stopping" && i.status !== "Unreachable";
 
 export async function discover(deps: { js: JetStreamClient; jsm: JetStreamManager; bucket: string; slug: string; log: Logger }): Promise<Discovery> {
@@ -42,7 +43,7 @@ export async function discover(deps: { js: JetStreamClient; jsm: JetStreamManage
   await mirror.start();
 
   const healthy = () => {
-    const list = [...mirror.values()].filter(takesTraffic);
+    const list = [...mirror.values()].filter((i) => takesTraffic(i.status));
     return [...list.filter((i) => i.status === "Healthy"), ...list.filter((i) => i.status === "Degraded")];
   };
   return {

@@ -36,6 +36,16 @@ export function commandIdOf(requestId: string, subject: string, command: { type:
 /** What the caller knows of the entity already: its state and the sequence of the event it reflects. */
 export type StateHint<State> = { state: State; version: number };
 
+/** An entity's state folded from its latest readable event, the one place events become state. */
+function stateOf<State, Event extends RegistryEvent>(decider: Decider<State, never, Event>, stored: StoredEvent | null): State {
+  return stored?.envelope ? decider.evolve(decider.initialState(), stored.envelope as unknown as Event) : decider.initialState();
+}
+
+/** The entity's current state, read from its latest event (nothing decided, nothing written). */
+export async function readState<State, Event extends RegistryEvent>(store: EventStore, decider: Decider<State, never, Event>, subject: string): Promise<State> {
+  return stateOf(decider, await store.readLatest(subject));
+}
+
 export async function execute<State, Command extends { type: string; data: unknown; metadata: { now: string } }, Event extends RegistryEvent>(
   deps: { store: EventStore; project: Project },
   decider: Decider<State, Command, Event>,
@@ -46,13 +56,11 @@ export async function execute<State, Command extends { type: string; data: unkno
   const { store, project } = deps;
   const { requestId } = opts;
   const commandId = requestId === undefined ? undefined : commandIdOf(requestId, subject, command);
-  const stateOf = (stored: StoredEvent | null) =>
-    stored?.envelope ? decider.evolve(decider.initialState(), stored.envelope as unknown as Event) : decider.initialState();
 
   async function current(): Promise<Executed<State>> {
     const latest = await store.readLatest(subject);
     if (latest?.envelope) await project(latest.envelope, latest.seq); // it may be from a process that died before projecting
-    return { state: stateOf(latest), version: latest?.seq ?? 0, written: false };
+    return { state: stateOf(decider, latest), version: latest?.seq ?? 0, written: false };
   }
 
   /** One decision and its appends; undefined when another writer got there first. */
@@ -88,7 +96,7 @@ export async function execute<State, Command extends { type: string; data: unkno
   for (let n = 1; n <= MAX_ATTEMPTS; n++) {
     const latest = await store.readLatest(subject);
     if (commandId && latest?.envelope?.metadata.commandId === commandId) return current();
-    const done = await attempt(stateOf(latest), latest?.seq ?? 0);
+    const done = await attempt(stateOf(decider, latest), latest?.seq ?? 0);
     if (done) return done;
     await backoff(n);
   }

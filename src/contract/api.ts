@@ -2,7 +2,7 @@
  * The registry's operations, one per request subject. The service adapter maps subjects
  * to these; the write side (commands/) and the read side (readmodels/) implement them.
  */
-import type { Definition, Heartbeat, Instance, ListInstancesRequest, Node, RegisterInstanceRequest, SelectNodesRequest, ReportStatusRequest, CheckResultRequest } from "./schemas.ts";
+import type { Definition, Instance, ListInstancesRequest, Node, RegisterInstanceRequest, SelectNodesRequest, ReportStatusRequest, CheckResultRequest } from "./schemas.ts";
 
 export type RequestContext = {
   /** From the request's `Nats-Msg-Id` header: a retry with the same id writes nothing twice. */
@@ -51,25 +51,3 @@ export type HealthStatus = {
 };
 
 export type RegistryApi = RegistryCommands & RegistryQueries & HealthApi;
-
-/** The node transitions that heartbeats and the liveness monitor drive. */
-export type NodeLivenessCommands = {
-  observeHeartbeat(heartbeat: Heartbeat, receivedAt: string): Promise<{ node: Node | null; written: boolean }>;
-  checkLiveness(id: string, lastHeartbeat: string, offlineAfterMs: number): Promise<{ node: Node | null; written: boolean }>;
-};
-
-/** The instance transitions that leases, nodes and the expiry protection drive. */
-export type InstanceHealthCommands = {
-  recoverLease(id: string): Promise<{ instance: Instance | null; written: boolean }>;
-  checkLease(id: string, lastRenewal: string): Promise<{ written: boolean }>;
-  markNodeOffline(id: string, nodeId: string): Promise<{ written: boolean }>;
-  markNodeOnline(id: string, nodeId: string): Promise<{ written: boolean }>;
-  protectionState(): Promise<ExpiryProtection>;
-  evaluateProtection(census: { leases: number; lapsedInWindow: number; lapsedNow: number }, share: number, windowMs: number): Promise<{ protection: ExpiryProtection; written: boolean }>;
-};
-
-/** What the node side reads of the nodes bucket: each entry as last seen, with its KV revision and version. */
-export type NodesView = {
-  entry(id: string): { value: Node; revision: number; version: number } | undefined;
-  values(): Iterable<Node>;
-};

@@ -9,13 +9,21 @@
 /** The header on every KV entry that says which event sequence the entry reflects. */
 export const VERSION_HEADER = "Registry-Version";
 
-export type Entity = "definition" | "instance" | "node" | "protection";
+/** A bucket entry as read: its value, its KV revision, and the event sequence (version) it reflects. */
+export type Entry<T> = { value: T; revision: number; version: number };
+
+/** The entities kept in buckets, each in its own. */
+export const BUCKET_ENTITIES = ["definition", "instance", "node"] as const;
+export type BucketEntity = (typeof BUCKET_ENTITIES)[number];
+
+/** Every entity with a history: those in buckets, and the registry-wide expiry protection. */
+export type Entity = BucketEntity | "protection";
 
 export type Names = {
   prefix: string;
   eventsStream: string;
   heartbeatsStream: string;
-  buckets: { definition: string; instance: string; node: string };
+  buckets: Record<BucketEntity, string>;
   /** The subject that holds one entity's history. */
   eventSubject(entity: Entity, id: string): string;
   /** Every event subject, for the stream and the projector. */

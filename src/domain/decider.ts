@@ -14,6 +14,11 @@ export type CommandMetadata = {
   now: string;
 };
 
+/** Ends a switch that handles every case: adding a command or event type without handling it fails to compile. */
+export function unhandled(value: never): never {
+  throw new Error(`unhandled ${JSON.stringify((value as { type?: unknown }).type ?? value)}`);
+}
+
 /** Structural equality of JSON values, key order ignored. */
 export function sameJson(a: unknown, b: unknown): boolean {
   if (a === b) return true;

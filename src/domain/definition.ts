@@ -1,6 +1,6 @@
 import type { Definition } from "../contract/schemas.ts";
 import { badRequest, notFound } from "../contract/errors.ts";
-import { sameJson, type CommandMetadata, type Decider } from "./decider.ts";
+import { sameJson, unhandled, type CommandMetadata, type Decider } from "./decider.ts";
 import type { DefinitionEvent } from "./events.ts";
 
 export type DefinitionState = Definition | null;
@@ -32,6 +32,8 @@ export const definitionDecider: Decider<DefinitionState, DefinitionCommand, Defi
       case "RemoveDefinition":
         if (state === null) throw notFound(`definition "${command.data.id}" not found; list them with registry.definition.list`);
         return [{ type: "DefinitionRemoved", data: { id: command.data.id } }];
+      default:
+        return unhandled(command);
     }
   },
 
@@ -41,6 +43,8 @@ export const definitionDecider: Decider<DefinitionState, DefinitionCommand, Defi
         return event.data.definition;
       case "DefinitionRemoved":
         return null;
+      default:
+        return unhandled(event);
     }
   },
 };

@@ -1,7 +1,7 @@
 import type { Instance, RegisterInstanceRequest } from "../contract/schemas.ts";
-import { notFound } from "../contract/errors.ts";
+import { conflict, notFound } from "../contract/errors.ts";
 import { ADDRESS_FIELDS, type Address } from "./address.ts";
-import { sameJson, type CommandMetadata, type Decider } from "./decider.ts";
+import { sameJson, unhandled, type CommandMetadata, type Decider } from "./decider.ts";
 import type { InstanceEvent } from "./events.ts";
 import { decideHealth, type InstanceHealthCommand } from "./instanceHealth.ts";
 
@@ -15,6 +15,18 @@ export type RegisterInstance = {
 };
 export type RemoveInstance = { type: "RemoveInstance"; data: { id: string }; metadata: CommandMetadata };
 export type InstanceCommand = RegisterInstance | RemoveInstance | InstanceHealthCommand;
+
+/**
+ * One URL, one instance: the instance a registration of `url` writes to. A given id may not
+ * take a URL another instance holds (409); without an id, the holder of the URL is updated,
+ * or a new URL gets the id derived from it, so that racing registrations write one entity.
+ */
+export function registrationTarget(url: string, requested: string | undefined, holder: string | undefined, derived: string): string {
+  if (requested !== undefined && holder !== undefined && holder !== requested) {
+    throw conflict(`url ${url} is already registered as instance "${holder}"; register with id "${holder}" to update it, or remove it first`);
+  }
+  return requested ?? holder ?? derived;
+}
 
 /** The field order of every stored instance, so that replies and KV values read the same way. */
 const FIELD_ORDER = [
@@ -71,8 +83,15 @@ export const instanceDecider: Decider<InstanceState, InstanceCommand, InstanceEv
       case "RemoveInstance":
         if (state === null) throw notFound(`instance "${command.data.id}" not found; list them with registry.instance.list`);
         return [{ type: "InstanceRemoved", data: { id: state.id, ...(state.slug !== undefined ? { slug: state.slug } : {}) } }];
-      default:
+      case "ReportStatus":
+      case "RecordCheck":
+      case "CheckLease":
+      case "RenewLease":
+      case "MarkNodeOffline":
+      case "MarkNodeOnline":
         return decideHealth(command, state);
+      default:
+        return unhandled(command);
     }
   },
 
@@ -85,6 +104,8 @@ export const instanceDecider: Decider<InstanceState, InstanceCommand, InstanceEv
       case "InstanceRemoved":
       case "InstanceExpired":
         return null;
+      default:
+        return unhandled(event);
     }
   },
 };

@@ -7,7 +7,7 @@
  */
 import type { CheckOutcome, Instance, InstanceStatus, StatusCause } from "../contract/schemas.ts";
 import { notFound } from "../contract/errors.ts";
-import type { CommandMetadata } from "./decider.ts";
+import { unhandled, type CommandMetadata } from "./decider.ts";
 import type { InstanceEvent } from "./events.ts";
 
 export type ReportStatus = {
@@ -66,6 +66,16 @@ export function checkChangesStatus(state: Instance, outcome: CheckOutcome): bool
   if (state.status === "Starting" && (to === "Unhealthy" || to === "Unreachable")) return false; // still starting
   return to !== state.status;
 }
+
+/**
+ * A renewal is telemetry; it is an event only when it brings the instance back: after its
+ * lease lapsed, or the first renewal of an instance that only a lease tells about.
+ */
+export const renewalRecovers = (state: Instance) =>
+  state.ttlSeconds !== undefined && (state.statusCause === "lease-expired" || (state.status === "Unknown" && !state.check));
+
+/** Healthy and Degraded instances take traffic. */
+export const takesTraffic = (status: InstanceStatus) => status === "Healthy" || status === "Degraded";
 
 export type LeaseVerdict = "live" | "lapsed" | "expired";
 
@@ -131,9 +141,7 @@ export function decideHealth(command: InstanceHealthCommand, state: Instance | n
     }
 
     case "RenewLease": {
-      // A renewal is telemetry; it is an event only when it brings the instance back.
-      const recovering = state.statusCause === "lease-expired" || (state.status === "Unknown" && !state.check && state.ttlSeconds !== undefined);
-      if (!recovering) return [];
+      if (!renewalRecovers(state)) return [];
       const to: InstanceStatus = state.check ? "Unknown" : "Healthy";
       return changeStatus(state, to, "lease-renewed", `lease renewed at ${now}`, now, { lastHeartbeat: now });
     }
@@ -147,5 +155,8 @@ export function decideHealth(command: InstanceHealthCommand, state: Instance | n
     case "MarkNodeOnline":
       if (state.statusCause !== "node-offline") return [];
       return changeStatus(state, state.statusBeforeNodeOffline ?? "Unknown", "node-online", `node ${command.data.nodeId} (${state.nodeUrl}) is back`, now);
+
+    default:
+      return unhandled(command);
   }
 }

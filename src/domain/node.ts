@@ -4,8 +4,9 @@
  */
 import type { Heartbeat, Node } from "../contract/schemas.ts";
 import { notFound } from "../contract/errors.ts";
-import type { CommandMetadata, Decider } from "./decider.ts";
+import { unhandled, type CommandMetadata, type Decider } from "./decider.ts";
 import type { NodeEvent } from "./events.ts";
+import { isNewerTelemetry } from "./telemetry.ts";
 
 export type NodeState = Node | null;
 
@@ -44,11 +45,6 @@ export function isStale(lastHeartbeat: string, now: string, offlineAfterMs: numb
   return Date.parse(now) - Date.parse(lastHeartbeat) > offlineAfterMs;
 }
 
-/** Whether a heartbeat received at `receivedAt` is newer than the node's last one. */
-export function isNewerHeartbeat(node: Pick<Node, "lastHeartbeat">, receivedAt: string): boolean {
-  return node.lastHeartbeat === undefined || Date.parse(receivedAt) > Date.parse(node.lastHeartbeat);
-}
-
 /** Whether a newer heartbeat changes the node's state (an event), not only its telemetry. */
 export function heartbeatChangesState(node: Node | null | undefined, h: Heartbeat): boolean {
   return !node || node.status === "Offline" || IDENTITY.some((f) => node[f] !== h[f]);
@@ -58,7 +54,7 @@ function observe(command: ObserveHeartbeat, state: NodeState): NodeEvent[] {
   const { heartbeat, receivedAt } = command.data;
   const node = nodeFromHeartbeat(heartbeat, "Online", receivedAt);
   if (state === null) return [{ type: "NodeJoined", data: { node, reason: `first heartbeat, received at ${receivedAt}` } }];
-  if (!isNewerHeartbeat(state, receivedAt) || !heartbeatChangesState(state, heartbeat)) return [];
+  if (!isNewerTelemetry(state, receivedAt) || !heartbeatChangesState(state, heartbeat)) return [];
   if (state.status === "Offline") {
     return [{ type: "NodeCameBack", data: { node, reason: `heartbeat received at ${receivedAt} after none since ${state.lastHeartbeat}` } }];
   }
@@ -90,6 +86,8 @@ export const nodeDecider: Decider<NodeState, NodeCommand, NodeEvent> = {
       case "RemoveNode":
         if (state === null) throw notFound(`node "${command.data.id}" not found; list them with registry.node.list`);
         return [{ type: "NodeRemoved", data: { id: state.id, url: state.url, reason: command.data.reason } }];
+      default:
+        return unhandled(command);
     }
   },
 
@@ -97,8 +95,13 @@ export const nodeDecider: Decider<NodeState, NodeCommand, NodeEvent> = {
     switch (event.type) {
       case "NodeRemoved":
         return null;
-      default:
+      case "NodeJoined":
+      case "NodeUpdated":
+      case "NodeWentOffline":
+      case "NodeCameBack":
         return event.data.node;
+      default:
+        return unhandled(event);
     }
   },
 };

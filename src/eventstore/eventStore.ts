@@ -8,8 +8,10 @@
  * is that of its latest readable event (or none), still at the version of the latest one,
  * so the entity stays writable and the unreadable event is skipped, logged and counted.
  */
-import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
-import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamManager, StreamConfig } from "@nats-io/jetstream";
+import { JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType } from "@nats-io/jetstream";
+import { nanos } from "@nats-io/transport-node";
+import type { Names } from "../contract/names.ts";
 import { RegistryError } from "../contract/errors.ts";
 import type { Unreadable } from "../unreadable.ts";
 import type { Capacity } from "./capacity.ts";
@@ -39,6 +41,27 @@ export class StreamFull extends RegistryError {
 
 /** JetStream's "stream store failed" (JSStreamStoreFailedError): a stream at its limits refusing a message. */
 const STREAM_STORE_FAILED = 10077;
+
+/**
+ * The event stream: one subject per entity, file storage, no deletes or purges. At most
+ * `historyPerEntity` events are kept per entity (its latest, its whole state, always stays).
+ * No byte or age limit: the store would make room by dropping the oldest events, which may be
+ * the only event of an entity; the registry watches the size instead (capacity.ts).
+ */
+export function eventsStreamConfig(names: Names, historyPerEntity: number): Partial<StreamConfig> & { name: string } {
+  return {
+    name: names.eventsStream,
+    description: "Registry events: the source of truth. One subject per entity.",
+    subjects: [names.eventSubjects],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    max_msgs_per_subject: historyPerEntity,
+    allow_direct: true,
+    deny_delete: true,
+    deny_purge: true,
+    duplicate_window: nanos(2 * 60_000),
+  };
+}
 
 export type AppendResult = { seq: number; duplicate: boolean };
 

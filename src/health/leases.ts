@@ -6,10 +6,11 @@
  * period, unless the expiry protection is engaged because too many lapsed at once.
  */
 import type { Logger } from "pino";
-import type { ExpiryProtection, InstanceHealthCommands } from "../contract/api.ts";
+import type { ExpiryProtection } from "../contract/api.ts";
+import type { InstanceHealthCommands } from "./ports.ts";
 import { RegistryError, notFound } from "../contract/errors.ts";
 import type { Instance } from "../contract/schemas.ts";
-import { lapseChangesStatus, leaseLapsesAt, leaseVerdict } from "../domain/instanceHealth.ts";
+import { lapseChangesStatus, leaseLapsesAt, leaseVerdict, renewalRecovers } from "../domain/instanceHealth.ts";
 import { everyTick } from "../ticker.ts";
 
 export type InstanceSource = {
@@ -91,8 +92,7 @@ export function leases(deps: {
         throw new RegistryError(400, `instance "${id}" has no lease to renew; register it with ttlSeconds to give it one`);
       }
       const at = new Date().toISOString();
-      const recovering = instance.statusCause === "lease-expired" || (instance.status === "Unknown" && !instance.check);
-      if (recovering) {
+      if (renewalRecovers(instance)) {
         const recovered = await commands.recoverLease(id);
         if (!recovered.instance) throw notFound(`instance "${id}" not found (its lease has expired); register it again`);
         instance = recovered.instance;

@@ -5,7 +5,7 @@
  * half done: the next tick, here or in another process, finishes it.
  */
 import type { Logger } from "pino";
-import type { InstanceHealthCommands } from "../contract/api.ts";
+import type { InstanceHealthCommands } from "./ports.ts";
 import type { Instance, Node } from "../contract/schemas.ts";
 import { everyTick } from "../ticker.ts";
 

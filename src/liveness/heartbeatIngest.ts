@@ -9,14 +9,16 @@
  * rolls out without being refused), one that cannot be read is skipped and counted, and
  * the time it reached the stream, not the agent's `at`, is the node's last heartbeat.
  */
-import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, type ConsumerConfig, type JetStreamClient, type JsMsg, type StreamConfig } from "@nats-io/jetstream";
+import { nanos } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { durableWorker } from "../nats/durableWorker.ts";
 import type { Names } from "../contract/names.ts";
 import { Heartbeat, type Node } from "../contract/schemas.ts";
 import { reader } from "../contract/validate.ts";
-import { heartbeatChangesState, isNewerHeartbeat, isStale } from "../domain/node.ts";
-import type { NodeLivenessCommands, NodesView } from "../contract/api.ts";
+import { heartbeatChangesState, isStale } from "../domain/node.ts";
+import { isNewerTelemetry } from "../domain/telemetry.ts";
+import type { NodeLivenessCommands, NodesView } from "./ports.ts";
 import type { Unreadable } from "../unreadable.ts";
 
 /** Rewrites a live KV entry in place (the projector's kvWriter.update). */
@@ -25,6 +27,42 @@ export type TelemetryWriter = {
 };
 
 export const HEARTBEATS_DURABLE = "heartbeats";
+/** Heartbeats older than this say nothing about now; the stream forgets them. */
+const HEARTBEAT_MAX_AGE_MS = 60 * 60_000;
+/** A heartbeat larger than this is refused by the stream (a node with many GPUs is a few KiB). */
+const HEARTBEAT_MAX_BYTES = 64 * 1024;
+
+/**
+ * The heartbeats stream: telemetry, the latest heartbeat per node, in memory (a restarted
+ * nats-server loses it, and the registry creates it again on reconnect), bounded in
+ * subjects (`maxNodes`, the oldest go first), age and message size.
+ */
+export function heartbeatsStreamConfig(names: Names, maxNodes: number): Partial<StreamConfig> & { name: string } {
+  return {
+    name: names.heartbeatsStream,
+    description: "Node heartbeats: telemetry, the latest per node. Not events.",
+    subjects: [names.heartbeatSubjects],
+    storage: StorageType.Memory,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    max_msgs_per_subject: 1,
+    max_msgs: maxNodes,
+    max_age: nanos(HEARTBEAT_MAX_AGE_MS),
+    max_msg_size: HEARTBEAT_MAX_BYTES,
+    allow_direct: true,
+  };
+}
+
+/** The consumer shared by every registry process: each heartbeat is folded by one of them. */
+export function heartbeatsConsumerConfig(names: Names): Partial<ConsumerConfig> & { durable_name: string } {
+  return {
+    durable_name: HEARTBEATS_DURABLE,
+    description: "Folds heartbeats into the nodes bucket; shared by every registry process.",
+    ack_policy: AckPolicy.None,
+    deliver_policy: DeliverPolicy.All, // the stream keeps one heartbeat per node
+    filter_subject: names.heartbeatSubjects,
+  };
+}
 const MAX_IN_FLIGHT = 128;
 /** An agent's clock further off than this is logged (once per node); it changes nothing else. */
 const MAX_CLOCK_SKEW_MS = 30_000;
@@ -70,7 +108,7 @@ export function heartbeatIngest(deps: {
       log.warn({ node: h.id, at: h.at, receivedAt }, "node's clock is off; its heartbeats are dated by when they arrive");
     }
     const known = nodes.entry(h.id);
-    if (known && !isNewerHeartbeat(known.value, receivedAt)) return;
+    if (known && !isNewerTelemetry(known.value, receivedAt)) return;
     if (heartbeatChangesState(known?.value, h)) {
       const { written, node } = await commands.observeHeartbeat(h, receivedAt);
       if (written) log.info({ node: h.id, status: node?.status }, "node state changed by heartbeat");
@@ -80,7 +118,7 @@ export function heartbeatIngest(deps: {
       h.id,
       (stored) => {
         const node = stored as Node;
-        if (!isNewerHeartbeat(node, receivedAt)) return null;
+        if (!isNewerTelemetry(node, receivedAt)) return null;
         const { gpus: _old, ...rest } = node;
         return { ...rest, lastHeartbeat: receivedAt, usage: h.usage, ...(h.gpus ? { gpus: h.gpus } : {}) };
       },

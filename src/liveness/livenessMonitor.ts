@@ -5,7 +5,7 @@
  * event, and a process that dies leaves the others checking.
  */
 import type { Logger } from "pino";
-import type { NodeLivenessCommands, NodesView } from "../contract/api.ts";
+import type { NodeLivenessCommands, NodesView } from "./ports.ts";
 import { isStale } from "../domain/node.ts";
 import { everyTick } from "../ticker.ts";
 

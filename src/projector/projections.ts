@@ -5,6 +5,8 @@
  */
 import { instanceKey } from "../contract/ids.ts";
 import type { RegistryEvent } from "../domain/events.ts";
+import { isNewerTelemetry } from "../domain/telemetry.ts";
+import { unhandled } from "../domain/decider.ts";
 
 export type BucketName = "definition" | "instance" | "node";
 export type KvWrite = {
@@ -26,7 +28,7 @@ function keepNewerTelemetry(fields: string[]) {
   return (stored: unknown, value: unknown): unknown => {
     const s = stored as WithHeartbeat;
     const v = value as WithHeartbeat;
-    if (!s?.lastHeartbeat || (v.lastHeartbeat && Date.parse(v.lastHeartbeat) >= Date.parse(s.lastHeartbeat))) return v;
+    if (!isNewerTelemetry(v, s.lastHeartbeat)) return v;
     const telemetry: Record<string, unknown> = {};
     for (const f of fields) if (s[f] !== undefined) telemetry[f] = s[f];
     return { ...v, ...telemetry };
@@ -64,6 +66,6 @@ export function writesFor(event: RegistryEvent): KvWrite[] {
     case "ExpiryProtectionSwitched":
       return []; // read from its own subject, not a bucket
     default:
-      throw new Error(`unknown event type ${(event as { type?: unknown }).type}`);
+      return unhandled(event);
   }
 }

@@ -4,7 +4,8 @@
  * `projector`, shared by all registry processes, which catches up whatever a process
  * appended but did not project (it crashed in between) and replays from 1 on rebuild.
  */
-import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
+import { nanos } from "@nats-io/transport-node";
 import { durableWorker } from "../nats/durableWorker.ts";
 import type { Logger } from "pino";
 import type { Names } from "../contract/names.ts";
@@ -15,6 +16,24 @@ import { readEvent } from "../eventstore/storedEvents.ts";
 import type { Unreadable } from "../unreadable.ts";
 
 export const PROJECTOR_DURABLE = "projector";
+
+/**
+ * The durable consumer shared by every registry process, starting at `startSeq` (a new one
+ * starts after the events already in the stream: a rebuild projects those). What a process
+ * that dies took but did not project is delivered again after the ack wait.
+ */
+export function projectorConsumerConfig(names: Names, startSeq: number): Partial<ConsumerConfig> & { durable_name: string } {
+  return {
+    durable_name: PROJECTOR_DURABLE,
+    description: "Projects registry events into the KV buckets; shared by every registry process.",
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.StartSequence,
+    opt_start_seq: startSeq,
+    filter_subject: names.eventSubjects,
+    ack_wait: nanos(3_000),
+    max_ack_pending: 1024,
+  };
+}
 const MAX_IN_FLIGHT = 64;
 
 export type Projector = {

@@ -14,8 +14,7 @@
  * such a consumer costs more per message the more subjects the stream has, so the
  * long-lived consumers deliver everything instead.
  */
-import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
-import { nanos } from "@nats-io/transport-node";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import type { Names } from "../contract/names.ts";
 import { readDefinition, readInstance, readNode } from "../contract/readers.ts";
@@ -27,35 +26,9 @@ import { readSubjects } from "../eventstore/readSubjects.ts";
 import { readEvent } from "../eventstore/storedEvents.ts";
 import type { Unreadable } from "../unreadable.ts";
 import type { KvWriter } from "./kvWriter.ts";
-import { PROJECTOR_DURABLE } from "./projector.ts";
 import { writesFor, type BucketName } from "./projections.ts";
 
-export const PROJECTOR_CONSUMER_CONFIG = {
-  durable_name: PROJECTOR_DURABLE,
-  description: "Projects registry events into the KV buckets; shared by every registry process.",
-  ack_policy: AckPolicy.Explicit,
-  deliver_policy: DeliverPolicy.All,
-  // What a process that dies took but did not project is delivered again after this long.
-  ack_wait: nanos(3_000),
-  max_ack_pending: 1024,
-};
-
 const IN_FLIGHT = 64;
-
-/**
- * Creates the shared `projector` consumer for the events after the stream's current last
- * one, and returns that sequence: what is up to it is for a rebuild.
- */
-export async function createProjectorConsumer(jsm: JetStreamManager, names: Names): Promise<number> {
-  const upTo = (await jsm.streams.info(names.eventsStream)).state.last_seq;
-  await jsm.consumers.add(names.eventsStream, {
-    ...PROJECTOR_CONSUMER_CONFIG,
-    filter_subject: names.eventSubjects,
-    deliver_policy: DeliverPolicy.StartSequence,
-    opt_start_seq: upTo + 1,
-  });
-  return upTo;
-}
 
 export type RebuildDeps = {
   js: JetStreamClient;

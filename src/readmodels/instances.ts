@@ -6,10 +6,9 @@
 import type { Instance, ListInstancesRequest } from "../contract/schemas.ts";
 import { idOfInstanceKey } from "../contract/ids.ts";
 import { normalizeUrl } from "../domain/address.ts";
+import { takesTraffic } from "../domain/instanceHealth.ts";
 import type { KvMirror } from "../nats/kvMirror.ts";
 
-/** Healthy and Degraded instances take traffic. */
-export const isHealthy = (i: Instance) => i.status === "Healthy" || i.status === "Degraded";
 
 /** The index of the first element of sorted `ids` greater than `after` (or not less than it). */
 function bisect(ids: string[], after: string, strictlyGreater: boolean): number {
@@ -77,7 +76,7 @@ export class InstancesView {
       if (filter.deploymentId !== undefined && i.deploymentId !== filter.deploymentId) continue;
       if (filter.nodeUrl !== undefined && i.nodeUrl !== filter.nodeUrl) continue;
       if (filter.status !== undefined && i.status !== filter.status) continue;
-      if (filter.healthy !== undefined && isHealthy(i) !== filter.healthy) continue;
+      if (filter.healthy !== undefined && takesTraffic(i.status) !== filter.healthy) continue;
       if (tags.length > 0 && !tags.every((t) => i.tags.includes(t))) continue;
       if (instances.length === limit) return { instances, next: instances.at(-1)!.id };
       instances.push(i);

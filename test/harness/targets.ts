@@ -43,7 +43,7 @@ export async function startHttpTarget(): Promise<HttpTarget> {
     },
   };
   const makeServer = () =>
-    createHttpServer((req, res) => {
+    createHttpServer((_req, res) => {
       target.requests++;
       const answer = (status: number) => {
         res.writeHead(status, { "content-type": "text/plain", connection: "close" });

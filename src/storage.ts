@@ -1,0 +1,90 @@
+/**
+ * Wires the registry's storage on NATS: the streams, consumers and buckets (each
+ * configuration from the module that uses it), the event store and KV writer of a process,
+ * and rebuilds. Used by every registry process, `registry rebuild` and the tests.
+ */
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+import type { Names } from "./contract/names.ts";
+import { readDefinition, readInstance, readNode } from "./contract/readers.ts";
+import type { Capacity } from "./eventstore/capacity.ts";
+import { eventsStreamConfig, natsEventStore } from "./eventstore/eventStore.ts";
+import { heartbeatsConsumerConfig, heartbeatsStreamConfig } from "./liveness/heartbeatIngest.ts";
+import { jetStreamOf } from "./nats/connect.ts";
+import { ensureBuckets, ensureConsumer, ensureStream } from "./nats/provision.ts";
+import { kvWriter } from "./projector/kvWriter.ts";
+import { projectorConsumerConfig } from "./projector/projector.ts";
+import { emptiedBuckets, rebuildProjections } from "./projector/rebuild.ts";
+import { unreadableCounter, type Unreadable } from "./unreadable.ts";
+
+/** The retention of the streams (docs/API.md, "Retention"); the configuration's fields of the same names. */
+export type StreamLimits = { eventsHistoryPerEntity: number; heartbeatSubjects: number };
+export const DEFAULT_STREAM_LIMITS: StreamLimits = { eventsHistoryPerEntity: 10_000, heartbeatSubjects: 100_000 };
+
+/**
+ * Everything the registry needs on NATS. `projectorCreatedOnEvents`: the projector consumer
+ * had to be created on a stream that already holds events (a first start on old events), so
+ * the buckets are to be rebuilt from them. `heartbeatsCreated`: nats-server had lost them.
+ */
+export async function provisionRegistry(
+  nc: NatsConnection,
+  jsm: JetStreamManager,
+  names: Names,
+  limits: StreamLimits = DEFAULT_STREAM_LIMITS,
+): Promise<{ projectorCreatedOnEvents: boolean; heartbeatsCreated: boolean }> {
+  await ensureStream(jsm, eventsStreamConfig(names, limits.eventsHistoryPerEntity));
+  const lastSeq = (await jsm.streams.info(names.eventsStream)).state.last_seq;
+  const projectorCreated = await ensureConsumer(jsm, names.eventsStream, projectorConsumerConfig(names, lastSeq + 1), ["ack_wait"]);
+  const heartbeatsCreated = await ensureStream(jsm, heartbeatsStreamConfig(names, limits.heartbeatSubjects));
+  await ensureConsumer(jsm, names.heartbeatsStream, heartbeatsConsumerConfig(names));
+  await ensureBuckets(nc, Object.values(names.buckets));
+  return { projectorCreatedOnEvents: projectorCreated && lastSeq > 0, heartbeatsCreated };
+}
+
+/** The event store and the KV writer of a process, both reading what they find as untrusted. */
+export function storagePorts(js: JetStreamClient, jsm: JetStreamManager, names: Names, unreadable: Unreadable, capacity?: Capacity) {
+  const entryReaders: Record<string, (value: unknown, key: string) => { ok: boolean }> = {
+    [names.buckets.definition]: readDefinition,
+    [names.buckets.instance]: readInstance,
+    [names.buckets.node]: readNode,
+  };
+  return {
+    store: natsEventStore(js, jsm, names.eventsStream, { unreadable, ...(capacity ? { capacity } : {}) }),
+    writer: kvWriter(js, jsm, (bucket, key, value) => entryReaders[bucket]?.(value, key).ok ?? false),
+  };
+}
+
+/** `registry rebuild`, and a start on buckets that lost their entries: the buckets rebuilt in place from the stream. */
+export async function rebuildBuckets(nc: NatsConnection, names: Names, log: Logger, unreadable = unreadableCounter(log)) {
+  const { js, jsm } = await jetStreamOf(nc);
+  const { store, writer } = storagePorts(js, jsm, names, unreadable);
+  return rebuildProjections({ js, jsm, names, store, writer, unreadable, log });
+}
+
+/**
+ * Brings NATS to what the registry needs, at start and after every reconnect (a restarted
+ * nats-server has lost the memory-stored heartbeats stream; a lost store, everything): the
+ * streams, consumers and buckets, then the buckets rebuilt when they cannot be trusted.
+ */
+export async function prepareStorage(nc: NatsConnection, names: Names, limits: StreamLimits, log: Logger, unreadable: Unreadable): Promise<void> {
+  const { jsm } = await jetStreamOf(nc);
+  const { projectorCreatedOnEvents, heartbeatsCreated } = await provisionRegistry(nc, jsm, names, limits);
+  if (heartbeatsCreated) log.info({ stream: names.heartbeatsStream }, "heartbeats stream created");
+  const emptied = await emptiedBuckets(jsm, names);
+  if (projectorCreatedOnEvents || emptied.length > 0) {
+    // A first start on old events, or buckets purged or lost: the stream explains them.
+    const rebuilt = await rebuildBuckets(nc, names, log, unreadable);
+    log.info({ ...rebuilt, emptied }, "projected the events already in the stream");
+  }
+}
+
+/** Runs `prepare` again whenever the connection comes back. */
+export function prepareOnReconnect(nc: NatsConnection, prepare: () => Promise<void>, log: Logger): void {
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type !== "reconnect") continue;
+      await prepare().catch((err) => log.error({ err }, "could not provision streams after reconnecting; retrying on the next reconnect"));
+    }
+  })();
+}
