@@ -106,6 +106,9 @@ function startHealth(deps: {
   };
 }
 
+/** Room left in a reply for list items: the server's max_payload less what the envelope and headers take. */
+const replyBudgetBytes = (nc: NatsConnection) => (nc.info?.max_payload ?? 1024 * 1024) - 4096;
+
 export async function startRegistry(nc: NatsConnection, config: Config, log: Logger): Promise<Registry> {
   const names = namesFor(config.prefix);
   const { js, jsm } = await jetStreamOf(nc);
@@ -148,7 +151,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
   const liveness = livenessMonitor({ nodes, commands: background, offlineAfterMs: config.offlineAfterMs, tickMs: Math.min(config.heartbeatIntervalMs, 1000), log });
   const agent = await startAgent(nc, config, log);
 
-  const queries = registryQueries({ definitions, instances, nodes, selfNodeId: agent.identity.id });
+  const queries = registryQueries({ definitions, instances, nodes, selfNodeId: agent.identity.id, replyBudgetBytes: () => replyBudgetBytes(nc) });
 
   let serviceId = "starting";
   const health = startHealth({ nc, names, writer, instances, nodes, commands, background, agent, config, log, serviceId: () => serviceId });

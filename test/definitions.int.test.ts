@@ -72,6 +72,9 @@ describe("definitions", () => {
     ["an id with a dot", { id: "a.b", image: { name: "x" } }, /no dots, spaces or wildcards/, "/definition/id"],
     ["an id with a wildcard", { id: "a*", image: { name: "x" } }, /no dots, spaces or wildcards/, "/definition/id"],
     ["an id with a space", { id: "a b", image: { name: "x" } }, /no dots, spaces or wildcards/, "/definition/id"],
+    ["5,000 envars", { id: "bad-g", image: { name: "x" }, envars: Array.from({ length: 5000 }, (_, n) => ({ key: `K${n}`, value: "v" })) }, /must not have more than 500 items/, "/definition/envars"],
+    ["a 10 KiB envar value", { id: "bad-h", image: { name: "x" }, envars: [{ key: "K", value: "v".repeat(10_240) }] }, /must not have more than 8192 characters/, "/definition/envars/0/value"],
+    ["a 3,000-character image name", { id: "bad-i", image: { name: "n".repeat(3000) } }, /must not have more than 2048 characters/, "/definition/image/name"],
   ];
   for (const [what, definition, message, path] of invalid) {
     test(`definition - ${what} is refused with 400 naming the field, nothing written`, async () => {

@@ -51,8 +51,9 @@ export class RegistryClient {
   async getDefinition(id: string): Promise<Definition> {
     return (await this.#request<{ definition: Definition }>("definition.get", { id })).definition;
   }
+  /** Every definition, in id order, fetched a page at a time. */
   async listDefinitions(): Promise<Definition[]> {
-    return (await this.#request<{ definitions: Definition[] }>("definition.list")).definitions;
+    return this.#everyPage<Definition>("definition.list", "definitions", {});
   }
   async removeDefinition(id: string): Promise<void> {
     await this.#request("definition.remove", { id }, { write: true });
@@ -69,13 +70,7 @@ export class RegistryClient {
   /** Every instance that passes the filter, in id order, fetched a page at a time (one page when `limit` is given). */
   async listInstances(filter: ListInstancesRequest = {}): Promise<Instance[]> {
     if (filter.limit !== undefined) return (await this.listInstancePage(filter)).instances;
-    const all: Instance[] = [];
-    for (let after = filter.after; ; ) {
-      const page = await this.listInstancePage({ ...filter, limit: 1000, ...(after !== undefined ? { after } : {}) });
-      all.push(...page.instances);
-      if (page.next === undefined) return all;
-      after = page.next;
-    }
+    return this.#everyPage<Instance>("instance.list", "instances", { ...filter, limit: 1000 });
   }
   /** One page: at most `limit` instances after `after`; `next` is the `after` of the next page, absent on the last. */
   async listInstancePage(filter: ListInstancesRequest): Promise<{ instances: Instance[]; next?: string }> {
@@ -94,8 +89,9 @@ export class RegistryClient {
 
   // ------------------------------------------------------------ nodes and health
 
+  /** Every node (or those of `ids`), in id order, fetched a page at a time. */
   async listNodes(ids?: string[]): Promise<Node[]> {
-    return (await this.#request<{ nodes: Node[] }>("node.list", ids ? { ids } : {})).nodes;
+    return this.#everyPage<Node>("node.list", "nodes", ids ? { ids } : {});
   }
   async getNode(ref: NodeRef): Promise<Node> {
     return (await this.#request<{ node: Node }>("node.get", ref)).node;
@@ -114,6 +110,17 @@ export class RegistryClient {
   }
   async setExpiryProtection(enabled: boolean): Promise<ExpiryProtection> {
     return (await this.#request<{ protection: ExpiryProtection }>("health.protection", { enabled }, { write: true })).protection;
+  }
+
+  /** Follows `next` from page to page (a page ends at `limit` or before a reply outgrows the server's max_payload). */
+  async #everyPage<T>(subject: string, field: string, body: Record<string, unknown> & { after?: string | undefined }): Promise<T[]> {
+    const all: T[] = [];
+    for (let after = body.after; ; ) {
+      const page = await this.#request<Record<string, unknown> & { next?: string }>(subject, { ...body, ...(after !== undefined ? { after } : {}) });
+      all.push(...(page[field] as T[]));
+      if (page.next === undefined) return all;
+      after = page.next;
+    }
   }
 
   // ------------------------------------------------------------ for services

@@ -2,7 +2,7 @@
  * The registry's operations, one per request subject. The service adapter maps subjects
  * to these; the write side (commands/) and the read side (readmodels/) implement them.
  */
-import type { Definition, Instance, ListInstancesRequest, Node, RegisterInstanceRequest, SelectNodesRequest, ReportStatusRequest, CheckResultRequest } from "./schemas.ts";
+import type { Definition, Instance, ListDefinitionsRequest, ListInstancesRequest, ListNodesRequest, Node, RegisterInstanceRequest, SelectNodesRequest, ReportStatusRequest, CheckResultRequest } from "./schemas.ts";
 
 export type RequestContext = {
   /** From the request's `Nats-Msg-Id` header: a retry with the same id writes nothing twice. */
@@ -26,11 +26,11 @@ export type RegistryCommands = {
 
 export type RegistryQueries = {
   getDefinition(req: { id: string }): Promise<{ definition: Definition }>;
-  listDefinitions(req: object): Promise<{ definitions: Definition[] }>;
+  listDefinitions(req: ListDefinitionsRequest): Promise<{ definitions: Definition[]; next?: string }>;
   getInstance(req: { id: string }): Promise<{ instance: Instance }>;
   listInstances(req: ListInstancesRequest): Promise<{ instances: Instance[]; next?: string }>;
   getNode(req: NodeRef): Promise<{ node: Node }>;
-  listNodes(req: { ids?: string[] }): Promise<{ nodes: Node[] }>;
+  listNodes(req: ListNodesRequest): Promise<{ nodes: Node[]; next?: string }>;
   selfNode(req: object): Promise<{ node: Node }>;
   selectNodes(req: SelectNodesRequest): Promise<{ nodes: Node[] }>;
 };

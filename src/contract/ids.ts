@@ -29,6 +29,9 @@ export function instanceKey(slug: string | undefined, id: string): string {
   return `${slug ?? NO_SLUG_TOKEN}.${id}`;
 }
 
+/** Lists are in id order. */
+export const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
 /** The id part of an instance key (`<slug>.<id>`). */
 export function idOfInstanceKey(key: string): string {
   return key.slice(key.indexOf(".") + 1);

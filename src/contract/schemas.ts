@@ -4,20 +4,27 @@
  */
 import Type from "typebox";
 import { ID_PATTERN, SLUG_PATTERN } from "./ids.ts";
+import { CHECK_PATH_PATTERN, IP_PATTERN, LIMITS, PRINTABLE_PATTERN } from "./limits.ts";
 
 const strict = { additionalProperties: false } as const;
 
 export const Id = Type.String({ pattern: ID_PATTERN, description: "1-128 of A-Z a-z 0-9 - _" });
 export const Port = Type.Integer({ minimum: 1, maximum: 65535 });
 const NonEmpty = Type.String({ minLength: 1 });
+/** A string of 1 to `max` characters. */
+const Text = (max: number, opts: object = {}) => Type.String({ minLength: 1, maxLength: max, ...opts });
+/** A string of at most `max` characters, possibly empty. */
+const MaybeText = (max: number) => Type.String({ maxLength: max });
+/** A URL-like string: printable ASCII without spaces, at most the URL length (the address rules check the rest). */
+const UrlText = Text(LIMITS.urlLength, { pattern: PRINTABLE_PATTERN });
 const Timestamp = Type.String({ format: "date-time", description: "RFC 3339, UTC" });
 
 // ---------------------------------------------------------------- definitions
 
 export const Image = Type.Object(
   {
-    name: NonEmpty,
-    internalPorts: Type.Optional(Type.Array(Port)),
+    name: Text(LIMITS.urlLength),
+    internalPorts: Type.Optional(Type.Array(Port, { maxItems: LIMITS.ports })),
     port: Type.Optional(Port), // the older form of 000_aef21b18c04bd9b2.txt
   },
   strict,
@@ -25,27 +32,27 @@ export const Image = Type.Object(
 
 export const Repository = Type.Object(
   {
-    url: NonEmpty,
-    version: Type.Optional(Type.String()),
-    buildContext: Type.Optional(Type.String()),
-    containerFile: Type.Optional(Type.String()),
-    internalPorts: Type.Optional(Type.Array(Port)),
+    url: Text(LIMITS.urlLength),
+    version: Type.Optional(MaybeText(LIMITS.shortText)),
+    buildContext: Type.Optional(MaybeText(LIMITS.text)),
+    containerFile: Type.Optional(MaybeText(LIMITS.text)),
+    internalPorts: Type.Optional(Type.Array(Port, { maxItems: LIMITS.ports })),
   },
   strict,
 );
 
 export const PortMapping = Type.Object({ internal: Port, host: Port }, strict);
-export const EnvVar = Type.Object({ key: NonEmpty, value: Type.String() }, strict);
+export const EnvVar = Type.Object({ key: Text(LIMITS.envarKeyLength), value: MaybeText(LIMITS.envarValueLength) }, strict);
 export const ApiSpec = Type.Object(
   {
-    url: NonEmpty,
-    protocolType: Type.Optional(Type.String()),
-    version: Type.Optional(Type.String()),
-    metadata: Type.Optional(Type.Record(Type.String(), Type.String())),
+    url: Text(LIMITS.urlLength),
+    protocolType: Type.Optional(MaybeText(LIMITS.shortText)),
+    version: Type.Optional(MaybeText(LIMITS.shortText)),
+    metadata: Type.Optional(Type.Record(MaybeText(LIMITS.shortText), MaybeText(LIMITS.text), { maxProperties: LIMITS.apiSpecMetadata })),
   },
   strict,
 );
-export const Client = Type.Object({ language: NonEmpty, url: NonEmpty }, strict);
+export const Client = Type.Object({ language: Text(LIMITS.shortText), url: Text(LIMITS.urlLength) }, strict);
 
 export const Definition = Type.Object(
   {
@@ -53,10 +60,10 @@ export const Definition = Type.Object(
     image: Type.Optional(Image),
     repository: Type.Optional(Repository),
     hostPort: Type.Optional(Port), // the older form of 000_aef21b18c04bd9b2.txt
-    ports: Type.Optional(Type.Array(PortMapping)),
-    envars: Type.Optional(Type.Array(EnvVar)),
-    apiSpecs: Type.Optional(Type.Array(ApiSpec)),
-    clients: Type.Optional(Type.Array(Client)),
+    ports: Type.Optional(Type.Array(PortMapping, { maxItems: LIMITS.ports })),
+    envars: Type.Optional(Type.Array(EnvVar, { maxItems: LIMITS.envars })),
+    apiSpecs: Type.Optional(Type.Array(ApiSpec, { maxItems: LIMITS.apiSpecs })),
+    clients: Type.Optional(Type.Array(Client, { maxItems: LIMITS.clients })),
   },
   { ...strict, description: "Exactly one of image and repository." },
 );
@@ -73,12 +80,24 @@ const Slug = Type.String({ pattern: SLUG_PATTERN, description: "the owning servi
 export const HealthCheck = Type.Object(
   {
     type: Type.Enum(["http", "tcp"]),
-    path: Type.Optional(Type.String({ description: "http: the path probed, relative to the instance's url (default: the url itself)" })),
+    path: Type.Optional(
+      Type.String({ maxLength: LIMITS.pathLength, pattern: CHECK_PATH_PATTERN, description: "http: the path probed on the instance's own origin, starting with / (default: the url itself)" }),
+    ),
     expectStatus: Type.Optional(Type.Integer({ minimum: 100, maximum: 599, description: "http: the status that passes (default: any 2xx)" })),
-    intervalMs: Type.Optional(Type.Integer({ minimum: 100, description: "default 10000" })),
-    timeoutMs: Type.Optional(Type.Integer({ minimum: 10, description: "no answer within it: Unreachable (default 2000)" })),
-    slowMs: Type.Optional(Type.Integer({ minimum: 1, description: "a passing answer slower than this: Degraded (default timeoutMs / 2)" })),
-    failuresBeforeChange: Type.Optional(Type.Integer({ minimum: 1, description: "consecutive failures before the status changes (default 2)" })),
+    intervalMs: Type.Optional(Type.Integer({ minimum: LIMITS.check.intervalMs.min, maximum: LIMITS.check.intervalMs.max, description: "default 10000" })),
+    timeoutMs: Type.Optional(
+      Type.Integer({ minimum: LIMITS.check.timeoutMs.min, maximum: LIMITS.check.timeoutMs.max, description: "no answer within it: Unreachable (default 2000)" }),
+    ),
+    slowMs: Type.Optional(
+      Type.Integer({ minimum: LIMITS.check.slowMs.min, maximum: LIMITS.check.slowMs.max, description: "a passing answer slower than this: Degraded (default timeoutMs / 2)" }),
+    ),
+    failuresBeforeChange: Type.Optional(
+      Type.Integer({
+        minimum: LIMITS.check.failuresBeforeChange.min,
+        maximum: LIMITS.check.failuresBeforeChange.max,
+        description: "consecutive failures before the status changes (default 2)",
+      }),
+    ),
   },
   strict,
 );
@@ -100,21 +119,25 @@ export const STATUS_CAUSES = [
 export type StatusCause = (typeof STATUS_CAUSES)[number];
 
 const instanceFields = {
-  url: Type.Optional(NonEmpty),
-  scheme: Type.Optional(Type.String({ pattern: "^[A-Za-z][A-Za-z0-9+.-]*$" })),
-  host: Type.Optional(NonEmpty),
-  ip: Type.Optional(NonEmpty),
+  url: Type.Optional(UrlText),
+  scheme: Type.Optional(Type.String({ maxLength: LIMITS.schemeLength, pattern: "^[A-Za-z][A-Za-z0-9+.-]*$" })),
+  host: Type.Optional(Text(LIMITS.hostLength, { pattern: PRINTABLE_PATTERN })),
+  ip: Type.Optional(Type.String({ pattern: IP_PATTERN, description: "an IPv4 or IPv6 address" })),
   port: Type.Optional(Port),
-  path: Type.Optional(Type.String()),
+  path: Type.Optional(Type.String({ maxLength: LIMITS.pathLength, pattern: PRINTABLE_PATTERN })),
   slug: Type.Optional(Slug),
-  deploymentId: Type.Optional(NonEmpty),
-  nodeUrl: Type.Optional(NonEmpty),
-  tags: Type.Optional(Type.Array(NonEmpty)),
+  deploymentId: Type.Optional(Text(LIMITS.shortText)),
+  nodeUrl: Type.Optional(UrlText),
+  tags: Type.Optional(Type.Array(Text(LIMITS.tagLength, { pattern: PRINTABLE_PATTERN }), { maxItems: LIMITS.tags })),
   status: Type.Optional(InstanceStatus),
-  details: Type.Optional(Type.String()),
+  details: Type.Optional(MaybeText(LIMITS.detailsLength)),
   check: Type.Optional(HealthCheck),
-  ttlSeconds: Type.Optional(Type.Number({ minimum: 0.1, description: "a lease: renew within it or the instance turns Unhealthy" })),
-  graceSeconds: Type.Optional(Type.Number({ minimum: 0, description: "after a lapsed lease, deregistered this much later (default 2 x ttlSeconds)" })),
+  ttlSeconds: Type.Optional(
+    Type.Number({ minimum: LIMITS.ttlSeconds.min, maximum: LIMITS.ttlSeconds.max, description: "a lease: renew within it or the instance turns Unhealthy" }),
+  ),
+  graceSeconds: Type.Optional(
+    Type.Number({ minimum: 0, maximum: LIMITS.graceSeconds.max, description: "after a lapsed lease, deregistered this much later (default 2 x ttlSeconds)" }),
+  ),
 };
 
 export const RegisterInstanceRequest = Type.Object(
@@ -144,7 +167,7 @@ export const ReportStatusRequest = Type.Object(
   {
     id: Id,
     status: InstanceStatus,
-    details: Type.Optional(Type.String()),
+    details: Type.Optional(MaybeText(LIMITS.detailsLength)),
     by: Type.Optional(Type.Enum(["instance", "operator"], { description: "who sets the status (default instance): the cause is reported or operator" })),
   },
   { ...strict, description: "a status set by the instance itself (Starting or Stopping during a deploy) or by an operator" },
@@ -157,8 +180,8 @@ export const CheckResultRequest = Type.Object(
   {
     id: Id,
     outcome: Type.Enum([...CHECK_OUTCOMES]),
-    detail: Type.String(),
-    checkedBy: Type.String({ description: "the node or registry process that ran the check" }),
+    detail: MaybeText(LIMITS.detailsLength),
+    checkedBy: Type.String({ maxLength: LIMITS.shortText, description: "the node or registry process that ran the check" }),
   },
   { ...strict, description: "a node agent reporting a check whose outcome changes the instance's status" },
 );
@@ -166,21 +189,35 @@ export type CheckResultRequest = Type.Static<typeof CheckResultRequest>;
 
 export const ProtectionRequest = Type.Object({ enabled: Type.Boolean() }, strict);
 
+/** A list filter's value: compared, never stored, but bounded all the same. */
+const Filter = Type.String({ maxLength: LIMITS.urlLength });
+
+/** Every list pages the same way: at most `limit` items after `after`, in id order; the reply's `next` is the `after` of the next page. */
+const Paging = {
+  limit: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: LIMITS.pageItems,
+      description: "at most this many, in id order; a page also ends before the reply would outgrow the NATS max_payload. The reply's next is the after of the next page",
+    }),
+  ),
+  after: Type.Optional(Type.String({ maxLength: 128, description: "only items whose id sorts after this one" })),
+};
+
 export const ListInstancesRequest = Type.Object(
   {
-    id: Type.Optional(Type.String()),
-    slug: Type.Optional(Type.String()),
-    host: Type.Optional(Type.String()),
-    ip: Type.Optional(Type.String()),
-    scheme: Type.Optional(Type.String()),
-    path: Type.Optional(Type.String()),
-    deploymentId: Type.Optional(Type.String()),
-    nodeUrl: Type.Optional(Type.String()),
+    id: Type.Optional(Filter),
+    slug: Type.Optional(Filter),
+    host: Type.Optional(Filter),
+    ip: Type.Optional(Filter),
+    scheme: Type.Optional(Filter),
+    path: Type.Optional(Filter),
+    deploymentId: Type.Optional(Filter),
+    nodeUrl: Type.Optional(Filter),
     status: Type.Optional(InstanceStatus),
     healthy: Type.Optional(Type.Boolean({ description: "true: Healthy or Degraded; false: any other status" })),
-    tags: Type.Optional(Type.Array(Type.String())),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, description: "at most this many, in id order; the reply's next is the after of the next page" })),
-    after: Type.Optional(Type.String({ description: "only instances whose id sorts after this one" })),
+    tags: Type.Optional(Type.Array(Filter, { maxItems: LIMITS.tags })),
+    ...Paging,
   },
   { ...strict, description: "all filters AND-ed; tags matches instances holding every tag given; listed in id order" },
 );
@@ -240,11 +277,11 @@ export type Gpu = Type.Static<typeof Gpu>;
 export const Heartbeat = Type.Object(
   {
     id: Id,
-    url: NonEmpty,
-    region: Type.Optional(Type.String()),
-    availabilityZone: Type.Optional(Type.String()),
+    url: UrlText,
+    region: Type.Optional(MaybeText(LIMITS.shortText)),
+    availabilityZone: Type.Optional(MaybeText(LIMITS.shortText)),
     usage: ResourceUsage,
-    gpus: Type.Optional(Type.Array(Gpu)),
+    gpus: Type.Optional(Type.Array(Gpu, { maxItems: 64 })),
     at: Type.Optional(Timestamp),
   },
   { ...strict, description: "fields not listed here are ignored" },
@@ -275,7 +312,10 @@ export const NodeRefRequest = Type.Object(
   { ...strict, description: "exactly one of id and url" },
 );
 export type NodeRefRequest = Type.Static<typeof NodeRefRequest>;
-export const ListNodesRequest = Type.Object({ ids: Type.Optional(Type.Array(Type.String())) }, strict);
+export const ListNodesRequest = Type.Object({ ids: Type.Optional(Type.Array(Filter, { maxItems: LIMITS.listIds })), ...Paging }, strict);
+export type ListNodesRequest = Type.Static<typeof ListNodesRequest>;
+export const ListDefinitionsRequest = Type.Object({ ...Paging }, strict);
+export type ListDefinitionsRequest = Type.Static<typeof ListDefinitionsRequest>;
 export const EmptyRequest = Type.Object({}, strict);
 export const SaveDefinitionRequest = Type.Object({ definition: Definition }, strict);
 
@@ -296,6 +336,7 @@ export const wireSchemas = {
   RegisterInstanceRequest,
   ListInstancesRequest,
   ListNodesRequest,
+  ListDefinitionsRequest,
   ByIdRequest,
   NodeRefRequest,
   SelectNodesRequest,

@@ -2,13 +2,22 @@ import type { TSchema, Static } from "typebox";
 import { Compile } from "typebox/compile";
 import { Value } from "typebox/value";
 import { PATTERN_MEANING } from "./ids.ts";
+import { CHECK_PATH_PATTERN, IP_PATTERN, PRINTABLE_PATTERN } from "./limits.ts";
 import { badRequest, type ErrorDetail } from "./errors.ts";
 
 type TypeBoxError = { keyword: string; instancePath: string; message: string; params: Record<string, unknown> };
 
+/** What each pattern means, in words, for error messages. */
+const MEANINGS: Record<string, string> = {
+  ...PATTERN_MEANING,
+  [PRINTABLE_PATTERN]: "must be printable ASCII without spaces (no control characters, tabs or newlines)",
+  [CHECK_PATH_PATTERN]: "must be a path on the instance's own origin, starting with a single / (no scheme, host or backslash)",
+  [IP_PATTERN]: "must be an IPv4 or IPv6 address",
+};
+
 function messageOf(e: TypeBoxError): string {
   if (e.keyword === "enum") return `must be one of ${(e.params.allowedValues as string[]).join(", ")}`;
-  if (e.keyword === "pattern") return PATTERN_MEANING[e.params.pattern as string] ?? e.message;
+  if (e.keyword === "pattern") return MEANINGS[e.params.pattern as string] ?? e.message;
   return e.message;
 }
 

@@ -4,6 +4,7 @@
  */
 import type { RegisterInstanceRequest } from "../contract/schemas.ts";
 import { badRequest, type ErrorDetail } from "../contract/errors.ts";
+import { INSTANCE_URL_SCHEMES, LIMITS, NODE_URL_SCHEMES } from "../contract/limits.ts";
 
 export type Address = { url: string; scheme?: string; host?: string; ip?: string; port?: number; path?: string };
 export const ADDRESS_FIELDS = ["url", "scheme", "host", "ip", "port", "path"] as const;
@@ -20,6 +21,29 @@ export function normalizeUrl(url: string): string {
   }
 }
 
+/**
+ * Where a URL may point: a scheme of `schemes`, a host, no `user:password@` (a registry is
+ * read by every service: no secrets in it), at most the URL length. Returns what is wrong.
+ */
+function urlProblems(url: string, schemes: readonly string[]): string[] {
+  if (url.length > LIMITS.urlLength) return [`must not have more than ${LIMITS.urlLength} characters`];
+  if (!URL.canParse(url)) return ["is not an absolute URL such as http://user-svc:8080"];
+  const parsed = new URL(url);
+  const scheme = parsed.protocol.replace(/:$/, "");
+  const problems: string[] = [];
+  if (!schemes.includes(scheme)) problems.push(`has scheme ${scheme}, which is not one of ${schemes.join(", ")}`);
+  if (parsed.username || parsed.password) problems.push("carries a user or password; keep credentials out of the registry");
+  if (!parsed.hostname) problems.push("has no host");
+  return problems;
+}
+
+function assertUrl(url: string, path: string, schemes: readonly string[]): void {
+  const problems = urlProblems(url, schemes);
+  if (problems.length === 0) return;
+  const details = problems.map((message) => ({ path, message }));
+  throw badRequest(`invalid instance: ${path} ${JSON.stringify(url.length > 100 ? `${url.slice(0, 100)}...` : url)} ${problems.join("; ")}`, details);
+}
+
 function fromUrl(request: RegisterInstanceRequest & { url: string }): Address {
   let parsed: URL;
   try {
@@ -29,6 +53,7 @@ function fromUrl(request: RegisterInstanceRequest & { url: string }): Address {
       { path: "/url", message: "is not an absolute URL" },
     ]);
   }
+  assertUrl(request.url, "/url", INSTANCE_URL_SCHEMES);
   const hostname = parsed.hostname.replace(/^\[(.*)\]$/, "$1");
   const read: Omit<Address, "url"> = {
     scheme: parsed.protocol.replace(/:$/, ""),
@@ -61,11 +86,10 @@ function fromParts(request: RegisterInstanceRequest): Address {
   const hostPart = target.includes(":") ? `[${target}]` : target;
   const path = request.path === undefined || request.path === "" || request.path.startsWith("/") ? (request.path ?? "") : `/${request.path}`;
   const url = `${scheme}://${hostPart}${request.port !== undefined ? `:${request.port}` : ""}${path}`;
-  try {
-    new URL(url);
-  } catch {
+  if (!URL.canParse(url)) {
     throw badRequest(`invalid instance: the parts make "${url}", which is not a URL`, [{ path: "/host", message: "does not make a valid URL" }]);
   }
+  assertUrl(url, request.scheme !== undefined ? "/scheme" : "/host", INSTANCE_URL_SCHEMES);
   return {
     url,
     scheme,
@@ -76,6 +100,8 @@ function fromParts(request: RegisterInstanceRequest): Address {
   };
 }
 
+/** The address a registration names, checked: where the registry may send health checks. Its nodeUrl is checked too. */
 export function resolveAddress(request: RegisterInstanceRequest): Address {
+  if (request.nodeUrl !== undefined) assertUrl(request.nodeUrl, "/nodeUrl", NODE_URL_SCHEMES);
   return request.url !== undefined ? fromUrl({ ...request, url: request.url }) : fromParts(request);
 }

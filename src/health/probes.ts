@@ -17,8 +17,26 @@ function timed(outcome: "passed" | "failed", detail: string, started: number, ch
   return { outcome, detail: `${detail} in ${ms} ms`, ms };
 }
 
+/**
+ * What an HTTP check GETs: the path on the instance's own origin. Instances come from KV
+ * entries, which are untrusted, so a target on any other origin, or not over HTTP, is never
+ * fetched (the registry must not be made to GET an arbitrary address).
+ */
+function httpTarget(instance: Instance, check: HealthCheck): { url: string } | { refused: string } {
+  if (!URL.canParse(instance.url)) return { refused: `the instance's url ${instance.url} is not a URL` };
+  const base = new URL(instance.url);
+  if (base.protocol !== "http:" && base.protocol !== "https:") return { refused: `an http check needs an http or https url, not ${base.protocol}` };
+  if (!check.path) return { url: base.href };
+  const relativeTo = base.href.endsWith("/") ? base.href : `${base.href}/`;
+  const target = URL.canParse(check.path, relativeTo) ? new URL(check.path, relativeTo) : undefined;
+  if (!target || target.origin !== base.origin) return { refused: `check path ${check.path} leaves the instance's origin ${base.origin}` };
+  return { url: target.href };
+}
+
 async function httpProbe(instance: Instance, check: HealthCheck): Promise<ProbeResult> {
-  const target = check.path ? new URL(check.path, instance.url.endsWith("/") ? instance.url : `${instance.url}/`).href : instance.url;
+  const to = httpTarget(instance, check);
+  if ("refused" in to) return { outcome: "failed", detail: `not checked: ${to.refused}`, ms: 0 };
+  const target = to.url;
   const timeoutMs = check.timeoutMs ?? CHECK_DEFAULTS.timeoutMs;
   const started = Date.now();
   try {

@@ -3,11 +3,13 @@
  * in id order and paging), by owning slug (the first token of the KV key) and by
  * normalized URL (re-registration of a known URL).
  */
+import type { Entry } from "../contract/names.ts";
 import type { Instance, ListInstancesRequest } from "../contract/schemas.ts";
-import { idOfInstanceKey } from "../contract/ids.ts";
+import { byId, idOfInstanceKey } from "../contract/ids.ts";
 import { normalizeUrl } from "../domain/address.ts";
 import { takesTraffic } from "../domain/instanceHealth.ts";
 import type { KvMirror } from "../nats/kvMirror.ts";
+import { takePage } from "./paging.ts";
 
 
 /** The index of the first element of sorted `ids` greater than `after` (or not less than it). */
@@ -49,7 +51,7 @@ export class InstancesView {
   }
 
   /** The instance with the KV revision and event version its entry reflects. */
-  entry(id: string): { value: Instance; revision: number; version: number } | undefined {
+  entry(id: string): Entry<Instance> | undefined {
     const key = this.#keyOfId.get(id);
     return key === undefined ? undefined : this.mirror.entry(key);
   }
@@ -62,11 +64,14 @@ export class InstancesView {
     return this.#idOfUrl.get(normalizeUrl(url));
   }
 
-  /** The instances that pass every filter, in id order, at most `limit` of them after `after`. */
-  list(filter: ListInstancesRequest): InstancePage {
+  /** The instances that pass every filter, in id order: one page after `after` (see paging.ts). */
+  list(filter: ListInstancesRequest, budgetBytes = Infinity): InstancePage {
+    const { items, next } = takePage(this.#matching(filter), filter.limit, budgetBytes);
+    return { instances: items, ...(next !== undefined ? { next } : {}) };
+  }
+
+  *#matching(filter: ListInstancesRequest): Iterable<Instance> {
     const tags = filter.tags ?? [];
-    const limit = filter.limit ?? Infinity;
-    const instances: Instance[] = [];
     for (const i of this.#candidates(filter)) {
       if (filter.slug !== undefined && i.slug !== filter.slug) continue;
       if (filter.host !== undefined && i.host !== filter.host) continue;
@@ -78,10 +83,8 @@ export class InstancesView {
       if (filter.status !== undefined && i.status !== filter.status) continue;
       if (filter.healthy !== undefined && takesTraffic(i.status) !== filter.healthy) continue;
       if (tags.length > 0 && !tags.every((t) => i.tags.includes(t))) continue;
-      if (instances.length === limit) return { instances, next: instances.at(-1)!.id };
-      instances.push(i);
+      yield i;
     }
-    return { instances };
   }
 
   *#candidates(filter: ListInstancesRequest): Iterable<Instance> {
@@ -97,7 +100,7 @@ export class InstancesView {
         const i = this.mirror.get(key);
         if (i && (after === undefined || i.id > after)) ofSlug.push(i);
       }
-      yield* ofSlug.sort((a, b) => (a.id < b.id ? -1 : 1));
+      yield* ofSlug.sort(byId);
       return;
     }
     for (let n = after === undefined ? 0 : bisect(this.#sortedIds, after, true); n < this.#sortedIds.length; n++) {

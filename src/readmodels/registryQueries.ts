@@ -8,8 +8,9 @@ import { selectNodes } from "../domain/placement.ts";
 import type { Definition, Node } from "../contract/schemas.ts";
 import type { InstancesView } from "./instances.ts";
 import type { KvMirror } from "../nats/kvMirror.ts";
+import { byId } from "../contract/ids.ts";
+import { after, takePage } from "./paging.ts";
 
-const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 export function nodeIdOfUrl(nodes: KvMirror<Node>, url: string): string | undefined {
   for (const n of nodes.values()) if (n.url === url) return n.id;
@@ -22,6 +23,8 @@ export function registryQueries(views: {
   nodes: KvMirror<Node>;
   /** The node of this registry process. */
   selfNodeId: string;
+  /** How many bytes of items a list reply may carry (the NATS max_payload less room for the rest). */
+  replyBudgetBytes: () => number;
 }): RegistryQueries {
   const { definitions, instances, nodes } = views;
   return {
@@ -32,9 +35,10 @@ export function registryQueries(views: {
       return { definition };
     },
 
-    async listDefinitions() {
+    async listDefinitions({ limit, after: afterId }) {
       await definitions.sync();
-      return { definitions: [...definitions.values()].sort(byId) };
+      const { items, next } = takePage(after([...definitions.values()].sort(byId), afterId), limit, views.replyBudgetBytes());
+      return { definitions: items, ...(next !== undefined ? { next } : {}) };
     },
 
     async getInstance({ id }) {
@@ -46,7 +50,7 @@ export function registryQueries(views: {
 
     async listInstances(filter) {
       await instances.sync();
-      return instances.list(filter);
+      return instances.list(filter, views.replyBudgetBytes());
     },
 
     async getNode(ref) {
@@ -57,10 +61,12 @@ export function registryQueries(views: {
       return { node };
     },
 
-    async listNodes({ ids }) {
+    async listNodes({ ids, limit, after: afterId }) {
       await nodes.sync();
-      const all = [...nodes.values()].sort(byId);
-      return { nodes: ids ? all.filter((n) => ids.includes(n.id)) : all };
+      const wanted = ids ? new Set(ids) : undefined;
+      const sorted = [...nodes.values()].filter((n) => !wanted || wanted.has(n.id)).sort(byId);
+      const { items, next } = takePage(after(sorted, afterId), limit, views.replyBudgetBytes());
+      return { nodes: items, ...(next !== undefined ? { next } : {}) };
     },
 
     async selfNode() {

@@ -23,6 +23,7 @@ const v = {
   register: validator(S.RegisterInstanceRequest, "instance"),
   listInstances: validator(S.ListInstancesRequest, "instance filter"),
   listNodes: validator(S.ListNodesRequest, "request"),
+  listDefinitions: validator(S.ListDefinitionsRequest, "request"),
   nodeRef: validator(S.NodeRefRequest, "node reference", exactlyOneRef),
   select: validator(S.SelectNodesRequest, "node requirements"),
   reportStatus: validator(S.ReportStatusRequest, "status report"),
@@ -33,7 +34,7 @@ const v = {
 export const endpoints: EndpointSpec[] = [
   { subject: "definition.save", schema: "SaveDefinitionRequest", handle: (api, b, ctx) => api.saveDefinition(v.saveDefinition(b), ctx) },
   { subject: "definition.get", schema: "ByIdRequest", handle: (api, b) => api.getDefinition(v.byId(b)) },
-  { subject: "definition.list", schema: "EmptyRequest", handle: (api, b) => api.listDefinitions(v.empty(b)) },
+  { subject: "definition.list", schema: "ListDefinitionsRequest", handle: (api, b) => api.listDefinitions(v.listDefinitions(b)) },
   { subject: "definition.remove", schema: "ByIdRequest", handle: (api, b, ctx) => api.removeDefinition(v.byId(b), ctx) },
   { subject: "instance.register", schema: "RegisterInstanceRequest", handle: (api, b, ctx) => api.registerInstance(v.register(b), ctx) },
   { subject: "instance.get", schema: "ByIdRequest", handle: (api, b) => api.getInstance(v.byId(b)) },
