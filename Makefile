@@ -1,12 +1,12 @@
 # The registry's commands. `make run` and `make test` install what is missing first.
-.PHONY: run test deps typecheck build schemas rebuild unit clean bench
+.PHONY: run test deps typecheck lint build schemas rebuild unit clean bench
 
 TESTS := $(sort $(wildcard test/*.test.ts))
 
 run: deps build
 	@scripts/run.sh
 
-test: deps build typecheck
+test: deps build typecheck lint
 	node --import tsx --test --test-concurrency=2 $(TESTS)
 
 # dist/: the compiled client library and CLI (bin/registry.js runs it).
@@ -21,6 +21,10 @@ deps:
 
 typecheck: deps
 	npx --no-install tsc --noEmit
+
+# typescript-eslint's recommended type-checked rules (eslint.config.js).
+lint: deps
+	npx --no-install eslint .
 
 schemas: deps
 	npx --no-install tsx src/contract/writeSchemas.ts

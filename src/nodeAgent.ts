@@ -75,10 +75,11 @@ export async function startStandaloneAgent(nc: NatsConnection, config: Config, l
   await mirror.start();
   const checks = nodeAgentChecks(nc, names, agent, () => instances.all(), (id) => instances.get(id), log);
   return {
-    async stop() {
+    stop() {
       agent.stop();
       checks.stop();
       mirror.stop();
+      return Promise.resolve();
     },
   };
 }

@@ -68,6 +68,7 @@ function startHealth(deps: {
   agent: NodeAgent;
   config: Config;
   log: Logger;
+  clock: () => Date;
   serviceId: () => string;
 }) {
   const { nc, names, writer, instances, nodes, commands, background, agent, config, log } = deps;
@@ -85,6 +86,7 @@ function startHealth(deps: {
     protection: { share: config.expiryProtectionShare, windowMs: config.expiryProtectionWindowMs },
     tickMs: config.healthTickMs,
     log,
+    clock: deps.clock,
   });
   const followers = nodeInstances({ instances: () => instances.all(), nodes: () => nodes.values(), owns, commands: background, tickMs: config.healthTickMs, log });
   const replicaChecks = healthChecker({
@@ -109,7 +111,8 @@ function startHealth(deps: {
 /** Room left in a reply for list items: the server's max_payload less what the envelope and headers take. */
 const replyBudgetBytes = (nc: NatsConnection) => (nc.info?.max_payload ?? 1024 * 1024) - 4096;
 
-export async function startRegistry(nc: NatsConnection, config: Config, log: Logger): Promise<Registry> {
+/** Starts one registry process on `nc`; `clock` is the time every decision is taken at (tests give their own). */
+export async function startRegistry(nc: NatsConnection, config: Config, log: Logger, clock: () => Date = () => new Date()): Promise<Registry> {
   const names = namesFor(config.prefix);
   const { js, jsm } = await jetStreamOf(nc);
   const unreadable = unreadableCounter(log);
@@ -129,6 +132,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
   await Promise.all([definitions.start(), instanceMirror.start(), nodes.start()]);
 
   const writeDeps = {
+    clock,
     store,
     names,
     project: proj.project,
@@ -146,15 +150,15 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
   const commands = registryCommands(writeDeps);
   const background = backgroundCommands(writeDeps);
 
-  const ingest = heartbeatIngest({ js, names, nodes, writer, commands: background, offlineAfterMs: config.offlineAfterMs, unreadable, log });
+  const ingest = heartbeatIngest({ js, names, nodes, writer, commands: background, offlineAfterMs: config.offlineAfterMs, unreadable, log, clock });
   void ingest.run();
-  const liveness = livenessMonitor({ nodes, commands: background, offlineAfterMs: config.offlineAfterMs, tickMs: Math.min(config.heartbeatIntervalMs, 1000), log });
+  const liveness = livenessMonitor({ nodes, commands: background, offlineAfterMs: config.offlineAfterMs, tickMs: Math.min(config.heartbeatIntervalMs, 1000), log, clock });
   const agent = await startAgent(nc, config, log);
 
   const queries = registryQueries({ definitions, instances, nodes, selfNodeId: agent.identity.id, replyBudgetBytes: () => replyBudgetBytes(nc) });
 
   let serviceId = "starting";
-  const health = startHealth({ nc, names, writer, instances, nodes, commands, background, agent, config, log, serviceId: () => serviceId });
+  const health = startHealth({ nc, names, writer, instances, nodes, commands, background, agent, config, log, clock, serviceId: () => serviceId });
 
   const service = await startService({
     nc,
@@ -168,7 +172,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     log,
     version: VERSION,
     maxRequestBytes: config.maxRequestBytes,
-    stats: async () => ({ expiryProtection: health.leases.lastProtection() ?? null, events: capacity.usage(), unreadable: unreadable.counts() }),
+    stats: () => Promise.resolve({ expiryProtection: health.leases.lastProtection() ?? null, events: capacity.usage(), unreadable: unreadable.counts() }),
   });
   serviceId = service.info().id;
   await health.members.refresh();

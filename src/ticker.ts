@@ -4,7 +4,7 @@
  */
 import type { Logger } from "pino";
 
-export type Ticker = { stop(): void; runNow(): Promise<void> };
+export type Ticker = { stop: () => void; runNow: () => Promise<void> };
 
 export function everyTick(ms: number, work: () => Promise<void>, log: Logger, what: string): Ticker {
   let running: Promise<void> | undefined;

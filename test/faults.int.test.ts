@@ -451,7 +451,7 @@ describe("faults: bounded streams and waits", () => {
       const js = jetstream(c.nc);
       for (let n = 0; n < 2000; n++) void js.publish(`read.${n}`, "x".repeat(1000));
       await until(async () => (await c.jsm.streams.info("READ_TEST")).state.messages === 2000, "the messages to be stored");
-      const { readSubjects } = await import("../src/eventstore/readSubjects.ts");
+      const { readSubjects } = await import("../src/nats/readSubjects.ts");
       await assert.rejects(
         (async () => {
           for await (const _m of readSubjects(js, "READ_TEST", "read.>", "all", 1000)) await server.kill();

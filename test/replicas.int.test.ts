@@ -46,7 +46,7 @@ describe("two registry processes on one NATS", () => {
     const lists = await answeredBy("registry.instance.list");
     const registers = await answeredBy("registry.instance.register");
     assert.equal(lists.length, 2, "both processes answer $SRV.STATS");
-    assert.ok(lists.every((n) => n > 0) && registers.every((n) => n > 0), `both processes served writes and reads: ${lists} / ${registers}`);
+    assert.ok(lists.every((n) => n > 0) && registers.every((n) => n > 0), `both processes served writes and reads: ${lists.join(",")} / ${registers.join(",")}`);
   });
 
   test("replicas - racing registrations of one new url make one instance with one InstanceRegistered event", async () => {

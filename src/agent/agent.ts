@@ -74,7 +74,7 @@ export function startNodeAgent(deps: {
       if (running) log.warn({ err }, "heartbeat failed; trying again next interval");
     }
     // Keep the rate: the time a sample took comes off the wait for the next one.
-    if (running) timer = setTimeout(loop, Math.max(0, deps.intervalMs - (Date.now() - started)));
+    if (running) timer = setTimeout(() => void loop(), Math.max(0, deps.intervalMs - (Date.now() - started)));
   };
   void loop();
   log.info({ node: identity.id, url: identity.url, subject, intervalMs: deps.intervalMs }, "node agent heartbeating");

@@ -41,7 +41,7 @@ export function parseNvidiaSmi(csv: string, nodeUrl: string, cudaVersion: string
       malformed.push(line);
       continue;
     }
-    const [, name, busId, temperature, pstate, powerDraw, powerLimit, memUsed, memTotal, util, computeMode] = cells as string[];
+    const [, name, busId, temperature, pstate, powerDraw, powerLimit, memUsed, memTotal, util, computeMode] = cells;
     gpus.push({
       id: `${nodeUrl}:${index}`,
       intraNodeId: index,

@@ -2,7 +2,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { RegistryClient } from "../client/client.ts";
 import { configFromEnv, type Config } from "../config.ts";
-import { connectNats } from "../nats/connect.ts";
+import { connectNats } from "../nats/index.ts";
 
 export type Out = { write(text: string): void };
 

@@ -51,7 +51,7 @@ function checkOf(p: Parsed): HealthCheck | undefined {
   const type = str(p, "check");
   if (type === undefined) return undefined;
   if (type !== "http" && type !== "tcp") throw new UsageError(`--check must be http or tcp, not ${type}`);
-  return defined({ type, path: str(p, "check-path"), intervalMs: int(p, "check-interval-ms"), timeoutMs: int(p, "check-timeout-ms") }) as HealthCheck;
+  return defined<HealthCheck>({ type, path: str(p, "check-path"), intervalMs: int(p, "check-interval-ms"), timeoutMs: int(p, "check-timeout-ms") });
 }
 
 /** The flags that register and list share, as the request fields they are. */

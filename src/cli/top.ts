@@ -11,7 +11,7 @@ import { ago, bar, table } from "./format.ts";
 import { namesFor } from "../contract/names.ts";
 import type { Definition, Instance, Node } from "../contract/schemas.ts";
 import { readDefinition, readInstance, readNode } from "../contract/readers.ts";
-import { KvMirror } from "../nats/kvMirror.ts";
+import { KvMirror } from "../nats/index.ts";
 
 export const TOP_HELP = `registry top
 

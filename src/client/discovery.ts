@@ -9,7 +9,7 @@ import type { Logger } from "pino";
 import type { Instance } from "../contract/schemas.ts";
 import { readInstance } from "../contract/readers.ts";
 import { takesTraffic } from "../domain/instanceHealth.ts";
-import { KvMirror } from "../nats/kvMirror.ts";
+import { KvMirror } from "../nats/index.ts";
 import { unreadableCounter } from "../unreadable.ts";
 
 export type Discovery = {

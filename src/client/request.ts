@@ -20,11 +20,11 @@ export function requester(nc: NatsConnection, prefix: string, timeoutMs: number)
         const reply = await nc.request(full, payload, { timeout: timeoutMs, headers: h });
         const code = reply.headers?.get("Nats-Service-Error-Code");
         if (code) {
-          const parsed = reply.data.length ? (reply.json() as { error?: { message?: string; details?: ErrorDetail[] } }) : {};
+          const parsed = reply.data.length ? reply.json<{ error?: { message?: string; details?: ErrorDetail[] } }>() : {};
           const message = parsed.error?.message ?? reply.headers?.get("Nats-Service-Error") ?? `failed with ${code}`;
           throw new RegistryError(Number(code) as ErrorCode, message, parsed.error?.details ? { details: parsed.error.details } : {});
         }
-        return reply.json() as T;
+        return reply.json<T>();
       } catch (err) {
         if (err instanceof RegistryError) throw err;
         if (err instanceof RequestError && err.isNoResponders()) {

@@ -45,9 +45,9 @@ export async function selfRegister(api: SelfRegisterApi, request: RegisterInstan
   let timer: NodeJS.Timeout | undefined;
   const loop = async () => {
     await renew().catch(() => undefined);
-    if (!stopped) timer = setTimeout(loop, renewEveryMs);
+    if (!stopped) timer = setTimeout(() => void loop(), renewEveryMs);
   };
-  timer = setTimeout(loop, renewEveryMs);
+  timer = setTimeout(() => void loop(), renewEveryMs);
 
   return {
     instance: () => instance,

@@ -55,8 +55,8 @@ export function validator<T extends TSchema>(schema: T, what: string, rule?: (va
   const compiled = Compile(schema);
   return (value) => {
     if (compiled.Check(value)) {
-      const broken = rule?.(value as Static<T>) ?? [];
-      if (broken.length === 0) return value as Static<T>;
+      const broken = rule?.(value) ?? [];
+      if (broken.length === 0) return value;
       throw badRequest(`invalid ${what}: ${broken.map((d) => `${d.path} ${d.message}`).join("; ")}`, broken);
     }
     const details = toDetails(compiled.Errors(value) as Iterable<TypeBoxError>);
@@ -77,9 +77,9 @@ export function reader<T extends TSchema>(schema: T): Reader<T> {
   const compiled = Compile(schema);
   return (value) => {
     if (typeof value !== "object" || value === null) return { ok: false, reason: `${value === null ? "null" : typeof value} where an object belongs` };
-    if (compiled.Check(value)) return { ok: true, value: value as Static<T> }; // the common case: exactly this version's shape
+    if (compiled.Check(value)) return { ok: true, value }; // the common case: exactly this version's shape
     const cleaned = Value.Clean(schema, value); // in place: callers pass a freshly parsed value
-    if (compiled.Check(cleaned)) return { ok: true, value: cleaned as Static<T> };
+    if (compiled.Check(cleaned)) return { ok: true, value: cleaned };
     const details = toDetails(compiled.Errors(cleaned) as Iterable<TypeBoxError>).slice(0, 3);
     return { ok: false, reason: details.map((d) => `${d.path} ${d.message}`).join("; ") };
   };

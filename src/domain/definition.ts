@@ -1,3 +1,7 @@
+/**
+ * Decides what saving and removing a definition writes: a definition deploys from exactly
+ * one source, an unchanged save writes nothing, and removing one that is not there is 404.
+ */
 import type { Definition } from "../contract/schemas.ts";
 import { badRequest, notFound } from "../contract/errors.ts";
 import { sameJson, unhandled, type CommandMetadata, type Decider } from "./decider.ts";

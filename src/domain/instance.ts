@@ -1,3 +1,8 @@
+/**
+ * Decides every command of an instance: registration (a new instance, or an update of the
+ * fields given, nothing when nothing changes), removal, and the health commands of
+ * instanceHealth.ts. Also which instance a registration of a URL writes to.
+ */
 import type { Instance, RegisterInstanceRequest } from "../contract/schemas.ts";
 import { conflict, notFound } from "../contract/errors.ts";
 import { ADDRESS_FIELDS, type Address } from "./address.ts";

@@ -15,7 +15,7 @@ import type { Names } from "../contract/names.ts";
 import { RegistryError } from "../contract/errors.ts";
 import type { Unreadable } from "../unreadable.ts";
 import type { Capacity } from "./capacity.ts";
-import { readSubjects } from "./readSubjects.ts";
+import { readSubjects } from "../nats/readSubjects.ts";
 import { readEvent, type EventEnvelope } from "./storedEvents.ts";
 
 export type { EventEnvelope, EventMetadata } from "./storedEvents.ts";

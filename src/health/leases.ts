@@ -22,11 +22,11 @@ export type InstanceSource = {
 export type ProtectionSettings = { share: number; windowMs: number };
 
 export type Leases = {
-  renewLease(req: { id: string }): Promise<{ instance: Instance }>;
-  healthStatus(): Promise<{ protection: ExpiryProtection; leases: { total: number; lapsed: number } }>;
+  renewLease: (req: { id: string }) => Promise<{ instance: Instance }>;
+  healthStatus: () => Promise<{ protection: ExpiryProtection; leases: { total: number; lapsed: number } }>;
   /** The expiry protection as last seen, for $SRV.STATS. */
-  lastProtection(): ExpiryProtection | undefined;
-  stop(): void;
+  lastProtection: () => ExpiryProtection | undefined;
+  stop: () => void;
 };
 
 const lastRenewal = (i: Instance) => i.lastHeartbeat ?? i.createdAt;
@@ -56,13 +56,16 @@ export function leases(deps: {
   protection: ProtectionSettings;
   tickMs: number;
   log: Logger;
+  /** The time decisions are taken at (tests give their own). */
+  clock?: () => Date;
 }): Leases {
   const { instances, commands, log } = deps;
+  const now = () => deps.clock?.() ?? new Date();
   let protection: ExpiryProtection | undefined;
 
   async function tick(): Promise<void> {
-    const now = Date.now();
-    const { leases: total, lapsed, lapsedInWindow } = census(instances.all(), now, deps.protection.windowMs);
+    const nowMs = now().getTime();
+    const { leases: total, lapsed, lapsedInWindow } = census(instances.all(), nowMs, deps.protection.windowMs);
     if (deps.protection.share > 0) {
       const evaluated = await commands.evaluateProtection({ leases: total, lapsedInWindow, lapsedNow: lapsed.length }, deps.protection.share, deps.protection.windowMs);
       if (evaluated.written) log.warn({ protection: evaluated.protection }, evaluated.protection.engaged ? "expiry protection engaged" : "expiry protection released");
@@ -71,7 +74,7 @@ export function leases(deps: {
     }
     for (const i of lapsed) {
       if (!deps.owns(i.id)) continue;
-      const graceOver = leaseVerdict(i, lastRenewal(i), now) === "expired";
+      const graceOver = leaseVerdict(i, lastRenewal(i), nowMs) === "expired";
       if (!graceOver && !lapseChangesStatus(i)) continue; // already Unhealthy, or its node offline: waiting out the grace
       const { written } = await commands.checkLease(i.id, lastRenewal(i));
       if (written) log.info({ instance: i.id, slug: i.slug, expired: graceOver }, graceOver ? "lease expired: deregistered" : "lease lapsed: Unhealthy");
@@ -91,7 +94,7 @@ export function leases(deps: {
       if (instance.ttlSeconds === undefined) {
         throw new RegistryError(400, `instance "${id}" has no lease to renew; register it with ttlSeconds to give it one`);
       }
-      const at = new Date().toISOString();
+      const at = now().toISOString();
       if (renewalRecovers(instance)) {
         const recovered = await commands.recoverLease(id);
         if (!recovered.instance) throw notFound(`instance "${id}" not found (its lease has expired); register it again`);
@@ -103,7 +106,7 @@ export function leases(deps: {
 
     async healthStatus() {
       const current = await commands.protectionState();
-      const { leases: total, lapsed } = census(instances.all(), Date.now(), deps.protection.windowMs);
+      const { leases: total, lapsed } = census(instances.all(), now().getTime(), deps.protection.windowMs);
       return { protection: deps.protection.share > 0 ? current : { ...current, enabled: false }, leases: { total, lapsed: lapsed.length } };
     },
 

@@ -13,7 +13,7 @@ import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, 
 import { nanos } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { durableWorker } from "../nats/durableWorker.ts";
-import type { Names } from "../contract/names.ts";
+import type { Entry, Names } from "../contract/names.ts";
 import { Heartbeat, type Node } from "../contract/schemas.ts";
 import { reader } from "../contract/validate.ts";
 import { heartbeatChangesState, isStale } from "../domain/node.ts";
@@ -23,7 +23,7 @@ import type { Unreadable } from "../unreadable.ts";
 
 /** Rewrites a live KV entry in place (the projector's kvWriter.update). */
 export type TelemetryWriter = {
-  update(bucket: string, key: string, change: (value: unknown) => unknown | null, known?: { value: unknown; revision: number; version: number }): Promise<unknown>;
+  update(bucket: string, key: string, change: (value: unknown) => unknown, known?: Entry<unknown>): Promise<unknown>;
 };
 
 export const HEARTBEATS_DURABLE = "heartbeats";

@@ -17,11 +17,13 @@ export function livenessMonitor(deps: {
   offlineAfterMs: number;
   tickMs: number;
   log: Logger;
+  /** The time decisions are taken at (tests give their own). */
+  clock?: () => Date;
 }): LivenessMonitor {
   const { nodes, commands, offlineAfterMs, log } = deps;
 
   async function check(): Promise<void> {
-    const now = new Date().toISOString();
+    const now = (deps.clock?.() ?? new Date()).toISOString();
     const silent = [...nodes.values()].filter((n) => n.status === "Online" && n.lastHeartbeat && isStale(n.lastHeartbeat, now, offlineAfterMs));
     for (const node of silent) {
       try {

@@ -1,11 +1,12 @@
 import { readFile } from "node:fs/promises";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
-import type { Config } from "../config.ts";
+/** Where NATS is and how to log in to it (NATS_URL, NATS_CREDS, NATS_USER and NATS_PASSWORD). */
+export type ConnectOptions = { natsUrl: string; natsCreds?: string | undefined; natsUser?: string | undefined; natsPassword?: string | undefined };
 import { RegistryError } from "../contract/errors.ts";
 
 /** Connects with the configured servers and credentials; the error names NATS_URL when it fails. */
-export async function connectNats(config: Config, name: string): Promise<NatsConnection> {
+export async function connectNats(config: ConnectOptions, name: string): Promise<NatsConnection> {
   const servers = config.natsUrl.split(",").map((s) => s.trim());
   try {
     return await connect({

@@ -7,13 +7,13 @@
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 
-export type DurableWorker = { run(): Promise<void>; stop(): Promise<void> };
+export type DurableWorker = { run: () => Promise<void>; stop: () => Promise<void> };
 
 export function durableWorker(deps: {
   js: JetStreamClient;
   stream: string;
   durable: string;
-  handle(m: JsMsg): Promise<void>;
+  handle: (m: JsMsg) => Promise<void>;
   maxInFlight: number;
   log: Logger;
 }): DurableWorker {

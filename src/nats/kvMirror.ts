@@ -11,14 +11,12 @@
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import { RegistryError } from "../contract/errors.ts";
-import { VERSION_HEADER } from "../contract/names.ts";
+import { VERSION_HEADER, type Entry } from "../contract/names.ts";
 import type { ReadResult } from "../contract/validate.ts";
 import type { Unreadable } from "../unreadable.ts";
 
 export type ChangeListener<T> = (key: string, value: T | null, previous: T | null) => void;
 
-/** A live entry as the mirror last saw it: value, KV revision and the event version it reflects. */
-export type MirroredEntry<T> = { value: T; revision: number; version: number };
 
 export type MirrorOptions<T> = {
   /** Turns a parsed entry into a value, or says why it cannot (`key` is where it was found). */
@@ -34,7 +32,8 @@ const SYNC_TIMEOUT_MS = 5000;
 const RECHECK_AFTER_MS = 500;
 
 export class KvMirror<T> {
-  readonly #entries = new Map<string, MirroredEntry<T>>();
+  /** Live entries as last seen: value, KV revision and the event version each reflects. */
+  readonly #entries = new Map<string, Entry<T>>();
   readonly #unreadableKeys = new Set<string>();
   readonly #listeners: ChangeListener<T>[] = [];
   #applied = 0;
@@ -66,7 +65,7 @@ export class KvMirror<T> {
     return this.#entries.get(key)?.value;
   }
 
-  entry(key: string): MirroredEntry<T> | undefined {
+  entry(key: string): Entry<T> | undefined {
     return this.#entries.get(key);
   }
 

@@ -15,7 +15,7 @@
 import type { JetStreamClient, JetStreamManager, StoredMsg } from "@nats-io/jetstream";
 import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import { headers } from "@nats-io/transport-node";
-import { VERSION_HEADER } from "../contract/names.ts";
+import { VERSION_HEADER, type Entry } from "../contract/names.ts";
 import { sameJson } from "../domain/decider.ts";
 
 const MAX_ATTEMPTS = 10;
@@ -23,7 +23,7 @@ const MAX_ATTEMPTS = 10;
 export type WriteOutcome = "written" | "skipped";
 
 /** What is stored under a key: its value (null when deleted or unreadable), KV revision and version. */
-export type StoredEntry = { value: unknown | null; revision: number; version: number };
+export type StoredEntry = Entry<unknown>;
 
 export type WriteOptions = {
   /** Combines the stored value (when there is a readable one) with the new value before writing. */
@@ -37,18 +37,18 @@ export type WriteOptions = {
    */
   replaceUpTo?: number;
   /** For a rebuild: completes a value that has no readable stored entry to merge with (lost telemetry). */
-  whenAbsent?: (value: unknown) => unknown | Promise<unknown>;
+  whenAbsent?: (value: unknown) => unknown; // may return a promise
 };
 
 export type KvWriter = {
   /** Writes the value of event `version` (null deletes), unless the key already reflects that version or a later one. */
-  write(bucket: string, key: string, value: unknown | null, version: number, options?: WriteOptions): Promise<WriteOutcome>;
+  write(bucket: string, key: string, value: unknown, version: number, options?: WriteOptions): Promise<WriteOutcome>;
   /**
    * Rewrites a live entry in place, keeping its version: for data that is not an event
    * (a node's telemetry). `change` returns null to leave it. `known` saves a read when the
    * caller has a recent copy of the entry; a stale copy only costs a retry.
    */
-  update(bucket: string, key: string, change: (value: unknown) => unknown | null, known?: StoredEntry): Promise<WriteOutcome>;
+  update(bucket: string, key: string, change: (value: unknown) => unknown, known?: StoredEntry): Promise<WriteOutcome>;
 };
 
 /** Whether a stored value is an entity of its bucket, under its key. */
@@ -75,7 +75,7 @@ export function kvWriter(js: JetStreamClient, jsm: JetStreamManager, readable: E
   }
 
   /** Publishes with compare-and-set on `revision`; false when another writer got there first. */
-  async function put(bucket: string, key: string, value: unknown | null, version: number, revision: number): Promise<boolean> {
+  async function put(bucket: string, key: string, value: unknown, version: number, revision: number): Promise<boolean> {
     const h = headers();
     h.set(VERSION_HEADER, String(version));
     if (value === null) h.set("KV-Operation", "DEL");

@@ -4,15 +4,16 @@
  * needs no previous value; the version guard of `kvWriter.ts` makes replays harmless.
  */
 import { instanceKey } from "../contract/ids.ts";
+import type { BucketEntity } from "../contract/names.ts";
 import type { RegistryEvent } from "../domain/events.ts";
 import { isNewerTelemetry } from "../domain/telemetry.ts";
 import { unhandled } from "../domain/decider.ts";
 
-export type BucketName = "definition" | "instance" | "node";
+export type BucketName = BucketEntity;
 export type KvWrite = {
   bucket: BucketName;
   key: string;
-  value: unknown | null;
+  value: unknown;
   /** Combines the stored value (when there is one) with `value` before writing. */
   merge?: (stored: unknown, value: unknown) => unknown;
 };

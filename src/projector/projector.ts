@@ -38,12 +38,12 @@ const MAX_IN_FLIGHT = 64;
 
 export type Projector = {
   /** Applies one event just appended at stream sequence `seq` to the buckets. */
-  project(event: RegistryEvent, seq: number): Promise<void>;
+  project: (event: RegistryEvent, seq: number) => Promise<void>;
   /** Applies one event read back from the stream (catch-up, rebuild). */
-  replay(event: RegistryEvent, seq: number): Promise<void>;
+  replay: (event: RegistryEvent, seq: number) => Promise<void>;
   /** Follows the durable consumer until `stop()`; restarts itself on failure. */
-  run(): Promise<void>;
-  stop(): Promise<void>;
+  run: () => Promise<void>;
+  stop: () => Promise<void>;
 };
 
 export function projector(deps: {

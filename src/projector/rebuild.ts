@@ -16,13 +16,13 @@
  */
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { Logger } from "pino";
-import type { Names } from "../contract/names.ts";
+import { BUCKET_ENTITIES, type Names } from "../contract/names.ts";
 import { readDefinition, readInstance, readNode } from "../contract/readers.ts";
 import { KvMirror } from "../nats/kvMirror.ts";
 import type { Instance, Node } from "../contract/schemas.ts";
 import type { RegistryEvent } from "../domain/events.ts";
 import type { EventStore } from "../eventstore/eventStore.ts";
-import { readSubjects } from "../eventstore/readSubjects.ts";
+import { readSubjects } from "../nats/readSubjects.ts";
 import { readEvent } from "../eventstore/storedEvents.ts";
 import type { Unreadable } from "../unreadable.ts";
 import type { KvWriter } from "./kvWriter.ts";
@@ -47,7 +47,7 @@ export async function rebuildProjections(deps: RebuildDeps): Promise<RebuildResu
   const { js, jsm, names, store, writer, unreadable } = deps;
   const startedAt = (deps.now?.() ?? new Date()).toISOString();
   const upTo = (await jsm.streams.info(names.eventsStream)).state.last_seq;
-  const explained: Record<BucketName, Set<string>> = { definition: new Set(), instance: new Set(), node: new Set() };
+  const explained = Object.fromEntries(BUCKET_ENTITIES.map((b) => [b, new Set<string>()])) as Record<BucketName, Set<string>>;
   let entities = 0;
   let written = 0;
 
@@ -107,7 +107,7 @@ export async function rebuildProjections(deps: RebuildDeps): Promise<RebuildResu
     }
     await Promise.all(inFlight);
 
-    for (const bucket of Object.keys(explained) as BucketName[]) {
+    for (const bucket of BUCKET_ENTITIES) {
       const keys = [...current[bucket].entryKeys(), ...current[bucket].unreadableKeys()];
       for (const key of keys.filter((k) => !explained[bucket].has(k))) {
         if ((await writer.write(names.buckets[bucket], key, null, upTo, { replaceUpTo: upTo, known: known(bucket, key) })) === "written") removed++;
@@ -122,7 +122,7 @@ export async function rebuildProjections(deps: RebuildDeps): Promise<RebuildResu
 /** Whether a bucket is empty while the stream holds events of its entity: it was purged or lost. */
 export async function emptiedBuckets(jsm: JetStreamManager, names: Names): Promise<BucketName[]> {
   const emptied: BucketName[] = [];
-  for (const bucket of ["definition", "instance", "node"] as const) {
+  for (const bucket of BUCKET_ENTITIES) {
     const { state } = await jsm.streams.info(`KV_${names.buckets[bucket]}`);
     if (state.messages > 0) continue;
     const anyEvent = await jsm.direct.getMessage(names.eventsStream, { last_by_subj: `${names.prefix}.events.${bucket}.>` });

@@ -9,7 +9,7 @@ import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jet
 import { pino } from "pino";
 import { defaultConfig, type Config } from "../../src/config.ts";
 import { startRegistry, type Registry } from "../../src/registry.ts";
-import { readSubjects } from "../../src/eventstore/readSubjects.ts";
+import { readSubjects } from "../../src/nats/readSubjects.ts";
 import { startNatsServer, type NatsServer } from "./natsServer.ts";
 import { until } from "./until.ts";
 
