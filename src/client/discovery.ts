@@ -7,6 +7,7 @@
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import type { Instance } from "../contract/schemas.ts";
+import { byId } from "../contract/ids.ts";
 import { readInstance } from "../contract/readers.ts";
 import { takesTraffic } from "../domain/instanceHealth.ts";
 import { KvMirror } from "../nats/index.ts";
@@ -54,7 +55,7 @@ export async function discover(deps: { js: JetStreamClient; jsm: JetStreamManage
       let candidates = healthy();
       if (candidates.length === 0) candidates = [...mirror.values()].filter(mayTakeTraffic);
       if (candidates.length === 0) return undefined;
-      candidates.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)); // a stable ring as instances come and go
+      candidates.sort(byId); // a stable ring as instances come and go
       return candidates[next++ % candidates.length];
     },
     onChange(listener) {

@@ -2,6 +2,7 @@
  * Placement: which online nodes can take a workload with these requirements, best
  * first. Pure: the nodes come in with their last reported usage.
  */
+import { byId } from "../contract/ids.ts";
 import type { Gpu, Node, SelectNodesRequest } from "../contract/schemas.ts";
 
 /** A GPU that does not report a figure does not meet a limit on it. */
@@ -46,6 +47,6 @@ export function selectNodes(nodes: Iterable<Node>, req: SelectNodesRequest): Nod
       (a, b) =>
         direction * (spareMemory(a, req) - spareMemory(b, req)) ||
         direction * (spareCpuPercent(a) - spareCpuPercent(b)) ||
-        (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+        byId(a, b),
     );
 }
