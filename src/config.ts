@@ -121,7 +121,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
 
   if (!isValidPrefix(config.prefix)) problems.push(`REGISTRY_PREFIX "${config.prefix}" must be tokens of letters, digits, - and _ joined by dots`);
   if (config.nodeId !== undefined && !isValidId(config.nodeId)) problems.push(`OB_NODE_ID "${config.nodeId}" ${PATTERN_MEANING[ID_PATTERN]}`);
-  if (!URL.canParse(config.selfUrl)) problems.push(`OB_SELF_URL "${config.selfUrl}" is not an absolute URL such as http://node1.internal:11337`);
+  if (!/^https?:\/\/[\x21-\x7E]+$/.test(config.selfUrl) || !URL.canParse(config.selfUrl)) {
+    problems.push(`OB_SELF_URL "${config.selfUrl}" is not an http or https URL such as http://node1.internal:11337`);
+  }
   if (config.offlineAfterMs <= config.heartbeatIntervalMs) {
     problems.push(`REGISTRY_OFFLINE_AFTER_MS (${config.offlineAfterMs}) must be longer than REGISTRY_HEARTBEAT_INTERVAL_MS (${config.heartbeatIntervalMs})`);
   }

@@ -7,7 +7,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { AckPolicy, jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import { connect } from "@nats-io/transport-node";
+import { connect, headers as natsHeaders } from "@nats-io/transport-node";
 import { RegistryClient } from "../src/client/index.ts";
 import { namesFor } from "../src/contract/names.ts";
 import { provisionRegistry, rebuildBuckets } from "../src/storage.ts";
@@ -75,6 +75,28 @@ describe("faults: junk in the buckets", () => {
     } finally {
       await c.nc.close();
       await server.stop();
+    }
+  });
+});
+
+describe("faults: forged entries", () => {
+  test("faults - an entry claiming a version no event has (a forged Registry-Version) does not survive a rebuild", async () => {
+    const r = await startTestRegistry({ offlineAfterMs: 600_000 });
+    try {
+      const { instance } = (await r.call("instance.register", { url: "http://127.0.0.1:7051", slug: "forge-svc", tags: ["real"] })).body;
+      const h = natsHeaders();
+      h.set("Registry-Version", "999999999");
+      const at = new Date().toISOString();
+      const fake = { id: "inst_forged", url: "http://127.0.0.1:7052", slug: "forge-svc", tags: [], status: "Healthy", createdAt: at, updatedAt: at };
+      await jetstream(r.nc).publish(`$KV.${names.buckets.instance}.forge-svc.inst_forged`, JSON.stringify(fake), { headers: h });
+      await jetstream(r.nc).publish(`$KV.${names.buckets.instance}.forge-svc.${instance.id}`, JSON.stringify({ ...instance, tags: ["forged"] }), { headers: h });
+      await until(async () => (await r.call("instance.get", { id: "inst_forged" })).code === undefined, "the forged entry to be mirrored");
+      const rebuilt = await rebuildBuckets(r.nc, names, silentLog);
+      assert.ok(rebuilt.removed >= 1 && rebuilt.written >= 1, JSON.stringify(rebuilt));
+      await until(async () => (await r.call("instance.get", { id: "inst_forged" })).code === 404, "the forged entry to be gone");
+      assert.deepEqual((await r.call("instance.get", { id: instance.id })).body.instance.tags, ["real"]);
+    } finally {
+      await r.stop();
     }
   });
 });
@@ -307,6 +329,14 @@ describe("faults: hostile heartbeats", () => {
     publishHeartbeat(r.nc, heartbeat("future-node"));
     await until(async () => (await r.call("node.get", { id: "future-node" })).body.node.lastHeartbeat !== first.lastHeartbeat, "a later real heartbeat to count");
     await until(async () => (await r.call("node.get", { id: "future-node" })).body.node.status === "Offline", "the silent node to go Offline", 10_000);
+  });
+
+  test("faults - a heartbeat whose url is not http(s) is refused: node URLs are links", async () => {
+    const h = heartbeat("scripted") as Record<string, unknown>;
+    h.url = "javascript:alert(1)";
+    r.nc.publish(names.heartbeatSubject("scripted"), JSON.stringify(h));
+    await until(async () => (await r.call("health.status")).body.unreadable.heartbeats >= 1, "the heartbeat to be refused");
+    assert.equal((await r.call("node.get", { id: "scripted" })).code, 404);
   });
 
   test("faults - a heartbeat with fields this version does not know is accepted, GPU telemetry optional", async () => {

@@ -53,6 +53,8 @@ export const NODE_URL_SCHEMES = ["http", "https"] as const;
 
 /** Printable ASCII without spaces: no control characters, NUL, tabs or newlines (which URL parsers drop silently). */
 export const PRINTABLE_PATTERN = "^[\\x21-\\x7E]*$";
+/** A node's URL as its heartbeats carry it: http or https, printable ASCII. */
+export const NODE_URL_PATTERN = "^https?://[\\x21-\\x7E]+$";
 /** An IPv4 or IPv6 address as written in a URL's host (without brackets). */
 export const IP_PATTERN = "^[0-9A-Fa-f:.]{2,45}$";
 /** A path on the instance's own origin: starts with one `/`, printable ASCII, no backslash. */

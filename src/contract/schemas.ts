@@ -4,7 +4,7 @@
  */
 import Type from "typebox";
 import { ID_PATTERN, SLUG_PATTERN } from "./ids.ts";
-import { CHECK_PATH_PATTERN, IP_PATTERN, LIMITS, PRINTABLE_PATTERN } from "./limits.ts";
+import { CHECK_PATH_PATTERN, IP_PATTERN, LIMITS, NODE_URL_PATTERN, PRINTABLE_PATTERN } from "./limits.ts";
 
 const strict = { additionalProperties: false } as const;
 
@@ -252,10 +252,11 @@ export const Gpu = Type.Object(
 );
 
 export const NodeStatus = Type.Enum(["Online", "Offline"]);
+const NodeUrl = Type.String({ maxLength: LIMITS.urlLength, pattern: NODE_URL_PATTERN, description: "http or https" });
 export const Node = Type.Object(
   {
     id: Id,
-    url: Type.String(),
+    url: NodeUrl,
     region: Type.Optional(Type.String()),
     availabilityZone: Type.Optional(Type.String()),
     lastHeartbeat: Type.Optional(Timestamp),
@@ -277,7 +278,7 @@ export type Gpu = Type.Static<typeof Gpu>;
 export const Heartbeat = Type.Object(
   {
     id: Id,
-    url: UrlText,
+    url: NodeUrl,
     region: Type.Optional(MaybeText(LIMITS.shortText)),
     availabilityZone: Type.Optional(MaybeText(LIMITS.shortText)),
     usage: ResourceUsage,

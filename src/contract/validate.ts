@@ -2,7 +2,7 @@ import type { TSchema, Static } from "typebox";
 import { Compile } from "typebox/compile";
 import { Value } from "typebox/value";
 import { PATTERN_MEANING } from "./ids.ts";
-import { CHECK_PATH_PATTERN, IP_PATTERN, PRINTABLE_PATTERN } from "./limits.ts";
+import { CHECK_PATH_PATTERN, IP_PATTERN, NODE_URL_PATTERN, PRINTABLE_PATTERN } from "./limits.ts";
 import { badRequest, type ErrorDetail } from "./errors.ts";
 
 type TypeBoxError = { keyword: string; instancePath: string; message: string; params: Record<string, unknown> };
@@ -13,6 +13,7 @@ const MEANINGS: Record<string, string> = {
   [PRINTABLE_PATTERN]: "must be printable ASCII without spaces (no control characters, tabs or newlines)",
   [CHECK_PATH_PATTERN]: "must be a path on the instance's own origin, starting with a single / (no scheme, host or backslash)",
   [IP_PATTERN]: "must be an IPv4 or IPv6 address",
+  [NODE_URL_PATTERN]: "must be an http or https URL of printable ASCII",
 };
 
 function messageOf(e: TypeBoxError): string {

@@ -17,6 +17,7 @@
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import { BUCKET_ENTITIES, type Names } from "../contract/names.ts";
+import { idOfInstanceKey } from "../contract/ids.ts";
 import { readDefinition, readInstance, readNode } from "../contract/readers.ts";
 import { KvMirror } from "../nats/kvMirror.ts";
 import type { Instance, Node } from "../contract/schemas.ts";
@@ -74,6 +75,19 @@ export async function rebuildProjections(deps: RebuildDeps): Promise<RebuildResu
   /** The entry as read at the start; undefined (read it) when it was unreadable. */
   const known = (bucket: BucketName, key: string) => current[bucket].entry(key) ?? (current[bucket].unreadableKeys().has(key) ? undefined : null);
 
+  /**
+   * Up to which version an entry is rebuilt: the stream's last sequence at the start, so a
+   * live write since is kept; unless the entry claims a later version that no event of its
+   * entity has (a forged Registry-Version header), which protects nothing.
+   */
+  async function replaceUpTo(bucket: BucketName, key: string): Promise<number> {
+    const version = current[bucket].entry(key)?.version ?? 0;
+    if (version <= upTo) return upTo;
+    const event = await jsm.direct.getMessage(names.eventsStream, { seq: version }).catch(() => null);
+    const id = bucket === "instance" ? idOfInstanceKey(key) : key;
+    return event?.subject === names.eventSubject(bucket, id) ? upTo : Number.POSITIVE_INFINITY;
+  }
+
   async function replay(event: RegistryEvent, seq: number): Promise<void> {
     for (const w of writesFor(event)) {
       if (w.value !== null) explained[w.bucket].add(w.key);
@@ -81,7 +95,7 @@ export async function rebuildProjections(deps: RebuildDeps): Promise<RebuildResu
       const outcome = await writer.write(names.buckets[w.bucket], w.key, w.value, seq, {
         merge: w.merge,
         known: known(w.bucket, w.key),
-        replaceUpTo: upTo,
+        replaceUpTo: await replaceUpTo(w.bucket, w.key),
         whenAbsent: (value) => withTelemetry(w.bucket, value),
       });
       if (outcome === "written") written++;
@@ -110,7 +124,8 @@ export async function rebuildProjections(deps: RebuildDeps): Promise<RebuildResu
     for (const bucket of BUCKET_ENTITIES) {
       const keys = [...current[bucket].entryKeys(), ...current[bucket].unreadableKeys()];
       for (const key of keys.filter((k) => !explained[bucket].has(k))) {
-        if ((await writer.write(names.buckets[bucket], key, null, upTo, { replaceUpTo: upTo, known: known(bucket, key) })) === "written") removed++;
+        const outcome = await writer.write(names.buckets[bucket], key, null, upTo, { replaceUpTo: await replaceUpTo(bucket, key), known: known(bucket, key) });
+        if (outcome === "written") removed++;
       }
     }
   } finally {
