@@ -167,7 +167,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
       ...commands,
       ...queries,
       renewLease: health.leases.renewLease,
-      healthStatus: async () => ({ ...(await health.leases.healthStatus()), events: capacity.usage(), unreadable: unreadable.counts() }),
+      healthStatus: async () => ({ ...(await health.leases.healthStatus()), events: capacity.usage(), unreadable: unreadable.counts() }), // same for every caller
     },
     log,
     version: VERSION,

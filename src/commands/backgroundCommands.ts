@@ -3,7 +3,7 @@
  * the liveness monitor) and instance health (leases, instances following their node, the
  * expiry protection). They run through the same write path as requests.
  */
-import type { ExpiryProtection } from "../contract/api.ts";
+import type { Caller, ExpiryProtection } from "../contract/api.ts";
 import type { Heartbeat, Instance, Node } from "../contract/schemas.ts";
 import { instanceDecider } from "../domain/instance.ts";
 import type { InstanceHealthCommand } from "../domain/instanceHealth.ts";
@@ -34,8 +34,10 @@ export function backgroundCommands(deps: WritePathDeps) {
       return { node: state, written };
     },
 
-    async recoverLease(id: string): Promise<Written & { instance: Instance | null }> {
-      const { state, written } = await health({ type: "RenewLease", data: { id }, metadata: { now: now() } });
+    /** A renewal that brings the instance back: an event, by the caller that renewed. */
+    async recoverLease(id: string, caller?: Caller): Promise<Written & { instance: Instance | null }> {
+      const command = { type: "RenewLease" as const, data: { id }, metadata: { now: now() } };
+      const { state, written } = await run(instanceDecider, names.eventSubject("instance", id), command, { caller, hint: instanceHint(id) });
       return { instance: state, written };
     },
 

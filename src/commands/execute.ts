@@ -14,6 +14,7 @@
  * retry is deduplicated by JetStream (within its window) or by the check above.
  */
 import { createHash } from "node:crypto";
+import type { Caller } from "../contract/api.ts";
 import { RegistryError, conflict } from "../contract/errors.ts";
 import type { Decider } from "../domain/decider.ts";
 import type { RegistryEvent } from "../domain/events.ts";
@@ -51,10 +52,10 @@ export async function execute<State, Command extends { type: string; data: unkno
   decider: Decider<State, Command, Event>,
   subject: string,
   command: Command,
-  opts: { requestId?: string | undefined; hint?: (() => StateHint<State> | undefined) | undefined } = {},
+  opts: { requestId?: string | undefined; caller?: Caller | undefined; hint?: (() => StateHint<State> | undefined) | undefined } = {},
 ): Promise<Executed<State>> {
   const { store, project } = deps;
-  const { requestId } = opts;
+  const { requestId, caller } = opts;
   const commandId = requestId === undefined ? undefined : commandIdOf(requestId, subject, command);
 
   async function current(): Promise<Executed<State>> {
@@ -69,7 +70,7 @@ export async function execute<State, Command extends { type: string; data: unkno
     try {
       for (const [i, event] of events.entries()) {
         const id = commandId === undefined ? undefined : i === 0 ? commandId : `${commandId}:${i}`;
-        const envelope = { ...event, metadata: { at: command.metadata.now, ...(id ? { requestId, commandId: id } : {}) } };
+        const envelope = { ...event, metadata: { at: command.metadata.now, ...(id ? { requestId, commandId: id } : {}), ...(caller ? { by: caller } : {}) } };
         const appended = await store.append(subject, envelope, version, id);
         if (appended.duplicate) return current(); // an earlier try of this request wrote it
         await project(envelope, appended.seq);

@@ -2,6 +2,7 @@
  * What every command handler shares: the clock, and `run`, which takes one command of one
  * entity through `execute` with the deps of this process.
  */
+import type { Caller } from "../contract/api.ts";
 import type { Names } from "../contract/names.ts";
 import type { Instance } from "../contract/schemas.ts";
 import type { Decider } from "../domain/decider.ts";
@@ -30,7 +31,7 @@ export function writePath(deps: WritePathDeps) {
     decider: Decider<S, C, E>,
     subject: string,
     command: C,
-    opts: { requestId?: string | undefined; hint?: () => StateHint<S> | undefined } = {},
+    opts: { requestId?: string | undefined; caller?: Caller | undefined; hint?: () => StateHint<S> | undefined } = {},
   ) => execute(deps, decider, subject, command, opts);
   const instanceHint = (id: string) => () => deps.lookups.instanceState(id);
   return { now, run, instanceHint };

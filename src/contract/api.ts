@@ -4,9 +4,15 @@
  */
 import type { Definition, Instance, ListDefinitionsRequest, ListInstancesRequest, ListNodesRequest, Node, RegisterInstanceRequest, SelectNodesRequest, ReportStatusRequest, CheckResultRequest } from "./schemas.ts";
 
+/** Who sent a request, as nats-server says: the `Nats-Request-Info` it sets on requests imported from another account. */
+export type Caller = { account: string; user?: string; name?: string };
+
+/** What comes with every request, to every command and query. */
 export type RequestContext = {
   /** From the request's `Nats-Msg-Id` header: a retry with the same id writes nothing twice. */
   requestId?: string;
+  /** Absent for requests from inside the registry's own account (its processes and agents). */
+  caller?: Caller;
 };
 
 export type NodeRef = { id?: string; url?: string };
@@ -25,20 +31,20 @@ export type RegistryCommands = {
 };
 
 export type RegistryQueries = {
-  getDefinition(req: { id: string }): Promise<{ definition: Definition }>;
-  listDefinitions(req: ListDefinitionsRequest): Promise<{ definitions: Definition[]; next?: string }>;
-  getInstance(req: { id: string }): Promise<{ instance: Instance }>;
-  listInstances(req: ListInstancesRequest): Promise<{ instances: Instance[]; next?: string }>;
-  getNode(req: NodeRef): Promise<{ node: Node }>;
-  listNodes(req: ListNodesRequest): Promise<{ nodes: Node[]; next?: string }>;
-  selfNode(req: object): Promise<{ node: Node }>;
-  selectNodes(req: SelectNodesRequest): Promise<{ nodes: Node[] }>;
+  getDefinition(req: { id: string }, ctx: RequestContext): Promise<{ definition: Definition }>;
+  listDefinitions(req: ListDefinitionsRequest, ctx: RequestContext): Promise<{ definitions: Definition[]; next?: string }>;
+  getInstance(req: { id: string }, ctx: RequestContext): Promise<{ instance: Instance }>;
+  listInstances(req: ListInstancesRequest, ctx: RequestContext): Promise<{ instances: Instance[]; next?: string }>;
+  getNode(req: NodeRef, ctx: RequestContext): Promise<{ node: Node }>;
+  listNodes(req: ListNodesRequest, ctx: RequestContext): Promise<{ nodes: Node[]; next?: string }>;
+  selfNode(req: object, ctx: RequestContext): Promise<{ node: Node }>;
+  selectNodes(req: SelectNodesRequest, ctx: RequestContext): Promise<{ nodes: Node[] }>;
 };
 
 /** Leases and the registry's health, answered by the health side. */
 export type HealthApi = {
-  renewLease(req: { id: string }): Promise<{ instance: Instance }>;
-  healthStatus(): Promise<HealthStatus>;
+  renewLease(req: { id: string }, ctx: RequestContext): Promise<{ instance: Instance }>;
+  healthStatus(req: object, ctx: RequestContext): Promise<HealthStatus>;
 };
 
 export type HealthStatus = {

@@ -320,6 +320,16 @@ export type ListDefinitionsRequest = Type.Static<typeof ListDefinitionsRequest>;
 export const EmptyRequest = Type.Object({}, strict);
 export const SaveDefinitionRequest = Type.Object({ definition: Definition }, strict);
 
+/**
+ * The `Nats-Request-Info` header nats-server sets on a request imported from another
+ * account (it replaces one the caller set): who sent it. Fields beyond these are ignored.
+ */
+export const RequestInfo = Type.Object({
+  acc: Type.String({ minLength: 1, maxLength: 256 }),
+  user: Type.Optional(Type.String({ maxLength: 256 })),
+  name: Type.Optional(Type.String({ maxLength: 256 })),
+});
+
 export const ErrorReply = Type.Object({
   error: Type.Object({
     code: Type.Integer(),

@@ -9,8 +9,10 @@ import { SLUG_PATTERN } from "../contract/ids.ts";
 import { Definition, Id, Instance, InstanceStatus, Node, STATUS_CAUSES } from "../contract/schemas.ts";
 import { reader, type ReadResult, type Reader } from "../contract/validate.ts";
 import type { RegistryEvent } from "../domain/events.ts";
+import type { Caller } from "../contract/api.ts";
 
-export type EventMetadata = { at: string; requestId?: string; commandId?: string };
+/** When, for which request, and by whom (absent: the registry itself, or a request from inside its account). */
+export type EventMetadata = { at: string; requestId?: string; commandId?: string; by?: Caller };
 export type EventEnvelope = RegistryEvent & { metadata: EventMetadata };
 
 const Reason = Type.String();
@@ -39,7 +41,12 @@ const DATA: Record<RegistryEvent["type"], TSchema> = {
   ExpiryProtectionSwitched: ProtectionChange,
 };
 
-const Metadata = Type.Object({ at: Type.String({ format: "date-time" }), requestId: Type.Optional(Type.String()), commandId: Type.Optional(Type.String()) });
+const Metadata = Type.Object({
+  at: Type.String({ format: "date-time" }),
+  requestId: Type.Optional(Type.String()),
+  commandId: Type.Optional(Type.String()),
+  by: Type.Optional(Type.Object({ account: Type.String(), user: Type.Optional(Type.String()), name: Type.Optional(Type.String()) })),
+});
 
 const readers = new Map<string, Reader<TSchema>>(
   Object.entries(DATA).map(([type, data]) => [type, reader(Type.Object({ type: Type.Literal(type), data, metadata: Metadata }))]),

@@ -6,7 +6,7 @@
  * period, unless the expiry protection is engaged because too many lapsed at once.
  */
 import type { Logger } from "pino";
-import type { ExpiryProtection } from "../contract/api.ts";
+import type { ExpiryProtection, RequestContext } from "../contract/api.ts";
 import type { InstanceHealthCommands } from "./ports.ts";
 import { RegistryError, notFound } from "../contract/errors.ts";
 import type { Instance } from "../contract/schemas.ts";
@@ -22,7 +22,7 @@ export type InstanceSource = {
 export type ProtectionSettings = { share: number; windowMs: number };
 
 export type Leases = {
-  renewLease: (req: { id: string }) => Promise<{ instance: Instance }>;
+  renewLease: (req: { id: string }, ctx: RequestContext) => Promise<{ instance: Instance }>;
   healthStatus: () => Promise<{ protection: ExpiryProtection; leases: { total: number; lapsed: number } }>;
   /** The expiry protection as last seen, for $SRV.STATS. */
   lastProtection: () => ExpiryProtection | undefined;
@@ -84,7 +84,7 @@ export function leases(deps: {
   const ticker = everyTick(deps.tickMs, tick, log, "lease check");
 
   return {
-    async renewLease({ id }) {
+    async renewLease({ id }, ctx) {
       let instance = instances.get(id);
       if (!instance) {
         await instances.sync();
@@ -96,7 +96,7 @@ export function leases(deps: {
       }
       const at = now().toISOString();
       if (renewalRecovers(instance)) {
-        const recovered = await commands.recoverLease(id);
+        const recovered = await commands.recoverLease(id, ctx.caller);
         if (!recovered.instance) throw notFound(`instance "${id}" not found (its lease has expired); register it again`);
         instance = recovered.instance;
       }

@@ -1,10 +1,10 @@
 /** What instance health needs from the write side; the composition root supplies it. */
-import type { ExpiryProtection } from "../contract/api.ts";
+import type { Caller, ExpiryProtection } from "../contract/api.ts";
 import type { Instance } from "../contract/schemas.ts";
 
 /** The instance transitions that leases, nodes and the expiry protection drive. */
 export type InstanceHealthCommands = {
-  recoverLease(id: string): Promise<{ instance: Instance | null; written: boolean }>;
+  recoverLease(id: string, caller?: Caller): Promise<{ instance: Instance | null; written: boolean }>;
   checkLease(id: string, lastRenewal: string): Promise<{ written: boolean }>;
   markNodeOffline(id: string, nodeId: string): Promise<{ written: boolean }>;
   markNodeOnline(id: string, nodeId: string): Promise<{ written: boolean }>;

@@ -6,7 +6,9 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Svcm, type Service, type ServiceMsg } from "@nats-io/services";
 import type { Logger } from "pino";
-import type { RegistryApi } from "../contract/api.ts";
+import type { Caller, RegistryApi, RequestContext } from "../contract/api.ts";
+import { RequestInfo } from "../contract/schemas.ts";
+import { reader } from "../contract/validate.ts";
 import { RegistryError, badRequest } from "../contract/errors.ts";
 import type { Names } from "../contract/names.ts";
 import { endpoints, type EndpointSpec } from "./endpoints.ts";
@@ -28,6 +30,28 @@ function parseBody(data: Uint8Array): unknown {
   return body;
 }
 
+const readRequestInfo = reader(RequestInfo);
+
+/** The request's context: its id, and its caller as nats-server names it (nobody else can set that header across accounts). */
+function contextOf(msg: ServiceMsg): RequestContext {
+  const requestId = msg.headers?.get("Nats-Msg-Id") || undefined;
+  const info = msg.headers?.get("Nats-Request-Info");
+  let caller: Caller | undefined;
+  if (info) {
+    let read;
+    try {
+      read = readRequestInfo(JSON.parse(info));
+    } catch {
+      read = undefined;
+    }
+    // Across accounts nats-server always sets a readable one; junk can only come from inside.
+    if (!read?.ok) throw badRequest("the Nats-Request-Info header is not the one nats-server sets; do not set it yourself");
+    const { acc, user, name } = read.value;
+    caller = { account: acc, ...(user ? { user } : {}), ...(name ? { name } : {}) };
+  }
+  return { ...(requestId ? { requestId } : {}), ...(caller ? { caller } : {}) };
+}
+
 export async function startService(deps: {
   nc: NatsConnection;
   names: Names;
@@ -45,8 +69,7 @@ export async function startService(deps: {
       if (msg.data.length > maxRequestBytes) {
         throw new RegistryError(413, `request body is ${msg.data.length} bytes, over the registry's limit of ${maxRequestBytes} (REGISTRY_MAX_REQUEST_BYTES)`);
       }
-      const requestId = msg.headers?.get("Nats-Msg-Id") || undefined;
-      const reply = JSON.stringify(await spec.handle(api, parseBody(msg.data), requestId ? { requestId } : {}));
+      const reply = JSON.stringify(await spec.handle(api, parseBody(msg.data), contextOf(msg)));
       const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
       if (reply.length > maxPayload) {
         throw new RegistryError(413, `the reply is ${reply.length} bytes, over the NATS max_payload of ${maxPayload}; narrow it with filters, or page through it with limit and after`);
