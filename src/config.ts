@@ -47,6 +47,8 @@ export type Config = {
   eventsHistoryPerEntity: number;
   /** REGISTRY_HEARTBEAT_SUBJECTS: heartbeat subjects (nodes) the heartbeats stream keeps; past it the oldest go. */
   heartbeatSubjects: number;
+  /** REGISTRY_POLICY: the policy file (roles of NATS accounts); without one every caller may do everything. */
+  policyFile?: string;
 };
 
 /** A configuration the registry cannot start with; the message names each variable at fault. */
@@ -101,6 +103,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   if (env.OB_REGION) config.region = env.OB_REGION;
   if (env.OB_AVAILABILITY_ZONE) config.availabilityZone = env.OB_AVAILABILITY_ZONE;
   if (env.REGISTRY_DATA_DIR) config.dataDir = env.REGISTRY_DATA_DIR;
+  if (env.REGISTRY_POLICY) config.policyFile = env.REGISTRY_POLICY;
   const interval = positiveInteger(env, "REGISTRY_HEARTBEAT_INTERVAL_MS", problems);
   if (interval !== undefined) {
     config.heartbeatIntervalMs = interval;

@@ -65,11 +65,20 @@ export function nodeAgentChecks(
 /**
  * The node agent alone, for machines that host services but run no registry
  * (`registry agent`): heartbeats, and the checks of the instances that name this node.
+ * An agent whose account has no JetStream (the secure layout's AGENTS account) cannot read
+ * the instances bucket: it heartbeats only, and says so once.
  */
 export async function startStandaloneAgent(nc: NatsConnection, config: Config, log: Logger): Promise<{ stop(): Promise<void> }> {
   const names = namesFor(config.prefix);
-  const { js, jsm } = await jetStreamOf(nc);
   const agent = await startAgent(nc, config, log);
+  let jetStream;
+  try {
+    jetStream = await jetStreamOf(nc);
+  } catch (err) {
+    log.warn({ reason: (err as Error).message }, "this agent's account has no JetStream: it heartbeats, but runs no checks of the instances naming its node");
+    return { stop: () => Promise.resolve(agent.stop()) };
+  }
+  const { js, jsm } = jetStream;
   const mirror = new KvMirror<Instance>(js, jsm, names.buckets.instance, log, { read: readInstance, unreadable: unreadableCounter(log) });
   const instances = new InstancesView(mirror);
   await mirror.start();

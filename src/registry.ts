@@ -19,6 +19,8 @@ import { livenessMonitor } from "./liveness/livenessMonitor.ts";
 import { projector } from "./projector/projector.ts";
 import { readDefinition, readInstance, readNode } from "./contract/readers.ts";
 import { unreadableCounter } from "./unreadable.ts";
+import { authorize } from "./access/authorizer.ts";
+import { loadPolicy } from "./access/policy.ts";
 import { prepareOnReconnect, prepareStorage, storagePorts } from "./storage.ts";
 import { streamCapacity, type Capacity } from "./eventstore/capacity.ts";
 import type { KvWriter } from "./projector/kvWriter.ts";
@@ -114,6 +116,8 @@ const replyBudgetBytes = (nc: NatsConnection) => (nc.info?.max_payload ?? 1024 *
 /** Starts one registry process on `nc`; `clock` is the time every decision is taken at (tests give their own). */
 export async function startRegistry(nc: NatsConnection, config: Config, log: Logger, clock: () => Date = () => new Date()): Promise<Registry> {
   const names = namesFor(config.prefix);
+  const policy = config.policyFile ? await loadPolicy(config.policyFile) : undefined;
+  if (!policy) log.warn("running without authentication: no REGISTRY_POLICY, so every caller may do everything (fine on a loopback server; secure/ has a deployment's layout)");
   const { js, jsm } = await jetStreamOf(nc);
   const unreadable = unreadableCounter(log);
   await prepareStorage(nc, names, config, log, unreadable);
@@ -160,15 +164,27 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
   let serviceId = "starting";
   const health = startHealth({ nc, names, writer, instances, nodes, commands, background, agent, config, log, clock, serviceId: () => serviceId });
 
-  const service = await startService({
-    nc,
-    names,
-    api: {
+  const api = authorize(
+    {
       ...commands,
       ...queries,
       renewLease: health.leases.renewLease,
       healthStatus: async () => ({ ...(await health.leases.healthStatus()), events: capacity.usage(), unreadable: unreadable.counts() }), // same for every caller
     },
+    policy,
+    {
+      sync: () => instances.sync(),
+      slugOf: (id) => {
+        const instance = instances.get(id);
+        return instance === undefined ? undefined : (instance.slug ?? null);
+      },
+      idOfUrl: (url) => instances.idOfUrl(url),
+    },
+  );
+  const service = await startService({
+    nc,
+    names,
+    api,
     log,
     version: VERSION,
     maxRequestBytes: config.maxRequestBytes,

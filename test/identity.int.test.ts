@@ -20,11 +20,11 @@ accounts {
   REGISTRY: {
     jetstream: enabled
     users: [ { user: registry, password: registry-secret } ]
-    exports: [ { service: "registry.>", response_type: singleton } ]
+    exports: [ { service: "registry.instance.>", response_type: singleton } ]
   }
   SVC_A: {
     users: [ { user: svc-a, password: a-secret } ]
-    imports: [ { service: { account: REGISTRY, subject: "registry.>" }, share: true } ]
+    imports: [ { service: { account: REGISTRY, subject: "registry.instance.>" }, share: true } ]
   }
 }
 `;

@@ -13,6 +13,8 @@ export type RequestContext = {
   requestId?: string;
   /** Absent for requests from inside the registry's own account (its processes and agents). */
   caller?: Caller;
+  /** Set by the policy for a caller that may read the instances of these slugs only. */
+  readableSlugs?: ReadonlySet<string>;
 };
 
 export type NodeRef = { id?: string; url?: string };

@@ -25,6 +25,8 @@ export class RegistryError extends Error {
 export const badRequest = (message: string, details?: ErrorDetail[]) =>
   new RegistryError(400, message, details ? { details } : {});
 
+export const forbidden = (message: string) => new RegistryError(403, message);
+
 export const notFound = (message: string) => new RegistryError(404, message);
 
 export const conflict = (message: string) => new RegistryError(409, message);

@@ -65,14 +65,15 @@ export class InstancesView {
   }
 
   /** The instances that pass every filter, in id order: one page after `after` (see paging.ts). */
-  list(filter: ListInstancesRequest, budgetBytes = Infinity): InstancePage {
-    const { items, next } = takePage(this.#matching(filter), filter.limit, budgetBytes);
+  list(filter: ListInstancesRequest, budgetBytes = Infinity, onlySlugs?: ReadonlySet<string>): InstancePage {
+    const { items, next } = takePage(this.#matching(filter, onlySlugs), filter.limit, budgetBytes);
     return { instances: items, ...(next !== undefined ? { next } : {}) };
   }
 
-  *#matching(filter: ListInstancesRequest): Iterable<Instance> {
+  *#matching(filter: ListInstancesRequest, onlySlugs?: ReadonlySet<string>): Iterable<Instance> {
     const tags = filter.tags ?? [];
-    for (const i of this.#candidates(filter)) {
+    for (const i of this.#candidates(filter, onlySlugs)) {
+      if (onlySlugs && (i.slug === undefined || !onlySlugs.has(i.slug))) continue;
       if (filter.slug !== undefined && i.slug !== filter.slug) continue;
       if (filter.host !== undefined && i.host !== filter.host) continue;
       if (filter.ip !== undefined && i.ip !== filter.ip) continue;
@@ -87,20 +88,24 @@ export class InstancesView {
     }
   }
 
-  *#candidates(filter: ListInstancesRequest): Iterable<Instance> {
+  /** The instances a filter can match, in id order: one id, the instances of some slugs, or all. */
+  *#candidates(filter: ListInstancesRequest, onlySlugs?: ReadonlySet<string>): Iterable<Instance> {
     const after = filter.after;
     if (filter.id !== undefined) {
       const one = this.get(filter.id);
       if (one && (after === undefined || one.id > after)) yield one;
       return;
     }
-    if (filter.slug !== undefined) {
-      const ofSlug: Instance[] = [];
-      for (const key of this.#keysOfSlug.get(filter.slug) ?? []) {
-        const i = this.mirror.get(key);
-        if (i && (after === undefined || i.id > after)) ofSlug.push(i);
+    const slugs = filter.slug !== undefined ? [filter.slug] : onlySlugs ? [...onlySlugs] : undefined;
+    if (slugs) {
+      const ofSlugs: Instance[] = [];
+      for (const slug of slugs) {
+        for (const key of this.#keysOfSlug.get(slug) ?? []) {
+          const i = this.mirror.get(key);
+          if (i && (after === undefined || i.id > after)) ofSlugs.push(i);
+        }
       }
-      yield* ofSlug.sort(byId);
+      yield* ofSlugs.sort(byId);
       return;
     }
     for (let n = after === undefined ? 0 : bisect(this.#sortedIds, after, true); n < this.#sortedIds.length; n++) {

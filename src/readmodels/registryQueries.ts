@@ -48,9 +48,9 @@ export function registryQueries(views: {
       return { instance };
     },
 
-    async listInstances(filter) {
+    async listInstances(filter, ctx) {
       await instances.sync();
-      return instances.list(filter, views.replyBudgetBytes());
+      return instances.list(filter, views.replyBudgetBytes(), ctx.readableSlugs);
     },
 
     async getNode(ref) {

@@ -1,0 +1,93 @@
+/**
+ * Decides who may do what. NATS says who a caller is (its account); the registry's policy
+ * gives that account a role, and a service its slug and the slugs it may read. Seed 002's
+ * permissions (`registry-svc:instance:view` and the rest) are granted to roles here, once.
+ */
+import { forbidden } from "../contract/errors.ts";
+
+export const ROLES = ["admin", "viewer", "deployer", "proxy", "service"] as const;
+export type Role = (typeof ROLES)[number];
+
+export const PERMISSIONS = [
+  "instance:view",
+  "instance:edit",
+  "instance:delete",
+  "definition:view",
+  "definition:edit",
+  "definition:delete",
+  "node:view",
+  "node:delete",
+  "health:view",
+  "health:edit",
+  "check:report",
+] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+/**
+ * Who is asking. `registry`: the registry's own account (its processes and node agents),
+ * trusted; `open`: no policy is configured, everything is allowed (a loopback development
+ * server); `member`: an account the policy names; `stranger`: an account it does not.
+ */
+export type Principal =
+  | { kind: "registry" }
+  | { kind: "open" }
+  | { kind: "member"; account: string; role: Role; slug?: string; reads: readonly string[] }
+  | { kind: "stranger"; account: string };
+
+const ALL: readonly Permission[] = PERMISSIONS;
+const VIEW: readonly Permission[] = ["instance:view", "definition:view", "node:view", "health:view"];
+
+/** What each role may do; a service's instance permissions are limited to its slugs (`slugAllowed`). */
+const GRANTS: Record<Role, readonly Permission[]> = {
+  admin: ALL,
+  viewer: VIEW,
+  deployer: [...VIEW, "instance:edit", "instance:delete", "definition:edit", "definition:delete"],
+  proxy: VIEW,
+  service: [...VIEW, "instance:edit", "instance:delete"],
+};
+
+const who = (p: Principal) => (p.kind === "member" ? `account ${p.account} (${p.role}${p.slug ? ` of ${p.slug}` : ""})` : p.kind === "stranger" ? `account ${p.account}` : p.kind);
+
+/** The slugs whose instances `p` may read: every one, or these. */
+export function readableSlugs(p: Principal): "all" | ReadonlySet<string> {
+  if (p.kind !== "member" || p.role !== "service") return p.kind === "stranger" ? new Set() : "all";
+  return new Set([...(p.slug ? [p.slug] : []), ...p.reads]);
+}
+
+function slugAllowed(p: Principal, permission: Permission, slug: string | undefined): boolean {
+  if (p.kind !== "member" || p.role !== "service" || !permission.startsWith("instance:")) return true;
+  if (permission === "instance:view") {
+    const readable = readableSlugs(p);
+    return readable === "all" || (slug !== undefined && readable.has(slug));
+  }
+  return slug !== undefined && slug === p.slug;
+}
+
+/**
+ * Throws 403 unless `p` may do `permission` (on an instance of `slug`, for instance
+ * permissions), with a message that says what it may do instead.
+ */
+export function assertMay(p: Principal, permission: Permission, slug?: string): void {
+  if (p.kind === "registry" || p.kind === "open") return;
+  if (p.kind === "stranger") {
+    throw forbidden(`${who(p)} has no role in the registry's policy, so it may do nothing; ask an operator to add it`);
+  }
+  if (!GRANTS[p.role].includes(permission)) {
+    throw forbidden(`${who(p)} lacks registry-svc:${permission}; a ${p.role} may ${GRANTS[p.role].join(", ")}`);
+  }
+  if (!slugAllowed(p, permission, slug)) {
+    const target = slug === undefined ? "instances without a slug" : `instances of ${slug}`;
+    const mine = p.slug ? `its own instances (${p.slug})` : "no instances";
+    const readable = permission === "instance:view" && p.reads.length > 0 ? `, and read those of ${p.reads.join(", ")}` : "";
+    throw forbidden(`${who(p)} may not ${permission.split(":")[1]} ${target}; it may change ${mine}${readable}`);
+  }
+}
+
+/** The slug a service's new instance gets: its own, whatever the payload says; refused when the payload names another. */
+export function ownedSlug(p: Principal, requested: string | undefined): string | undefined {
+  if (p.kind !== "member" || p.role !== "service") return requested;
+  if (requested !== undefined && requested !== p.slug) {
+    throw forbidden(`${who(p)} registers instances of ${p.slug ?? "no slug"} only, not of ${requested}; leave slug out or set it to ${p.slug}`);
+  }
+  return p.slug;
+}

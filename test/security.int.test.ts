@@ -1,0 +1,162 @@
+/**
+ * The secure layout of secure/: nats-server started with secure/nats.conf, the registry with
+ * secure/policy.json, and a connection per role. Every allowed action works; every forbidden
+ * one is refused by the server or answered 403, and nothing it asked for is written.
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { namesFor } from "../src/contract/names.ts";
+import { heartbeat } from "./harness/nodes.ts";
+import { historyOf, spawnRegistry } from "./harness/registry.ts";
+import { startNatsServer, type NatsServer } from "./harness/natsServer.ts";
+import { until } from "./harness/until.ts";
+
+const names = namesFor("registry");
+const secure = (file: string) => fileURLToPath(new URL(`../secure/${file}`, import.meta.url));
+const USERS = {
+  registry: "registry-example",
+  admin: "admin-example",
+  viewer: "viewer-example",
+  deployer: "deployer-example",
+  proxy: "proxy-example",
+  "user-svc": "user-svc-example",
+  "order-svc": "order-svc-example",
+  "agent-node-1": "agent-1-example",
+} as const;
+type User = keyof typeof USERS;
+
+describe("security: roles of secure/policy.json, enforced by nats-server and the registry", () => {
+  let server: NatsServer;
+  let registry: Awaited<ReturnType<typeof spawnRegistry>>;
+  const as = {} as Record<User, NatsConnection>;
+  before(async () => {
+    server = await startNatsServer(["-c", secure("nats.conf")]);
+    registry = await spawnRegistry(server.url, {
+      NATS_USER: "registry",
+      NATS_PASSWORD: USERS.registry,
+      REGISTRY_POLICY: secure("policy.json"),
+      OB_NODE_ID: "registry-node",
+      OB_SELF_URL: "http://127.0.0.1:11337",
+      REGISTRY_DATA_DIR: server.dir,
+    });
+    for (const [user, pass] of Object.entries(USERS)) as[user as User] = await connect({ servers: server.url, user, pass });
+  });
+  after(async () => {
+    for (const nc of Object.values(as)) await nc.close();
+    await registry.stop();
+    await server.stop();
+  });
+
+  const call = async (user: User, subject: string, body: object) => {
+    const m = await as[user].request(`registry.${subject}`, JSON.stringify(body), { timeout: 5000 });
+    const code = m.headers?.get("Nats-Service-Error-Code");
+    return { code: code ? Number(code) : undefined, body: m.json<any>() };
+  };
+  const eventCount = async () => (await (await jetstreamManager(as.registry)).streams.info(names.eventsStream)).state.messages;
+  /** The request is refused with 403 whose message matches, and writes nothing. */
+  const refused = async (user: User, subject: string, body: object, message: RegExp) => {
+    const before = await eventCount();
+    const reply = await call(user, subject, body);
+    assert.equal(reply.code, 403, JSON.stringify(reply.body));
+    assert.match(reply.body.error.message, message);
+    assert.equal(await eventCount(), before, "nothing written");
+  };
+
+  test("security - a service's new instance is its own: the slug comes from its identity, and the event names it", async () => {
+    const { code, body } = await call("user-svc", "instance.register", { url: "http://127.0.0.1:9501" });
+    assert.equal(code, undefined, JSON.stringify(body));
+    assert.equal(body.instance.slug, "user-svc");
+    const [registered] = await historyOf(as.registry, names.eventsStream, names.eventSubject("instance", body.instance.id));
+    assert.deepEqual(registered?.metadata.by, { account: "USER_SVC", user: "user-svc" });
+  });
+
+  test("security - a slug forged in the payload has no effect: 403 saying what it may register", async () => {
+    await refused("user-svc", "instance.register", { url: "http://127.0.0.1:9502", slug: "order-svc" }, /registers instances of user-svc only, not of order-svc/);
+  });
+
+  test("security - a service changes only its own instances; another's are 403 for register, status, renew and remove", async () => {
+    const theirs = (await call("order-svc", "instance.register", { url: "http://127.0.0.1:9503", ttlSeconds: 60 })).body.instance;
+    const mine = (await call("user-svc", "instance.register", { url: "http://127.0.0.1:9504", ttlSeconds: 60 })).body.instance;
+    await refused("user-svc", "instance.register", { url: theirs.url }, /may not edit instances of order-svc; it may change its own instances \(user-svc\)/);
+    await refused("user-svc", "instance.register", { id: theirs.id, url: "http://127.0.0.1:9505" }, /may not edit instances of order-svc/);
+    await refused("user-svc", "instance.status", { id: theirs.id, status: "Stopping" }, /may not edit instances of order-svc/);
+    await refused("user-svc", "instance.renew", { id: theirs.id }, /may not edit instances of order-svc/);
+    await refused("user-svc", "instance.remove", { id: theirs.id }, /may not delete instances of order-svc/);
+    assert.equal((await call("user-svc", "instance.status", { id: mine.id, status: "Stopping" })).body.instance.status, "Stopping");
+    assert.equal((await call("user-svc", "instance.renew", { id: mine.id })).code, undefined);
+    assert.equal((await call("user-svc", "instance.remove", { id: mine.id })).code, undefined);
+  });
+
+  test("security - a service reads its own instances and the slugs granted to it, nothing more", async () => {
+    await call("order-svc", "instance.register", { url: "http://127.0.0.1:9506" });
+    await call("deployer", "instance.register", { url: "http://127.0.0.1:9507", slug: "billing-svc" });
+    const slugs = (list: { slug: string }[]) => [...new Set(list.map((i) => i.slug))].sort();
+    assert.deepEqual(slugs((await call("user-svc", "instance.list", {})).body.instances), ["order-svc", "user-svc"]);
+    assert.deepEqual(slugs((await call("order-svc", "instance.list", {})).body.instances), ["order-svc"]);
+    const other = (await call("viewer", "instance.list", { slug: "user-svc" })).body.instances[0];
+    assert.equal((await call("order-svc", "instance.list", { slug: "user-svc" })).code, 403);
+    assert.equal((await call("order-svc", "instance.get", { id: other.id })).code, 404, "another's instance reads as absent");
+    assert.deepEqual(slugs((await call("viewer", "instance.list", {})).body.instances), ["billing-svc", "order-svc", "user-svc"]);
+    assert.deepEqual(slugs((await call("proxy", "instance.list", {})).body.instances), ["billing-svc", "order-svc", "user-svc"]);
+  });
+
+  test("security - viewers and proxies read but change nothing; deployers deploy; only admins remove nodes and switch protection", async () => {
+    await refused("viewer", "instance.register", { url: "http://127.0.0.1:9508", slug: "x-svc" }, /lacks registry-svc:instance:edit; a viewer may instance:view/);
+    await refused("proxy", "definition.save", { definition: { id: "p-def", image: { name: "nginx" } } }, /lacks registry-svc:definition:edit/);
+    await refused("user-svc", "definition.save", { definition: { id: "s-def", image: { name: "nginx" } } }, /lacks registry-svc:definition:edit/);
+    assert.equal((await call("deployer", "definition.save", { definition: { id: "d-def", image: { name: "nginx" } } })).code, undefined);
+    assert.equal((await call("viewer", "definition.get", { id: "d-def" })).code, undefined);
+    await refused("deployer", "node.remove", { id: "registry-node" }, /lacks registry-svc:node:delete/);
+    await refused("deployer", "health.protection", { enabled: false }, /lacks registry-svc:health:edit/);
+    await refused("user-svc", "instance.checked", { id: "x", outcome: "passed", detail: "ok", checkedBy: "me" }, /lacks registry-svc:check:report/);
+    assert.equal((await call("admin", "health.protection", { enabled: true })).code, undefined);
+    assert.equal((await call("user-svc", "node.list", {})).code, undefined);
+  });
+
+  test("security - no caller can write the event stream or the buckets, or purge: they are not in its account", async () => {
+    const before = await eventCount();
+    for (const user of ["admin", "user-svc"] as const) {
+      await assert.rejects(jetstream(as[user]).publish(names.eventSubject("instance", "inst_forged"), "{}", { timeout: 1000 }));
+      await assert.rejects(new Kvm(as[user]).open(names.buckets.instance).then((kv) => kv.put("user-svc.inst_forged", "{}")));
+      await assert.rejects(jetstreamManager(as[user]).then((jsm) => jsm.streams.purge(names.eventsStream)));
+    }
+    assert.equal(await eventCount(), before);
+  });
+
+  test("security - a node agent publishes its own node's heartbeats only", async () => {
+    const agent = as["agent-node-1"];
+    const refusedByServer = new Promise<string>((resolve) => {
+      void (async () => {
+        for await (const s of agent.status()) if (s.type === "error") resolve(String((s as { error?: Error }).error?.message ?? s.type));
+      })();
+    });
+    agent.publish(names.heartbeatSubject("node-1"), JSON.stringify(heartbeat("node-1")));
+    agent.publish(names.heartbeatSubject("node-2"), JSON.stringify(heartbeat("node-2")));
+    await agent.flush();
+    assert.match(await refusedByServer, /Permissions Violation for Publish to "registry\.heartbeat\.node-2"/);
+    await until(async () => (await call("viewer", "node.get", { id: "node-1" })).body.node?.status === "Online", "node-1 to join");
+    // A service publishing a heartbeat publishes into its own account: it never reaches the registry.
+    as["user-svc"].publish(names.heartbeatSubject("node-3"), JSON.stringify(heartbeat("node-3")));
+    await as["user-svc"].flush();
+    assert.equal((await call("viewer", "node.get", { id: "node-2" })).code, 404);
+    assert.equal((await call("viewer", "node.get", { id: "node-3" })).code, 404);
+  });
+
+  test("security - `registry agent` runs in the agents' account: its node joins from its own heartbeats", async () => {
+    const agent = await spawnRegistry(
+      server.url,
+      { NATS_USER: "agent-node-2", NATS_PASSWORD: "agent-2-example", OB_NODE_ID: "node-2", OB_SELF_URL: "http://127.0.0.1:11402", REGISTRY_DATA_DIR: server.dir },
+      "agent",
+    );
+    try {
+      await until(async () => (await call("viewer", "node.get", { id: "node-2" })).body.node?.status === "Online", "node-2 to join");
+      assert.match(agent.output(), /heartbeats, but runs no checks/);
+    } finally {
+      await agent.stop();
+    }
+  });
+});
