@@ -10,6 +10,8 @@ export type Config = {
   natsUrl: string;
   /** NATS_CREDS: path of a credentials file (JWT + nkey). */
   natsCreds?: string;
+  /** NATS_NKEY: a file holding a user nkey's seed. */
+  natsNkey?: string;
   /** NATS_USER and NATS_PASSWORD: user/password authentication. */
   natsUser?: string;
   natsPassword?: string;
@@ -93,6 +95,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   const problems: string[] = [];
   if (env.NATS_URL) config.natsUrl = env.NATS_URL;
   if (env.NATS_CREDS) config.natsCreds = env.NATS_CREDS;
+  if (env.NATS_NKEY) config.natsNkey = env.NATS_NKEY;
   if (env.NATS_USER) config.natsUser = env.NATS_USER;
   if (env.NATS_PASSWORD) config.natsPassword = env.NATS_PASSWORD;
   if (env.REGISTRY_PREFIX) config.prefix = env.REGISTRY_PREFIX;
@@ -131,7 +134,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     problems.push(`REGISTRY_OFFLINE_AFTER_MS (${config.offlineAfterMs}) must be longer than REGISTRY_HEARTBEAT_INTERVAL_MS (${config.heartbeatIntervalMs})`);
   }
   if (!LEVELS.includes(config.logLevel)) problems.push(`LOG_LEVEL "${config.logLevel}" must be one of ${LEVELS.join(", ")}`);
-  if (config.natsCreds && config.natsUser) problems.push("NATS_CREDS and NATS_USER are both set; use one way to authenticate");
+  if ([config.natsCreds, config.natsNkey, config.natsUser].filter(Boolean).length > 1) {
+    problems.push("more than one of NATS_CREDS, NATS_NKEY and NATS_USER is set; use one way to authenticate");
+  }
   if (Boolean(config.natsUser) !== Boolean(config.natsPassword)) problems.push("NATS_USER and NATS_PASSWORD go together; set both or neither");
   if (problems.length > 0) throw new ConfigError(`bad configuration: ${problems.join("; ")}`);
   return config;

@@ -31,7 +31,8 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel);
   const nc = await connectNats(config, command === "agent" ? "registry agent" : "registry");
   log.info({ server: nc.getServer() }, "connected to NATS");
-  const running = command === "agent" ? await startStandaloneAgent(nc, config, log) : await startRegistry(nc, config, log);
+  const running: { stop(): Promise<void>; reloadPolicy?(): Promise<void> } =
+    command === "agent" ? await startStandaloneAgent(nc, config, log) : await startRegistry(nc, config, log);
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -52,6 +53,7 @@ async function main(): Promise<void> {
   };
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGHUP", () => void running.reloadPolicy?.());
 }
 
 const STOP_DEADLINE_MS = 5000;

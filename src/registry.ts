@@ -46,6 +46,8 @@ export type Registry = {
   background: ReturnType<typeof backgroundCommands>;
   /** The event stream's size against REGISTRY_EVENTS_MAX_BYTES (checked every 5 s; `refresh()` checks now). */
   capacity: Capacity;
+  /** Reads REGISTRY_POLICY again (SIGHUP); a policy that cannot be read leaves the last one in force. */
+  reloadPolicy(): Promise<void>;
   /** The live registry processes (micro service ids) this one splits checks and leases with. */
   members(): string[];
   /** Stops answering, then stops following streams. The connection is the caller's. */
@@ -116,7 +118,7 @@ const replyBudgetBytes = (nc: NatsConnection) => (nc.info?.max_payload ?? 1024 *
 /** Starts one registry process on `nc`; `clock` is the time every decision is taken at (tests give their own). */
 export async function startRegistry(nc: NatsConnection, config: Config, log: Logger, clock: () => Date = () => new Date()): Promise<Registry> {
   const names = namesFor(config.prefix);
-  const policy = config.policyFile ? await loadPolicy(config.policyFile) : undefined;
+  let policy = config.policyFile ? await loadPolicy(config.policyFile) : undefined;
   if (!policy) log.warn("running without authentication: no REGISTRY_POLICY, so every caller may do everything (fine on a loopback server; secure/ has a deployment's layout)");
   const { js, jsm } = await jetStreamOf(nc);
   const unreadable = unreadableCounter(log);
@@ -171,7 +173,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
       renewLease: health.leases.renewLease,
       healthStatus: async () => ({ ...(await health.leases.healthStatus()), events: capacity.usage(), unreadable: unreadable.counts() }), // same for every caller
     },
-    policy,
+    () => policy,
     {
       sync: () => instances.sync(),
       slugOf: (id) => {
@@ -205,6 +207,15 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     background,
     capacity,
     members: () => health.members.members(),
+    async reloadPolicy() {
+      if (!config.policyFile) return;
+      try {
+        policy = await loadPolicy(config.policyFile);
+        log.info({ file: config.policyFile, accounts: Object.keys(policy.accounts).length }, "policy reloaded");
+      } catch (err) {
+        log.error({ err }, "policy not reloaded; the last one stays in force");
+      }
+    },
     async stop() {
       await service.stop();
       agent.stop();

@@ -18,8 +18,9 @@ export type InstanceOwners = {
   idOfUrl(url: string): string | undefined;
 };
 
-export function authorize(api: RegistryApi, policy: Policy | undefined, owners: InstanceOwners): RegistryApi {
-  const principal = (ctx: RequestContext) => principalOf(policy, ctx);
+/** `policy` is read at each request, so a reloaded policy applies to the next one. */
+export function authorize(api: RegistryApi, policy: () => Policy | undefined, owners: InstanceOwners): RegistryApi {
+  const principal = (ctx: RequestContext) => principalOf(policy(), ctx);
   const may = (ctx: RequestContext, permission: Permission) => assertMay(principal(ctx), permission);
 
   /** The permission on an existing instance; a missing one is left to the operation (its 404). */

@@ -11,6 +11,7 @@ import { instancesCommand } from "./instances.ts";
 import { nodesCommand } from "./nodes.ts";
 import { topCommand } from "./top.ts";
 import { watchCommand } from "./watch.ts";
+import { authCommand } from "./auth.ts";
 
 export const HELP = `registry <command> ...
 
@@ -18,13 +19,14 @@ export const HELP = `registry <command> ...
   instances | instance | i         register ... | list [filters] | get ID | status ID STATUS | remove ID
   nodes | node | n                 list | get ID-or-URL | self | remove ID-or-URL | select [requirements]
   watch [definitions|instances|nodes]   print changes as they happen
+  auth add-service SLUG            create a service's credentials; print its server and policy blocks
   top                              live dashboard of nodes and instance health
   serve                            run a registry process (what make run starts)
   agent                            run only the node agent of this machine
   rebuild                          rebuild the KV buckets in place from the events
 
 Every command takes --help, and --json to print the JSON the NATS API returns.
-Environment: NATS_URL (default nats://127.0.0.1:4222), NATS_CREDS, NATS_USER/NATS_PASSWORD, REGISTRY_PREFIX.
+Environment: NATS_URL (default nats://127.0.0.1:4222), NATS_CREDS, NATS_NKEY, NATS_USER/NATS_PASSWORD, REGISTRY_PREFIX.
 Exit codes: 0 done; 1 the registry refused the request (400, 403, 404, 409, 413);
 2 bad usage or a bad file; 3 NATS or the registry cannot be reached; 4 the registry failed.
 `;
@@ -41,7 +43,7 @@ const NOUNS: Record<string, string> = {
   definitions: "definitions", definition: "definitions", def: "definitions", defs: "definitions",
   instances: "instances", instance: "instances", i: "instances",
   nodes: "nodes", node: "nodes", n: "nodes",
-  watch: "watch", top: "top", help: "help",
+  watch: "watch", top: "top", auth: "auth", help: "help",
 };
 
 export async function runCli(argv: string[], out: Out, err: Out, stopped: Promise<void>): Promise<number> {
@@ -61,6 +63,7 @@ export async function runCli(argv: string[], out: Out, err: Out, stopped: Promis
     else if (noun === "instances") await instancesCommand(args, ctx);
     else if (noun === "nodes") await nodesCommand(args, ctx);
     else if (noun === "watch") await watchCommand(args, ctx, stopped);
+    else if (noun === "auth") await authCommand(args, ctx);
     else await topCommand(args, ctx, stopped);
     return EXIT.ok;
   } catch (e) {

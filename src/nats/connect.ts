@@ -1,8 +1,15 @@
 import { readFile } from "node:fs/promises";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
+import { connect, credsAuthenticator, nkeyAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 /** Where NATS is and how to log in to it (NATS_URL, NATS_CREDS, NATS_USER and NATS_PASSWORD). */
-export type ConnectOptions = { natsUrl: string; natsCreds?: string | undefined; natsUser?: string | undefined; natsPassword?: string | undefined };
+export type ConnectOptions = {
+  natsUrl: string;
+  natsCreds?: string | undefined;
+  /** A file holding a user nkey's seed (`registry auth add-service` writes one). */
+  natsNkey?: string | undefined;
+  natsUser?: string | undefined;
+  natsPassword?: string | undefined;
+};
 import { RegistryError } from "../contract/errors.ts";
 
 /** Connects with the configured servers and credentials; the error names NATS_URL when it fails. */
@@ -14,6 +21,7 @@ export async function connectNats(config: ConnectOptions, name: string): Promise
       name,
       maxReconnectAttempts: -1,
       ...(config.natsCreds ? { authenticator: credsAuthenticator(await readFile(config.natsCreds)) } : {}),
+      ...(config.natsNkey ? { authenticator: nkeyAuthenticator(new TextEncoder().encode((await readFile(config.natsNkey, "utf8")).trim())) } : {}),
       ...(config.natsUser ? { user: config.natsUser, pass: config.natsPassword } : {}),
     });
   } catch (err) {

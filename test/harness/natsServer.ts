@@ -63,9 +63,14 @@ async function waitForPortsFile(r: Running, dir: string): Promise<string> {
   }
 }
 
-export async function startNatsServer(extraArgs: string[] = []): Promise<NatsServer> {
+/**
+ * `extraArgs` are added to the command line; a configuration (`-c`) that sets its own
+ * JetStream store takes `{ ownStore: true }`, and the store flags are left out.
+ */
+export async function startNatsServer(extraArgs: string[] = [], opts: { ownStore?: boolean } = {}): Promise<NatsServer> {
   const dir = await mkdtemp(join(tmpdir(), "registry-nats-"));
-  const args = (port: string) => ["-a", "127.0.0.1", "-p", port, "-m", "-1", "-js", "-sd", join(dir, "store"), "--ports_file_dir", dir, ...extraArgs];
+  const store = opts.ownStore ? [] : ["-js", "-sd", join(dir, "store")];
+  const args = (port: string) => ["-a", "127.0.0.1", "-p", port, "-m", "-1", ...store, "--ports_file_dir", dir, ...extraArgs];
   let running = launch(args("-1"));
   const url = await waitForPortsFile(running, dir);
   const port = Number(new URL(url).port);

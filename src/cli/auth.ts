@@ -1,0 +1,64 @@
+/**
+ * `registry auth add-service <slug>`: creates a new service's credentials with the nkeys
+ * library (a user nkey whose seed is written to a file only its owner can read) and prints
+ * what to add to the server's configuration and the registry's policy, and how to reload
+ * both. The registry keeps no credentials: nats-server checks them, the policy grants.
+ */
+import { chmod, mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { createUser } from "@nats-io/nkeys";
+import { SLUG_PATTERN } from "../contract/ids.ts";
+import { list, parseArgs, str, UsageError } from "./args.ts";
+import type { CliContext } from "./context.ts";
+
+export const AUTH_HELP = `registry auth add-service SLUG [--account NAME] [--reads SLUG]... [--dir DIR]
+
+  Creates a user nkey for the service SLUG, writes its seed to DIR/SLUG.nk (default ./secrets,
+  readable by you only), and prints the account block for nats-server's configuration and the
+  entry for the registry's policy (REGISTRY_POLICY). --account names the account (default the
+  slug in capitals, - as _); --reads grants reading another service's instances.
+  The service then connects with NATS_NKEY=DIR/SLUG.nk (the CLI, the registry's client).
+`;
+
+/** The request subjects the registry exports (secure/nats.conf); a service imports exactly these. */
+const API_SUBJECTS = ["registry.definition.>", "registry.instance.>", "registry.node.>", "registry.health.>"];
+
+export async function authCommand(argv: string[], ctx: CliContext): Promise<void> {
+  const [verb, ...rest] = argv;
+  const p = parseArgs(rest, { values: ["account", "dir"], repeatable: ["reads"] });
+  if (p.flags.help || verb === undefined) return void ctx.out.write(AUTH_HELP);
+  if (verb !== "add-service") throw new UsageError(`unknown auth command "${verb}"; see registry auth --help`);
+  const [slug, ...extra] = p.positionals;
+  if (slug === undefined || extra.length > 0) throw new UsageError("give one slug: registry auth add-service SLUG");
+  if (!new RegExp(SLUG_PATTERN).test(slug)) throw new UsageError(`slug "${slug}" must be 1 to 128 letters, digits, - and _`);
+  const account = str(p, "account") ?? slug.toUpperCase().replaceAll("-", "_");
+  const reads = list(p, "reads");
+  const dir = str(p, "dir") ?? "secrets";
+
+  const user = createUser();
+  const seedFile = join(dir, `${slug}.nk`);
+  await mkdir(dir, { recursive: true });
+  await writeFile(seedFile, `${new TextDecoder().decode(user.getSeed())}\n`, { mode: 0o600 });
+  await chmod(seedFile, 0o600);
+  const imports = API_SUBJECTS.map((s) => `      { service: { account: REGISTRY, subject: "${s}" }, share: true }`).join("\n");
+  const block = `  ${account}: {\n    users: [ { nkey: ${user.getPublicKey()} } ]\n    imports: [\n${imports}\n    ]\n  }`;
+  const policy = JSON.stringify({ [account]: { role: "service", slug, ...(reads.length > 0 ? { reads } : {}) } });
+  ctx.print({ account, slug, publicKey: user.getPublicKey(), seedFile, serverConfig: block, policy }, () =>
+    [
+      `created ${slug}'s key: its seed is in ${seedFile} (keep it secret; the service connects with NATS_NKEY=${seedFile})`,
+      "",
+      "1. Add this account inside accounts { ... } of nats-server's configuration:",
+      "",
+      block,
+      "",
+      `2. Add this entry inside "accounts" of the registry's policy (REGISTRY_POLICY):`,
+      "",
+      `   ${policy.slice(1, -1)}`,
+      "",
+      "3. Restart nats-server with the new configuration (2.9 reloads users on SIGHUP, but a new account's",
+      "   imports only take effect at a start; registries and services reconnect on their own), and send",
+      "   SIGHUP to each registry process (kill -HUP <pid>) to reload its policy.",
+      "",
+    ].join("\n"),
+  );
+}
