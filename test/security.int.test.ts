@@ -13,6 +13,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { namesFor } from "../src/contract/names.ts";
+import { RegistryClient, RegistryError } from "../src/client/index.ts";
 import { runCli } from "./harness/cli.ts";
 import { heartbeat } from "./harness/nodes.ts";
 import { historyOf, spawnRegistry } from "./harness/registry.ts";
@@ -114,6 +115,22 @@ describe("security: roles of secure/policy.json, enforced by nats-server and the
     assert.equal((await call("order-svc", "instance.get", { id: other.id })).code, 404, "another's instance reads as absent");
     assert.deepEqual(slugs((await call("viewer", "instance.list", {})).body.instances), ["billing-svc", "order-svc", "user-svc"]);
     assert.deepEqual(slugs((await call("proxy", "instance.list", {})).body.instances), ["billing-svc", "order-svc", "user-svc"]);
+  });
+
+  test("security - a service discovers the slugs it may read from its own account: current state, then live changes", async () => {
+    const theirs = (await call("order-svc", "instance.register", { url: "http://127.0.0.1:9520", status: "Healthy" })).body.instance;
+    const orders = await new RegistryClient(as["user-svc"]).discover("order-svc");
+    try {
+      assert.ok(orders.instances().some((i) => i.id === theirs.id), "the current state is listed");
+      const fresh = (await call("order-svc", "instance.register", { url: "http://127.0.0.1:9521", status: "Healthy" })).body.instance;
+      await until(() => orders.instances().some((i) => i.id === fresh.id), "a new instance to arrive live");
+      await call("order-svc", "instance.remove", { id: fresh.id });
+      await until(() => !orders.instances().some((i) => i.id === fresh.id), "its removal to arrive live");
+      assert.ok(orders.pick());
+    } finally {
+      orders.stop();
+    }
+    await assert.rejects(new RegistryClient(as["order-svc"]).discover("user-svc"), (err: unknown) => err instanceof RegistryError && err.code === 403);
   });
 
   test("security - viewers and proxies read but change nothing; deployers deploy; only admins remove nodes and switch protection", async () => {

@@ -8,6 +8,7 @@ import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createUser } from "@nats-io/nkeys";
 import { SLUG_PATTERN } from "../contract/ids.ts";
+import { namesFor } from "../contract/names.ts";
 import { list, parseArgs, str, UsageError } from "./args.ts";
 import type { CliContext } from "./context.ts";
 
@@ -20,8 +21,6 @@ export const AUTH_HELP = `registry auth add-service SLUG [--account NAME] [--rea
   The service then connects with NATS_NKEY=DIR/SLUG.nk (the CLI, the registry's client).
 `;
 
-/** The request subjects the registry exports (secure/nats.conf); a service imports exactly these. */
-const API_SUBJECTS = ["registry.definition.>", "registry.instance.>", "registry.node.>", "registry.health.>"];
 
 export async function authCommand(argv: string[], ctx: CliContext): Promise<void> {
   const [verb, ...rest] = argv;
@@ -40,8 +39,14 @@ export async function authCommand(argv: string[], ctx: CliContext): Promise<void
   await mkdir(dir, { recursive: true });
   await writeFile(seedFile, `${new TextDecoder().decode(user.getSeed())}\n`, { mode: 0o600 });
   await chmod(seedFile, 0o600);
-  const imports = API_SUBJECTS.map((s) => `      { service: { account: REGISTRY, subject: "${s}" }, share: true }`).join("\n");
-  const block = `  ${account}: {\n    users: [ { nkey: ${user.getPublicKey()} } ]\n    imports: [\n${imports}\n    ]\n  }`;
+  const names = namesFor(ctx.config.prefix);
+  // Exactly what the registry exports (secure/nats.conf): its request subjects, and its instances' changes.
+  const services = ["definition", "instance", "node", "health"].map((e) => `      { service: { account: REGISTRY, subject: "${names.prefix}.${e}.>" }, share: true }`);
+  const changes = `$KV.${names.buckets.instance}`;
+  const imports = [...services, `      { stream: { account: REGISTRY, subject: "${changes}.>" } }`].join("\n");
+  const watchable = ["_INBOX.>", ...[slug, ...reads].map((s) => `${changes}.${s}.>`)].map((s) => `"${s}"`).join(", ");
+  const userLine = `{ nkey: ${user.getPublicKey()}, permissions: { subscribe: { allow: [${watchable}] } } }`;
+  const block = `  ${account}: {\n    users: [ ${userLine} ]\n    imports: [\n${imports}\n    ]\n  }`;
   const policy = JSON.stringify({ [account]: { role: "service", slug, ...(reads.length > 0 ? { reads } : {}) } });
   ctx.print({ account, slug, publicKey: user.getPublicKey(), seedFile, serverConfig: block, policy }, () =>
     [

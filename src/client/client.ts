@@ -16,7 +16,8 @@ import type {
   RegisterInstanceRequest,
   SelectNodesRequest,
 } from "../contract/schemas.ts";
-import { discover, type Discovery } from "./discovery.ts";
+import { discover, mirrorOfSlug, type Discovery } from "./discovery.ts";
+import { SlugFeed } from "./slugFeed.ts";
 import { requester } from "./request.ts";
 import { selfRegister, type SelfRegistration } from "./selfRegister.ts";
 
@@ -73,7 +74,7 @@ export class RegistryClient {
     return this.#everyPage<Instance>("instance.list", "instances", { ...filter, limit: 1000 });
   }
   /** One page: at most `limit` instances after `after`; `next` is the `after` of the next page, absent on the last. */
-  async listInstancePage(filter: ListInstancesRequest): Promise<{ instances: Instance[]; next?: string }> {
+  async listInstancePage(filter: ListInstancesRequest): Promise<{ instances: Instance[]; next?: string; versions?: Record<string, number> }> {
     return this.#request("instance.list", filter);
   }
   async removeInstance(id: string): Promise<void> {
@@ -127,8 +128,12 @@ export class RegistryClient {
 
   /** A live view of a service's instances, kept current by a KV watch; `stop()` it when done. */
   async discover(slug: string): Promise<Discovery> {
-    const jsm = await jetstreamManager(this.nc);
-    return discover({ js: jetstream(this.nc), jsm, bucket: this.#names.buckets.instance, slug, log: this.#log });
+    const bucket = this.#names.buckets.instance;
+    const jsm = await jetstreamManager(this.nc).catch(() => undefined);
+    if (jsm) return discover(slug, mirrorOfSlug({ js: jetstream(this.nc), jsm, bucket, slug, log: this.#log }));
+    // Outside the registry's account: the slug's live changes, and its current state listed with versions.
+    const listPage = (after: string | undefined) => this.listInstancePage({ slug, limit: 1000, withVersions: true, ...(after !== undefined ? { after } : {}) });
+    return discover(slug, new SlugFeed(this.nc, bucket, slug, listPage, this.#log));
   }
 
   /**

@@ -33,8 +33,20 @@ export type Discovery = {
 /** The panic fallback when none takes traffic: whatever is not going away or out of reach. */
 const mayTakeTraffic = (i: Instance) => i.status !== "Stopping" && i.status !== "Unreachable";
 
-export async function discover(deps: { js: JetStreamClient; jsm: JetStreamManager; bucket: string; slug: string; log: Logger }): Promise<Discovery> {
-  const mirror = new KvMirror<Instance>(deps.js, deps.jsm, deps.bucket, deps.log, { read: readInstance, unreadable: unreadableCounter(deps.log), keys: `${deps.slug}.>` });
+/** Where a discovery's instances come from: a KV mirror inside the registry's account, a SlugFeed outside it. */
+export type InstanceSource = {
+  start(): Promise<void>;
+  stop(): void;
+  values(): IterableIterator<Instance>;
+  onChange(listener: () => void): void;
+};
+
+/** The KV mirror of one slug's keys, for a caller inside the registry's account. */
+export function mirrorOfSlug(deps: { js: JetStreamClient; jsm: JetStreamManager; bucket: string; slug: string; log: Logger }): InstanceSource {
+  return new KvMirror<Instance>(deps.js, deps.jsm, deps.bucket, deps.log, { read: readInstance, unreadable: unreadableCounter(deps.log), keys: `${deps.slug}.>` });
+}
+
+export async function discover(slug: string, mirror: InstanceSource): Promise<Discovery> {
   const listeners = new Set<(instances: Instance[]) => void>();
   let next = 0;
   mirror.onChange(() => {
@@ -48,7 +60,7 @@ export async function discover(deps: { js: JetStreamClient; jsm: JetStreamManage
     return [...list.filter((i) => i.status === "Healthy"), ...list.filter((i) => i.status === "Degraded")];
   };
   return {
-    slug: deps.slug,
+    slug,
     instances: () => [...mirror.values()],
     healthy,
     pick() {

@@ -36,7 +36,7 @@ export type RegistryQueries = {
   getDefinition(req: { id: string }, ctx: RequestContext): Promise<{ definition: Definition }>;
   listDefinitions(req: ListDefinitionsRequest, ctx: RequestContext): Promise<{ definitions: Definition[]; next?: string }>;
   getInstance(req: { id: string }, ctx: RequestContext): Promise<{ instance: Instance }>;
-  listInstances(req: ListInstancesRequest, ctx: RequestContext): Promise<{ instances: Instance[]; next?: string }>;
+  listInstances(req: ListInstancesRequest, ctx: RequestContext): Promise<{ instances: Instance[]; next?: string; versions?: Record<string, number> }>;
   getNode(req: NodeRef, ctx: RequestContext): Promise<{ node: Node }>;
   listNodes(req: ListNodesRequest, ctx: RequestContext): Promise<{ nodes: Node[]; next?: string }>;
   selfNode(req: object, ctx: RequestContext): Promise<{ node: Node }>;

@@ -217,6 +217,9 @@ export const ListInstancesRequest = Type.Object(
     status: Type.Optional(InstanceStatus),
     healthy: Type.Optional(Type.Boolean({ description: "true: Healthy or Degraded; false: any other status" })),
     tags: Type.Optional(Type.Array(Filter, { maxItems: LIMITS.tags })),
+    withVersions: Type.Optional(
+      Type.Boolean({ description: "the reply's versions gives each instance's version (the event sequence its entry reflects), to order it against changes watched live" }),
+    ),
     ...Paging,
   },
   { ...strict, description: "all filters AND-ed; tags matches instances holding every tag given; listed in id order" },

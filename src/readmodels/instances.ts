@@ -24,7 +24,10 @@ function bisect(ids: string[], after: string, strictlyGreater: boolean): number 
   return lo;
 }
 
-export type InstancePage = { instances: Instance[]; next?: string };
+export type InstancePage = { instances: Instance[]; next?: string; versions?: Record<string, number> };
+
+/** What an id and its version take in a reply's `versions`. */
+const VERSION_BYTES = 48;
 
 export class InstancesView {
   readonly #keyOfId = new Map<string, string>();
@@ -66,8 +69,9 @@ export class InstancesView {
 
   /** The instances that pass every filter, in id order: one page after `after` (see paging.ts). */
   list(filter: ListInstancesRequest, budgetBytes = Infinity, onlySlugs?: ReadonlySet<string>): InstancePage {
-    const { items, next } = takePage(this.#matching(filter, onlySlugs), filter.limit, budgetBytes);
-    return { instances: items, ...(next !== undefined ? { next } : {}) };
+    const { items, next } = takePage(this.#matching(filter, onlySlugs), filter.limit, budgetBytes, filter.withVersions ? VERSION_BYTES : 0);
+    const versions = filter.withVersions ? Object.fromEntries(items.map((i) => [i.id, this.entry(i.id)?.version ?? 0])) : undefined;
+    return { instances: items, ...(next !== undefined ? { next } : {}), ...(versions ? { versions } : {}) };
   }
 
   *#matching(filter: ListInstancesRequest, onlySlugs?: ReadonlySet<string>): Iterable<Instance> {

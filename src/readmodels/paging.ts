@@ -8,12 +8,15 @@ import { Buffer } from "node:buffer";
 export type PageRequest = { limit?: number | undefined; after?: string | undefined };
 export type Page<T> = { items: T[]; next?: string };
 
-/** Takes a page from `items`, which are already filtered, past `after` and in id order. */
-export function takePage<T extends { id: string }>(items: Iterable<T>, limit: number | undefined, budgetBytes: number): Page<T> {
+/**
+ * Takes a page from `items`, which are already filtered, past `after` and in id order.
+ * `extraBytes` is what the reply carries per item besides the item itself.
+ */
+export function takePage<T extends { id: string }>(items: Iterable<T>, limit: number | undefined, budgetBytes: number, extraBytes = 0): Page<T> {
   const page: T[] = [];
   let bytes = 0;
   for (const item of items) {
-    const size = Buffer.byteLength(JSON.stringify(item)) + 1;
+    const size = Buffer.byteLength(JSON.stringify(item)) + 1 + extraBytes;
     const full = page.length === (limit ?? Infinity) || (page.length > 0 && bytes + size > budgetBytes);
     if (full) return { items: page, next: page.at(-1)!.id };
     bytes += size;

@@ -1,0 +1,86 @@
+/**
+ * A live view of one service's instances for a caller outside the registry's account, which
+ * has no JetStream there: a subscription to the slug's keys of the instances bucket (a stream
+ * the registry's account exports, each service allowed its own slugs) and the current state
+ * listed with each entry's version. Whichever arrives first, a change wins only when newer:
+ * a later version, or the same version with newer telemetry (the projector's own rule).
+ */
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+import { RegistryError } from "../contract/errors.ts";
+import { VERSION_HEADER } from "../contract/names.ts";
+import { readInstance } from "../contract/readers.ts";
+import type { Instance } from "../contract/schemas.ts";
+import { isNewerTelemetry } from "../domain/telemetry.ts";
+
+type Known = { value: Instance | null; version: number };
+export type ListPage = (after: string | undefined) => Promise<{ instances: Instance[]; next?: string; versions?: Record<string, number> }>;
+
+function newer(known: Known | undefined, value: Instance | null, version: number): boolean {
+  if (!known || version !== known.version) return !known || version > known.version;
+  return value !== null && known.value !== null && isNewerTelemetry(known.value, value.lastHeartbeat);
+}
+
+export class SlugFeed {
+  readonly #known = new Map<string, Known>();
+  readonly #listeners: (() => void)[] = [];
+  #sub: Subscription | undefined;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly bucket: string,
+    private readonly slug: string,
+    private readonly listPage: ListPage,
+    private readonly log: Logger,
+  ) {}
+
+  onChange(listener: () => void): void {
+    this.#listeners.push(listener);
+  }
+
+  *values(): IterableIterator<Instance> {
+    for (const k of this.#known.values()) if (k.value) yield k.value;
+  }
+
+  /** Subscribes, then lists; resolves once the current state is in. */
+  async start(): Promise<void> {
+    const prefix = `$KV.${this.bucket}.`;
+    this.#sub = this.nc.subscribe(`${prefix}${this.slug}.>`, {
+      callback: (err, m) => {
+        if (err) return;
+        const key = m.subject.slice(prefix.length);
+        const op = m.headers?.get("KV-Operation");
+        const version = Number(m.headers?.get(VERSION_HEADER)) || 0;
+        if (op === "DEL" || op === "PURGE") return this.#apply(key, null, version);
+        let read;
+        try {
+          read = readInstance(m.json(), key);
+        } catch {
+          read = undefined;
+        }
+        if (read?.ok) this.#apply(key, read.value, version);
+        else this.log.warn({ key }, "instance entry cannot be read; skipped");
+      },
+    });
+    await this.nc.flush(); // a subscription the server refuses is closed by now
+    if (this.#sub.isClosed()) {
+      throw new RegistryError(403, `this connection may not watch the instances of ${this.slug}; its account has no grant for them (see docs/API.md, Security)`);
+    }
+    for (let after: string | undefined; ; ) {
+      const page = await this.listPage(after);
+      for (const i of page.instances) this.#apply(`${this.slug}.${i.id}`, i, page.versions?.[i.id] ?? 0);
+      if (page.next === undefined) return;
+      after = page.next;
+    }
+  }
+
+  stop(): void {
+    this.#sub?.unsubscribe();
+  }
+
+  #apply(key: string, value: Instance | null, version: number): void {
+    if (!newer(this.#known.get(key), value, version)) return;
+    this.#known.set(key, { value, version }); // a delete stays as a tombstone, so an older put cannot bring it back
+    for (const l of this.#listeners) l();
+  }
+}
