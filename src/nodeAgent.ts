@@ -18,6 +18,8 @@ import { readInstance } from "./contract/readers.ts";
 import { KvMirror } from "./nats/kvMirror.ts";
 import { unreadableCounter } from "./unreadable.ts";
 import { InstancesView } from "./readmodels/instances.ts";
+import { RegistryClient } from "./client/client.ts";
+import { KeysFeed } from "./client/keysFeed.ts";
 
 /** This machine's node agent: identity, the one configuration warning, heartbeats. */
 export async function startAgent(nc: NatsConnection, config: Config, log: Logger): Promise<NodeAgent> {
@@ -64,30 +66,35 @@ export function nodeAgentChecks(
 
 /**
  * The node agent alone, for machines that host services but run no registry
- * (`registry agent`): heartbeats, and the checks of the instances that name this node.
- * An agent whose account has no JetStream (the secure layout's AGENTS account) cannot read
- * the instances bucket: it heartbeats only, and says so once.
+ * (`registry agent`): heartbeats, and the checks of the instances that name this node. In
+ * the registry's account it mirrors the instances bucket; in an account of its own (the
+ * secure layout's AGENTS) it follows the bucket's exported changes and lists the instances
+ * naming its node.
  */
 export async function startStandaloneAgent(nc: NatsConnection, config: Config, log: Logger): Promise<{ stop(): Promise<void> }> {
   const names = namesFor(config.prefix);
   const agent = await startAgent(nc, config, log);
-  let jetStream;
-  try {
-    jetStream = await jetStreamOf(nc);
-  } catch (err) {
-    log.warn({ reason: (err as Error).message }, "this agent's account has no JetStream: it heartbeats, but runs no checks of the instances naming its node");
-    return { stop: () => Promise.resolve(agent.stop()) };
+  const jetStream = await jetStreamOf(nc).catch(() => undefined);
+  let instances: { start(): Promise<void>; stop(): void; all(): Iterable<Instance>; get(id: string): Instance | undefined };
+  if (jetStream) {
+    const mirror = new KvMirror<Instance>(jetStream.js, jetStream.jsm, names.buckets.instance, log, { read: readInstance, unreadable: unreadableCounter(log) });
+    const view = new InstancesView(mirror);
+    instances = { start: () => mirror.start(), stop: () => mirror.stop(), all: () => view.all(), get: (id) => view.get(id) };
+  } else {
+    const client = new RegistryClient(nc, { prefix: config.prefix });
+    const nodeUrl = agent.identity.url;
+    const listPage = (after: string | undefined) => client.listInstancePage({ nodeUrl, limit: 1000, withVersions: true, ...(after !== undefined ? { after } : {}) });
+    const feed = new KeysFeed(nc, names.buckets.instance, ">", listPage, log);
+    instances = { start: () => feed.start(), stop: () => feed.stop(), all: () => feed.values(), get: (id) => feed.get(id) };
+    log.info("no JetStream in this agent's account: following the instances bucket's exported changes");
   }
-  const { js, jsm } = jetStream;
-  const mirror = new KvMirror<Instance>(js, jsm, names.buckets.instance, log, { read: readInstance, unreadable: unreadableCounter(log) });
-  const instances = new InstancesView(mirror);
-  await mirror.start();
+  await instances.start();
   const checks = nodeAgentChecks(nc, names, agent, () => instances.all(), (id) => instances.get(id), log);
   return {
     stop() {
       agent.stop();
       checks.stop();
-      mirror.stop();
+      instances.stop();
       return Promise.resolve();
     },
   };

@@ -14,8 +14,9 @@ import { Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { namesFor } from "../src/contract/names.ts";
 import { RegistryClient, RegistryError } from "../src/client/index.ts";
-import { runCli } from "./harness/cli.ts";
+import { runCli, startCli } from "./harness/cli.ts";
 import { heartbeat } from "./harness/nodes.ts";
+import { startHttpTarget } from "./harness/targets.ts";
 import { historyOf, spawnRegistry } from "./harness/registry.ts";
 import { startNatsServer, type NatsServer } from "./harness/natsServer.ts";
 import { until } from "./harness/until.ts";
@@ -133,6 +134,27 @@ describe("security: roles of secure/policy.json, enforced by nats-server and the
     await assert.rejects(new RegistryClient(as["order-svc"]).discover("user-svc"), (err: unknown) => err instanceof RegistryError && err.code === 403);
   });
 
+  test("security - registry watch from a service's account follows a slug it may read, and is refused another", async () => {
+    const env = { NATS_URL: server.url, NATS_USER: "user-svc", NATS_PASSWORD: USERS["user-svc"] };
+    const watch = startCli(["watch", "instances", "--slug", "order-svc", "--json"], env);
+    try {
+      // The watch has no banner with --json: register new instances until one is printed.
+      let port = 9530;
+      await until(async () => {
+        await call("order-svc", "instance.register", { url: `http://127.0.0.1:${port++}` });
+        return watch.output().includes('"operation":"PUT"');
+      }, "a registration to be printed");
+      const line = JSON.parse(watch.output().trim().split("\n")[0]!);
+      assert.equal(line.operation, "PUT");
+      assert.equal(line.value.slug, "order-svc");
+    } finally {
+      assert.equal(await watch.interrupt(), 0);
+    }
+    const refused = await runCli(["watch", "instances", "--slug", "billing-svc"], env);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /may not watch the instances of billing-svc/);
+  });
+
   test("security - viewers and proxies read but change nothing; deployers deploy; only admins remove nodes and switch protection", async () => {
     await refused("viewer", "instance.register", { url: "http://127.0.0.1:9508", slug: "x-svc" }, /lacks registry-svc:instance:edit; a viewer may instance:view/);
     await refused("proxy", "definition.save", { definition: { id: "p-def", image: { name: "nginx" } } }, /lacks registry-svc:definition:edit/);
@@ -175,7 +197,8 @@ describe("security: roles of secure/policy.json, enforced by nats-server and the
     assert.equal((await call("viewer", "node.get", { id: "node-3" })).code, 404);
   });
 
-  test("security - `registry agent` runs in the agents' account: its node joins from its own heartbeats", async () => {
+  test("security - `registry agent` runs in the agents' account: its node joins, and it checks the instances naming its node", async () => {
+    const target = await startHttpTarget();
     const agent = await spawnRegistry(
       server.url,
       { NATS_USER: "agent-node-2", NATS_PASSWORD: "agent-2-example", OB_NODE_ID: "node-2", OB_SELF_URL: "http://127.0.0.1:11402", REGISTRY_DATA_DIR: server.dir },
@@ -183,9 +206,19 @@ describe("security: roles of secure/policy.json, enforced by nats-server and the
     );
     try {
       await until(async () => (await call("viewer", "node.get", { id: "node-2" })).body.node?.status === "Online", "node-2 to join");
-      assert.match(agent.output(), /heartbeats, but runs no checks/);
+      const check = { type: "http", intervalMs: 100, failuresBeforeChange: 1 };
+      const { instance } = (await call("deployer", "instance.register", { url: target.url, slug: "checked-svc", nodeUrl: "http://127.0.0.1:11402", check })).body;
+      const healthy = await until(async () => {
+        const i = (await call("viewer", "instance.get", { id: instance.id })).body.instance;
+        return i?.status === "Healthy" ? i : undefined;
+      }, "node-2's agent to check the instance");
+      assert.equal(healthy.statusCause, "check-passed");
+      const changed = (await historyOf(as.registry, names.eventsStream, names.eventSubject("instance", instance.id))).find((e) => e.type === "InstanceStatusChanged");
+      assert.match(changed?.data.reason, /checked by node node-2/);
+      assert.deepEqual(changed?.metadata.by, { account: "AGENTS", user: "agent-node-2", name: "registry agent" });
     } finally {
       await agent.stop();
+      await target.stop();
     }
   });
 });

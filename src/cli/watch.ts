@@ -2,7 +2,9 @@
  * `registry watch`: one line per change of the buckets as it happens, until Ctrl-C. With
  * --json, one JSON object per line: {bucket, key, operation, revision, value}.
  */
+import { jetstreamManager } from "@nats-io/jetstream";
 import { KvWatchInclude, Kvm } from "@nats-io/kv";
+import { RegistryError } from "../contract/errors.ts";
 import { parseArgs, str, UsageError } from "./args.ts";
 import type { CliContext } from "./context.ts";
 import { namesFor } from "../contract/names.ts";
@@ -10,12 +12,15 @@ import { namesFor } from "../contract/names.ts";
 export const WATCH_HELP = `registry watch [definitions|instances|nodes] [--slug SLUG]
 
 Prints each change of the registry's buckets as it happens (all three by default) until Ctrl-C.
---slug narrows instances to one service (the KV keys <slug>.>).
+--slug narrows instances to one service (the KV keys <slug>.>). Outside the registry's account
+(a service's own), only \`registry watch instances --slug SLUG\` works, for a slug it may read.
 
 Options: --json (one JSON object per change and line), --help
 `;
 
 const KINDS = { definitions: "definition", instances: "instance", nodes: "node" } as const;
+
+type Change = { bucket: string; key: string; operation: string; revision: number | null; created: Date; value: Record<string, unknown> | null };
 
 export async function watchCommand(argv: string[], ctx: CliContext, stopped: Promise<void>): Promise<void> {
   const p = parseArgs(argv, { values: ["slug"] });
@@ -23,11 +28,43 @@ export async function watchCommand(argv: string[], ctx: CliContext, stopped: Pro
   const wanted = p.positionals.length ? p.positionals : Object.keys(KINDS);
   for (const w of wanted) if (!(w in KINDS)) throw new UsageError(`cannot watch "${w}": choose definitions, instances or nodes`);
   const names = namesFor(ctx.config.prefix);
-  const kvm = new Kvm(await ctx.nc());
+  const nc = await ctx.nc();
+  const slug = str(p, "slug");
+  const print = (c: Change) => {
+    if (ctx.json) ctx.out.write(`${JSON.stringify({ bucket: c.bucket, key: c.key, operation: c.operation, revision: c.revision, value: c.value })}\n`);
+    else {
+      const summary = c.value ? [c.value.status, c.value.url].filter(Boolean).join(" ") : "";
+      ctx.out.write(`${c.created.toISOString()}  ${c.bucket}  ${c.operation}  ${c.key}${summary ? `  ${summary}` : ""}\n`);
+    }
+  };
+  const inRegistryAccount = await jetstreamManager(nc).then(() => true, () => false);
+  if (!inRegistryAccount) {
+    // Outside the registry's account: the instances bucket's exported changes, for a slug this account may read.
+    if (wanted.join() !== "instances" || slug === undefined) {
+      throw new UsageError("outside the registry's account only one service's instances can be watched: registry watch instances --slug SLUG");
+    }
+    const bucket = names.buckets.instance;
+    const sub = nc.subscribe(`$KV.${bucket}.${slug}.>`);
+    await nc.flush();
+    if (sub.isClosed()) throw new RegistryError(403, `this connection may not watch the instances of ${slug}; its account has no grant for them`);
+    if (!ctx.json) ctx.out.write(`watching instances of ${slug}; Ctrl-C to stop\n`);
+    const prefix = `$KV.${bucket}.`;
+    await Promise.race([
+      stopped,
+      (async () => {
+        for await (const m of sub) {
+          const operation = m.headers?.get("KV-Operation") || "PUT";
+          print({ bucket, key: m.subject.slice(prefix.length), operation, revision: null, created: new Date(), value: operation === "PUT" ? readableJson(m) : null });
+        }
+      })(),
+    ]);
+    sub.unsubscribe();
+    return;
+  }
+  const kvm = new Kvm(nc);
   const watches = await Promise.all(
     wanted.map(async (w) => {
       const bucket = names.buckets[KINDS[w as keyof typeof KINDS]];
-      const slug = str(p, "slug");
       const key = w === "instances" && slug ? `${slug}.>` : ">";
       return (await kvm.open(bucket)).watch({ key, include: KvWatchInclude.UpdatesOnly });
     }),
@@ -37,13 +74,7 @@ export async function watchCommand(argv: string[], ctx: CliContext, stopped: Pro
     stopped,
     ...watches.map(async (watch) => {
       for await (const e of watch) {
-        const value = e.operation === "PUT" ? readableJson(e) : null;
-        if (ctx.json) {
-          ctx.out.write(`${JSON.stringify({ bucket: e.bucket, key: e.key, operation: e.operation, revision: e.revision, value })}\n`);
-        } else {
-          const summary = value ? [value.status, value.url].filter(Boolean).join(" ") : "";
-          ctx.out.write(`${e.created.toISOString()}  ${e.bucket}  ${e.operation}  ${e.key}${summary ? `  ${summary}` : ""}\n`);
-        }
+        print({ bucket: e.bucket, key: e.key, operation: e.operation, revision: e.revision, created: e.created, value: e.operation === "PUT" ? readableJson(e) : null });
       }
     }),
   ]);

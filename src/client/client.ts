@@ -17,7 +17,7 @@ import type {
   SelectNodesRequest,
 } from "../contract/schemas.ts";
 import { discover, mirrorOfSlug, type Discovery } from "./discovery.ts";
-import { SlugFeed } from "./slugFeed.ts";
+import { KeysFeed } from "./keysFeed.ts";
 import { requester } from "./request.ts";
 import { selfRegister, type SelfRegistration } from "./selfRegister.ts";
 
@@ -133,7 +133,7 @@ export class RegistryClient {
     if (jsm) return discover(slug, mirrorOfSlug({ js: jetstream(this.nc), jsm, bucket, slug, log: this.#log }));
     // Outside the registry's account: the slug's live changes, and its current state listed with versions.
     const listPage = (after: string | undefined) => this.listInstancePage({ slug, limit: 1000, withVersions: true, ...(after !== undefined ? { after } : {}) });
-    return discover(slug, new SlugFeed(this.nc, bucket, slug, listPage, this.#log));
+    return discover(slug, new KeysFeed(this.nc, bucket, `${slug}.>`, listPage, this.#log));
   }
 
   /**

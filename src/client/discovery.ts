@@ -33,7 +33,7 @@ export type Discovery = {
 /** The panic fallback when none takes traffic: whatever is not going away or out of reach. */
 const mayTakeTraffic = (i: Instance) => i.status !== "Stopping" && i.status !== "Unreachable";
 
-/** Where a discovery's instances come from: a KV mirror inside the registry's account, a SlugFeed outside it. */
+/** Where a discovery's instances come from: a KV mirror inside the registry's account, a KeysFeed outside it. */
 export type InstanceSource = {
   start(): Promise<void>;
   stop(): void;

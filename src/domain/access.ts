@@ -5,7 +5,7 @@
  */
 import { forbidden } from "../contract/errors.ts";
 
-export const ROLES = ["admin", "viewer", "deployer", "proxy", "service"] as const;
+export const ROLES = ["admin", "viewer", "deployer", "proxy", "service", "agent"] as const;
 export type Role = (typeof ROLES)[number];
 
 export const PERMISSIONS = [
@@ -44,6 +44,8 @@ const GRANTS: Record<Role, readonly Permission[]> = {
   deployer: [...VIEW, "instance:edit", "instance:delete", "definition:edit", "definition:delete"],
   proxy: VIEW,
   service: [...VIEW, "instance:edit", "instance:delete"],
+  /** Node agents: they read instances to check those naming their node, and report the outcomes. */
+  agent: [...VIEW, "check:report"],
 };
 
 const who = (p: Principal) => (p.kind === "member" ? `account ${p.account} (${p.role}${p.slug ? ` of ${p.slug}` : ""})` : p.kind === "stranger" ? `account ${p.account}` : p.kind);

@@ -1,13 +1,15 @@
 /**
- * A live view of one service's instances for a caller outside the registry's account, which
- * has no JetStream there: a subscription to the slug's keys of the instances bucket (a stream
- * the registry's account exports, each service allowed its own slugs) and the current state
- * listed with each entry's version. Whichever arrives first, a change wins only when newer:
- * a later version, or the same version with newer telemetry (the projector's own rule).
+ * A live view of instances for a caller outside the registry's account, which has no
+ * JetStream there: a subscription to keys of the instances bucket (a stream the registry's
+ * account exports; each caller's users may subscribe to what they may read) and the current
+ * state listed with each entry's version. Whichever arrives first, a change wins only when
+ * newer: a later version, or the same version with newer telemetry (the projector's rule).
+ * Used by discover() (one slug's keys) and by node agents (every key, listed by node URL).
  */
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { RegistryError } from "../contract/errors.ts";
+import { instanceKey } from "../contract/ids.ts";
 import { VERSION_HEADER } from "../contract/names.ts";
 import { readInstance } from "../contract/readers.ts";
 import type { Instance } from "../contract/schemas.ts";
@@ -21,7 +23,7 @@ function newer(known: Known | undefined, value: Instance | null, version: number
   return value !== null && known.value !== null && isNewerTelemetry(known.value, value.lastHeartbeat);
 }
 
-export class SlugFeed {
+export class KeysFeed {
   readonly #known = new Map<string, Known>();
   readonly #listeners: (() => void)[] = [];
   #sub: Subscription | undefined;
@@ -29,7 +31,8 @@ export class SlugFeed {
   constructor(
     private readonly nc: NatsConnection,
     private readonly bucket: string,
-    private readonly slug: string,
+    /** The keys followed: `<slug>.>`, or `>`. */
+    private readonly keys: string,
     private readonly listPage: ListPage,
     private readonly log: Logger,
   ) {}
@@ -42,10 +45,15 @@ export class SlugFeed {
     for (const k of this.#known.values()) if (k.value) yield k.value;
   }
 
+  get(id: string): Instance | undefined {
+    for (const k of this.#known.values()) if (k.value?.id === id) return k.value;
+    return undefined;
+  }
+
   /** Subscribes, then lists; resolves once the current state is in. */
   async start(): Promise<void> {
     const prefix = `$KV.${this.bucket}.`;
-    this.#sub = this.nc.subscribe(`${prefix}${this.slug}.>`, {
+    this.#sub = this.nc.subscribe(`${prefix}${this.keys}`, {
       callback: (err, m) => {
         if (err) return;
         const key = m.subject.slice(prefix.length);
@@ -64,11 +72,11 @@ export class SlugFeed {
     });
     await this.nc.flush(); // a subscription the server refuses is closed by now
     if (this.#sub.isClosed()) {
-      throw new RegistryError(403, `this connection may not watch the instances of ${this.slug}; its account has no grant for them (see docs/API.md, Security)`);
+      throw new RegistryError(403, `this connection may not watch ${prefix}${this.keys}; its account has no grant for those instances (see docs/API.md, Security)`);
     }
     for (let after: string | undefined; ; ) {
       const page = await this.listPage(after);
-      for (const i of page.instances) this.#apply(`${this.slug}.${i.id}`, i, page.versions?.[i.id] ?? 0);
+      for (const i of page.instances) this.#apply(instanceKey(i.slug, i.id), i, page.versions?.[i.id] ?? 0);
       if (page.next === undefined) return;
       after = page.next;
     }
