@@ -23,6 +23,7 @@ import { authorize } from "./access/authorizer.ts";
 import { loadPolicy } from "./access/policy.ts";
 import { prepareOnReconnect, prepareStorage, storagePorts } from "./storage.ts";
 import { streamCapacity, type Capacity } from "./eventstore/capacity.ts";
+import { readHistory } from "./eventstore/history.ts";
 import type { KvWriter } from "./projector/kvWriter.ts";
 import { InstancesView } from "./readmodels/instances.ts";
 import { KvMirror } from "./nats/kvMirror.ts";
@@ -172,6 +173,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
       ...queries,
       renewLease: health.leases.renewLease,
       healthStatus: async () => ({ ...(await health.leases.healthStatus()), events: capacity.usage(), unreadable: unreadable.counts() }), // same for every caller
+      history: (req) => readHistory({ js, names, unreadable }, req),
     },
     () => policy,
     {

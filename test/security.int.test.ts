@@ -155,6 +155,16 @@ describe("security: roles of secure/policy.json, enforced by nats-server and the
     assert.match(refused.stderr, /may not watch the instances of billing-svc/);
   });
 
+  test("security - history: a service reads its own instances' history, not the audit log; viewers read both", async () => {
+    const mine = (await call("order-svc", "instance.register", { url: "http://127.0.0.1:9640" })).body.instance;
+    const events = (await call("order-svc", "history", { entity: "instance", id: mine.id })).body.events;
+    assert.deepEqual(events[0].by, { account: "ORDER_SVC", user: "order-svc" });
+    const theirs = (await call("user-svc", "instance.register", { url: "http://127.0.0.1:9641" })).body.instance;
+    assert.equal((await call("order-svc", "history", { entity: "instance", id: theirs.id })).code, 404);
+    await refused("order-svc", "history", { since: new Date(0).toISOString() }, /lacks registry-svc:audit:view/);
+    assert.ok((await call("viewer", "history", { since: new Date(0).toISOString() })).body.events.length > 0);
+  });
+
   test("security - viewers and proxies read but change nothing; deployers deploy; only admins remove nodes and switch protection", async () => {
     await refused("viewer", "instance.register", { url: "http://127.0.0.1:9508", slug: "x-svc" }, /lacks registry-svc:instance:edit; a viewer may instance:view/);
     await refused("proxy", "definition.save", { definition: { id: "p-def", image: { name: "nginx" } } }, /lacks registry-svc:definition:edit/);

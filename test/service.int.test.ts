@@ -20,6 +20,7 @@ describe("service", () => {
       "registry.definition.save",
       "registry.health.protection",
       "registry.health.status",
+      "registry.history",
       "registry.instance.checked",
       "registry.instance.get",
       "registry.instance.list",

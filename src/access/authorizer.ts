@@ -96,6 +96,18 @@ export function authorize(api: RegistryApi, policy: () => Policy | undefined, ow
     removeNode: (req, ctx) => (may(ctx, "node:delete"), api.removeNode(req, ctx)),
 
     healthStatus: (req, ctx) => (may(ctx, "health:view"), api.healthStatus(req, ctx)),
+
+    async history(req, ctx) {
+      const p = principal(ctx);
+      if (req.id === undefined) assertMay(p, "audit:view");
+      else if (req.entity === "instance") {
+        assertMay(p, "instance:view", p.kind === "member" && p.role === "service" ? p.slug : undefined);
+        await viewInstance(p, req.id);
+        // A service reads the history of instances it can see now; a removed one's slug is not known here.
+        if (readableSlugs(p) !== "all" && owners.slugOf(req.id) === undefined) throw notFound(`instance "${req.id}" not found`);
+      } else assertMay(p, req.entity === "definition" ? "definition:view" : "node:view");
+      return api.history(req, ctx);
+    },
     switchProtection: (req, ctx) => (may(ctx, "health:edit"), api.switchProtection(req, ctx)),
   };
 }

@@ -41,7 +41,9 @@ export async function authCommand(argv: string[], ctx: CliContext): Promise<void
   await chmod(seedFile, 0o600);
   const names = namesFor(ctx.config.prefix);
   // Exactly what the registry exports (secure/nats.conf): its request subjects, and its instances' changes.
-  const services = ["definition", "instance", "node", "health"].map((e) => `      { service: { account: REGISTRY, subject: "${names.prefix}.${e}.>" }, share: true }`);
+  const services = [...["definition", "instance", "node", "health"].map((e) => `${names.prefix}.${e}.>`), `${names.prefix}.history`].map(
+    (subject) => `      { service: { account: REGISTRY, subject: "${subject}" }, share: true }`,
+  );
   const changes = `$KV.${names.buckets.instance}`;
   const imports = [...services, `      { stream: { account: REGISTRY, subject: "${changes}.>" } }`].join("\n");
   const watchable = ["_INBOX.>", ...[slug, ...reads].map((s) => `${changes}.${s}.>`)].map((s) => `"${s}"`).join(", ");

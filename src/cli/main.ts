@@ -12,6 +12,7 @@ import { nodesCommand } from "./nodes.ts";
 import { topCommand } from "./top.ts";
 import { watchCommand } from "./watch.ts";
 import { authCommand } from "./auth.ts";
+import { historyCommand } from "./history.ts";
 
 export const HELP = `registry <command> ...
 
@@ -19,6 +20,7 @@ export const HELP = `registry <command> ...
   instances | instance | i         register ... | list [filters] | get ID | status ID STATUS | remove ID
   nodes | node | n                 list | get ID-or-URL | self | remove ID-or-URL | select [requirements]
   watch [definitions|instances|nodes]   print changes as they happen
+  history ENTITY ID | --since 1h   an entity's events, or every change since then (the audit log)
   auth add-service SLUG            create a service's credentials; print its server and policy blocks
   top                              live dashboard of nodes and instance health
   serve                            run a registry process (what make run starts)
@@ -43,7 +45,7 @@ const NOUNS: Record<string, string> = {
   definitions: "definitions", definition: "definitions", def: "definitions", defs: "definitions",
   instances: "instances", instance: "instances", i: "instances",
   nodes: "nodes", node: "nodes", n: "nodes",
-  watch: "watch", top: "top", auth: "auth", help: "help",
+  watch: "watch", top: "top", auth: "auth", history: "history", help: "help",
 };
 
 export async function runCli(argv: string[], out: Out, err: Out, stopped: Promise<void>): Promise<number> {
@@ -64,6 +66,7 @@ export async function runCli(argv: string[], out: Out, err: Out, stopped: Promis
     else if (noun === "nodes") await nodesCommand(args, ctx);
     else if (noun === "watch") await watchCommand(args, ctx, stopped);
     else if (noun === "auth") await authCommand(args, ctx);
+    else if (noun === "history") await historyCommand(args, ctx);
     else await topCommand(args, ctx, stopped);
     return EXIT.ok;
   } catch (e) {

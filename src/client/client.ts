@@ -15,6 +15,8 @@ import type {
   Node,
   RegisterInstanceRequest,
   SelectNodesRequest,
+  HistoryEntry,
+  HistoryRequest,
 } from "../contract/schemas.ts";
 import { discover, mirrorOfSlug, type Discovery } from "./discovery.ts";
 import { KeysFeed } from "./keysFeed.ts";
@@ -105,6 +107,10 @@ export class RegistryClient {
   }
   async selectNodes(requirements: SelectNodesRequest = {}): Promise<Node[]> {
     return (await this.#request<{ nodes: Node[] }>("node.select", requirements)).nodes;
+  }
+  /** One page of history: an entity's events (entity and id), or every change from `since` (the audit log). */
+  async history(req: HistoryRequest): Promise<{ events: HistoryEntry[]; next?: number }> {
+    return this.#request("history", req);
   }
   async healthStatus(): Promise<HealthStatus> {
     return this.#request("health.status");

@@ -24,4 +24,6 @@ export type {
   RegisterInstanceRequest,
   SelectNodesRequest,
   StatusCause,
+  HistoryEntry,
+  HistoryRequest,
 } from "../contract/schemas.ts";

@@ -2,6 +2,7 @@
  * The registry's operations, one per request subject. The service adapter maps subjects
  * to these; the write side (commands/) and the read side (readmodels/) implement them.
  */
+import type { HistoryEntry, HistoryRequest } from "./schemas.ts";
 import type { Definition, Instance, ListDefinitionsRequest, ListInstancesRequest, ListNodesRequest, Node, RegisterInstanceRequest, SelectNodesRequest, ReportStatusRequest, CheckResultRequest } from "./schemas.ts";
 
 /** Who sent a request, as nats-server says: the `Nats-Request-Info` it sets on requests imported from another account. */
@@ -58,4 +59,9 @@ export type HealthStatus = {
   unreadable: { kvEntries: number; events: number; heartbeats: number };
 };
 
-export type RegistryApi = RegistryCommands & RegistryQueries & HealthApi;
+/** Every event of one entity, or every change in a time range (the audit log), a page at a time. */
+export type HistoryApi = {
+  history(req: HistoryRequest, ctx: RequestContext): Promise<{ events: HistoryEntry[]; next?: number }>;
+};
+
+export type RegistryApi = RegistryCommands & RegistryQueries & HealthApi & HistoryApi;

@@ -323,6 +323,37 @@ export type ListDefinitionsRequest = Type.Static<typeof ListDefinitionsRequest>;
 export const EmptyRequest = Type.Object({}, strict);
 export const SaveDefinitionRequest = Type.Object({ definition: Definition }, strict);
 
+// ---------------------------------------------------------------- history
+
+export const HistoryRequest = Type.Object(
+  {
+    entity: Type.Optional(Type.Enum(["definition", "instance", "node"])),
+    id: Type.Optional(Id),
+    since: Type.Optional(Timestamp),
+    until: Type.Optional(Timestamp),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: "at most this many events (default 100); the reply's next is the after of the next page" })),
+    after: Type.Optional(Type.Integer({ minimum: 0, description: "only events after this stream sequence" })),
+  },
+  { ...strict, description: "entity and id: that entity's events, oldest first; no id: every change from since (the audit log)" },
+);
+export type HistoryRequest = Type.Static<typeof HistoryRequest>;
+
+/** One event as history shows it: what happened, when, why and by whom. */
+export type HistoryEntry = {
+  seq: number;
+  type: string;
+  at: string;
+  entity: string;
+  id: string;
+  by?: { account: string; user?: string; name?: string };
+  requestId?: string;
+  cause?: string;
+  from?: string;
+  to?: string;
+  changed?: string[];
+  reason?: string;
+};
+
 /**
  * The `Nats-Request-Info` header nats-server sets on a request imported from another
  * account (it replaces one the caller set): who sent it. Fields beyond these are ignored.
@@ -358,5 +389,6 @@ export const wireSchemas = {
   ReportStatusRequest,
   CheckResultRequest,
   ProtectionRequest,
+  HistoryRequest,
   ErrorReply,
 } as const;

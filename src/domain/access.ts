@@ -20,6 +20,7 @@ export const PERMISSIONS = [
   "health:view",
   "health:edit",
   "check:report",
+  "audit:view",
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -40,8 +41,8 @@ const VIEW: readonly Permission[] = ["instance:view", "definition:view", "node:v
 /** What each role may do; a service's instance permissions are limited to its slugs (`slugAllowed`). */
 const GRANTS: Record<Role, readonly Permission[]> = {
   admin: ALL,
-  viewer: VIEW,
-  deployer: [...VIEW, "instance:edit", "instance:delete", "definition:edit", "definition:delete"],
+  viewer: [...VIEW, "audit:view"],
+  deployer: [...VIEW, "audit:view", "instance:edit", "instance:delete", "definition:edit", "definition:delete"],
   proxy: VIEW,
   service: [...VIEW, "instance:edit", "instance:delete"],
   /** Node agents: they read instances to check those naming their node, and report the outcomes. */

@@ -1,6 +1,6 @@
 /**
  * Reads the messages of a stream's subjects to the end, through an ordered consumer: every
- * message, or the last one of each subject. Nothing waits forever: when no message comes
+ * message (from a sequence or a time on), or the last one of each subject. Nothing waits forever: when no message comes
  * for `idleMs` while some are still pending, it fails saying what it waited for.
  */
 import { DeliverPolicy, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
@@ -11,13 +11,18 @@ export async function* readSubjects(
   js: JetStreamClient,
   stream: string,
   filter: string,
-  deliver: "all" | "last-per-subject",
+  deliver: "all" | "last-per-subject" | { startSeq: number } | { startTime: string },
   idleMs = IDLE_MS,
 ): AsyncGenerator<JsMsg> {
-  const consumer = await js.consumers.get(stream, {
-    filter_subjects: filter,
-    deliver_policy: deliver === "all" ? DeliverPolicy.All : DeliverPolicy.LastPerSubject,
-  });
+  const from =
+    deliver === "all"
+      ? { deliver_policy: DeliverPolicy.All }
+      : deliver === "last-per-subject"
+        ? { deliver_policy: DeliverPolicy.LastPerSubject }
+        : "startSeq" in deliver
+          ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: deliver.startSeq }
+          : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: deliver.startTime };
+  const consumer = await js.consumers.get(stream, { filter_subjects: filter, ...from });
   const pending = (await consumer.info()).num_pending;
   if (pending === 0) return;
   const messages = await consumer.consume();

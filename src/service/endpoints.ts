@@ -29,6 +29,9 @@ const v = {
   reportStatus: validator(S.ReportStatusRequest, "status report"),
   checked: validator(S.CheckResultRequest, "check result"),
   protection: validator(S.ProtectionRequest, "request"),
+  history: validator(S.HistoryRequest, "history request", (r) =>
+    r.id !== undefined && r.entity === undefined ? [{ path: "/entity", message: "is required with id: definition, instance or node" }] : [],
+  ),
 };
 
 export const endpoints: EndpointSpec[] = [
@@ -49,5 +52,6 @@ export const endpoints: EndpointSpec[] = [
   { subject: "node.self", schema: "EmptyRequest", handle: (api, b, ctx) => api.selfNode(v.empty(b), ctx) },
   { subject: "node.select", schema: "SelectNodesRequest", handle: (api, b, ctx) => api.selectNodes(v.select(b), ctx) },
   { subject: "health.status", schema: "EmptyRequest", handle: (api, b, ctx) => api.healthStatus(v.empty(b), ctx) },
+  { subject: "history", schema: "HistoryRequest", handle: (api, b, ctx) => api.history(v.history(b), ctx) },
   { subject: "health.protection", schema: "ProtectionRequest", handle: (api, b, ctx) => api.switchProtection(v.protection(b), ctx) },
 ];

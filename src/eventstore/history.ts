@@ -1,0 +1,56 @@
+/**
+ * History: the events of one entity, oldest first, or every event from a time on (the audit
+ * log), read back from the event stream a page at a time, each shown with what happened,
+ * when, why and by whom. An event this version cannot read is skipped and counted.
+ */
+import type { JetStreamClient } from "@nats-io/jetstream";
+import type { Names } from "../contract/names.ts";
+import type { HistoryEntry, HistoryRequest } from "../contract/schemas.ts";
+import { readSubjects } from "../nats/readSubjects.ts";
+import type { Unreadable } from "../unreadable.ts";
+import { readEvent, type EventEnvelope } from "./storedEvents.ts";
+
+export const DEFAULT_HISTORY_PAGE = 100;
+
+/** What history shows of an event: its kind, time and caller, and the fields that say what changed. */
+function entryOf(e: EventEnvelope, seq: number, subject: string, names: Names): HistoryEntry {
+  const [entity = "", id = ""] = subject.slice(`${names.prefix}.events.`.length).split(".");
+  const data = e.data as { cause?: string; from?: string; to?: string; changed?: string[]; reason?: string };
+  return {
+    seq,
+    type: e.type,
+    at: e.metadata.at,
+    entity,
+    id,
+    ...(e.metadata.by ? { by: e.metadata.by } : {}),
+    ...(e.metadata.requestId ? { requestId: e.metadata.requestId } : {}),
+    ...(data.cause !== undefined ? { cause: data.cause } : {}),
+    ...(data.from !== undefined ? { from: data.from } : {}),
+    ...(data.to !== undefined ? { to: data.to } : {}),
+    ...(data.changed !== undefined ? { changed: data.changed } : {}),
+    ...(data.reason !== undefined ? { reason: data.reason } : {}),
+  };
+}
+
+export async function readHistory(
+  deps: { js: JetStreamClient; names: Names; unreadable: Unreadable },
+  req: HistoryRequest & { entity?: "definition" | "instance" | "node" },
+): Promise<{ events: HistoryEntry[]; next?: number }> {
+  const { js, names } = deps;
+  const limit = req.limit ?? DEFAULT_HISTORY_PAGE;
+  const filter = req.id !== undefined && req.entity !== undefined ? names.eventSubject(req.entity, req.id) : names.eventSubjects;
+  const start = req.after !== undefined ? { startSeq: req.after + 1 } : req.since !== undefined ? { startTime: req.since } : ("all" as const);
+  const until = req.until !== undefined ? Date.parse(req.until) : Infinity;
+  const events: HistoryEntry[] = [];
+  for await (const m of readSubjects(js, names.eventsStream, filter, start)) {
+    const read = readEvent(m.data, m.subject);
+    if (!read.ok) {
+      deps.unreadable.skip("events", String(m.seq), read.reason, { stream: names.eventsStream, subject: m.subject, seq: m.seq });
+      continue;
+    }
+    if (Date.parse(read.value.metadata.at) > until) return { events };
+    if (events.length === limit) return { events, next: events.at(-1)!.seq };
+    events.push(entryOf(read.value, m.seq, m.subject, names));
+  }
+  return { events };
+}
