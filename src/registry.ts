@@ -24,6 +24,7 @@ import { loadPolicy } from "./access/policy.ts";
 import { prepareOnReconnect, prepareStorage, storagePorts } from "./storage.ts";
 import { streamCapacity, type Capacity } from "./eventstore/capacity.ts";
 import { readHistory } from "./eventstore/history.ts";
+import { stateAsOf } from "./eventstore/timeTravel.ts";
 import type { KvWriter } from "./projector/kvWriter.ts";
 import { InstancesView } from "./readmodels/instances.ts";
 import { KvMirror } from "./nats/kvMirror.ts";
@@ -162,7 +163,14 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
   const liveness = livenessMonitor({ nodes, commands: background, offlineAfterMs: config.offlineAfterMs, tickMs: Math.min(config.heartbeatIntervalMs, 1000), log, clock });
   const agent = await startAgent(nc, config, log);
 
-  const queries = registryQueries({ definitions, instances, nodes, selfNodeId: agent.identity.id, replyBudgetBytes: () => replyBudgetBytes(nc) });
+  const queries = registryQueries({
+    definitions,
+    instances,
+    nodes,
+    selfNodeId: agent.identity.id,
+    replyBudgetBytes: () => replyBudgetBytes(nc),
+    pastState: (asOf) => stateAsOf({ js, names, unreadable }, asOf),
+  });
 
   let serviceId = "starting";
   const health = startHealth({ nc, names, writer, instances, nodes, commands, background, agent, config, log, clock, serviceId: () => serviceId });

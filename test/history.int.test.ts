@@ -6,6 +6,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { runCli } from "./harness/cli.ts";
 import { startTestRegistry, type TestRegistry } from "./harness/registry.ts";
+import { until } from "./harness/until.ts";
 
 describe("history", () => {
   let r: TestRegistry;
@@ -73,5 +74,42 @@ describe("history", () => {
     const bad = await runCli(["history", "--since", "yesterday"], env);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--since must be a time such as .* or a duration such as 1h/);
+  });
+});
+
+describe("time travel", () => {
+  let r: TestRegistry;
+  before(async () => {
+    r = await startTestRegistry({ offlineAfterMs: 600_000 });
+  });
+  after(async () => r.stop());
+
+  test("time travel - lists with asOf answer the state after each step, by sequence and by time", async () => {
+    const seqAfter = async () => (await r.jsm.streams.info("REGISTRY_EVENTS")).state.last_seq;
+    const steps: { seq: number; at: string; tags: string[] | null; defined: boolean }[] = [];
+    const step = async (tags: string[] | null, defined: boolean) => {
+      steps.push({ seq: await seqAfter(), at: new Date().toISOString(), tags, defined });
+      // the next change is stamped a moment later than this step's time
+      await until(() => Date.now() > Date.parse(steps.at(-1)!.at), "the clock to move past the step");
+    };
+    const { instance } = (await r.call("instance.register", { url: "http://127.0.0.1:7901", slug: "tt-svc", tags: ["v1"] })).body;
+    await step(["v1"], false);
+    await r.call("instance.register", { url: "http://127.0.0.1:7901", slug: "tt-svc", tags: ["v2"] });
+    await r.call("definition.save", { definition: { id: "tt-def", image: { name: "nginx" } } });
+    await step(["v2"], true);
+    await r.call("instance.remove", { id: instance.id });
+    await step(null, true);
+    for (const s of steps) {
+      for (const asOf of [s.seq, s.at]) {
+        const listed = (await r.call("instance.list", { slug: "tt-svc", asOf })).body;
+        assert.deepEqual(listed.instances.map((i: { tags: string[] }) => i.tags), s.tags ? [s.tags] : [], `instances as of ${asOf}`);
+        const defs = (await r.call("definition.list", { asOf })).body.definitions.map((d: { id: string }) => d.id);
+        assert.equal(defs.includes("tt-def"), s.defined, `definitions as of ${asOf}`);
+      }
+    }
+    const cli = await runCli(["i", "ls", "--slug", "tt-svc", "--as-of", String(steps[0]!.seq), "--json"], { NATS_URL: r.server.url });
+    assert.deepEqual(JSON.parse(cli.stdout).instances.map((i: { tags: string[] }) => i.tags), [["v1"]]);
+    const nodesThen = (await r.call("node.list", { asOf: 0 })).body.nodes;
+    assert.deepEqual(nodesThen, [], "before the first event there was nothing");
   });
 });

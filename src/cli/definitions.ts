@@ -1,4 +1,5 @@
-import { parseArgs, UsageError } from "./args.ts";
+import { parseArgs, str, UsageError } from "./args.ts";
+import { asOfArg } from "./history.ts";
 import type { CliContext } from "./context.ts";
 import { readDefinitionFile } from "./definitionFile.ts";
 import { table } from "./format.ts";
@@ -7,7 +8,7 @@ import type { Definition } from "../contract/schemas.ts";
 export const DEFINITIONS_HELP = `registry definitions|definition|def <verb>
 
   save FILE       save a definition from a YAML or JSON file
-  list | ls       list definitions
+  list | ls [--as-of TIME|1h|SEQ]   list definitions (as they were then)
   get ID          show one definition
   remove | rm ID  remove a definition
 
@@ -24,7 +25,7 @@ const ports = (d: Definition) =>
 const definitionRows = (defs: Definition[]) => table(["DEFINITION ID", "SOURCE", "PORTS"], defs.map((d) => [d.id, source(d), ports(d)]));
 
 export async function definitionsCommand(argv: string[], ctx: CliContext): Promise<void> {
-  const p = parseArgs(argv, {});
+  const p = parseArgs(argv, { values: ["as-of"] });
   const [verb, arg] = p.positionals;
   if (p.flags.help || !verb) return void ctx.out.write(DEFINITIONS_HELP);
   const need = (what: string) => {
@@ -39,7 +40,8 @@ export async function definitionsCommand(argv: string[], ctx: CliContext): Promi
     }
     case "list":
     case "ls": {
-      const definitions = await (await ctx.client()).listDefinitions();
+      const asOf = asOfArg(str(p, "as-of"));
+      const definitions = await (await ctx.client()).listDefinitions(asOf !== undefined ? { asOf } : {});
       return ctx.print({ definitions }, () => definitionRows(definitions));
     }
     case "get": {

@@ -23,6 +23,12 @@ export function timeArg(value: string, flag: string, now = Date.now()): string {
   return new Date(value).toISOString();
 }
 
+/** `--as-of`: a stream sequence (digits), an RFC 3339 time, or a duration back from now. */
+export function asOfArg(value: string | undefined): string | number | undefined {
+  if (value === undefined) return undefined;
+  return /^\d+$/.test(value) ? Number(value) : timeArg(value, "as-of");
+}
+
 function change(e: HistoryEntry): string {
   if (e.from !== undefined && e.to !== undefined) return `${e.from} -> ${e.to}${e.cause ? ` (${e.cause})` : ""}`;
   if (e.changed) return `changed ${e.changed.join(", ")}`;

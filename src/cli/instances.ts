@@ -1,5 +1,6 @@
 import { int, list, parseArgs, str, UsageError, type Parsed } from "./args.ts";
 import type { CliContext } from "./context.ts";
+import { asOfArg } from "./history.ts";
 import { ago, table } from "./format.ts";
 import type { HealthCheck, Instance, InstanceStatus, ListInstancesRequest, RegisterInstanceRequest } from "../contract/schemas.ts";
 
@@ -13,6 +14,7 @@ export const INSTANCES_HELP = `registry instances|instance|i <verb>
   list | ls [--id ID] [--slug SLUG] [--host H] [--ip IP] [--scheme S] [--path P]
             [--deployment-id ID] [--node-url URL] [--status S] [--tag T]... [--healthy]
             [--limit N [--after ID]]   one page, in id order (all pages without --limit)
+            [--as-of TIME|1h|SEQ]       as it was then (folded from the events)
   get ID
   status ID STATUS [--details TEXT]   set an instance's status (Starting, Stopping...)
   remove | rm ID
@@ -24,7 +26,7 @@ const REGISTER_FLAGS = {
   values: ["url", "id", "scheme", "host", "ip", "port", "path", "slug", "deployment-id", "node-url", "tags", "status", "details", "ttl", "grace", "check", "check-path", "check-interval-ms", "check-timeout-ms"],
   repeatable: ["tag"],
 };
-const LIST_FLAGS = { values: ["id", "slug", "host", "ip", "scheme", "path", "deployment-id", "node-url", "status", "limit", "after"], repeatable: ["tag"], boolean: ["healthy"] };
+const LIST_FLAGS = { values: ["id", "slug", "host", "ip", "scheme", "path", "deployment-id", "node-url", "status", "limit", "after", "as-of"], repeatable: ["tag"], boolean: ["healthy"] };
 
 /** Only the fields given, so that the registry's own defaults apply to the rest. */
 function defined<T extends object>(fields: T): T {
@@ -104,6 +106,7 @@ export async function instancesCommand(argv: string[], ctx: CliContext): Promise
         healthy: p.flags.healthy === true ? true : undefined,
         limit: int(p, "limit"),
         after: str(p, "after"),
+        asOf: asOfArg(str(p, "as-of")),
       });
       const client = await ctx.client();
       if (filter.limit !== undefined) {

@@ -1,12 +1,13 @@
 import { int, list, parseArgs, str, UsageError } from "./args.ts";
 import type { CliContext } from "./context.ts";
+import { asOfArg } from "./history.ts";
 import { ago, table } from "./format.ts";
 import type { NodeRef } from "../contract/api.ts";
 import type { Node, SelectNodesRequest } from "../contract/schemas.ts";
 
 export const NODES_HELP = `registry nodes|node|n <verb>
 
-  list | ls [--id ID]...     list nodes
+  list | ls [--id ID]... [--as-of TIME|1h|SEQ]   list nodes (as they were then)
   get ID-or-URL              show one node
   self                       the node of the registry process that answers
   remove | rm ID-or-URL      remove a node (it joins again on its next heartbeat if alive)
@@ -25,7 +26,7 @@ export const nodeRows = (nodes: Node[]) => table(["NODE ID", "URL", "LAST HEARTB
 const refOf = (idOrUrl: string): NodeRef => (idOrUrl.includes("://") ? { url: idOrUrl } : { id: idOrUrl });
 
 export async function nodesCommand(argv: string[], ctx: CliContext): Promise<void> {
-  const p = parseArgs(argv, { repeatable: ["id"], values: SELECT_FLAGS });
+  const p = parseArgs(argv, { repeatable: ["id"], values: [...SELECT_FLAGS, "as-of"] });
   const [verb, arg] = p.positionals;
   if (p.flags.help || !verb) return void ctx.out.write(NODES_HELP);
   const client = await ctx.client();
@@ -37,7 +38,8 @@ export async function nodesCommand(argv: string[], ctx: CliContext): Promise<voi
     case "list":
     case "ls": {
       const ids = list(p, "id");
-      const nodes = await client.listNodes(ids.length ? ids : undefined);
+      const asOf = asOfArg(str(p, "as-of"));
+      const nodes = await client.listNodes(ids.length ? ids : undefined, asOf !== undefined ? { asOf } : {});
       return ctx.print({ nodes }, () => nodeRows(nodes));
     }
     case "get":

@@ -54,9 +54,9 @@ export class RegistryClient {
   async getDefinition(id: string): Promise<Definition> {
     return (await this.#request<{ definition: Definition }>("definition.get", { id })).definition;
   }
-  /** Every definition, in id order, fetched a page at a time. */
-  async listDefinitions(): Promise<Definition[]> {
-    return this.#everyPage<Definition>("definition.list", "definitions", {});
+  /** Every definition, in id order, fetched a page at a time; `asOf` gives them as they were then. */
+  async listDefinitions(opts: { asOf?: string | number } = {}): Promise<Definition[]> {
+    return this.#everyPage<Definition>("definition.list", "definitions", { ...opts });
   }
   async removeDefinition(id: string): Promise<void> {
     await this.#request("definition.remove", { id }, { write: true });
@@ -92,9 +92,9 @@ export class RegistryClient {
 
   // ------------------------------------------------------------ nodes and health
 
-  /** Every node (or those of `ids`), in id order, fetched a page at a time. */
-  async listNodes(ids?: string[]): Promise<Node[]> {
-    return this.#everyPage<Node>("node.list", "nodes", ids ? { ids } : {});
+  /** Every node (or those of `ids`), in id order, fetched a page at a time; `asOf` gives them as they were then. */
+  async listNodes(ids?: string[], opts: { asOf?: string | number } = {}): Promise<Node[]> {
+    return this.#everyPage<Node>("node.list", "nodes", { ...(ids ? { ids } : {}), ...opts });
   }
   async getNode(ref: NodeRef): Promise<Node> {
     return (await this.#request<{ node: Node }>("node.get", ref)).node;

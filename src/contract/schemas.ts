@@ -192,6 +192,11 @@ export const ProtectionRequest = Type.Object({ enabled: Type.Boolean() }, strict
 /** A list filter's value: compared, never stored, but bounded all the same. */
 const Filter = Type.String({ maxLength: LIMITS.urlLength });
 
+/** Time travel: the state as it was at an RFC 3339 time or after a stream sequence, folded from the events. */
+const AsOf = Type.Union([Timestamp, Type.Integer({ minimum: 0 })], {
+  description: "answer the state as it was at this RFC 3339 time, or after this event stream sequence (folded from the events; telemetry as of each entity's last event)",
+});
+
 /** Every list pages the same way: at most `limit` items after `after`, in id order; the reply's `next` is the `after` of the next page. */
 const Paging = {
   limit: Type.Optional(
@@ -202,6 +207,7 @@ const Paging = {
     }),
   ),
   after: Type.Optional(Type.String({ maxLength: 128, description: "only items whose id sorts after this one" })),
+  asOf: Type.Optional(AsOf),
 };
 
 export const ListInstancesRequest = Type.Object(

@@ -24,6 +24,23 @@ function bisect(ids: string[], after: string, strictlyGreater: boolean): number 
   return lo;
 }
 
+/** Whether an instance passes every filter of a list (and is of a slug the caller may read). */
+export function matchesFilter(i: Instance, filter: ListInstancesRequest, onlySlugs?: ReadonlySet<string>): boolean {
+  if (onlySlugs && (i.slug === undefined || !onlySlugs.has(i.slug))) return false;
+  if (filter.id !== undefined && i.id !== filter.id) return false;
+  if (filter.slug !== undefined && i.slug !== filter.slug) return false;
+  if (filter.host !== undefined && i.host !== filter.host) return false;
+  if (filter.ip !== undefined && i.ip !== filter.ip) return false;
+  if (filter.scheme !== undefined && i.scheme !== filter.scheme) return false;
+  if (filter.path !== undefined && i.path !== filter.path) return false;
+  if (filter.deploymentId !== undefined && i.deploymentId !== filter.deploymentId) return false;
+  if (filter.nodeUrl !== undefined && i.nodeUrl !== filter.nodeUrl) return false;
+  if (filter.status !== undefined && i.status !== filter.status) return false;
+  if (filter.healthy !== undefined && takesTraffic(i.status) !== filter.healthy) return false;
+  const tags = filter.tags ?? [];
+  return tags.every((t) => i.tags.includes(t));
+}
+
 export type InstancePage = { instances: Instance[]; next?: string; versions?: Record<string, number> };
 
 /** What an id and its version take in a reply's `versions`. */
@@ -75,21 +92,7 @@ export class InstancesView {
   }
 
   *#matching(filter: ListInstancesRequest, onlySlugs?: ReadonlySet<string>): Iterable<Instance> {
-    const tags = filter.tags ?? [];
-    for (const i of this.#candidates(filter, onlySlugs)) {
-      if (onlySlugs && (i.slug === undefined || !onlySlugs.has(i.slug))) continue;
-      if (filter.slug !== undefined && i.slug !== filter.slug) continue;
-      if (filter.host !== undefined && i.host !== filter.host) continue;
-      if (filter.ip !== undefined && i.ip !== filter.ip) continue;
-      if (filter.scheme !== undefined && i.scheme !== filter.scheme) continue;
-      if (filter.path !== undefined && i.path !== filter.path) continue;
-      if (filter.deploymentId !== undefined && i.deploymentId !== filter.deploymentId) continue;
-      if (filter.nodeUrl !== undefined && i.nodeUrl !== filter.nodeUrl) continue;
-      if (filter.status !== undefined && i.status !== filter.status) continue;
-      if (filter.healthy !== undefined && takesTraffic(i.status) !== filter.healthy) continue;
-      if (tags.length > 0 && !tags.every((t) => i.tags.includes(t))) continue;
-      yield i;
-    }
+    for (const i of this.#candidates(filter, onlySlugs)) if (matchesFilter(i, filter, onlySlugs)) yield i;
   }
 
   /** The instances a filter can match, in id order: one id, the instances of some slugs, or all. */

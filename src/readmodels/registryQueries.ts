@@ -5,8 +5,8 @@
 import type { RegistryQueries } from "../contract/api.ts";
 import { RegistryError, notFound } from "../contract/errors.ts";
 import { selectNodes } from "../domain/placement.ts";
-import type { Definition, Node } from "../contract/schemas.ts";
-import type { InstancesView } from "./instances.ts";
+import type { Definition, Instance, Node } from "../contract/schemas.ts";
+import { matchesFilter, type InstancesView } from "./instances.ts";
 import type { KvMirror } from "../nats/kvMirror.ts";
 import { byId } from "../contract/ids.ts";
 import { after, takePage } from "./paging.ts";
@@ -25,6 +25,8 @@ export function registryQueries(views: {
   selfNodeId: string;
   /** How many bytes of items a list reply may carry (the NATS max_payload less room for the rest). */
   replyBudgetBytes: () => number;
+  /** The state as it was at a time or after a stream sequence (time travel: lists with asOf). */
+  pastState: (asOf: string | number) => Promise<{ definitions: Definition[]; instances: Instance[]; nodes: Node[] }>;
 }): RegistryQueries {
   const { definitions, instances, nodes } = views;
   return {
@@ -35,9 +37,9 @@ export function registryQueries(views: {
       return { definition };
     },
 
-    async listDefinitions({ limit, after: afterId }) {
-      await definitions.sync();
-      const { items, next } = takePage(after([...definitions.values()].sort(byId), afterId), limit, views.replyBudgetBytes());
+    async listDefinitions({ limit, after: afterId, asOf }) {
+      const all = asOf !== undefined ? (await views.pastState(asOf)).definitions : (await definitions.sync(), [...definitions.values()]);
+      const { items, next } = takePage(after(all.sort(byId), afterId), limit, views.replyBudgetBytes());
       return { definitions: items, ...(next !== undefined ? { next } : {}) };
     },
 
@@ -49,6 +51,11 @@ export function registryQueries(views: {
     },
 
     async listInstances(filter, ctx) {
+      if (filter.asOf !== undefined) {
+        const past = (await views.pastState(filter.asOf)).instances.filter((i) => matchesFilter(i, filter, ctx.readableSlugs)).sort(byId);
+        const { items, next } = takePage(after(past, filter.after), filter.limit, views.replyBudgetBytes());
+        return { instances: items, ...(next !== undefined ? { next } : {}) };
+      }
       await instances.sync();
       return instances.list(filter, views.replyBudgetBytes(), ctx.readableSlugs);
     },
@@ -61,10 +68,10 @@ export function registryQueries(views: {
       return { node };
     },
 
-    async listNodes({ ids, limit, after: afterId }) {
-      await nodes.sync();
+    async listNodes({ ids, limit, after: afterId, asOf }) {
+      const all = asOf !== undefined ? (await views.pastState(asOf)).nodes : (await nodes.sync(), [...nodes.values()]);
       const wanted = ids ? new Set(ids) : undefined;
-      const sorted = [...nodes.values()].filter((n) => !wanted || wanted.has(n.id)).sort(byId);
+      const sorted = all.filter((n) => !wanted || wanted.has(n.id)).sort(byId);
       const { items, next } = takePage(after(sorted, afterId), limit, views.replyBudgetBytes());
       return { nodes: items, ...(next !== undefined ? { next } : {}) };
     },
