@@ -49,6 +49,8 @@ export type Config = {
   eventsHistoryPerEntity: number;
   /** REGISTRY_HEARTBEAT_SUBJECTS: heartbeat subjects (nodes) the heartbeats stream keeps; past it the oldest go. */
   heartbeatSubjects: number;
+  /** REGISTRY_REPLICAS: copies of every stream and bucket the registry creates (3 on a three-node cluster). */
+  replicas: number;
   /** REGISTRY_POLICY: the policy file (roles of NATS accounts); without one every caller may do everything. */
   policyFile?: string;
 };
@@ -74,6 +76,7 @@ export function defaultConfig(): Config {
     eventsMaxBytes: 8 * 1024 ** 3,
     eventsHistoryPerEntity: 10_000,
     heartbeatSubjects: 100_000,
+    replicas: 1,
   };
 }
 
@@ -118,6 +121,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   config.eventsMaxBytes = positiveInteger(env, "REGISTRY_EVENTS_MAX_BYTES", problems) ?? config.eventsMaxBytes;
   config.eventsHistoryPerEntity = positiveInteger(env, "REGISTRY_EVENTS_HISTORY_PER_ENTITY", problems) ?? config.eventsHistoryPerEntity;
   config.heartbeatSubjects = positiveInteger(env, "REGISTRY_HEARTBEAT_SUBJECTS", problems) ?? config.heartbeatSubjects;
+  config.replicas = positiveInteger(env, "REGISTRY_REPLICAS", problems) ?? config.replicas;
+  if (config.replicas > 5) problems.push(`REGISTRY_REPLICAS (${config.replicas}) must be 1 to 5, as JetStream allows`);
   const share = env.REGISTRY_EXPIRY_PROTECTION_SHARE;
   if (share) {
     const n = share === "off" ? 0 : Number(share);

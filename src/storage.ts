@@ -18,9 +18,12 @@ import { projectorConsumerConfig } from "./projector/projector.ts";
 import { emptiedBuckets, rebuildProjections } from "./projector/rebuild.ts";
 import { unreadableCounter, type Unreadable } from "./unreadable.ts";
 
-/** The retention of the streams (docs/API.md, "Retention"); the configuration's fields of the same names. */
-export type StreamLimits = { eventsHistoryPerEntity: number; heartbeatSubjects: number };
-export const DEFAULT_STREAM_LIMITS: StreamLimits = { eventsHistoryPerEntity: 10_000, heartbeatSubjects: 100_000 };
+/**
+ * The retention and replication of the streams and buckets (docs/API.md, "Retention" and
+ * "Durability"); the configuration's fields of the same names.
+ */
+export type StreamLimits = { eventsHistoryPerEntity: number; heartbeatSubjects: number; replicas: number };
+export const DEFAULT_STREAM_LIMITS: StreamLimits = { eventsHistoryPerEntity: 10_000, heartbeatSubjects: 100_000, replicas: 1 };
 
 /**
  * Everything the registry needs on NATS. `projectorCreatedOnEvents`: the projector consumer
@@ -33,12 +36,13 @@ export async function provisionRegistry(
   names: Names,
   limits: StreamLimits = DEFAULT_STREAM_LIMITS,
 ): Promise<{ projectorCreatedOnEvents: boolean; heartbeatsCreated: boolean }> {
-  await ensureStream(jsm, eventsStreamConfig(names, limits.eventsHistoryPerEntity));
+  const replicated = { num_replicas: limits.replicas };
+  await ensureStream(jsm, { ...eventsStreamConfig(names, limits.eventsHistoryPerEntity), ...replicated });
   const lastSeq = (await jsm.streams.info(names.eventsStream)).state.last_seq;
   const projectorCreated = await ensureConsumer(jsm, names.eventsStream, projectorConsumerConfig(names, lastSeq + 1), ["ack_wait"]);
-  const heartbeatsCreated = await ensureStream(jsm, heartbeatsStreamConfig(names, limits.heartbeatSubjects));
+  const heartbeatsCreated = await ensureStream(jsm, { ...heartbeatsStreamConfig(names, limits.heartbeatSubjects), ...replicated });
   await ensureConsumer(jsm, names.heartbeatsStream, heartbeatsConsumerConfig(names));
-  await ensureBuckets(nc, Object.values(names.buckets));
+  await ensureBuckets(nc, Object.values(names.buckets), limits.replicas);
   return { projectorCreatedOnEvents: projectorCreated && lastSeq > 0, heartbeatsCreated };
 }
 

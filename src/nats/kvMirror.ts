@@ -30,6 +30,8 @@ export type MirrorOptions<T> = {
 const SYNC_TIMEOUT_MS = 5000;
 /** A sync still waiting after this long asks for the last message that really exists (the last ones may have been purged). */
 const RECHECK_AFTER_MS = 500;
+/** A sync still waiting after this long, with nothing applied meanwhile, restarts the consumer. */
+const RESTART_AFTER_MS = 2000;
 
 export class KvMirror<T> {
   /** Live entries as last seen: value, KV revision and the event version each reflects. */
@@ -39,6 +41,8 @@ export class KvMirror<T> {
   #applied = 0;
   #waiters: { seq: number; resolve: () => void }[] = [];
   #stop: (() => void) | undefined;
+  #stopped = false;
+  #restarting = false;
   #nextBarrier: Promise<number> | undefined;
   #inFlightBarrier: Promise<number> | undefined;
   readonly #stream: string;
@@ -89,20 +93,41 @@ export class KvMirror<T> {
 
   /** Starts mirroring; resolves once every value present at the start is loaded. */
   async start(): Promise<void> {
-    const consumer = await this.js.consumers.getPushConsumer(this.#stream, {
-      filter_subjects: `$KV.${this.bucket}.${this.keys}`,
-      deliver_policy: DeliverPolicy.All,
-    });
-    const messages = await consumer.consume({ callback: (m) => this.#apply(m) });
-    this.#stop = () => void messages.stop();
-    void messages.closed().then((err) => {
-      if (err) this.log.error({ err, bucket: this.bucket }, "read model stopped following its bucket");
-    });
+    await this.#follow();
     await this.sync();
   }
 
   stop(): void {
+    this.#stopped = true;
     this.#stop?.();
+  }
+
+  /** Follows the bucket from the entry after the last one applied (from the start, the first time). */
+  async #follow(): Promise<void> {
+    const from = this.#applied + 1;
+    const consumer = await this.js.consumers.getPushConsumer(this.#stream, {
+      filter_subjects: `$KV.${this.bucket}.${this.keys}`,
+      ...(from === 1 ? { deliver_policy: DeliverPolicy.All } : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from }),
+    });
+    const messages = await consumer.consume({ callback: (m) => this.#apply(m) });
+    this.#stop = () => void messages.stop();
+    void messages.closed().then((err) => {
+      if (err && !this.#stopped) this.log.error({ err, bucket: this.bucket }, "read model stopped following its bucket");
+    });
+  }
+
+  /**
+   * A consumer whose server went away (a cluster node stopped) can stall without noticing;
+   * a sync that waits too long starts a new one where this mirror left off.
+   */
+  #restartIfStalled(appliedWhenAsked: number): void {
+    if (this.#stopped || this.#restarting || this.#applied !== appliedWhenAsked) return;
+    this.#restarting = true;
+    this.log.warn({ bucket: this.bucket, at: this.#applied }, "read model stalled; following its bucket again from where it was");
+    this.#stop?.();
+    this.#follow()
+      .catch((err) => this.log.warn({ err, bucket: this.bucket }, "read model could not follow its bucket again; the next stalled sync retries"))
+      .finally(() => (this.#restarting = false));
   }
 
   async sync(): Promise<void> {
@@ -116,15 +141,19 @@ export class KvMirror<T> {
     await new Promise<void>((resolve, reject) => {
       const done = () => {
         clearTimeout(recheck);
+        clearTimeout(stall);
         clearTimeout(timer);
         this.#waiters = this.#waiters.filter((w) => w.resolve !== done);
         resolve();
       };
+      const appliedWhenAsked = this.#applied;
       const recheck = setTimeout(() => {
         this.#lastExisting().then((last) => last <= this.#applied && done(), () => undefined);
       }, RECHECK_AFTER_MS);
+      const stall = setTimeout(() => this.#restartIfStalled(appliedWhenAsked), RESTART_AFTER_MS);
       const timer = setTimeout(() => {
         clearTimeout(recheck);
+        clearTimeout(stall);
         this.#waiters = this.#waiters.filter((w) => w.resolve !== done);
         reject(new RegistryError(503, `the ${this.bucket} read model is behind the bucket (at ${this.#applied}, bucket at ${lastSeq}); retry`));
       }, SYNC_TIMEOUT_MS);
@@ -165,6 +194,7 @@ export class KvMirror<T> {
   }
 
   #apply(m: JsMsg): void {
+    if (m.seq <= this.#applied) return; // a restarted consumer's overlap
     const key = m.subject.substring(this.#prefixLength);
     const op = m.headers?.get("KV-Operation");
     const previous = this.#entries.get(key)?.value ?? null;

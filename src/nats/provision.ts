@@ -52,8 +52,8 @@ export async function ensureConsumer(jsm: JetStreamManager, stream: string, spec
   return false;
 }
 
-/** Creates the KV buckets that are missing (one value per key, file storage). */
-export async function ensureBuckets(nc: NatsConnection, buckets: string[]): Promise<void> {
+/** Creates the KV buckets that are missing (one value per key, file storage, `replicas` copies). */
+export async function ensureBuckets(nc: NatsConnection, buckets: string[], replicas = 1): Promise<void> {
   const kvm = new Kvm(nc);
-  for (const bucket of buckets) await kvm.create(bucket, { history: 1, storage: StorageType.File });
+  for (const bucket of buckets) await kvm.create(bucket, { history: 1, storage: StorageType.File, replicas });
 }
