@@ -1,5 +1,5 @@
 # The registry's commands. `make run` and `make test` install what is missing first.
-.PHONY: run test deps typecheck lint build schemas rebuild unit clean bench
+.PHONY: run test deps typecheck lint build schemas rebuild unit clean bench cluster
 
 TESTS := $(sort $(wildcard test/*.test.ts))
 
@@ -32,6 +32,10 @@ schemas: deps
 # Empties the KV buckets and replays every event into them (NATS_URL as for run).
 rebuild: deps
 	node --import tsx src/main.ts rebuild
+
+# Three nats-servers on loopback (cluster/) and two registry processes with R3 storage, to try failures.
+cluster: deps build
+	@scripts/cluster.sh
 
 clean:
 	rm -rf data
