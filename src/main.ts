@@ -10,6 +10,7 @@ import { connectNats, jetStreamOf } from "./nats/connect.ts";
 import { startStandaloneAgent } from "./nodeAgent.ts";
 import { startRegistry } from "./registry.ts";
 import { provisionRegistry, rebuildBuckets } from "./storage.ts";
+import { progressReporter } from "./progress.ts";
 
 async function rebuild(config: Config): Promise<void> {
   const log = createLogger(config.logLevel);
@@ -18,7 +19,7 @@ async function rebuild(config: Config): Promise<void> {
   const { jsm } = await jetStreamOf(nc);
   await provisionRegistry(nc, jsm, names, config);
   const started = Date.now();
-  const rebuilt = await rebuildBuckets(nc, names, log);
+  const rebuilt = await rebuildBuckets(nc, names, log, undefined, progressReporter("rebuilding", "entities", log));
   log.info({ ...rebuilt, ms: Date.now() - started, stream: names.eventsStream }, "buckets rebuilt in place from the events; running registry processes follow on");
   await nc.drain();
 }

@@ -60,10 +60,16 @@ export function storagePorts(js: JetStreamClient, jsm: JetStreamManager, names: 
 }
 
 /** `registry rebuild`, and a start on buckets that lost their entries: the buckets rebuilt in place from the stream. */
-export async function rebuildBuckets(nc: NatsConnection, names: Names, log: Logger, unreadable = unreadableCounter(log)) {
+export async function rebuildBuckets(
+  nc: NatsConnection,
+  names: Names,
+  log: Logger,
+  unreadable = unreadableCounter(log),
+  progress?: (done: number, total: number) => void,
+) {
   const { js, jsm } = await jetStreamOf(nc);
   const { store, writer } = storagePorts(js, jsm, names, unreadable);
-  return rebuildProjections({ js, jsm, names, store, writer, unreadable, log });
+  return rebuildProjections({ js, jsm, names, store, writer, unreadable, log, ...(progress ? { progress } : {}) });
 }
 
 /**

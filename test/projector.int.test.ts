@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { namesFor } from "../src/contract/names.ts";
+import { RegistryClient } from "../src/client/index.ts";
 import { natsEventStore, type EventEnvelope } from "../src/eventstore/eventStore.ts";
 import { kvWriter } from "../src/projector/kvWriter.ts";
 import { projector } from "../src/projector/projector.ts";
@@ -127,3 +128,32 @@ describe("projector: first start", () => {
     }
   });
 });
+
+describe("projector: rebuild under load", () => {
+  test("rebuild - under a load of registrations, the rebuilt buckets equal the events folded, and progress is reported", async () => {
+    const r = await startTestRegistry({ offlineAfterMs: 600_000 });
+    try {
+      let stop = false;
+      let port = 31000;
+      const load = [0, 1, 2].map(async () => {
+        while (!stop) await r.call("instance.register", { url: `http://127.0.0.1:${port++}`, slug: "busy-svc", tags: [`t${port % 7}`] });
+      });
+      await until(async () => (await r.call("instance.list", { slug: "busy-svc", limit: 1 })).body.next !== undefined, "some load");
+      const reported: [number, number][] = [];
+      await rebuildBuckets(r.nc, names, silentLog, undefined, (done, total) => reported.push([done, total]));
+      stop = true;
+      await Promise.all(load);
+      assert.ok(reported.length > 0 && reported.at(-1)![0] > 0 && reported.every(([done, total]) => done <= total), JSON.stringify(reported.slice(-3)));
+
+      const { stateAsOf } = await import("../src/eventstore/timeTravel.ts");
+      const folded = (await stateAsOf({ js: jetstream(r.nc), names, unreadable: unreadableCounter(silentLog) }, await lastSeq(r))).instances;
+      const live = await new RegistryClient(r.nc).listInstances({ slug: "busy-svc" });
+      const byId = (list: { id: string }[]) => Object.fromEntries(list.map((i) => [i.id, i]));
+      assert.deepEqual(byId(live), byId(folded.filter((i) => i.slug === "busy-svc")));
+    } finally {
+      await r.stop();
+    }
+  });
+});
+
+const lastSeq = async (r: TestRegistry) => (await r.jsm.streams.info(names.eventsStream)).state.last_seq;

@@ -40,6 +40,8 @@ export type RebuildDeps = {
   unreadable: Unreadable;
   log: Logger;
   now?: () => Date;
+  /** Called as entities are replayed: how many so far, of how many subjects the stream holds. */
+  progress?: (done: number, total: number) => void;
 };
 
 export type RebuildResult = { upTo: number; entities: number; written: number; removed: number };
@@ -103,6 +105,7 @@ export async function rebuildProjections(deps: RebuildDeps): Promise<RebuildResu
   }
 
   let removed = 0;
+  const total = (await jsm.streams.info(names.eventsStream)).state.num_subjects ?? 0;
   try {
     const inFlight = new Set<Promise<void>>();
     for await (const m of readSubjects(js, names.eventsStream, names.eventSubjects, "last-per-subject")) {
@@ -114,12 +117,16 @@ export async function rebuildProjections(deps: RebuildDeps): Promise<RebuildResu
         event = await store.latestReadableBefore(m.subject, m.seq);
       }
       if (event === null) continue;
-      entities++;
+      if (m.seq <= upTo) {
+        entities++; // later ones are the live projector's
+        deps.progress?.(entities, total);
+      }
       const p = replay(event, m.seq).finally(() => inFlight.delete(p));
       inFlight.add(p);
       if (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);
     }
     await Promise.all(inFlight);
+    deps.progress?.(entities, entities); // done: the subjects not counted held nothing readable up to the start
 
     for (const bucket of BUCKET_ENTITIES) {
       const keys = [...current[bucket].entryKeys(), ...current[bucket].unreadableKeys()];
