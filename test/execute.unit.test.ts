@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { RegistryError } from "../src/contract/errors.ts";
-import { execute } from "../src/commands/execute.ts";
+import { MAX_ATTEMPTS, execute } from "../src/commands/execute.ts";
 import { definitionDecider } from "../src/domain/definition.ts";
 import { VersionConflict, type EventStore, type StoredEvent } from "../src/eventstore/eventStore.ts";
 
@@ -64,7 +64,7 @@ test("execute - a write that keeps losing its race ends in 409 after bounded att
     execute({ store, project: async () => undefined }, definitionDecider, "s.d", save),
     (err: unknown) => err instanceof RegistryError && err.code === 409 && /retry the request/.test(err.message),
   );
-  assert.equal(appends(), 10);
+  assert.equal(appends(), MAX_ATTEMPTS);
 });
 
 test("execute - a stale hint costs one lost race; the decision is then taken on the latest event", async () => {

@@ -20,10 +20,11 @@ import type { Decider } from "../domain/decider.ts";
 import type { RegistryEvent } from "../domain/events.ts";
 import { VersionConflict, type EventStore, type StoredEvent } from "../eventstore/eventStore.ts";
 
-const MAX_ATTEMPTS = 10;
+/** Lost races before a 409: enough for dozens of writers on one entity on a loaded machine. */
+export const MAX_ATTEMPTS = 20;
 
 /** Random backoff before a retry, growing with each lost race, so that racing writers spread out. */
-const backoff = (attempt: number) => new Promise((r) => setTimeout(r, Math.random() * Math.min(2 ** attempt, 100)));
+const backoff = (attempt: number) => new Promise((r) => setTimeout(r, Math.random() * Math.min(2 ** attempt, 200)));
 
 export type Project = (event: RegistryEvent, seq: number) => Promise<void>;
 
