@@ -128,7 +128,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
   prepareOnReconnect(nc, () => prepareStorage(nc, names, config, log, unreadable), log);
   const capacity = streamCapacity({ jsm, stream: names.eventsStream, maxBytes: config.eventsMaxBytes, tickMs: 5000, log });
   await capacity.refresh();
-  const { store, writer } = storagePorts(js, jsm, names, unreadable, capacity);
+  const { store, writer } = storagePorts(nc, js, names, unreadable, capacity);
 
   const definitions = new KvMirror<Definition>(js, jsm, names.buckets.definition, log, { read: readDefinition, unreadable });
   const instanceMirror = new KvMirror<Instance>(js, jsm, names.buckets.instance, log, { read: readInstance, unreadable });

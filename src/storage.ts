@@ -12,6 +12,7 @@ import type { Capacity } from "./eventstore/capacity.ts";
 import { eventsStreamConfig, natsEventStore } from "./eventstore/eventStore.ts";
 import { heartbeatsConsumerConfig, heartbeatsStreamConfig } from "./liveness/heartbeatIngest.ts";
 import { jetStreamOf } from "./nats/connect.ts";
+import { streamRequestsOf } from "./nats/streamRequests.ts";
 import { ensureBuckets, ensureConsumer, ensureStream } from "./nats/provision.ts";
 import { kvWriter } from "./projector/kvWriter.ts";
 import { projectorConsumerConfig } from "./projector/projector.ts";
@@ -47,15 +48,16 @@ export async function provisionRegistry(
 }
 
 /** The event store and the KV writer of a process, both reading what they find as untrusted. */
-export function storagePorts(js: JetStreamClient, jsm: JetStreamManager, names: Names, unreadable: Unreadable, capacity?: Capacity) {
+export function storagePorts(nc: NatsConnection, js: JetStreamClient, names: Names, unreadable: Unreadable, capacity?: Capacity) {
+  const requests = streamRequestsOf(nc);
   const entryReaders: Record<string, (value: unknown, key: string) => { ok: boolean }> = {
     [names.buckets.definition]: readDefinition,
     [names.buckets.instance]: readInstance,
     [names.buckets.node]: readNode,
   };
   return {
-    store: natsEventStore(js, jsm, names.eventsStream, { unreadable, ...(capacity ? { capacity } : {}) }),
-    writer: kvWriter(js, jsm, (bucket, key, value) => entryReaders[bucket]?.(value, key).ok ?? false),
+    store: natsEventStore(js, requests, names.eventsStream, { unreadable, ...(capacity ? { capacity } : {}) }),
+    writer: kvWriter(requests, (bucket, key, value) => entryReaders[bucket]?.(value, key).ok ?? false),
   };
 }
 
@@ -68,7 +70,7 @@ export async function rebuildBuckets(
   progress?: (done: number, total: number) => void,
 ) {
   const { js, jsm } = await jetStreamOf(nc);
-  const { store, writer } = storagePorts(js, jsm, names, unreadable);
+  const { store, writer } = storagePorts(nc, js, names, unreadable);
   return rebuildProjections({ js, jsm, names, store, writer, unreadable, log, ...(progress ? { progress } : {}) });
 }
 

@@ -6,6 +6,7 @@ import { namesFor } from "../src/contract/names.ts";
 import { RegistryClient } from "../src/client/index.ts";
 import { natsEventStore, type EventEnvelope } from "../src/eventstore/eventStore.ts";
 import { kvWriter } from "../src/projector/kvWriter.ts";
+import { streamRequestsOf } from "../src/nats/streamRequests.ts";
 import { projector } from "../src/projector/projector.ts";
 import { unreadableCounter } from "../src/unreadable.ts";
 import { clientFor, silentLog, startRegistryOn, startTestRegistry, type TestRegistry } from "./harness/registry.ts";
@@ -22,7 +23,7 @@ describe("projector", () => {
   before(async () => {
     // No node goes Offline during these tests: liveness events would race the snapshots.
     r = await startTestRegistry({ offlineAfterMs: 600_000 });
-    project = projector({ js: jetstream(r.nc), names, writer: kvWriter(jetstream(r.nc), r.jsm), log: silentLog, unreadable: unreadableCounter(silentLog) }).project;
+    project = projector({ js: jetstream(r.nc), names, writer: kvWriter(streamRequestsOf(r.nc)), log: silentLog, unreadable: unreadableCounter(silentLog) }).project;
   });
   after(async () => r.stop());
 
@@ -39,7 +40,7 @@ describe("projector", () => {
     const kv = await instances();
     const entry = await kv.get(`p-svc.${instance.id}`);
     assert.ok(entry);
-    const latest = await natsEventStore(jetstream(r.nc), r.jsm, names.eventsStream).readLatest(names.eventSubject("instance", instance.id));
+    const latest = await natsEventStore(jetstream(r.nc), streamRequestsOf(r.nc), names.eventsStream).readLatest(names.eventSubject("instance", instance.id));
     assert.ok(latest);
     await project(latest.envelope!, latest.seq);
     await project(latest.envelope!, latest.seq);
@@ -63,7 +64,7 @@ describe("projector", () => {
   });
 
   test("projector - an event appended but not projected (a crash in between) is projected by the durable consumer", async () => {
-    const store = natsEventStore(jetstream(r.nc), r.jsm, names.eventsStream);
+    const store = natsEventStore(jetstream(r.nc), streamRequestsOf(r.nc), names.eventsStream);
     const at = new Date().toISOString();
     const instance = { id: "inst_orphan", url: "http://localhost:6003", scheme: "http", host: "localhost", port: 6003, slug: "orphan-svc", tags: [], status: "Unknown" as const, createdAt: at, updatedAt: at };
     await store.append(names.eventSubject("instance", instance.id), { type: "InstanceRegistered", data: { instance }, metadata: { at } }, 0);

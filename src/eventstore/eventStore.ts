@@ -8,14 +8,15 @@
  * is that of its latest readable event (or none), still at the version of the latest one,
  * so the entity stays writable and the unreadable event is skipped, logged and counted.
  */
-import type { JetStreamClient, JetStreamManager, StreamConfig } from "@nats-io/jetstream";
-import { JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType } from "@nats-io/jetstream";
+import type { JetStreamClient, StreamConfig } from "@nats-io/jetstream";
+import { RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
 import type { Names } from "../contract/names.ts";
 import { RegistryError } from "../contract/errors.ts";
 import type { Unreadable } from "../unreadable.ts";
 import type { Capacity } from "./capacity.ts";
 import { readSubjects } from "../nats/readSubjects.ts";
+import { StreamApiError, WRONG_LAST_SEQUENCE, type StreamRequests } from "../nats/streamRequests.ts";
 import { readEvent, type EventEnvelope } from "./storedEvents.ts";
 
 export type { EventEnvelope, EventMetadata } from "./storedEvents.ts";
@@ -79,7 +80,7 @@ export function unavailable(what: string, cause: unknown): RegistryError {
 
 export function natsEventStore(
   js: JetStreamClient,
-  jsm: JetStreamManager,
+  requests: StreamRequests,
   stream: string,
   opts: { unreadable?: Unreadable; capacity?: Pick<Capacity, "full"> } = {},
 ): EventStore {
@@ -100,7 +101,7 @@ export function natsEventStore(
     async readLatest(subject) {
       let msg;
       try {
-        msg = await jsm.direct.getMessage(stream, { last_by_subj: subject });
+        msg = await requests.lastBySubject(stream, subject);
       } catch (err) {
         throw unavailable(`reading ${subject} from ${stream}`, err);
       }
@@ -114,14 +115,14 @@ export function natsEventStore(
     async append(subject, envelope, expectedSeq, dedupeId) {
       if (capacity?.full()) throw new StreamFull(stream, "it is at REGISTRY_EVENTS_MAX_BYTES");
       try {
-        const ack = await js.publish(subject, JSON.stringify(envelope), {
-          expect: { lastSubjectSequence: expectedSeq },
-          ...(dedupeId ? { msgID: dedupeId } : {}),
+        const ack = await requests.publish(subject, JSON.stringify(envelope), {
+          expectLastSubjectSequence: expectedSeq,
+          ...(dedupeId ? { msgId: dedupeId } : {}),
         });
         return { seq: ack.seq, duplicate: ack.duplicate };
       } catch (err) {
-        if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamWrongLastSequence) throw new VersionConflict(subject, expectedSeq);
-        if (err instanceof JetStreamApiError && err.code === STREAM_STORE_FAILED) throw new StreamFull(stream, err.message, err);
+        if (err instanceof StreamApiError && err.errCode === WRONG_LAST_SEQUENCE) throw new VersionConflict(subject, expectedSeq);
+        if (err instanceof StreamApiError && err.errCode === STREAM_STORE_FAILED) throw new StreamFull(stream, err.message, err);
         throw unavailable(`appending to ${stream}`, err);
       }
     },

@@ -20,6 +20,7 @@ export async function connectNats(config: ConnectOptions, name: string): Promise
       servers,
       name,
       maxReconnectAttempts: -1,
+      noAsyncTraces: true,
       ...(config.natsCreds ? { authenticator: credsAuthenticator(await readFile(config.natsCreds)) } : {}),
       ...(config.natsNkey ? { authenticator: nkeyAuthenticator(new TextEncoder().encode((await readFile(config.natsNkey, "utf8")).trim())) } : {}),
       ...(config.natsUser ? { user: config.natsUser, pass: config.natsPassword } : {}),

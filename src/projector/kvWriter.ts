@@ -12,9 +12,8 @@
  * Stored entries are untrusted: one this version cannot read (not JSON, or not an entity of
  * its bucket) protects nothing, whatever version it claims, and is replaced by any write.
  */
-import type { JetStreamClient, JetStreamManager, StoredMsg } from "@nats-io/jetstream";
-import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import { headers } from "@nats-io/transport-node";
+import { StreamApiError, WRONG_LAST_SEQUENCE, type DirectMsg, type StreamRequests } from "../nats/streamRequests.ts";
 import { VERSION_HEADER, type Entry } from "../contract/names.ts";
 import { sameJson } from "../domain/decider.ts";
 
@@ -54,14 +53,14 @@ export type KvWriter = {
 /** Whether a stored value is an entity of its bucket, under its key. */
 export type EntryCheck = (bucket: string, key: string, value: unknown) => boolean;
 
-const isDelete = (m: StoredMsg) => {
+const isDelete = (m: DirectMsg) => {
   const op = m.header?.get("KV-Operation");
   return op === "DEL" || op === "PURGE";
 };
 
-export function kvWriter(js: JetStreamClient, jsm: JetStreamManager, readable: EntryCheck = () => true): KvWriter {
+export function kvWriter(requests: StreamRequests, readable: EntryCheck = () => true): KvWriter {
   async function read(bucket: string, key: string): Promise<StoredEntry | null> {
-    const m = await jsm.direct.getMessage(`KV_${bucket}`, { last_by_subj: `$KV.${bucket}.${key}` });
+    const m = await requests.lastBySubject(`KV_${bucket}`, `$KV.${bucket}.${key}`);
     if (m === null) return null;
     const version = Number(m.header?.get(VERSION_HEADER)) || 0;
     if (isDelete(m)) return { value: null, revision: m.seq, version };
@@ -80,13 +79,10 @@ export function kvWriter(js: JetStreamClient, jsm: JetStreamManager, readable: E
     h.set(VERSION_HEADER, String(version));
     if (value === null) h.set("KV-Operation", "DEL");
     try {
-      await js.publish(`$KV.${bucket}.${key}`, value === null ? undefined : JSON.stringify(value), {
-        headers: h,
-        expect: { lastSubjectSequence: revision },
-      });
+      await requests.publish(`$KV.${bucket}.${key}`, value === null ? undefined : JSON.stringify(value), { headers: h, expectLastSubjectSequence: revision });
       return true;
     } catch (err) {
-      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamWrongLastSequence) return false;
+      if (err instanceof StreamApiError && err.errCode === WRONG_LAST_SEQUENCE) return false;
       throw err;
     }
   }
