@@ -134,7 +134,15 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
   const instanceMirror = new KvMirror<Instance>(js, jsm, names.buckets.instance, log, { read: readInstance, unreadable });
   const nodes = new KvMirror<Node>(js, jsm, names.buckets.node, log, { read: readNode, unreadable });
   const mirrors = { definition: definitions, instance: instanceMirror, node: nodes } as const;
-  const proj = projector({ js, names, writer, log, unreadable, knownEntry: (bucket, key) => mirrors[bucket].entry(key) ?? null });
+  const proj = projector({
+    js,
+    names,
+    writer,
+    log,
+    unreadable,
+    knownEntry: (bucket, key) => mirrors[bucket].entry(key) ?? null,
+    whenReflected: (bucket, key, version, withinMs) => mirrors[bucket].whenReflects(key, version, withinMs),
+  });
   void proj.run();
   const instances = new InstancesView(instanceMirror);
   await Promise.all([definitions.start(), instanceMirror.start(), nodes.start()]);

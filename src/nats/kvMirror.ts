@@ -28,6 +28,8 @@ export type MirrorOptions<T> = {
 };
 
 const SYNC_TIMEOUT_MS = 5000;
+/** Deleted keys whose version is remembered (the most recent ones), so a delete can be known as applied. */
+const TOMBSTONES = 10_000;
 /** A sync still waiting after this long asks for the last message that really exists (the last ones may have been purged). */
 const RECHECK_AFTER_MS = 500;
 /** A sync still waiting after this long, with nothing applied meanwhile, restarts the consumer. */
@@ -37,6 +39,9 @@ export class KvMirror<T> {
   /** Live entries as last seen: value, KV revision and the event version each reflects. */
   readonly #entries = new Map<string, Entry<T>>();
   readonly #unreadableKeys = new Set<string>();
+  /** The version each recently deleted key was deleted at, oldest first. */
+  readonly #tombstones = new Map<string, number>();
+  readonly #keyWaiters = new Map<string, { version: number; resolve: (reflected: boolean) => void }[]>();
   readonly #listeners: ChangeListener<T>[] = [];
   #applied = 0;
   #waiters: { seq: number; resolve: () => void }[] = [];
@@ -89,6 +94,31 @@ export class KvMirror<T> {
   /** The keys whose current entry could not be read. */
   unreadableKeys(): ReadonlySet<string> {
     return this.#unreadableKeys;
+  }
+
+  /** Whether the mirror has applied version `version` (or a later one) of `key`, as a value or a delete. */
+  reflects(key: string, version: number): boolean {
+    return (this.#entries.get(key)?.version ?? this.#tombstones.get(key) ?? 0) >= version;
+  }
+
+  /**
+   * Resolves true once the mirror reflects version `version` of `key`, false after `withinMs`:
+   * it tells a catch-up projector that a write it was about to repeat is already there.
+   */
+  whenReflects(key: string, version: number, withinMs: number): Promise<boolean> {
+    if (this.reflects(key, version)) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const waiter = { version, resolve: (reflected: boolean) => (clearTimeout(timer), resolve(reflected)) };
+      const timer = setTimeout(() => {
+        const left = (this.#keyWaiters.get(key) ?? []).filter((w) => w !== waiter);
+        if (left.length > 0) this.#keyWaiters.set(key, left);
+        else this.#keyWaiters.delete(key);
+        resolve(false);
+      }, withinMs);
+      const waiters = this.#keyWaiters.get(key);
+      if (waiters) waiters.push(waiter);
+      else this.#keyWaiters.set(key, [waiter]);
+    });
   }
 
   /** Starts mirroring; resolves once every value present at the start is loaded. */
@@ -198,17 +228,34 @@ export class KvMirror<T> {
     const key = m.subject.substring(this.#prefixLength);
     const op = m.headers?.get("KV-Operation");
     const previous = this.#entries.get(key)?.value ?? null;
-    const value = op === "DEL" || op === "PURGE" ? null : this.#read(m, key);
-    if (op === "DEL" || op === "PURGE") this.#unreadableKeys.delete(key);
-    if (value === null) this.#entries.delete(key);
-    else this.#entries.set(key, { value, revision: m.seq, version: Number(m.headers?.get(VERSION_HEADER)) || 0 });
+    const deleted = op === "DEL" || op === "PURGE";
+    const value = deleted ? null : this.#read(m, key);
+    const version = Number(m.headers?.get(VERSION_HEADER)) || 0;
+    if (deleted) this.#unreadableKeys.delete(key);
+    this.#tombstones.delete(key);
+    if (value === null) {
+      this.#entries.delete(key);
+      if (deleted) this.#rememberDelete(key, version);
+    } else this.#entries.set(key, { value, revision: m.seq, version });
     this.#applied = m.seq;
     for (const listener of this.#listeners) listener(key, value, previous);
+    const keyWaiters = this.#keyWaiters.get(key);
+    if (keyWaiters) {
+      const left = keyWaiters.filter((w) => !this.reflects(key, w.version));
+      if (left.length > 0) this.#keyWaiters.set(key, left);
+      else this.#keyWaiters.delete(key);
+      for (const w of keyWaiters) if (!left.includes(w)) w.resolve(true);
+    }
     if (this.#waiters.length > 0) {
       const ready = this.#waiters.filter((w) => w.seq <= this.#applied);
       this.#waiters = this.#waiters.filter((w) => w.seq > this.#applied);
       for (const w of ready) w.resolve();
     }
+  }
+
+  #rememberDelete(key: string, version: number): void {
+    this.#tombstones.set(key, version);
+    if (this.#tombstones.size > TOMBSTONES) this.#tombstones.delete(this.#tombstones.keys().next().value!);
   }
 
   /** The entry's value, or null (counted and logged once) when it cannot be read. */

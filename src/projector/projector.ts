@@ -35,6 +35,13 @@ export function projectorConsumerConfig(names: Names, startSeq: number): Partial
   };
 }
 const MAX_IN_FLIGHT = 64;
+/**
+ * How long the durable consumer waits for the read models to show an event's writes before
+ * making them itself. The consumer usually delivers an event before the KV write that the
+ * write path makes for it has reached the read models; waiting costs nothing on the server,
+ * while repeating the write costs a refused compare-and-set and a read.
+ */
+const REFLECTED_WITHIN_MS = 1000;
 
 export type Projector = {
   /** Applies one event just appended at stream sequence `seq` to the buckets. */
@@ -54,6 +61,8 @@ export function projector(deps: {
   unreadable: Unreadable;
   /** A read model's copy of an entry (null: absent), to write without reading first. */
   knownEntry?: (bucket: BucketName, key: string) => StoredEntry | null | undefined;
+  /** Resolves true once a read model shows version `version` of a key, false after `withinMs`. */
+  whenReflected?: (bucket: BucketName, key: string, version: number, withinMs: number) => Promise<boolean>;
 }): Projector {
   const { js, names, writer, log } = deps;
   /**
@@ -71,6 +80,14 @@ export function projector(deps: {
   const project = (event: RegistryEvent, seq: number) => write(event, seq, true);
   const replay = (event: RegistryEvent, seq: number) => write(event, seq, false);
 
+  /** Whether every write of the event is already in the read models (so in the buckets): the write path made it. */
+  async function reflected(event: RegistryEvent, seq: number): Promise<boolean> {
+    const { whenReflected } = deps;
+    if (!whenReflected) return false;
+    const shown = await Promise.all(writesFor(event).map((w) => whenReflected(w.bucket, w.key, seq, REFLECTED_WITHIN_MS)));
+    return shown.every(Boolean);
+  }
+
   async function handle(m: JsMsg): Promise<void> {
     const read = readEvent(m.data, m.subject);
     if (!read.ok) {
@@ -80,7 +97,7 @@ export function projector(deps: {
     }
     const event = read.value;
     try {
-      await replay(event, m.seq);
+      if (!(await reflected(event, m.seq))) await replay(event, m.seq);
       m.ack();
     } catch (err) {
       log.warn({ seq: m.seq, err }, "projection failed; the event will be redelivered");

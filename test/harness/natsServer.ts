@@ -11,6 +11,8 @@ import { join } from "node:path";
 
 export type NatsServer = {
   url: string;
+  /** The HTTP monitoring endpoint (`/varz` counts messages in and out). */
+  monitorUrl: string;
   port: number;
   dir: string;
   pid(): number | undefined;
@@ -40,7 +42,7 @@ function launch(args: string[]): Running {
 const alive = (r: Running) => r.child.exitCode === null && r.child.signalCode === null;
 
 /** Waits for the ports file the server writes once it listens; fails when it exits first. */
-async function waitForPortsFile(r: Running, dir: string): Promise<string> {
+async function waitForPortsFile(r: Running, dir: string): Promise<{ nats: string; monitoring: string }> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
     if (!alive(r)) {
@@ -53,8 +55,8 @@ async function waitForPortsFile(r: Running, dir: string): Promise<string> {
     const file = (await readdir(dir)).find((f) => f.endsWith(".ports"));
     if (file) {
       try {
-        const ports = JSON.parse(await readFile(join(dir, file), "utf8")) as { nats: string[] };
-        if (ports.nats[0]) return ports.nats[0];
+        const ports = JSON.parse(await readFile(join(dir, file), "utf8")) as { nats: string[]; monitoring?: string[] };
+        if (ports.nats[0]) return { nats: ports.nats[0], monitoring: ports.monitoring?.[0] ?? "" };
       } catch {
         // the file is being written; read it again
       }
@@ -72,7 +74,7 @@ export async function startNatsServer(extraArgs: string[] = [], opts: { ownStore
   const store = opts.ownStore ? [] : ["-js", "-sd", join(dir, "store")];
   const args = (port: string) => ["-a", "127.0.0.1", "-p", port, "-m", "-1", ...store, "--ports_file_dir", dir, ...extraArgs];
   let running = launch(args("-1"));
-  const url = await waitForPortsFile(running, dir);
+  const { nats: url, monitoring: monitorUrl } = await waitForPortsFile(running, dir);
   const port = Number(new URL(url).port);
 
   const end = async (signal: NodeJS.Signals) => {
@@ -82,6 +84,7 @@ export async function startNatsServer(extraArgs: string[] = [], opts: { ownStore
   };
   return {
     url,
+    monitorUrl,
     port,
     dir,
     pid: () => running.child.pid,

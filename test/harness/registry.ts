@@ -85,9 +85,9 @@ export async function startTestRegistry(overrides: Partial<Config> = {}): Promis
 }
 
 /** `src/main.ts <command>` as its own OS process, with its output collected. */
-function launchMain(url: string, command: string, env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+function launchMain(url: string, command: string, env: Record<string, string>, nodeArgs: string[] = []): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
   const root = fileURLToPath(new URL("../..", import.meta.url));
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", command], {
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "src/main.ts", command], {
     cwd: root,
     env: { ...process.env, NATS_URL: url, LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -99,14 +99,18 @@ function launchMain(url: string, command: string, env: Record<string, string>): 
   return { child, output: () => out, exited };
 }
 
-/** A registry as its own OS process (`tsx src/main.ts`), as `make run` starts it; give it REGISTRY_DATA_DIR. */
+/**
+ * A registry as its own OS process (`tsx src/main.ts`), as `make run` starts it; give it
+ * REGISTRY_DATA_DIR. `nodeArgs` go to node itself (`--cpu-prof` for a profile).
+ */
 export async function spawnRegistry(
   url: string,
   env: Record<string, string> = {},
   command: "serve" | "agent" = "serve",
+  nodeArgs: string[] = [],
 ): Promise<{ child: ChildProcess; output: () => string; stop(): Promise<void> }> {
   const ready = command === "serve" ? '"registry started"' : '"node agent heartbeating"';
-  const { child, output, exited } = launchMain(url, command, env);
+  const { child, output, exited } = launchMain(url, command, env, nodeArgs);
   await until(() => {
     if (child.exitCode !== null) throw new Error(`registry exited early: ${output()}`);
     return output().includes(ready);
