@@ -26,6 +26,7 @@ import { streamCapacity, type Capacity } from "./eventstore/capacity.ts";
 import { readHistory } from "./eventstore/history.ts";
 import { stateAsOf } from "./eventstore/timeTravel.ts";
 import type { KvWriter } from "./projector/kvWriter.ts";
+import { compactInstance, interner } from "./readmodels/compact.ts";
 import { InstancesView } from "./readmodels/instances.ts";
 import { KvMirror } from "./nats/kvMirror.ts";
 import { nodeIdOfUrl, registryQueries } from "./readmodels/registryQueries.ts";
@@ -131,7 +132,12 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
   const { store, writer } = storagePorts(nc, js, names, unreadable, capacity);
 
   const definitions = new KvMirror<Definition>(js, jsm, names.buckets.definition, log, { read: readDefinition, unreadable });
-  const instanceMirror = new KvMirror<Instance>(js, jsm, names.buckets.instance, log, { read: readInstance, unreadable });
+  const pool = interner();
+  const readCompactInstance = (value: unknown, key: string) => {
+    const read = readInstance(value, key);
+    return read.ok ? { ok: true as const, value: compactInstance(read.value, pool) } : read;
+  };
+  const instanceMirror = new KvMirror<Instance>(js, jsm, names.buckets.instance, log, { read: readCompactInstance, unreadable });
   const nodes = new KvMirror<Node>(js, jsm, names.buckets.node, log, { read: readNode, unreadable });
   const mirrors = { definition: definitions, instance: instanceMirror, node: nodes } as const;
   const proj = projector({

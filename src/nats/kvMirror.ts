@@ -35,6 +35,12 @@ const RECHECK_AFTER_MS = 500;
 /** A sync still waiting after this long, with nothing applied meanwhile, restarts the consumer. */
 const RESTART_AFTER_MS = 2000;
 
+/**
+ * A copy of a string that holds nothing else: a substring is a slice that keeps the whole
+ * original (here the message's subject) alive for as long as the mirror keeps the key.
+ */
+const ownString = (s: string) => Buffer.from(s, "utf8").toString("utf8");
+
 export class KvMirror<T> {
   /** Live entries as last seen: value, KV revision and the event version each reflects. */
   readonly #entries = new Map<string, Entry<T>>();
@@ -107,6 +113,7 @@ export class KvMirror<T> {
    */
   whenReflects(key: string, version: number, withinMs: number): Promise<boolean> {
     if (this.reflects(key, version)) return Promise.resolve(true);
+    if (withinMs <= 0) return Promise.resolve(false);
     return new Promise((resolve) => {
       const waiter = { version, resolve: (reflected: boolean) => (clearTimeout(timer), resolve(reflected)) };
       const timer = setTimeout(() => {
@@ -225,7 +232,7 @@ export class KvMirror<T> {
 
   #apply(m: JsMsg): void {
     if (m.seq <= this.#applied) return; // a restarted consumer's overlap
-    const key = m.subject.substring(this.#prefixLength);
+    const key = ownString(m.subject.substring(this.#prefixLength));
     const op = m.headers?.get("KV-Operation");
     const previous = this.#entries.get(key)?.value ?? null;
     const deleted = op === "DEL" || op === "PURGE";

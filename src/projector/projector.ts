@@ -36,12 +36,14 @@ export function projectorConsumerConfig(names: Names, startSeq: number): Partial
 }
 const MAX_IN_FLIGHT = 64;
 /**
- * How long the durable consumer waits for the read models to show an event's writes before
- * making them itself. The consumer usually delivers an event before the KV write that the
- * write path makes for it has reached the read models; waiting costs nothing on the server,
- * while repeating the write costs a refused compare-and-set and a read.
+ * How long after its append the durable consumer waits for the read models to show an
+ * event's writes before making them itself. The consumer usually delivers an event before
+ * the KV write that the write path makes for it has reached the read models; waiting costs
+ * nothing on the server, while repeating the write costs a refused compare-and-set and a
+ * read. Older events (a backlog: a process died before projecting, or events were published
+ * straight onto the stream) are not waited for, so a backlog is projected at full speed.
  */
-const REFLECTED_WITHIN_MS = 1000;
+const REFLECTED_WITHIN_MS = 250;
 
 export type Projector = {
   /** Applies one event just appended at stream sequence `seq` to the buckets. */
@@ -80,11 +82,16 @@ export function projector(deps: {
   const project = (event: RegistryEvent, seq: number) => write(event, seq, true);
   const replay = (event: RegistryEvent, seq: number) => write(event, seq, false);
 
-  /** Whether every write of the event is already in the read models (so in the buckets): the write path made it. */
-  async function reflected(event: RegistryEvent, seq: number): Promise<boolean> {
+  /**
+   * Whether every write of the event is already in the read models (so in the buckets): the
+   * write path made it. Waits until `REFLECTED_WITHIN_MS` after the append at most (an event
+   * dated in the future by a skewed clock waits that long, no more).
+   */
+  async function reflected(event: RegistryEvent, seq: number, appendedAtMs: number): Promise<boolean> {
     const { whenReflected } = deps;
     if (!whenReflected) return false;
-    const shown = await Promise.all(writesFor(event).map((w) => whenReflected(w.bucket, w.key, seq, REFLECTED_WITHIN_MS)));
+    const wait = Math.min(REFLECTED_WITHIN_MS, Math.max(0, appendedAtMs + REFLECTED_WITHIN_MS - Date.now()));
+    const shown = await Promise.all(writesFor(event).map((w) => whenReflected(w.bucket, w.key, seq, wait)));
     return shown.every(Boolean);
   }
 
@@ -97,7 +104,7 @@ export function projector(deps: {
     }
     const event = read.value;
     try {
-      if (!(await reflected(event, m.seq))) await replay(event, m.seq);
+      if (!(await reflected(event, m.seq, m.info.timestampNanos / 1e6))) await replay(event, m.seq);
       m.ack();
     } catch (err) {
       log.warn({ seq: m.seq, err }, "projection failed; the event will be redelivered");

@@ -128,7 +128,8 @@ export class InstancesView {
     let keys = this.#keysOfSlug.get(slug);
     if (!keys) this.#keysOfSlug.set(slug, (keys = new Set()));
     keys.add(key);
-    this.#idOfUrl.set(normalizeUrl(i.url), i.id);
+    const url = normalizeUrl(i.url);
+    this.#idOfUrl.set(url === i.url ? i.url : url, i.id); // the instance's own string when it is already normal
   }
 
   #unindex(key: string, i: Instance, keepSorted: boolean): void {
