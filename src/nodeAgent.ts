@@ -46,13 +46,14 @@ export function nodeAgentChecks(
   nc: NatsConnection,
   names: Names,
   agent: NodeAgent,
-  all: () => Iterable<Instance>,
+  /** The instances that may have a check on this node (all of them will do). */
+  candidates: () => Iterable<Instance>,
   current: (id: string) => Instance | undefined,
   log: Logger,
 ): HealthChecker {
   return healthChecker({
     assigned: function* () {
-      for (const i of all()) if (i.check && i.nodeUrl === agent.identity.url) yield i;
+      for (const i of candidates()) if (i.check && i.nodeUrl === agent.identity.url) yield i;
     },
     current,
     report: async (r) => {

@@ -82,7 +82,7 @@ function startHealth(deps: {
   const members = startMembership({ nc, service: SERVICE_NAME, selfId: deps.serviceId, intervalMs: 1000, log });
   const owns = (id: string) => members.owns(id);
   const leaseKeeper = startLeases({
-    instances: { get: (id) => instances.get(id), all: () => instances.all(), sync: () => instances.sync() },
+    instances: { get: (id) => instances.get(id), leased: () => instances.leased(), sync: () => instances.sync() },
     commands: background,
     touch: async (instance, at) => {
       await writer.update(names.buckets.instance, instanceKey(instance.slug, instance.id), (stored) =>
@@ -95,17 +95,17 @@ function startHealth(deps: {
     log,
     clock: deps.clock,
   });
-  const followers = nodeInstances({ instances: () => instances.all(), nodes: () => nodes.values(), owns, commands: background, tickMs: config.healthTickMs, log });
+  const followers = nodeInstances({ instances: () => instances.onNodes(), nodes: () => nodes.values(), owns, commands: background, tickMs: config.healthTickMs, log });
   const replicaChecks = healthChecker({
     assigned: function* () {
       const nodeUrls = new Set([...nodes.values()].map((n) => n.url));
-      for (const i of instances.all()) if (i.check && (i.nodeUrl === undefined || !nodeUrls.has(i.nodeUrl)) && owns(i.id)) yield i;
+      for (const i of instances.checked()) if (i.check && (i.nodeUrl === undefined || !nodeUrls.has(i.nodeUrl)) && owns(i.id)) yield i;
     },
     current: (id) => instances.get(id),
     report: (r) => commands.recordCheck({ ...r, checkedBy: `registry ${deps.serviceId()}` }, {}).then(() => undefined),
     log,
   });
-  const agentChecks = nodeAgentChecks(nc, names, agent, () => instances.all(), (id) => instances.get(id), log);
+  const agentChecks = nodeAgentChecks(nc, names, agent, () => instances.checked(), (id) => instances.get(id), log);
   return {
     members,
     leases: leaseKeeper,

@@ -15,7 +15,8 @@ import { everyTick } from "../ticker.ts";
 
 export type InstanceSource = {
   get(id: string): Instance | undefined;
-  all(): Iterable<Instance>;
+  /** The instances with a lease (others are never looked at). */
+  leased(): Iterable<Instance>;
   sync(): Promise<void>;
 };
 
@@ -65,7 +66,7 @@ export function leases(deps: {
 
   async function tick(): Promise<void> {
     const nowMs = now().getTime();
-    const { leases: total, lapsed, lapsedInWindow } = census(instances.all(), nowMs, deps.protection.windowMs);
+    const { leases: total, lapsed, lapsedInWindow } = census(instances.leased(), nowMs, deps.protection.windowMs);
     if (deps.protection.share > 0) {
       const evaluated = await commands.evaluateProtection({ leases: total, lapsedInWindow, lapsedNow: lapsed.length }, deps.protection.share, deps.protection.windowMs);
       if (evaluated.written) log.warn({ protection: evaluated.protection }, evaluated.protection.engaged ? "expiry protection engaged" : "expiry protection released");
@@ -106,7 +107,7 @@ export function leases(deps: {
 
     async healthStatus() {
       const current = await commands.protectionState();
-      const { leases: total, lapsed } = census(instances.all(), now().getTime(), deps.protection.windowMs);
+      const { leases: total, lapsed } = census(instances.leased(), now().getTime(), deps.protection.windowMs);
       return { protection: deps.protection.share > 0 ? current : { ...current, enabled: false }, leases: { total, lapsed: lapsed.length } };
     },
 

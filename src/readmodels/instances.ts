@@ -1,7 +1,9 @@
 /**
  * Instances, indexed for the queries the registry answers: by id (kept sorted, for lists
  * in id order and paging), by owning slug (the first token of the KV key) and by
- * normalized URL (re-registration of a known URL).
+ * normalized URL (re-registration of a known URL); and the few that the health keepers
+ * scan every tick (those with a lease, a check or a node), so that those scans do not walk
+ * every instance and hold up the requests behind them.
  */
 import type { Entry } from "../contract/names.ts";
 import type { Instance, ListInstancesRequest } from "../contract/schemas.ts";
@@ -51,6 +53,10 @@ export class InstancesView {
   readonly #keysOfSlug = new Map<string, Set<string>>();
   readonly #idOfUrl = new Map<string, string>();
   readonly #sortedIds: string[] = [];
+  /** Keys of the instances with a lease, a health check, a node URL. */
+  readonly #leased = new Set<string>();
+  readonly #checked = new Set<string>();
+  readonly #onNodes = new Set<string>();
 
   constructor(private readonly mirror: KvMirror<Instance>) {
     mirror.onChange((key, value, previous) => {
@@ -78,6 +84,28 @@ export class InstancesView {
 
   all(): Iterable<Instance> {
     return this.mirror.values();
+  }
+
+  /** The instances with a lease (`ttlSeconds`). */
+  leased(): Iterable<Instance> {
+    return this.#ofKeys(this.#leased);
+  }
+
+  /** The instances with a health check. */
+  checked(): Iterable<Instance> {
+    return this.#ofKeys(this.#checked);
+  }
+
+  /** The instances that name the node they run on. */
+  onNodes(): Iterable<Instance> {
+    return this.#ofKeys(this.#onNodes);
+  }
+
+  *#ofKeys(keys: ReadonlySet<string>): Iterable<Instance> {
+    for (const key of keys) {
+      const i = this.mirror.get(key);
+      if (i) yield i;
+    }
   }
 
   idOfUrl(url: string): string | undefined {
@@ -130,6 +158,9 @@ export class InstancesView {
     keys.add(key);
     const url = normalizeUrl(i.url);
     this.#idOfUrl.set(url === i.url ? i.url : url, i.id); // the instance's own string when it is already normal
+    if (i.ttlSeconds !== undefined) this.#leased.add(key);
+    if (i.check !== undefined) this.#checked.add(key);
+    if (i.nodeUrl !== undefined) this.#onNodes.add(key);
   }
 
   #unindex(key: string, i: Instance, keepSorted: boolean): void {
@@ -144,5 +175,8 @@ export class InstancesView {
     if (keys?.size === 0) this.#keysOfSlug.delete(slug);
     const url = normalizeUrl(i.url);
     if (this.#idOfUrl.get(url) === idOfInstanceKey(key)) this.#idOfUrl.delete(url);
+    this.#leased.delete(key);
+    this.#checked.delete(key);
+    this.#onNodes.delete(key);
   }
 }
