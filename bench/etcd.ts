@@ -30,22 +30,37 @@ const serviceInfo = (i: number) =>
     tags: ["bench"],
   });
 
-/** Put throughput of `n` new services, after `preload` services are already stored. */
-export async function benchEtcd(n: number, inFlight: number, preload = 0): Promise<Throughput> {
-  const dir = await mkdtemp(join(tmpdir(), "registry-etcd-"));
-  const [client, peer] = [await freePort(), await freePort()];
-  const etcd = spawn(
-    "etcd",
-    [
-      "--name", "bench", "--data-dir", join(dir, "data"),
-      "--listen-client-urls", `http://127.0.0.1:${client}`, "--advertise-client-urls", `http://127.0.0.1:${client}`,
-      "--listen-peer-urls", `http://127.0.0.1:${peer}`, "--initial-advertise-peer-urls", `http://127.0.0.1:${peer}`,
-      "--initial-cluster", `bench=http://127.0.0.1:${peer}`, "--log-level", "error",
-    ],
-    { stdio: "ignore" },
+/** An etcd cluster of `members` on loopback ports, each in its own directory under `dir`. */
+async function startEtcd(dir: string, members: number) {
+  const ports = await Promise.all(Array.from({ length: members }, async () => ({ client: await freePort(), peer: await freePort() })));
+  const cluster = ports.map((p, i) => `m${i}=http://127.0.0.1:${p.peer}`).join(",");
+  const processes = ports.map((p, i) =>
+    spawn(
+      "etcd",
+      [
+        "--name", `m${i}`, "--data-dir", join(dir, `m${i}`),
+        "--listen-client-urls", `http://127.0.0.1:${p.client}`, "--advertise-client-urls", `http://127.0.0.1:${p.client}`,
+        "--listen-peer-urls", `http://127.0.0.1:${p.peer}`, "--initial-advertise-peer-urls", `http://127.0.0.1:${p.peer}`,
+        "--initial-cluster", cluster, "--initial-cluster-state", "new", "--log-level", "error",
+      ],
+      { stdio: "ignore" },
+    ),
   );
-  const exited = new Promise((resolve) => etcd.once("exit", resolve));
-  const kv = new Etcd3({ hosts: `http://127.0.0.1:${client}` });
+  const exited = processes.map((p) => new Promise((resolve) => p.once("exit", resolve)));
+  return {
+    hosts: ports.map((p) => `http://127.0.0.1:${p.client}`),
+    async stop() {
+      for (const p of processes) p.kill("SIGTERM");
+      await Promise.all(exited);
+    },
+  };
+}
+
+/** Put throughput of `n` new services, after `preload` services are already stored, on an etcd of `members`. */
+export async function benchEtcd(n: number, inFlight: number, preload = 0, members = 1): Promise<Throughput> {
+  const dir = await mkdtemp(join(tmpdir(), "registry-etcd-"));
+  const etcd = await startEtcd(dir, members);
+  const kv = new Etcd3({ hosts: etcd.hosts });
   try {
     const deadline = Date.now() + 20_000;
     for (;;) {
@@ -53,7 +68,7 @@ export async function benchEtcd(n: number, inFlight: number, preload = 0): Promi
         await kv.put("ready").value("1");
         break;
       } catch (err) {
-        if (Date.now() > deadline) throw new Error(`etcd did not start on 127.0.0.1:${client}: ${(err as Error).message}`);
+        if (Date.now() > deadline) throw new Error(`etcd (${members} members) did not take a put within 20 s at ${etcd.hosts.join(", ")}: ${(err as Error).message}`);
         await new Promise((r) => setTimeout(r, 100));
       }
     }
@@ -61,8 +76,7 @@ export async function benchEtcd(n: number, inFlight: number, preload = 0): Promi
     return await throughput(n, inFlight, (i) => kv.put(`services/bench-svc-${i}`).value(serviceInfo(i)).exec());
   } finally {
     kv.close();
-    etcd.kill("SIGTERM");
-    await exited;
+    await etcd.stop();
     await rm(dir, { recursive: true, force: true });
   }
 }

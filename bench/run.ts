@@ -10,30 +10,35 @@ import { cpus, totalmem } from "node:os";
 import { connect } from "@nats-io/transport-node";
 import { startNatsServer } from "../test/harness/natsServer.ts";
 import { spawnRegistry } from "../test/harness/registry.ts";
+import { benchDurable } from "./durable.ts";
 import { benchEtcd } from "./etcd.ts";
 import { benchHeartbeats } from "./heartbeats.ts";
 import { ratio } from "./lib.ts";
 import { benchLimit } from "./limit.ts";
+import { benchListers } from "./listers.ts";
 import { benchQueries } from "./queries.ts";
 import { benchRebuild } from "./rebuild.ts";
-import { benchRegister } from "./register.ts";
+import { benchRegister, registerThroughput } from "./register.ts";
 
 const quick = process.env.BENCH_QUICK === "1";
 const plan = quick
-  ? { ops: 1000, querySizes: [1_000, 10_000], queryOps: 300, heartbeatNodes: [100, 1_000], heartbeatSeconds: 5, rebuildEvents: [10_000, 100_000] }
-  : { ops: 5000, querySizes: [1_000, 10_000, 100_000], queryOps: 1000, heartbeatNodes: [100, 1_000, 5_000], heartbeatSeconds: 10, rebuildEvents: [100_000, 1_000_000] };
+  ? { ops: 1000, querySizes: [1_000, 10_000], queryOps: 300, heartbeatNodes: [100, 1_000], heartbeatSeconds: 5, rebuildEvents: [10_000, 100_000], listersSeconds: 3 }
+  : { ops: 5000, querySizes: [1_000, 10_000, 100_000], queryOps: 1000, heartbeatNodes: [100, 1_000, 5_000], heartbeatSeconds: 10, rebuildEvents: [100_000, 1_000_000], listersSeconds: 10 };
+const LISTERS = { clients: 50, pageSize: 100, nodes: 500, instances: 10_000 };
 const started = Date.now();
 const log = (line: string) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s] ${line}\n`);
 
-async function withRegistry<T>(run: (nc: Awaited<ReturnType<typeof connect>>, pid: number) => Promise<T>): Promise<T> {
+/** Runs `run` against `processes` registry processes (in one queue group) on one nats-server. */
+async function withRegistry<T>(run: (nc: Awaited<ReturnType<typeof connect>>, pid: number) => Promise<T>, processes = 1): Promise<T> {
   const server = await startNatsServer();
-  const registry = await spawnRegistry(server.url, { OB_NODE_ID: "bench-registry", REGISTRY_DATA_DIR: server.dir });
+  const registries = [];
+  for (let i = 0; i < processes; i++) registries.push(await spawnRegistry(server.url, { OB_NODE_ID: `bench-registry-${i}`, REGISTRY_DATA_DIR: server.dir }));
   const nc = await connect({ servers: server.url });
   try {
-    return await run(nc, registry.child.pid!);
+    return await run(nc, registries[0]!.child.pid!);
   } finally {
     await nc.close();
-    await registry.stop();
+    for (const r of registries) await r.stop();
     await server.stop();
   }
 }
@@ -47,6 +52,8 @@ const empty = await withRegistry(async (nc) => {
   const etcd = await benchEtcd(plan.ops, 64);
   return { emptyLimit, emptyRegister, etcd };
 });
+log(`registration into two registry processes (${plan.ops} ops, 64 in flight)`);
+const twoProcesses = await withRegistry((nc) => registerThroughput(nc, plan.ops, 0), 2);
 const results = await withRegistry(async (nc, pid) => {
   log(`queries at ${plan.querySizes.join(", ")} instances`);
   const queries = await benchQueries(nc, pid, plan.querySizes, plan.queryOps);
@@ -56,8 +63,13 @@ const results = await withRegistry(async (nc, pid) => {
   const fullRegister = await benchRegister(nc, plan.ops, 1_000_000);
   log(`peer: etcd puts into an etcd holding ${loaded} services`);
   const etcdLoaded = await benchEtcd(plan.ops, 64, loaded);
-  return { ...empty, queries, loaded, fullLimit, fullRegister, etcdLoaded };
+  return { ...empty, twoProcesses, queries, loaded, fullLimit, fullRegister, etcdLoaded };
 });
+
+log(`durable: registry on three nats-servers with R3 against a three-member etcd (${plan.ops} ops each)`);
+const durable = await benchDurable(plan.ops);
+log(`${LISTERS.clients} listers, pages of ${LISTERS.pageSize}, ${LISTERS.nodes} nodes heartbeating, ${LISTERS.instances} instances`);
+const listers = await benchListers({ ...LISTERS, seconds: plan.listersSeconds });
 
 const heartbeats = [];
 for (const n of plan.heartbeatNodes) {
@@ -106,8 +118,10 @@ for (const [label, limit, register] of [
   row(`register p50, 1 in flight (${label})`, `${register.latency.p50} ms (p99 ${register.latency.p99})`, `raw publish p50 ${limit.publish.latency.p50} ms`, `${ratio(register.latency.p50, limit.publish.latency.p50)}x`, "<= 3x");
   row(`register, 64 in flight (${label})`, `${register.throughput.opsPerSecond}/s`, `raw publish ${limit.publish.throughput.opsPerSecond}/s`, `${ratio(register.throughput.opsPerSecond, limit.publish.throughput.opsPerSecond)}`, ">= 0.33");
 }
+row("register, 64 in flight, two registry processes (empty)", `${results.twoProcesses.opsPerSecond}/s`, `one process ${results.emptyRegister.throughput.opsPerSecond}/s`, `${ratio(results.twoProcesses.opsPerSecond, results.emptyRegister.throughput.opsPerSecond)}`);
 row("register vs etcd put, 64 in flight (empty)", `${results.emptyRegister.throughput.opsPerSecond}/s`, `etcd ${results.etcd.opsPerSecond}/s`, `${ratio(results.emptyRegister.throughput.opsPerSecond, results.etcd.opsPerSecond)}`, ">= 1.0");
 row(`register vs etcd put, 64 in flight (${results.loaded} stored)`, `${results.fullRegister.throughput.opsPerSecond}/s`, `etcd ${results.etcdLoaded.opsPerSecond}/s`, `${ratio(results.fullRegister.throughput.opsPerSecond, results.etcdLoaded.opsPerSecond)}`, ">= 1.0");
+row("durable: register on 3 nats-servers R3 vs 3-member etcd", `${durable.registry.opsPerSecond}/s`, `etcd ${durable.etcd.opsPerSecond}/s`, `${ratio(durable.registry.opsPerSecond, durable.etcd.opsPerSecond)}`, ">= 1.0");
 for (const q of results.queries) {
   row(`list by slug (10 of ${q.instances})`, `p50 ${q.filtered.p50} ms, p99 ${q.filtered.p99} ms`, "", "", q.instances >= 100_000 ? "p99 < 2 ms" : "");
   row(`list page of 1000 (of ${q.instances})`, `p50 ${q.unfilteredPage.p50} ms, p99 ${q.unfilteredPage.p99} ms`, "", "");
@@ -115,6 +129,13 @@ for (const q of results.queries) {
   row(`memory per 10k instances (at ${q.instances})`, `${(q.rssPer10kBytes / 1024 ** 2).toFixed(1)} MiB`, `RSS ${(q.rssBytes / 1024 ** 2).toFixed(0)} MiB`, "");
   row(`events projected (loading ${q.instances})`, `${q.projectedPerSecond}/s`, "", "");
 }
+row(
+  `${listers.clients} listers, pages of ${listers.pageSize}, ${listers.nodes} nodes beating (${listers.instances} instances)`,
+  `p50 ${listers.p50} ms, p99 ${listers.p99} ms`,
+  `${listers.pages} pages, max ${listers.max} ms`,
+  "",
+  "p99 < 50 ms",
+);
 for (const h of heartbeats) {
   row(`heartbeats, ${h.nodes} nodes @1/s`, `${h.foldedPerSecond}/s folded`, `lag p50 ${h.lagMs.p50} ms, p99 ${h.lagMs.p99} ms`, `oldest ${h.worstStalenessMs} ms`, "oldest < 2000 ms");
 }
@@ -127,6 +148,6 @@ process.stdout.write(`${line(["FIGURE", "VALUE", "REFERENCE", "RATIO", "TARGET"]
 process.stdout.write(`\n${quick ? "quick" : "full"} run took ${seconds} s on ${machine.cores} x ${machine.cpu}, ${machine.memoryGiB} GiB, ${machine.natsServer}, Node ${machine.node}\n`);
 await writeFile(
   new URL("./results.json", import.meta.url),
-  `${JSON.stringify({ at: new Date().toISOString(), quick, seconds, machine, plan, results, heartbeats, rebuilds }, null, 2)}\n`,
+  `${JSON.stringify({ at: new Date().toISOString(), quick, seconds, machine, plan, results, durable, listers, heartbeats, rebuilds }, null, 2)}\n`,
 );
 process.exit(0);
