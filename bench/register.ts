@@ -17,9 +17,10 @@ export async function benchRegister(nc: NatsConnection, n: number, offset: numbe
   };
 }
 
-/** Registrations of `n` new URLs, 64 in flight. */
+/** Registrations of `n` new URLs, 64 in flight (after 200 to warm up). */
 export async function registerThroughput(nc: NatsConnection, n: number, offset: number): Promise<Throughput> {
   const client = new RegistryClient(nc, { timeoutMs: 30_000 });
   const url = urlOf(offset);
+  await throughput(200, 64, (i) => client.registerInstance({ url: url(n + i), slug: "bench-reg", tags: ["bench"] }));
   return throughput(n, 64, (i) => client.registerInstance({ url: url(i), slug: "bench-reg", tags: ["bench"] }));
 }

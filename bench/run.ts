@@ -29,10 +29,10 @@ const started = Date.now();
 const log = (line: string) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s] ${line}\n`);
 
 /** Runs `run` against `processes` registry processes (in one queue group) on one nats-server. */
-async function withRegistry<T>(run: (nc: Awaited<ReturnType<typeof connect>>, pid: number) => Promise<T>, processes = 1): Promise<T> {
+async function withRegistry<T>(run: (nc: Awaited<ReturnType<typeof connect>>, pid: number) => Promise<T>, processes = 1, env: Record<string, string> = {}): Promise<T> {
   const server = await startNatsServer();
   const registries = [];
-  for (let i = 0; i < processes; i++) registries.push(await spawnRegistry(server.url, { OB_NODE_ID: `bench-registry-${i}`, REGISTRY_DATA_DIR: server.dir }));
+  for (let i = 0; i < processes; i++) registries.push(await spawnRegistry(server.url, { OB_NODE_ID: `bench-registry-${i}`, REGISTRY_DATA_DIR: server.dir, ...env }));
   const nc = await connect({ servers: server.url });
   try {
     return await run(nc, registries[0]!.child.pid!);
@@ -54,6 +54,8 @@ const empty = await withRegistry(async (nc) => {
 });
 log(`registration into two registry processes (${plan.ops} ops, 64 in flight)`);
 const twoProcesses = await withRegistry((nc) => registerThroughput(nc, plan.ops, 0), 2);
+log(`registration with REGISTRY_REPLY_AFTER=append (${plan.ops} ops each)`);
+const replyAfterAppend = await withRegistry((nc) => benchRegister(nc, plan.ops, 0), 1, { REGISTRY_REPLY_AFTER: "append" });
 const results = await withRegistry(async (nc, pid) => {
   log(`queries at ${plan.querySizes.join(", ")} instances`);
   const queries = await benchQueries(nc, pid, plan.querySizes, plan.queryOps);
@@ -63,7 +65,7 @@ const results = await withRegistry(async (nc, pid) => {
   const fullRegister = await benchRegister(nc, plan.ops, 1_000_000);
   log(`peer: etcd puts into an etcd holding ${loaded} services`);
   const etcdLoaded = await benchEtcd(plan.ops, 64, loaded);
-  return { ...empty, twoProcesses, queries, loaded, fullLimit, fullRegister, etcdLoaded };
+  return { ...empty, twoProcesses, replyAfterAppend, queries, loaded, fullLimit, fullRegister, etcdLoaded };
 });
 
 log(`durable: registry on three nats-servers with R3 against a three-member etcd (${plan.ops} ops each)`);
@@ -118,6 +120,8 @@ for (const [label, limit, register] of [
   row(`register p50, 1 in flight (${label})`, `${register.latency.p50} ms (p99 ${register.latency.p99})`, `raw publish p50 ${limit.publish.latency.p50} ms`, `${ratio(register.latency.p50, limit.publish.latency.p50)}x`, "<= 3x");
   row(`register, 64 in flight (${label})`, `${register.throughput.opsPerSecond}/s`, `raw publish ${limit.publish.throughput.opsPerSecond}/s`, `${ratio(register.throughput.opsPerSecond, limit.publish.throughput.opsPerSecond)}`, ">= 0.33");
 }
+row("register p50, 1 in flight, REGISTRY_REPLY_AFTER=append (empty)", `${results.replyAfterAppend.latency.p50} ms (p99 ${results.replyAfterAppend.latency.p99})`, `raw publish p50 ${results.emptyLimit.publish.latency.p50} ms`, `${ratio(results.replyAfterAppend.latency.p50, results.emptyLimit.publish.latency.p50)}x`, "<= 3x");
+row("register, 64 in flight, REGISTRY_REPLY_AFTER=append (empty)", `${results.replyAfterAppend.throughput.opsPerSecond}/s`, `raw publish ${results.emptyLimit.publish.throughput.opsPerSecond}/s`, `${ratio(results.replyAfterAppend.throughput.opsPerSecond, results.emptyLimit.publish.throughput.opsPerSecond)}`, ">= 0.33");
 row("register, 64 in flight, two registry processes (empty)", `${results.twoProcesses.opsPerSecond}/s`, `one process ${results.emptyRegister.throughput.opsPerSecond}/s`, `${ratio(results.twoProcesses.opsPerSecond, results.emptyRegister.throughput.opsPerSecond)}`);
 row("register vs etcd put, 64 in flight (empty)", `${results.emptyRegister.throughput.opsPerSecond}/s`, `etcd ${results.etcd.opsPerSecond}/s`, `${ratio(results.emptyRegister.throughput.opsPerSecond, results.etcd.opsPerSecond)}`, ">= 1.0");
 row(`register vs etcd put, 64 in flight (${results.loaded} stored)`, `${results.fullRegister.throughput.opsPerSecond}/s`, `etcd ${results.etcdLoaded.opsPerSecond}/s`, `${ratio(results.fullRegister.throughput.opsPerSecond, results.etcdLoaded.opsPerSecond)}`, ">= 1.0");

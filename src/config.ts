@@ -51,6 +51,13 @@ export type Config = {
   heartbeatSubjects: number;
   /** REGISTRY_REPLICAS: copies of every stream and bucket the registry creates (3 on a three-node cluster). */
   replicas: number;
+  /**
+   * REGISTRY_REPLY_AFTER: when a write is answered. `projection` (the default): once its event
+   * is stored and projected into the buckets, so the writer's next read sees it. `append`: once
+   * the event is stored; the projection follows within milliseconds, so reads may lag it and a
+   * URL registered under two ids in that window can get two instances. Faster, and as durable.
+   */
+  replyAfter: "projection" | "append";
   /** REGISTRY_POLICY: the policy file (roles of NATS accounts); without one every caller may do everything. */
   policyFile?: string;
 };
@@ -77,6 +84,7 @@ export function defaultConfig(): Config {
     eventsHistoryPerEntity: 10_000,
     heartbeatSubjects: 100_000,
     replicas: 1,
+    replyAfter: "projection",
   };
 }
 
@@ -123,6 +131,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   config.heartbeatSubjects = positiveInteger(env, "REGISTRY_HEARTBEAT_SUBJECTS", problems) ?? config.heartbeatSubjects;
   config.replicas = positiveInteger(env, "REGISTRY_REPLICAS", problems) ?? config.replicas;
   if (config.replicas > 5) problems.push(`REGISTRY_REPLICAS (${config.replicas}) must be 1 to 5, as JetStream allows`);
+  const replyAfter = env.REGISTRY_REPLY_AFTER;
+  if (replyAfter === "projection" || replyAfter === "append") config.replyAfter = replyAfter;
+  else if (replyAfter) problems.push(`REGISTRY_REPLY_AFTER "${replyAfter}" must be projection (the default: reads see a write once it is answered) or append (faster; reads may lag a write by milliseconds)`);
   const share = env.REGISTRY_EXPIRY_PROTECTION_SHARE;
   if (share) {
     const n = share === "off" ? 0 : Number(share);

@@ -14,6 +14,7 @@ import { nodeAgentChecks, startAgent } from "./nodeAgent.ts";
 import { jetStreamOf } from "./nats/connect.ts";
 import { registryCommands } from "./commands/registryCommands.ts";
 import { backgroundCommands } from "./commands/backgroundCommands.ts";
+import { projectInBackground } from "./commands/writePath.ts";
 import { heartbeatIngest } from "./liveness/heartbeatIngest.ts";
 import { livenessMonitor } from "./liveness/livenessMonitor.ts";
 import { projector } from "./projector/projector.ts";
@@ -157,7 +158,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     clock,
     store,
     names,
-    project: proj.project,
+    project: config.replyAfter === "append" ? projectInBackground(proj.project, (err, seq) => log.warn({ err, seq }, "projection failed; the projector consumer will make it")) : proj.project,
     lookups: {
       syncInstances: () => instances.sync(),
       syncNodes: () => nodes.sync(),

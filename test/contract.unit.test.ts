@@ -44,12 +44,16 @@ test("config - defaults work on one machine; the environment overrides them", ()
   assert.equal(c.prefix, "reg2");
   assert.equal(c.maxRequestBytes, 1024);
   assert.equal(c.logLevel, "debug");
+  assert.equal(configFromEnv({ REGISTRY_REPLY_AFTER: "append" }).replyAfter, "append");
 });
 
 test("config - bad values are refused in one message naming each variable", () => {
   assert.throws(
-    () => configFromEnv({ REGISTRY_PREFIX: "a b", REGISTRY_MAX_REQUEST_BYTES: "lots", NATS_USER: "u" }),
+    () => configFromEnv({ REGISTRY_PREFIX: "a b", REGISTRY_MAX_REQUEST_BYTES: "lots", NATS_USER: "u", REGISTRY_REPLY_AFTER: "soon" }),
     (err: Error) =>
-      /REGISTRY_PREFIX/.test(err.message) && /REGISTRY_MAX_REQUEST_BYTES/.test(err.message) && /NATS_USER and NATS_PASSWORD/.test(err.message),
+      /REGISTRY_PREFIX/.test(err.message) &&
+      /REGISTRY_MAX_REQUEST_BYTES/.test(err.message) &&
+      /NATS_USER and NATS_PASSWORD/.test(err.message) &&
+      /REGISTRY_REPLY_AFTER "soon" must be projection .* or append/.test(err.message),
   );
 });

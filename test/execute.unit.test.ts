@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { RegistryError } from "../src/contract/errors.ts";
 import { MAX_ATTEMPTS, execute } from "../src/commands/execute.ts";
+import { projectInBackground } from "../src/commands/writePath.ts";
 import { definitionDecider } from "../src/domain/definition.ts";
 import { VersionConflict, type EventStore, type StoredEvent } from "../src/eventstore/eventStore.ts";
 
@@ -85,4 +86,16 @@ test("execute - a refusal decided on the hint is checked against the latest even
   const remove = { type: "RemoveDefinition" as const, data: { id: "d" }, metadata: save.metadata };
   const result = await execute(deps, definitionDecider, "s.d", remove, { hint: () => ({ state: null, version: 0 }) });
   assert.equal(result.written, true, "the hint said there was nothing to remove; the stream said otherwise");
+});
+
+test("execute - with projections in the background (REGISTRY_REPLY_AFTER=append) a write is answered before its projection ends, and a failed one is reported", async () => {
+  let finishProjection: (() => void) | undefined;
+  const failures: number[] = [];
+  const slow = projectInBackground(() => new Promise<void>((resolve) => (finishProjection = resolve)), (_err, seq) => failures.push(seq));
+  await slow({ type: "DefinitionRemoved", data: { id: "d" } } as never, 7); // resolves although the projection has not
+  assert.ok(finishProjection, "the projection was started");
+  finishProjection();
+  await projectInBackground(() => Promise.reject(new Error("kv down")), (_err, seq) => failures.push(seq))({ type: "DefinitionRemoved", data: { id: "d" } } as never, 8);
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(failures, [8]);
 });

@@ -36,3 +36,14 @@ export function writePath(deps: WritePathDeps) {
   const instanceHint = (id: string) => () => deps.lookups.instanceState(id);
   return { now, run, instanceHint };
 }
+
+/**
+ * REGISTRY_REPLY_AFTER=append: the write path does not wait for its projection. A projection
+ * that fails is left to the projector consumer, which writes what the read models do not show.
+ */
+export function projectInBackground(project: Project, failed: (err: unknown, seq: number) => void): Project {
+  return (event, seq) => {
+    project(event, seq).catch((err: unknown) => failed(err, seq));
+    return Promise.resolve();
+  };
+}
