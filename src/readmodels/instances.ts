@@ -12,19 +12,8 @@ import { normalizeUrl } from "../domain/address.ts";
 import { takesTraffic } from "../domain/instanceHealth.ts";
 import type { KvMirror } from "../nats/kvMirror.ts";
 import { takePage } from "./paging.ts";
+import { SortedIds } from "./sortedIds.ts";
 
-
-/** The index of the first element of sorted `ids` greater than `after` (or not less than it). */
-function bisect(ids: string[], after: string, strictlyGreater: boolean): number {
-  let lo = 0;
-  let hi = ids.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (ids[mid]! < after || (strictlyGreater && ids[mid] === after)) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 /** Whether an instance passes every filter of a list (and is of a slug the caller may read). */
 export function matchesFilter(i: Instance, filter: ListInstancesRequest, onlySlugs?: ReadonlySet<string>): boolean {
@@ -52,7 +41,7 @@ export class InstancesView {
   readonly #keyOfId = new Map<string, string>();
   readonly #keysOfSlug = new Map<string, Set<string>>();
   readonly #idOfUrl = new Map<string, string>();
-  readonly #sortedIds: string[] = [];
+  readonly #sortedIds = new SortedIds();
   /** Keys of the instances with a lease, a health check, a node URL. */
   readonly #leased = new Set<string>();
   readonly #checked = new Set<string>();
@@ -60,7 +49,7 @@ export class InstancesView {
 
   constructor(private readonly mirror: KvMirror<Instance>) {
     mirror.onChange((key, value, previous) => {
-      // An update keeps its id: its place in the sorted ids stays (a splice is O(n)).
+      // An update keeps its id: its place in the sorted ids stays.
       const sameId = previous !== null && value !== null && previous.id === value.id;
       if (previous) this.#unindex(key, previous, sameId);
       if (value) this.#index(key, value, sameId);
@@ -143,14 +132,14 @@ export class InstancesView {
       yield* ofSlugs.sort(byId);
       return;
     }
-    for (let n = after === undefined ? 0 : bisect(this.#sortedIds, after, true); n < this.#sortedIds.length; n++) {
-      const i = this.get(this.#sortedIds[n]!);
+    for (const id of this.#sortedIds.after(after)) {
+      const i = this.get(id);
       if (i) yield i;
     }
   }
 
   #index(key: string, i: Instance, sorted: boolean): void {
-    if (!sorted && !this.#keyOfId.has(i.id)) this.#sortedIds.splice(bisect(this.#sortedIds, i.id, false), 0, i.id);
+    if (!sorted && !this.#keyOfId.has(i.id)) this.#sortedIds.add(i.id);
     this.#keyOfId.set(i.id, key);
     const slug = key.slice(0, key.indexOf("."));
     let keys = this.#keysOfSlug.get(slug);
@@ -166,8 +155,7 @@ export class InstancesView {
   #unindex(key: string, i: Instance, keepSorted: boolean): void {
     if (this.#keyOfId.get(i.id) === key) {
       this.#keyOfId.delete(i.id);
-      const at = bisect(this.#sortedIds, i.id, false);
-      if (!keepSorted && this.#sortedIds[at] === i.id) this.#sortedIds.splice(at, 1);
+      if (!keepSorted) this.#sortedIds.delete(i.id);
     }
     const slug = key.slice(0, key.indexOf("."));
     const keys = this.#keysOfSlug.get(slug);
