@@ -160,7 +160,9 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     names,
     project: config.replyAfter === "append" ? projectInBackground(proj.project, (err, seq) => log.warn({ err, seq }, "projection failed; the projector consumer will make it")) : proj.project,
     lookups: {
-      syncInstances: () => instances.sync(),
+      // Answering before projecting (REGISTRY_REPLY_AFTER=append), a barrier on the bucket cannot
+      // cover the writes answered just before anyway; the read model as it stands is what it gets.
+      syncInstances: config.replyAfter === "append" ? () => Promise.resolve() : () => instances.sync(),
       syncNodes: () => nodes.sync(),
       instanceIdOfUrl: (url: string) => instances.idOfUrl(url),
       instanceState: (id: string) => {
