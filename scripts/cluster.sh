@@ -29,9 +29,10 @@ done
 export NATS_URL="nats://127.0.0.1:4231,nats://127.0.0.1:4232,nats://127.0.0.1:4233"
 export REGISTRY_REPLICAS=3
 for r in 1 2; do
-  OB_NODE_ID="cluster-$r" REGISTRY_DATA_DIR="data/cluster/registry-$r" setsid node --import tsx src/main.ts &
+  OB_NODE_ID="cluster-$r" OB_SELF_URL="http://127.0.0.1:1133$((7 + r))" REGISTRY_HTTP_ADDR="127.0.0.1:1133$((7 + r))" \
+    REGISTRY_DATA_DIR="data/cluster/registry-$r" setsid node --import tsx src/main.ts &
   pids+=($!)
-  echo "registry $r: pid $!" >&2
+  echo "registry $r: pid $!, HTTP http://127.0.0.1:1133$((7 + r))" >&2
 done
 echo "cluster up: NATS_URL=$NATS_URL; try npx registry i ls, stop a server with kill <pid>; Ctrl-C stops everything" >&2
 wait

@@ -58,6 +58,8 @@ export type Config = {
    * URL registered under two ids in that window can get two instances. Faster, and as durable.
    */
   replyAfter: "projection" | "append";
+  /** REGISTRY_HTTP_ADDR: where the HTTP face listens (host:port; port 0 picks a free one), or off. */
+  httpAddr: { host: string; port: number } | "off";
   /** REGISTRY_POLICY: the policy file (roles of NATS accounts); without one every caller may do everything. */
   policyFile?: string;
 };
@@ -85,6 +87,7 @@ export function defaultConfig(): Config {
     heartbeatSubjects: 100_000,
     replicas: 1,
     replyAfter: "projection",
+    httpAddr: { host: "127.0.0.1", port: 11337 },
   };
 }
 
@@ -131,6 +134,14 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   config.heartbeatSubjects = positiveInteger(env, "REGISTRY_HEARTBEAT_SUBJECTS", problems) ?? config.heartbeatSubjects;
   config.replicas = positiveInteger(env, "REGISTRY_REPLICAS", problems) ?? config.replicas;
   if (config.replicas > 5) problems.push(`REGISTRY_REPLICAS (${config.replicas}) must be 1 to 5, as JetStream allows`);
+  const httpAddr = env.REGISTRY_HTTP_ADDR;
+  if (httpAddr === "off") config.httpAddr = "off";
+  else if (httpAddr) {
+    const parsed = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(httpAddr);
+    const port = Number(parsed?.[2]);
+    if (!parsed || port > 65535) problems.push(`REGISTRY_HTTP_ADDR "${httpAddr}" must be host:port (127.0.0.1:11337; port 0 picks a free one) or off`);
+    else config.httpAddr = { host: parsed[1]!.replace(/^\[|\]$/g, ""), port };
+  }
   const replyAfter = env.REGISTRY_REPLY_AFTER;
   if (replyAfter === "projection" || replyAfter === "append") config.replyAfter = replyAfter;
   else if (replyAfter) problems.push(`REGISTRY_REPLY_AFTER "${replyAfter}" must be projection (the default: reads see a write once it is answered) or append (faster; reads may lag a write by milliseconds)`);

@@ -28,6 +28,7 @@ import { readHistory } from "./eventstore/history.ts";
 import { stateAsOf } from "./eventstore/timeTravel.ts";
 import type { KvWriter } from "./projector/kvWriter.ts";
 import { compactInstance, interner } from "./readmodels/compact.ts";
+import { startHttp } from "./http/server.ts";
 import { InstancesView } from "./readmodels/instances.ts";
 import { KvMirror } from "./nats/kvMirror.ts";
 import { nodeIdOfUrl, registryQueries } from "./readmodels/registryQueries.ts";
@@ -44,6 +45,8 @@ export const VERSION = "0.1.0";
 export type Registry = {
   names: Names;
   service: Service;
+  /** Where the HTTP face answers (REGISTRY_HTTP_ADDR), when it is on. */
+  httpUrl: string | undefined;
   agent: NodeAgent;
   commands: ReturnType<typeof registryCommands>;
   /** The commands of the registry's own loops (heartbeats, liveness, leases, nodes). */
@@ -221,14 +224,38 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
   });
   serviceId = service.info().id;
   await health.members.refresh();
+  const http =
+    config.httpAddr === "off"
+      ? undefined
+      : await startHttp({
+          api,
+          ...config.httpAddr,
+          maxRequestBytes: config.maxRequestBytes,
+          log,
+          secured: () => policy !== undefined,
+          ready: () => Promise.all([definitions.sync(), instances.sync(), nodes.sync()]).then(() => undefined),
+          connected: () => !nc.isClosed(),
+        }).catch(async (err: unknown) => {
+          await service.stop();
+          throw new Error(`the HTTP face cannot listen (${(err as Error).message}); set REGISTRY_HTTP_ADDR to a free host:port, or off`, { cause: err });
+        });
   log.info(
-    { prefix: names.prefix, stream: names.eventsStream, node: agent.identity.id, instances: instanceMirror.size, definitions: definitions.size, nodes: nodes.size },
+    {
+      prefix: names.prefix,
+      stream: names.eventsStream,
+      node: agent.identity.id,
+      instances: instanceMirror.size,
+      definitions: definitions.size,
+      nodes: nodes.size,
+      http: http?.url ?? "off",
+    },
     "registry started",
   );
 
   return {
     names,
     service,
+    httpUrl: http?.url,
     agent,
     commands,
     background,
@@ -244,6 +271,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
       }
     },
     async stop() {
+      await http?.stop();
       await service.stop();
       agent.stop();
       liveness.stop();

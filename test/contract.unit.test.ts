@@ -45,15 +45,18 @@ test("config - defaults work on one machine; the environment overrides them", ()
   assert.equal(c.maxRequestBytes, 1024);
   assert.equal(c.logLevel, "debug");
   assert.equal(configFromEnv({ REGISTRY_REPLY_AFTER: "append" }).replyAfter, "append");
+  assert.deepEqual(configFromEnv({ REGISTRY_HTTP_ADDR: "[::1]:8080" }).httpAddr, { host: "::1", port: 8080 });
+  assert.equal(configFromEnv({ REGISTRY_HTTP_ADDR: "off" }).httpAddr, "off");
 });
 
 test("config - bad values are refused in one message naming each variable", () => {
   assert.throws(
-    () => configFromEnv({ REGISTRY_PREFIX: "a b", REGISTRY_MAX_REQUEST_BYTES: "lots", NATS_USER: "u", REGISTRY_REPLY_AFTER: "soon" }),
+    () => configFromEnv({ REGISTRY_PREFIX: "a b", REGISTRY_MAX_REQUEST_BYTES: "lots", NATS_USER: "u", REGISTRY_REPLY_AFTER: "soon", REGISTRY_HTTP_ADDR: "everywhere" }),
     (err: Error) =>
       /REGISTRY_PREFIX/.test(err.message) &&
       /REGISTRY_MAX_REQUEST_BYTES/.test(err.message) &&
       /NATS_USER and NATS_PASSWORD/.test(err.message) &&
-      /REGISTRY_REPLY_AFTER "soon" must be projection .* or append/.test(err.message),
+      /REGISTRY_REPLY_AFTER "soon" must be projection .* or append/.test(err.message) &&
+      /REGISTRY_HTTP_ADDR "everywhere" must be host:port .* or off/.test(err.message),
   );
 });

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { readdir, readFile } from "node:fs/promises";
 import { wireSchemas } from "../src/contract/schemas.ts";
 import { SCHEMAS_DIR } from "../src/contract/writeSchemas.ts";
-import { endpoints } from "../src/service/endpoints.ts";
+import { operations } from "../src/contract/operations.ts";
 
 // docs/API.md is written by hand; these checks hold it to the code and to schemas/.
 const api = () => readFile(new URL("../docs/API.md", import.meta.url), "utf8");
@@ -11,18 +11,18 @@ const rowOf = (doc: string, subject: string) => doc.split("\n").find((l) => l.st
 
 test("docs - every endpoint has its row in the API reference, naming its request schema", async () => {
   const doc = await api();
-  for (const e of endpoints) {
+  for (const e of operations) {
     const row = rowOf(doc, e.subject);
     assert.ok(row, `docs/API.md has no row for registry.${e.subject}`);
     if (e.schema !== "EmptyRequest") assert.ok(row.includes(`(${e.schema})`), `the row of registry.${e.subject} should name ${e.schema}`);
   }
   const documented = [...doc.matchAll(/^\| `registry\.([a-z]+(?:\.[a-z]+)?)` \|/gm)].map((m) => m[1]);
-  assert.deepEqual(documented.sort(), endpoints.map((e) => e.subject).sort(), "no row for a subject that does not exist");
+  assert.deepEqual(documented.sort(), operations.map((e) => e.subject).sort(), "no row for a subject that does not exist");
 });
 
 test("docs - each request row lists every field of its schema", async () => {
   const doc = await api();
-  for (const e of endpoints) {
+  for (const e of operations) {
     const schema = wireSchemas[e.schema as keyof typeof wireSchemas] as { properties?: Record<string, unknown>; required?: string[] } | undefined;
     if (!schema?.properties) continue;
     const row = rowOf(doc, e.subject) ?? "";

@@ -85,3 +85,18 @@ export function reader<T extends TSchema>(schema: T): Reader<T> {
     return { ok: false, reason: details.map((d) => `${d.path} ${d.message}`).join("; ") };
   };
 }
+
+/** A request body as both faces take it: empty is {}, anything else must be a JSON object. */
+export function parseRequestBody(text: string): Record<string, unknown> {
+  if (text.length === 0) return {};
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (err) {
+    throw badRequest(`request body is not JSON (${(err as Error).message}); send a JSON object such as {}`);
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw badRequest("request body must be a JSON object; send {} when nothing is needed");
+  }
+  return body as Record<string, unknown>;
+}

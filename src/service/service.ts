@@ -8,27 +8,15 @@ import { Svcm, type Service, type ServiceMsg } from "@nats-io/services";
 import type { Logger } from "pino";
 import type { Caller, RegistryApi, RequestContext } from "../contract/api.ts";
 import { RequestInfo } from "../contract/schemas.ts";
-import { reader } from "../contract/validate.ts";
+import { parseRequestBody, reader } from "../contract/validate.ts";
 import { RegistryError, badRequest } from "../contract/errors.ts";
 import type { Names } from "../contract/names.ts";
-import { endpoints, type EndpointSpec } from "./endpoints.ts";
+import { operations, type Operation } from "../contract/operations.ts";
 
 export const SERVICE_NAME = "registry";
 const decoder = new TextDecoder();
 
-function parseBody(data: Uint8Array): unknown {
-  if (data.length === 0) return {};
-  let body: unknown;
-  try {
-    body = JSON.parse(decoder.decode(data));
-  } catch (err) {
-    throw badRequest(`request body is not JSON (${(err as Error).message}); send a JSON object such as {}`);
-  }
-  if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    throw badRequest("request body must be a JSON object; send {} when nothing is needed");
-  }
-  return body;
-}
+const parseBody = (data: Uint8Array) => parseRequestBody(decoder.decode(data));
 
 const readRequestInfo = reader(RequestInfo);
 
@@ -64,7 +52,7 @@ export async function startService(deps: {
 }): Promise<Service> {
   const { nc, names, api, log, maxRequestBytes } = deps;
 
-  async function answer(spec: EndpointSpec, msg: ServiceMsg): Promise<void> {
+  async function answer(spec: Operation, msg: ServiceMsg): Promise<void> {
     try {
       if (msg.data.length > maxRequestBytes) {
         throw new RegistryError(413, `request body is ${msg.data.length} bytes, over the registry's limit of ${maxRequestBytes} (REGISTRY_MAX_REQUEST_BYTES)`);
@@ -93,7 +81,7 @@ export async function startService(deps: {
     ...(deps.stats ? { statsHandler: deps.stats } : {}),
   });
   const group = service.addGroup(names.prefix);
-  for (const spec of endpoints) {
+  for (const spec of operations) {
     group.addEndpoint(spec.subject.replace(".", "-"), {
       subject: spec.subject,
       metadata: { request: spec.schema },

@@ -58,7 +58,16 @@ export const silentLog = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" })
 
 /** Test defaults: the registry's own node is `self-node`, its node-id file goes to a temporary directory. */
 export function testConfig(url: string, dataDir: string, overrides: Partial<Config> = {}): Config {
-  return { ...defaultConfig(), natsUrl: url, nodeId: "self-node", dataDir, heartbeatIntervalMs: 1000, offlineAfterMs: 3000, ...overrides };
+  return {
+    ...defaultConfig(),
+    natsUrl: url,
+    nodeId: "self-node",
+    dataDir,
+    heartbeatIntervalMs: 1000,
+    offlineAfterMs: 3000,
+    httpAddr: { host: "127.0.0.1", port: 0 }, // a free port: tests run side by side
+    ...overrides,
+  };
 }
 
 export async function startRegistryOn(url: string, dataDir: string, overrides: Partial<Config> = {}): Promise<{ registry: Registry; nc: NatsConnection }> {
@@ -89,7 +98,7 @@ function launchMain(url: string, command: string, env: Record<string, string>, n
   const root = fileURLToPath(new URL("../..", import.meta.url));
   const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "src/main.ts", command], {
     cwd: root,
-    env: { ...process.env, NATS_URL: url, LOG_LEVEL: "info", ...env },
+    env: { ...process.env, NATS_URL: url, LOG_LEVEL: "info", REGISTRY_HTTP_ADDR: "127.0.0.1:0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";

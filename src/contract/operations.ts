@@ -1,12 +1,13 @@
 /**
- * The request subjects of DESIGN.md, each with its request schema and the API operation
- * that answers it.
+ * The registry's operations: each request subject of DESIGN.md with its request schema and
+ * the API call that answers it. The NATS service and the HTTP face both serve this table, so
+ * the two cannot answer the same request differently.
  */
-import type { RegistryApi, RequestContext } from "../contract/api.ts";
-import * as S from "../contract/schemas.ts";
-import { validator } from "../contract/validate.ts";
+import type { RegistryApi, RequestContext } from "./api.ts";
+import * as S from "./schemas.ts";
+import { validator } from "./validate.ts";
 
-export type EndpointSpec = {
+export type Operation = {
   /** The subject after the prefix, e.g. `instance.register`. */
   subject: string;
   schema: string;
@@ -34,7 +35,7 @@ const v = {
   ),
 };
 
-export const endpoints: EndpointSpec[] = [
+export const operations: Operation[] = [
   { subject: "definition.save", schema: "SaveDefinitionRequest", handle: (api, b, ctx) => api.saveDefinition(v.saveDefinition(b), ctx) },
   { subject: "definition.get", schema: "ByIdRequest", handle: (api, b, ctx) => api.getDefinition(v.byId(b), ctx) },
   { subject: "definition.list", schema: "ListDefinitionsRequest", handle: (api, b, ctx) => api.listDefinitions(v.listDefinitions(b), ctx) },

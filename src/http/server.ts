@@ -1,0 +1,118 @@
+/**
+ * The HTTP face (REGISTRY_HTTP_ADDR): the same operations as the NATS service, on the routes
+ * of routes.ts, with the same bodies and the same errors as JSON (`{error: {code, message,
+ * details}}`, the HTTP status being the code). Built on Fastify; bodies are parsed by the
+ * registry's own rule (contract/validate.ts), so both faces refuse the same input the same way.
+ * Also `GET /healthz` (the process answers) and `GET /readyz` (NATS connected, read models
+ * caught up).
+ */
+import Fastify, { type FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import type { RegistryApi, RequestContext } from "../contract/api.ts";
+import { RegistryError, forbidden, notFound } from "../contract/errors.ts";
+import { operations } from "../contract/operations.ts";
+import { parseRequestBody } from "../contract/validate.ts";
+import { API_PREFIX, routes, type HttpRequestParts } from "./routes.ts";
+
+export type HttpFace = { url: string; stop(): Promise<void> };
+
+export type HttpDeps = {
+  api: RegistryApi;
+  host: string;
+  port: number;
+  maxRequestBytes: number;
+  log: Logger;
+  /** Whether callers must be authenticated (REGISTRY_POLICY): the HTTP face cannot yet say who calls. */
+  secured: () => boolean;
+  /** Resolves once the read models are caught up; rejects with why not. */
+  ready: () => Promise<void>;
+  connected: () => boolean;
+};
+
+const READY_DEADLINE_MS = 2000;
+
+function errorReply(err: unknown, log: Logger, route: string): { status: number; body: unknown } {
+  if (err instanceof RegistryError) {
+    if (err.code >= 500) log.warn({ route, code: err.code, error: err.message }, "HTTP request failed");
+    return { status: err.code, body: err.toJSON() };
+  }
+  log.error({ err, route }, "HTTP request failed");
+  const internal = new RegistryError(500, `internal error (${(err as Error).message}); see the registry's log`);
+  return { status: 500, body: internal.toJSON() };
+}
+
+export async function startHttp(deps: HttpDeps): Promise<HttpFace> {
+  const { api, log } = deps;
+  const app: FastifyInstance = Fastify({ bodyLimit: deps.maxRequestBytes, logger: false });
+  const bySubject = new Map(operations.map((o) => [o.subject, o]));
+
+  // Every body reaches the registry's own parsing as text, whatever its content type.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", { parseAs: "string" }, (_req, text, done) => done(null, text));
+
+  app.setErrorHandler((err: { statusCode?: number; message: string }, req, reply) => {
+    const status = err.statusCode === 413 ? 413 : (err.statusCode ?? 500) < 500 ? 400 : 500;
+    const wrapped =
+      status === 413
+        ? new RegistryError(413, `request body over the registry's limit of ${deps.maxRequestBytes} bytes (REGISTRY_MAX_REQUEST_BYTES)`)
+        : status === 400
+          ? new RegistryError(400, `${err.message}; see GET ${API_PREFIX}/ for the routes`)
+          : err;
+    const { status: code, body } = errorReply(wrapped, log, req.url);
+    void reply.code(code).send(body);
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const { status, body } = errorReply(notFound(`no route ${req.method} ${req.url.split("?")[0]}; GET ${API_PREFIX}/ lists them`), log, req.url);
+    void reply.code(status).send(body);
+  });
+
+  app.get(`${API_PREFIX}/`, () => ({ routes: routes.map((r) => ({ method: r.method, path: `${API_PREFIX}${r.path}`, operation: r.subject })) }));
+
+  for (const route of routes) {
+    const operation = bySubject.get(route.subject);
+    if (!operation) throw new Error(`route ${route.method} ${route.path} names no operation ${route.subject}`);
+    app.route({
+      method: route.method,
+      url: `${API_PREFIX}${route.path}`,
+      handler: async (req, reply) => {
+        try {
+          if (deps.secured()) {
+            throw forbidden(`the HTTP face does not authenticate callers yet, and this registry runs with a policy (REGISTRY_POLICY); use the NATS API with your credentials`);
+          }
+          const parts: HttpRequestParts = {
+            body: parseRequestBody(typeof req.body === "string" ? req.body : ""),
+            query: req.query as Record<string, string | string[]>,
+            params: req.params as Record<string, string>,
+          };
+          const idempotencyKey = req.headers["idempotency-key"];
+          const ctx: RequestContext = typeof idempotencyKey === "string" && idempotencyKey !== "" ? { requestId: idempotencyKey } : {};
+          return await operation.handle(api, route.request(parts), ctx);
+        } catch (err) {
+          const { status, body } = errorReply(err, log, route.path);
+          return reply.code(status).send(body);
+        }
+      },
+    });
+  }
+
+  app.get("/healthz", () => ({ status: "ok" }));
+  app.get("/readyz", async (_req, reply) => {
+    if (!deps.connected()) return reply.code(503).send({ ready: false, reason: "not connected to NATS" });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`read models not caught up within ${READY_DEADLINE_MS} ms`)), READY_DEADLINE_MS)));
+    try {
+      await Promise.race([deps.ready(), deadline]);
+      return { ready: true };
+    } catch (err) {
+      return reply.code(503).send({ ready: false, reason: (err as Error).message });
+    } finally {
+      clearTimeout(timer);
+    }
+  });
+
+  await app.listen({ host: deps.host, port: deps.port });
+  const address = app.server.address();
+  const port = typeof address === "object" && address ? address.port : deps.port;
+  const host = deps.host.includes(":") ? `[${deps.host}]` : deps.host;
+  return { url: `http://${host}:${port}`, stop: () => app.close() };
+}

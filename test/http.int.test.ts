@@ -1,0 +1,161 @@
+/**
+ * The HTTP face: seed 002's `oo` lines and curl | jq scripts against a real registry's HTTP
+ * port, the same answers as NATS, and JSON errors that write nothing.
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { startTestRegistry, type TestRegistry } from "./harness/registry.ts";
+import { gpu, heartbeat, publishHeartbeat } from "./harness/nodes.ts";
+import { until } from "./harness/until.ts";
+
+const sh = promisify(execFile);
+
+describe("HTTP face: seed 002's /registry-svc API", () => {
+  let r: TestRegistry;
+  let base: string;
+  /** `oo <method> <path>` with a JSON body, as the seed writes it. */
+  const oo = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${base}${path}`, { method: method.toUpperCase(), ...(body !== undefined ? { body: JSON.stringify(body), headers: { "content-type": "application/json" } } : {}) });
+    return { status: res.status, body: (await res.json()) };
+  };
+  /** A seed pipeline, `curl ... | jq ...`, run by bash with the registry's address in $REGISTRY. */
+  const pipeline = async (script: string) => (await sh("bash", ["-c", script], { env: { ...process.env, REGISTRY: base, TOKEN: "t" } })).stdout;
+
+  before(async () => {
+    r = await startTestRegistry();
+    base = r.registry.httpUrl!;
+  });
+  after(() => r.stop());
+
+  test("oo put /registry-svc/instance in each of the seed's forms registers the instance", async () => {
+    const forms = [
+      { url: "http://user-service:8080", slug: "user-svc" },
+      { url: "http://user-service:8080" },
+      { id: "inst_custom_123", url: "http://api-service:8080", deploymentId: "depl_abc123" },
+      { scheme: "https", host: "api.example.com", port: 443, path: "/v1" },
+      { scheme: "http", ip: "192.168.1.100", port: 8080 },
+    ];
+    for (const form of forms) {
+      const { status, body } = await oo("put", "/registry-svc/instance", form);
+      assert.equal(status, 200, JSON.stringify(body));
+      assert.ok(body.instance.id);
+    }
+    assert.equal((await oo("get", "/registry-svc/instance/inst_custom_123")).body.instance.deploymentId, "depl_abc123");
+  });
+
+  test("oo get /registry-svc/instances with the seed's filters answers as instance.list does over NATS", async () => {
+    await oo("put", "/registry-svc/instance", { url: "http://api-server-1:9000", slug: "api", nodeUrl: "http://node1.cluster.local:11337", tags: ["blue", "v2"] });
+    for (const [query, filter] of [
+      ["slug=user-svc", { slug: "user-svc" }],
+      ["host=api-server-1", { host: "api-server-1" }],
+      ["deploymentId=depl_abc123", { deploymentId: "depl_abc123" }],
+      [`nodeUrl=${encodeURIComponent("http://node1.cluster.local:11337")}`, { nodeUrl: "http://node1.cluster.local:11337" }],
+      ["tags=blue,v2&limit=5", { tags: ["blue", "v2"], limit: 5 }],
+      ["tags=blue&tags=v2&scheme=http", { tags: ["blue", "v2"], scheme: "http" }],
+      ["", {}],
+    ] as const) {
+      const http = await oo("get", `/registry-svc/instances${query ? `?${query}` : ""}`);
+      const nats = await r.call("instance.list", filter);
+      assert.equal(http.status, 200);
+      assert.deepEqual(http.body, nats.body, query);
+      if (query) assert.ok(http.body.instances.length > 0, `${query} finds something`);
+    }
+  });
+
+  test("the seed's curl | jq scripts run unchanged on the answers", async () => {
+    const userSvc = (await oo("get", "/registry-svc/instances?slug=user-svc")).body.instances[0].id as string;
+    assert.equal((await oo("put", `/registry-svc/instance/${userSvc}/status`, { status: "Healthy" })).status, 200);
+    const healthy = await pipeline(`curl -s -H "Authorization: Bearer $TOKEN" "$REGISTRY/registry-svc/instances" | jq '.instances[] | select(.status == "Healthy")'`);
+    assert.match(healthy, /"url": "http:\/\/user-service:8080"/);
+    const lines = await pipeline(`curl -s "$REGISTRY/registry-svc/instances" | jq -r '.instances[] | "\\(.slug // "N/A") \\(.url) \\(.status)"'`);
+    assert.match(lines, /^user-svc http:\/\/user-service:8080 Healthy$/m);
+    assert.match(lines, /^N\/A https:\/\/api\.example\.com(:443)?\/v1 Unknown$/m);
+    const dead = await pipeline(`dead_node_url=http://node1.cluster.local:11337; curl -s "$REGISTRY/registry-svc/instances" | jq -r ".instances[] | select(.nodeUrl == \\"$dead_node_url\\") | .id"`);
+    assert.equal(dead.trim().split("\n").length, 1);
+  });
+
+  test("definitions: oo put /registry-svc/definition, oo get /registry-svc/definitions, DELETE /registry-svc/definition/{id}", async () => {
+    const saved = await oo("put", "/registry-svc/definition", { definition: { id: "my-svc", image: { name: "nginx:latest", internalPorts: [80] } } });
+    assert.equal(saved.status, 200, JSON.stringify(saved.body));
+    assert.deepEqual((await oo("get", "/registry-svc/definitions")).body, (await r.call("definition.list", {})).body);
+    assert.equal((await oo("get", "/registry-svc/definitions")).body.definitions[0].id, "my-svc");
+    assert.equal((await oo("delete", "/registry-svc/definition/my-svc")).status, 200);
+    assert.equal((await oo("get", "/registry-svc/definition/my-svc")).status, 404);
+  });
+
+  test("nodes: oo post /registry-svc/nodes and oo get /registry-svc/node/self through the seed's jq, and DELETE /registry-svc/node/{url} percent-encoded", async () => {
+    publishHeartbeat(r.nc, heartbeat("gpu-node", { gpus: [gpu(0, 2000, 30), gpu(1, 8000, 90)] }));
+    await until(async () => (await oo("post", "/registry-svc/nodes")).body.nodes.some((n: { id: string }) => n.id === "gpu-node"), "the GPU node to be listed");
+    const usage = await pipeline(`curl -s -X POST "$REGISTRY/registry-svc/nodes" | jq -r '.nodes[] | "\\(.id) CPU:\\(.usage.cpu.percent)% MEM:\\(.usage.memory.percent)% DISK:\\(.usage.disk.percent)% GPUs:\\(.gpus | length)"'`);
+    assert.match(usage, /^gpu-node CPU:50% MEM:50% DISK:50% GPUs:2$/m);
+    const free = await pipeline(`curl -s -X POST "$REGISTRY/registry-svc/nodes" | jq -r '.nodes[] | select(.gpus | length > 0) | .gpus[] | select(.gpuUtilization < 50) | "\\(.name) (\\(.memoryUsage)MB/\\(.memoryTotal)MB used)"'`);
+    assert.equal(free.trim(), "Test GPU (2000MB/16384MB used)");
+    const self = JSON.parse(await pipeline(`curl -s "$REGISTRY/registry-svc/node/self" | jq '{ id: .node.id, url: .node.url, cpu: .node.usage.cpu, gpus: .node.gpus | length }'`));
+    assert.equal(self.id, "self-node");
+    assert.deepEqual((await oo("post", "/registry-svc/nodes", { ids: ["gpu-node"] })).body.nodes.map((n: { id: string }) => n.id), ["gpu-node"]);
+    const url = (await oo("get", "/registry-svc/node/gpu-node")).body.node.url as string;
+    assert.equal((await oo("delete", `/registry-svc/node/${encodeURIComponent(url)}`)).status, 200);
+    assert.equal((await oo("get", "/registry-svc/node/gpu-node")).status, 404);
+  });
+
+  test("the rest of the API in the same style: status, renew, history, health, DELETE an instance", async () => {
+    const id = (await oo("put", "/registry-svc/instance", { url: "http://127.0.0.1:25001", slug: "styled", ttlSeconds: 30 })).body.instance.id as string;
+    assert.equal((await oo("put", `/registry-svc/instance/${id}/status`, { status: "Starting" })).body.instance.status, "Starting");
+    assert.equal((await oo("post", `/registry-svc/instance/${id}/renew`)).status, 200);
+    const history = await oo("get", `/registry-svc/history?entity=instance&id=${id}`);
+    assert.deepEqual(history.body.events.map((e: { type: string }) => e.type), ["InstanceRegistered", "InstanceStatusChanged"]);
+    assert.equal((await oo("get", "/registry-svc/health")).status, 200);
+    assert.equal((await oo("delete", `/registry-svc/instance/${id}`)).status, 200);
+    assert.equal((await oo("get", `/registry-svc/instance/${id}`)).status, 404);
+  });
+
+  test("bad JSON, a body that is not an object, unknown fields and unknown paths get JSON errors, and nothing is written", async () => {
+    const events = await r.eventCount();
+    const send = async (method: string, path: string, body: string) => {
+      const res = await fetch(`${base}${path}`, { method, body, headers: { "content-type": "application/json" } });
+      return { status: res.status, body: (await res.json()) };
+    };
+    const notJson = await send("PUT", "/registry-svc/instance", "{url:");
+    assert.equal(notJson.status, 400);
+    assert.match(notJson.body.error.message, /request body is not JSON/);
+    assert.equal((await send("PUT", "/registry-svc/instance", "[1]")).body.error.message, "request body must be a JSON object; send {} when nothing is needed");
+    const unknown = await oo("put", "/registry-svc/instance", { url: "http://127.0.0.1:25002", colour: "red" });
+    assert.equal(unknown.status, 400);
+    assert.deepEqual(unknown.body.error.details, [{ path: "/colour", message: "is not a known field" }]);
+    const badQuery = await oo("get", "/registry-svc/instances?limit=lots");
+    assert.equal(badQuery.status, 400);
+    assert.equal(badQuery.body.error.details[0].path, "/limit");
+    const proto = await oo("get", "/registry-svc/instances?__proto__=x");
+    assert.deepEqual([proto.status, proto.body.error.details], [400, [{ path: "/__proto__", message: "is not a known field" }]]);
+    const missing = await oo("get", "/registry-svc/nothing-here");
+    assert.equal(missing.status, 404);
+    assert.match(missing.body.error.message, /no route GET \/registry-svc\/nothing-here/);
+    assert.equal((await oo("get", "/registry-svc/instance/inst_none")).body.error.code, 404);
+    assert.equal(await r.eventCount(), events, "nothing was written");
+  });
+
+  test("GET /healthz and GET /readyz answer with JSON", async () => {
+    assert.deepEqual((await oo("get", "/healthz")).body, { status: "ok" });
+    assert.deepEqual(await oo("get", "/readyz"), { status: 200, body: { ready: true } });
+  });
+});
+
+describe("HTTP face in a secured setup", () => {
+  test("with a policy (REGISTRY_POLICY) it refuses every operation, since it cannot yet say who calls", async () => {
+    const r = await startTestRegistry({ policyFile: fileURLToPath(new URL("../secure/policy.json", import.meta.url)) });
+    try {
+      const events = await r.eventCount();
+      const res = await fetch(`${r.registry.httpUrl}/registry-svc/instance`, { method: "PUT", body: JSON.stringify({ url: "http://127.0.0.1:25003" }) });
+      assert.equal(res.status, 403);
+      assert.match(((await res.json())).error.message, /use the NATS API with your credentials/);
+      assert.equal((await fetch(`${r.registry.httpUrl}/registry-svc/instances`)).status, 403);
+      assert.equal(await r.eventCount(), events);
+      assert.equal((await fetch(`${r.registry.httpUrl}/healthz`)).status, 200);
+    } finally {
+      await r.stop();
+    }
+  });
+});
