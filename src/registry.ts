@@ -231,6 +231,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
           api,
           ...config.httpAddr,
           maxRequestBytes: config.maxRequestBytes,
+          version: VERSION,
           log,
           secured: () => policy !== undefined,
           ready: () => Promise.all([definitions.sync(), instances.sync(), nodes.sync()]).then(() => undefined),

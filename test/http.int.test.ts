@@ -7,6 +7,8 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { Validator } from "@seriousme/openapi-schema-validator";
+import { wireSchemas } from "../src/contract/schemas.ts";
 import { startTestRegistry, type TestRegistry } from "./harness/registry.ts";
 import { gpu, heartbeat, publishHeartbeat } from "./harness/nodes.ts";
 import { until } from "./harness/until.ts";
@@ -135,6 +137,24 @@ describe("HTTP face: seed 002's /registry-svc API", () => {
     assert.match(missing.body.error.message, /no route GET \/registry-svc\/nothing-here/);
     assert.equal((await oo("get", "/registry-svc/instance/inst_none")).body.error.code, 404);
     assert.equal(await r.eventCount(), events, "nothing was written");
+  });
+
+  test("GET /registry-svc/openapi.json is a valid OpenAPI 3.1 document of every route, its schemas those of schemas/", async () => {
+    const { status, body: doc } = await oo("get", "/registry-svc/openapi.json");
+    assert.equal(status, 200);
+    const validator = new Validator();
+    const result = await validator.validate(doc);
+    assert.ok(result.valid, JSON.stringify(result.errors));
+    assert.equal(doc.openapi, "3.1.0");
+    const listed = (await oo("get", "/registry-svc/")).body.routes as { method: string; path: string }[];
+    for (const route of listed.filter((r) => !r.path.endsWith("/openapi.json"))) {
+      assert.ok(doc.paths[route.path.replace(/:(\w+)/g, "{$1}")]?.[route.method.toLowerCase()], `${route.method} ${route.path} is documented`);
+    }
+    assert.deepEqual(Object.keys(doc.components.schemas).sort(), Object.keys(wireSchemas).sort());
+    const refs = JSON.stringify(doc).match(/#\/components\/schemas\/\w+/g) ?? [];
+    for (const r of refs) assert.ok(doc.components.schemas[r.split("/").at(-1)!], `${r} resolves`);
+    const list = doc.paths["/registry-svc/instances"].get;
+    assert.ok(list.parameters.some((p: { name: string; in: string }) => p.name === "slug" && p.in === "query"));
   });
 
   test("GET /healthz and GET /readyz answer with JSON", async () => {

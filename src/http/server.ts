@@ -12,6 +12,7 @@ import type { RegistryApi, RequestContext } from "../contract/api.ts";
 import { RegistryError, forbidden, notFound } from "../contract/errors.ts";
 import { operations } from "../contract/operations.ts";
 import { parseRequestBody } from "../contract/validate.ts";
+import { openApiDocument } from "./openapi.ts";
 import { API_PREFIX, routes, type HttpRequestParts } from "./routes.ts";
 
 export type HttpFace = { url: string; stop(): Promise<void> };
@@ -21,6 +22,8 @@ export type HttpDeps = {
   host: string;
   port: number;
   maxRequestBytes: number;
+  /** The registry's version, in the OpenAPI document. */
+  version: string;
   log: Logger;
   /** Whether callers must be authenticated (REGISTRY_POLICY): the HTTP face cannot yet say who calls. */
   secured: () => boolean;
@@ -66,6 +69,8 @@ export async function startHttp(deps: HttpDeps): Promise<HttpFace> {
     void reply.code(status).send(body);
   });
 
+  const openApi = openApiDocument(deps.version);
+  app.get(`${API_PREFIX}/openapi.json`, () => openApi);
   app.get(`${API_PREFIX}/`, () => ({ routes: routes.map((r) => ({ method: r.method, path: `${API_PREFIX}${r.path}`, operation: r.subject })) }));
 
   for (const route of routes) {
