@@ -17,7 +17,8 @@ import { backgroundCommands } from "./commands/backgroundCommands.ts";
 import { projectInBackground } from "./commands/writePath.ts";
 import { heartbeatIngest } from "./liveness/heartbeatIngest.ts";
 import { livenessMonitor } from "./liveness/livenessMonitor.ts";
-import { projector } from "./projector/projector.ts";
+import { PROJECTOR_DURABLE, projector } from "./projector/projector.ts";
+import type { EventStore } from "./eventstore/eventStore.ts";
 import { readDefinition, readInstance, readNode } from "./contract/readers.ts";
 import { unreadableCounter } from "./unreadable.ts";
 import { authorize } from "./access/authorizer.ts";
@@ -29,6 +30,7 @@ import { stateAsOf } from "./eventstore/timeTravel.ts";
 import type { KvWriter } from "./projector/kvWriter.ts";
 import { compactInstance, interner } from "./readmodels/compact.ts";
 import { startHttp } from "./http/server.ts";
+import { registryMetrics } from "./metrics/metrics.ts";
 import { InstancesView } from "./readmodels/instances.ts";
 import { KvMirror } from "./nats/kvMirror.ts";
 import { nodeIdOfUrl, registryQueries } from "./readmodels/registryQueries.ts";
@@ -133,7 +135,28 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
   prepareOnReconnect(nc, () => prepareStorage(nc, names, config, log, unreadable), log);
   const capacity = streamCapacity({ jsm, stream: names.eventsStream, maxBytes: config.eventsMaxBytes, tickMs: 5000, log });
   await capacity.refresh();
-  const { store, writer } = storagePorts(nc, js, names, unreadable, capacity);
+  const ports = storagePorts(nc, js, names, unreadable, capacity);
+  const { writer } = ports;
+  // Read at each scrape; what they read is started below.
+  const metrics = registryMetrics({
+    instances: () => instances.all(),
+    nodes: () => nodes.values(),
+    projectionPending: async () => {
+      const info = await jsm.consumers.info(names.eventsStream, PROJECTOR_DURABLE);
+      return info.num_pending + info.num_ack_pending;
+    },
+    heartbeats: () => ingest.counts(),
+    unreadable: () => unreadable.counts(),
+    protection: () => health.leases.lastProtection(),
+  });
+  const store: EventStore = {
+    ...ports.store,
+    async append(subject, envelope, expectedSeq, dedupeId) {
+      const appended = await ports.store.append(subject, envelope, expectedSeq, dedupeId);
+      if (!appended.duplicate) metrics.eventAppended(envelope.type);
+      return appended;
+    },
+  };
 
   const definitions = new KvMirror<Definition>(js, jsm, names.buckets.definition, log, { read: readDefinition, unreadable });
   const pool = interner();
@@ -221,6 +244,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     version: VERSION,
     maxRequestBytes: config.maxRequestBytes,
     stats: () => Promise.resolve({ expiryProtection: health.leases.lastProtection() ?? null, events: capacity.usage(), unreadable: unreadable.counts() }),
+    observe: (operation, outcome, seconds) => metrics.observeRequest("nats", operation, outcome, seconds),
   });
   serviceId = service.info().id;
   await health.members.refresh();
@@ -236,6 +260,8 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
           secured: () => policy !== undefined,
           ready: () => Promise.all([definitions.sync(), instances.sync(), nodes.sync()]).then(() => undefined),
           connected: () => !nc.isClosed(),
+          observe: (operation, outcome, seconds) => metrics.observeRequest("http", operation, outcome, seconds),
+          metrics: () => metrics.render(),
         }).catch(async (err: unknown) => {
           await service.stop();
           throw new Error(`the HTTP face cannot listen (${(err as Error).message}); set REGISTRY_HTTP_ADDR to a free host:port, or off`, { cause: err });

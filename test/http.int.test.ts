@@ -157,6 +157,42 @@ describe("HTTP face: seed 002's /registry-svc API", () => {
     assert.ok(list.parameters.some((p: { name: string; in: string }) => p.name === "slug" && p.in === "query"));
   });
 
+  test("GET /metrics is Prometheus text, and its figures move when commands run", async () => {
+    /** The samples of an exposition, every line checked against the text format. */
+    const scrape = async () => {
+      const res = await fetch(`${base}/metrics`);
+      assert.match(res.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
+      const samples = new Map<string, number>();
+      for (const line of (await res.text()).split("\n")) {
+        if (line === "" || /^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* /.test(line)) continue;
+        const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})?) (-?[0-9.eE+-]+|[Nn]a[Nn]|[+-]Inf)$/.exec(line); // NaN as Go parses it (any case)
+        assert.ok(m, `not Prometheus text: ${line}`);
+        samples.set(m[1]!, Number(m[2]));
+      }
+      return samples;
+    };
+    const before = await scrape();
+    const at = (samples: Map<string, number>, key: string) => samples.get(key) ?? 0;
+    for (let i = 0; i < 3; i++) assert.equal((await oo("put", "/registry-svc/instance", { url: `http://127.0.0.1:${26000 + i}`, slug: "metered" })).status, 200);
+    assert.equal((await r.call("instance.register", { url: "http://127.0.0.1:26010", slug: "metered" })).code, undefined);
+    assert.equal((await oo("put", "/registry-svc/instance", { url: "http://127.0.0.1:26011", colour: "red" })).status, 400);
+    publishHeartbeat(r.nc, heartbeat("metered-node"));
+    await until(async () => at(await scrape(), 'registry_heartbeats_total{outcome="folded"}') > at(before, 'registry_heartbeats_total{outcome="folded"}'), "a heartbeat to be counted as folded");
+    const after = await scrape();
+    const grew = (key: string) => at(after, key) - at(before, key);
+    assert.equal(grew('registry_requests_total{operation="instance.register",face="http",outcome="ok"}'), 3);
+    assert.equal(grew('registry_requests_total{operation="instance.register",face="nats",outcome="ok"}'), 1);
+    assert.equal(grew('registry_requests_total{operation="instance.register",face="http",outcome="400"}'), 1);
+    assert.equal(grew('registry_request_duration_seconds_count{operation="instance.register"}'), 5);
+    assert.equal(grew('registry_events_appended_total{type="InstanceRegistered"}'), 4);
+    assert.ok(at(after, 'registry_instances{status="Unknown"}') >= 4);
+    assert.ok(at(after, "registry_services") >= 1);
+    assert.ok(at(after, 'registry_nodes{status="Online"}') >= 1);
+    assert.ok(after.has("registry_projection_pending_events"));
+    assert.equal(at(after, 'registry_expiry_protection{state="engaged"}'), 0);
+    assert.ok(after.has("registry_process_cpu_seconds_total"));
+  });
+
   test("GET /healthz and GET /readyz answer with JSON", async () => {
     assert.deepEqual((await oo("get", "/healthz")).body, { status: "ok" });
     assert.deepEqual(await oo("get", "/readyz"), { status: 200, body: { ready: true } });

@@ -30,6 +30,10 @@ export type HttpDeps = {
   /** Resolves once the read models are caught up; rejects with why not. */
   ready: () => Promise<void>;
   connected: () => boolean;
+  /** Told of every operation answered: ok or the error code, and how long it took. */
+  observe?: (operation: string, outcome: string, seconds: number) => void;
+  /** `GET /metrics`: the Prometheus text. */
+  metrics?: () => Promise<{ contentType: string; body: string }>;
 };
 
 const READY_DEADLINE_MS = 2000;
@@ -80,6 +84,8 @@ export async function startHttp(deps: HttpDeps): Promise<HttpFace> {
       method: route.method,
       url: `${API_PREFIX}${route.path}`,
       handler: async (req, reply) => {
+        const started = performance.now();
+        let outcome = "ok";
         try {
           if (deps.secured()) {
             throw forbidden(`the HTTP face does not authenticate callers yet, and this registry runs with a policy (REGISTRY_POLICY); use the NATS API with your credentials`);
@@ -94,13 +100,23 @@ export async function startHttp(deps: HttpDeps): Promise<HttpFace> {
           return await operation.handle(api, route.request(parts), ctx);
         } catch (err) {
           const { status, body } = errorReply(err, log, route.path);
+          outcome = String(status);
           return reply.code(status).send(body);
+        } finally {
+          deps.observe?.(route.subject, outcome, (performance.now() - started) / 1000);
         }
       },
     });
   }
 
   app.get("/healthz", () => ({ status: "ok" }));
+  const { metrics } = deps;
+  if (metrics) {
+    app.get("/metrics", async (_req, reply) => {
+      const { contentType, body } = await metrics();
+      return reply.type(contentType).send(body);
+    });
+  }
   app.get("/readyz", async (_req, reply) => {
     if (!deps.connected()) return reply.code(503).send({ ready: false, reason: "not connected to NATS" });
     let timer: ReturnType<typeof setTimeout> | undefined;

@@ -68,7 +68,12 @@ const MAX_IN_FLIGHT = 128;
 const MAX_CLOCK_SKEW_MS = 30_000;
 const readHeartbeat = reader(Heartbeat);
 
-export type HeartbeatIngest = { run(): Promise<void>; stop(): Promise<void> };
+export type HeartbeatIngest = {
+  run(): Promise<void>;
+  stop(): Promise<void>;
+  /** Heartbeats folded into the nodes bucket, and those too old to say anything, so far. */
+  counts(): { folded: number; stale: number };
+};
 
 export function heartbeatIngest(deps: {
   js: JetStreamClient;
@@ -83,6 +88,7 @@ export function heartbeatIngest(deps: {
 }): HeartbeatIngest {
   const { js, names, nodes, writer, commands, unreadable, log } = deps;
   const skewed = new Set<string>();
+  const counts = { folded: 0, stale: 0 };
 
   function read(m: JsMsg): Heartbeat | undefined {
     let result;
@@ -102,7 +108,10 @@ export function heartbeatIngest(deps: {
     if (!h) return;
     const now = deps.clock?.() ?? new Date();
     const receivedAt = new Date(Math.min(m.time.getTime(), now.getTime())).toISOString();
-    if (isStale(receivedAt, now.toISOString(), deps.offlineAfterMs)) return; // an old heartbeat says nothing about now
+    if (isStale(receivedAt, now.toISOString(), deps.offlineAfterMs)) {
+      counts.stale++;
+      return; // an old heartbeat says nothing about now
+    }
     if (h.at !== undefined && Math.abs(Date.parse(h.at) - Date.parse(receivedAt)) > MAX_CLOCK_SKEW_MS && !skewed.has(h.id)) {
       skewed.add(h.id);
       log.warn({ node: h.id, at: h.at, receivedAt }, "node's clock is off; its heartbeats are dated by when they arrive");
@@ -113,7 +122,7 @@ export function heartbeatIngest(deps: {
       const { written, node } = await commands.observeHeartbeat(h, receivedAt);
       if (written) log.info({ node: h.id, status: node?.status }, "node state changed by heartbeat");
     }
-    await writer.update(
+    const outcome = await writer.update(
       names.buckets.node,
       h.id,
       (stored) => {
@@ -124,6 +133,7 @@ export function heartbeatIngest(deps: {
       },
       known,
     );
+    if (outcome === "written") counts.folded++;
   }
 
   const worker = durableWorker({
@@ -134,5 +144,5 @@ export function heartbeatIngest(deps: {
     maxInFlight: MAX_IN_FLIGHT,
     log,
   });
-  return { run: worker.run, stop: worker.stop };
+  return { run: worker.run, stop: worker.stop, counts: () => ({ ...counts }) };
 }

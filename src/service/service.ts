@@ -49,10 +49,14 @@ export async function startService(deps: {
   maxRequestBytes: number;
   /** Extra data in every endpoint's `$SRV.STATS` entry. */
   stats?: () => Promise<unknown>;
+  /** Told of every request answered: its operation, ok or the error code, and how long it took. */
+  observe?: (operation: string, outcome: string, seconds: number) => void;
 }): Promise<Service> {
   const { nc, names, api, log, maxRequestBytes } = deps;
 
   async function answer(spec: Operation, msg: ServiceMsg): Promise<void> {
+    const started = performance.now();
+    let outcome = "ok";
     try {
       if (msg.data.length > maxRequestBytes) {
         throw new RegistryError(413, `request body is ${msg.data.length} bytes, over the registry's limit of ${maxRequestBytes} (REGISTRY_MAX_REQUEST_BYTES)`);
@@ -68,7 +72,10 @@ export async function startService(deps: {
       if (!(err instanceof RegistryError)) log.error({ err, subject: msg.subject }, "request failed");
       else if (e.code >= 500) log.warn({ subject: msg.subject, code: e.code, error: e.message }, "request failed");
       else log.debug({ subject: msg.subject, code: e.code, error: e.message }, "request refused");
+      outcome = String(e.code);
       msg.respondError(e.code, e.message, JSON.stringify(e.toJSON()));
+    } finally {
+      deps.observe?.(spec.subject, outcome, (performance.now() - started) / 1000);
     }
   }
 

@@ -1,0 +1,133 @@
+/**
+ * The registry's Prometheus metrics (`GET /metrics`), names prefixed `registry_`: requests by
+ * operation, face and outcome with their latency, events appended, and, read at each scrape,
+ * instances by status, services (slugs), nodes by status, events not yet projected, heartbeats
+ * folded and refused, data that could not be read, and expiry protection. Plus prom-client's
+ * process metrics (CPU, memory, event loop lag).
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { Instance, Node } from "../contract/schemas.ts";
+import type { UnreadableCounts } from "../unreadable.ts";
+
+export type Metrics = {
+  /** One request answered: `outcome` is ok or the error code. */
+  observeRequest(face: "nats" | "http", operation: string, outcome: string, seconds: number): void;
+  /** One event of this type appended to the event stream. */
+  eventAppended(type: string): void;
+  render(): Promise<{ contentType: string; body: string }>;
+};
+
+export type MetricSources = {
+  instances: () => Iterable<Instance>;
+  nodes: () => Iterable<Node>;
+  /** Events the projector consumer has not yet acknowledged (delivered or not). */
+  projectionPending: () => Promise<number>;
+  heartbeats: () => { folded: number; stale: number };
+  unreadable: () => UnreadableCounts;
+  protection: () => { enabled: boolean; engaged: boolean } | undefined;
+};
+
+/** A counter that follows running totals kept elsewhere: at each scrape it moves by what they grew. */
+function counterOf(registry: Registry, name: string, help: string, label: string, totals: () => Record<string, number>): void {
+  const seen = new Map<string, number>();
+  new Counter({
+    name,
+    help,
+    labelNames: [label],
+    registers: [registry],
+    collect() {
+      for (const [value, total] of Object.entries(totals())) {
+        const grown = total - (seen.get(value) ?? 0);
+        if (grown > 0) this.inc({ [label]: value }, grown);
+        else this.inc({ [label]: value }, 0);
+        seen.set(value, total);
+      }
+    },
+  });
+}
+
+export function registryMetrics(sources: MetricSources): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "registry_" });
+  const requests = new Counter({ name: "registry_requests_total", help: "Requests answered, by operation (NATS subject), face and outcome (ok or the error code)", labelNames: ["operation", "face", "outcome"], registers: [registry] });
+  const duration = new Histogram({
+    name: "registry_request_duration_seconds",
+    help: "Time to answer a request, by operation (commands include their append and projection)",
+    labelNames: ["operation"],
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const appended = new Counter({ name: "registry_events_appended_total", help: "Events this process appended to the event stream, by event type", labelNames: ["type"], registers: [registry] });
+
+  new Gauge({
+    name: "registry_instances",
+    help: "Instances in the read model, by status",
+    labelNames: ["status"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const byStatus = new Map<string, number>();
+      for (const i of sources.instances()) byStatus.set(i.status, (byStatus.get(i.status) ?? 0) + 1);
+      for (const [status, n] of byStatus) this.set({ status }, n);
+    },
+  });
+  new Gauge({
+    name: "registry_services",
+    help: "Distinct slugs among the instances",
+    registers: [registry],
+    collect() {
+      const slugs = new Set<string>();
+      for (const i of sources.instances()) if (i.slug !== undefined) slugs.add(i.slug);
+      this.set(slugs.size);
+    },
+  });
+  new Gauge({
+    name: "registry_nodes",
+    help: "Nodes in the read model, by status",
+    labelNames: ["status"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const byStatus = new Map<string, number>();
+      for (const n of sources.nodes()) byStatus.set(n.status, (byStatus.get(n.status) ?? 0) + 1);
+      for (const [status, count] of byStatus) this.set({ status }, count);
+    },
+  });
+  new Gauge({
+    name: "registry_projection_pending_events",
+    help: "Events the projector consumer has not acknowledged yet (the projection lag, in events)",
+    registers: [registry],
+    async collect() {
+      this.set(await sources.projectionPending().catch(() => NaN));
+    },
+  });
+  counterOf(registry, "registry_heartbeats_total", "Heartbeats this process took: folded into the nodes bucket, stale (too old to say anything), refused (unreadable)", "outcome", () => ({
+    ...sources.heartbeats(),
+    refused: sources.unreadable().heartbeats,
+  }));
+  counterOf(registry, "registry_unreadable_total", "Values from outside that this process could not read and skipped, by kind", "kind", sources.unreadable);
+  new Gauge({
+    name: "registry_expiry_protection",
+    help: "Expiry protection: enabled (1 or 0) and engaged (1 while lapsed leases are not expired)",
+    labelNames: ["state"],
+    registers: [registry],
+    collect() {
+      const p = sources.protection();
+      this.set({ state: "enabled" }, p?.enabled === false ? 0 : 1);
+      this.set({ state: "engaged" }, p?.engaged ? 1 : 0);
+    },
+  });
+
+  return {
+    observeRequest(face, operation, outcome, seconds) {
+      requests.inc({ operation, face, outcome });
+      duration.observe({ operation }, seconds);
+    },
+    eventAppended(type) {
+      appended.inc({ type });
+    },
+    async render() {
+      return { contentType: registry.contentType, body: await registry.metrics() };
+    },
+  };
+}
