@@ -22,7 +22,7 @@ import type { EventStore } from "./eventstore/eventStore.ts";
 import { readDefinition, readInstance, readNode } from "./contract/readers.ts";
 import { unreadableCounter } from "./unreadable.ts";
 import { authorize } from "./access/authorizer.ts";
-import { loadPolicy } from "./access/policy.ts";
+import { callerOfBearer, loadPolicy } from "./access/policy.ts";
 import { prepareOnReconnect, prepareStorage, storagePorts } from "./storage.ts";
 import { streamCapacity, type Capacity } from "./eventstore/capacity.ts";
 import { readHistory } from "./eventstore/history.ts";
@@ -257,7 +257,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
           maxRequestBytes: config.maxRequestBytes,
           version: VERSION,
           log,
-          secured: () => policy !== undefined,
+          authenticate: (authorization) => (policy ? callerOfBearer(policy, authorization) : undefined),
           ready: () => Promise.all([definitions.sync(), instances.sync(), nodes.sync()]).then(() => undefined),
           connected: () => !nc.isClosed(),
           observe: (operation, outcome, seconds) => metrics.observeRequest("http", operation, outcome, seconds),

@@ -5,10 +5,14 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { wireSchemas } from "../src/contract/schemas.ts";
+import { tokenHash } from "../src/access/policy.ts";
 import { startTestRegistry, type TestRegistry } from "./harness/registry.ts";
 import { gpu, heartbeat, publishHeartbeat } from "./harness/nodes.ts";
 import { until } from "./harness/until.ts";
@@ -199,19 +203,46 @@ describe("HTTP face: seed 002's /registry-svc API", () => {
   });
 });
 
-describe("HTTP face in a secured setup", () => {
-  test("with a policy (REGISTRY_POLICY) it refuses every operation, since it cannot yet say who calls", async () => {
-    const r = await startTestRegistry({ policyFile: fileURLToPath(new URL("../secure/policy.json", import.meta.url)) });
-    try {
-      const events = await r.eventCount();
-      const res = await fetch(`${r.registry.httpUrl}/registry-svc/instance`, { method: "PUT", body: JSON.stringify({ url: "http://127.0.0.1:25003" }) });
-      assert.equal(res.status, 403);
-      assert.match(((await res.json())).error.message, /use the NATS API with your credentials/);
-      assert.equal((await fetch(`${r.registry.httpUrl}/registry-svc/instances`)).status, 403);
-      assert.equal(await r.eventCount(), events);
-      assert.equal((await fetch(`${r.registry.httpUrl}/healthz`)).status, 200);
-    } finally {
-      await r.stop();
-    }
+describe("HTTP face in a secured setup: bearer tokens stand for NATS accounts", () => {
+  let r: TestRegistry;
+  let dir: string;
+  const call = async (method: string, path: string, token?: string, body?: unknown) => {
+    const res = await fetch(`${r.registry.httpUrl}${path}`, {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), "content-type": "application/json" },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    return { status: res.status, body: (await res.json()) };
+  };
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "registry-http-policy-"));
+    const policy = JSON.parse(await readFile(fileURLToPath(new URL("../secure/policy.json", import.meta.url)), "utf8"));
+    policy.httpTokens = { [tokenHash("viewer-token")]: { account: "VIEWER", name: "grafana" }, [tokenHash("svc-token")]: { account: "USER_SVC", name: "user-svc deployer" } };
+    await writeFile(join(dir, "policy.json"), JSON.stringify(policy));
+    r = await startTestRegistry({ policyFile: join(dir, "policy.json") });
+  });
+  after(async () => {
+    await r.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test("without a token, or with one the policy does not know, every operation is 401 and nothing is written", async () => {
+    const events = await r.eventCount();
+    const none = await call("PUT", "/registry-svc/instance", undefined, { url: "http://127.0.0.1:25003", slug: "user-svc" });
+    assert.equal(none.status, 401);
+    assert.match(none.body.error.message, /Authorization: Bearer <token>.*registry auth add-token/);
+    assert.equal((await call("GET", "/registry-svc/instances", "made-up")).status, 401);
+    assert.equal(await r.eventCount(), events);
+    assert.equal((await fetch(`${r.registry.httpUrl}/healthz`)).status, 200);
+  });
+
+  test("a token has its account's role: a viewer reads and may not write; a service writes its own slug only, attributed in the history", async () => {
+    assert.equal((await call("GET", "/registry-svc/instances", "viewer-token")).status, 200);
+    assert.equal((await call("PUT", "/registry-svc/instance", "viewer-token", { url: "http://127.0.0.1:25004", slug: "user-svc" })).status, 403);
+    const own = await call("PUT", "/registry-svc/instance", "svc-token", { url: "http://127.0.0.1:25005", slug: "user-svc" });
+    assert.equal(own.status, 200, JSON.stringify(own.body));
+    assert.equal((await call("PUT", "/registry-svc/instance", "svc-token", { url: "http://127.0.0.1:25006", slug: "order-svc" })).status, 403);
+    const history = await r.call("history", { entity: "instance", id: own.body.instance.id });
+    assert.deepEqual(history.body.events[0].by, { account: "USER_SVC", name: "http user-svc deployer" });
   });
 });

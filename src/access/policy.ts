@@ -4,9 +4,11 @@
  * configuration); the policy only says what they may do. REGISTRY_POLICY names the file;
  * without one every caller may do everything, as on a loopback development server.
  */
+import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import Type from "typebox";
-import type { RequestContext } from "../contract/api.ts";
+import type { Caller, RequestContext } from "../contract/api.ts";
+import { unauthorized } from "../contract/errors.ts";
 import { SLUG_PATTERN } from "../contract/ids.ts";
 import { validator } from "../contract/validate.ts";
 import { ROLES, type Principal } from "../domain/access.ts";
@@ -20,14 +22,34 @@ const AccountPolicy = Type.Object(
   },
   { additionalProperties: false },
 );
-export const Policy = Type.Object({ accounts: Type.Record(Type.String({ minLength: 1 }), AccountPolicy) }, { additionalProperties: false });
+const HttpToken = Type.Object(
+  {
+    account: Type.String({ minLength: 1, description: "the NATS account whose role the token's bearer has" }),
+    name: Type.String({ minLength: 1, maxLength: 128, description: "who holds it, for the history's by" }),
+  },
+  { additionalProperties: false },
+);
+export const Policy = Type.Object(
+  {
+    accounts: Type.Record(Type.String({ minLength: 1 }), AccountPolicy),
+    httpTokens: Type.Optional(
+      Type.Record(Type.String({ pattern: "^[0-9a-f]{64}$" }), HttpToken, {
+        description: "HTTP bearer tokens by their SHA-256 (hex): each stands for a NATS account, with that account's role",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
 export type Policy = Type.Static<typeof Policy>;
 
-const validPolicy = validator(Policy, "policy", (policy) =>
-  Object.entries(policy.accounts)
+const validPolicy = validator(Policy, "policy", (policy) => [
+  ...Object.entries(policy.accounts)
     .filter(([, a]) => a.role === "service" && a.slug === undefined)
     .map(([account]) => ({ path: `/accounts/${account}/slug`, message: "is required for a service" })),
-);
+  ...Object.entries(policy.httpTokens ?? {})
+    .filter(([, t]) => !(t.account in policy.accounts))
+    .map(([hash, t]) => ({ path: `/httpTokens/${hash}/account`, message: `names account ${t.account}, which has no entry in accounts` })),
+]);
 
 /** Reads and checks the policy file; the error names the file and what is wrong. */
 export async function loadPolicy(file: string): Promise<Policy> {
@@ -42,6 +64,21 @@ export async function loadPolicy(file: string): Promise<Policy> {
   } catch (err) {
     throw new Error(`REGISTRY_POLICY ${file}: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/** The SHA-256 (hex) under which the policy keeps an HTTP bearer token. */
+export const tokenHash = (token: string) => createHash("sha256").update(token).digest("hex");
+
+/**
+ * The caller an HTTP request's `Authorization: Bearer <token>` stands for: the account the
+ * policy gives the token, named by the token's holder. A 401 without a token the policy knows.
+ */
+export function callerOfBearer(policy: Policy, authorization: string | undefined): Caller {
+  const token = /^Bearer ([\x21-\x7e]+)$/.exec(authorization ?? "")?.[1];
+  if (!token) throw unauthorized("send Authorization: Bearer <token>; an administrator issues one with registry auth add-token --account ACCOUNT --name NAME");
+  const entry = policy.httpTokens?.[tokenHash(token)];
+  if (!entry) throw unauthorized("the bearer token is not one the registry's policy knows; ask for a token issued with registry auth add-token");
+  return { account: entry.account, name: `http ${entry.name}` };
 }
 
 /** Who is asking, by the policy: no policy, everything is open; no caller, the registry's own account. */

@@ -9,23 +9,31 @@ import { join } from "node:path";
 import { createUser } from "@nats-io/nkeys";
 import { SLUG_PATTERN } from "../contract/ids.ts";
 import { namesFor } from "../contract/names.ts";
-import { list, parseArgs, str, UsageError } from "./args.ts";
+import { randomBytes } from "node:crypto";
+import { tokenHash } from "../access/policy.ts";
+import { list, parseArgs, str, UsageError, type Parsed } from "./args.ts";
 import type { CliContext } from "./context.ts";
 
 export const AUTH_HELP = `registry auth add-service SLUG [--account NAME] [--reads SLUG]... [--dir DIR]
+registry auth add-token --account ACCOUNT --name NAME
 
   Creates a user nkey for the service SLUG, writes its seed to DIR/SLUG.nk (default ./secrets,
   readable by you only), and prints the account block for nats-server's configuration and the
   entry for the registry's policy (REGISTRY_POLICY). --account names the account (default the
   slug in capitals, - as _); --reads grants reading another service's instances.
   The service then connects with NATS_NKEY=DIR/SLUG.nk (the CLI, the registry's client).
+
+  add-token issues a bearer token for the HTTP face: its bearer calls with the role of the NATS
+  account ACCOUNT (which must be in the policy's accounts), and the history names NAME. It prints
+  the token once, and the entry for httpTokens in the policy, which keeps only its SHA-256.
 `;
 
 
 export async function authCommand(argv: string[], ctx: CliContext): Promise<void> {
   const [verb, ...rest] = argv;
-  const p = parseArgs(rest, { values: ["account", "dir"], repeatable: ["reads"] });
+  const p = parseArgs(rest, { values: ["account", "dir", "name"], repeatable: ["reads"] });
   if (p.flags.help || verb === undefined) return void ctx.out.write(AUTH_HELP);
+  if (verb === "add-token") return addToken(p, ctx);
   if (verb !== "add-service") throw new UsageError(`unknown auth command "${verb}"; see registry auth --help`);
   const [slug, ...extra] = p.positionals;
   if (slug === undefined || extra.length > 0) throw new UsageError("give one slug: registry auth add-service SLUG");
@@ -65,6 +73,29 @@ export async function authCommand(argv: string[], ctx: CliContext): Promise<void
       "3. Restart nats-server with the new configuration (2.9 reloads users on SIGHUP, but a new account's",
       "   imports only take effect at a start; registries and services reconnect on their own), and send",
       "   SIGHUP to each registry process (kill -HUP <pid>) to reload its policy.",
+      "",
+    ].join("\n"),
+  );
+}
+
+function addToken(p: Parsed, ctx: CliContext): void {
+  const account = str(p, "account");
+  const name = str(p, "name");
+  if (account === undefined || name === undefined || p.positionals.length > 0) throw new UsageError("registry auth add-token --account ACCOUNT --name NAME");
+  const token = `reg_${randomBytes(32).toString("base64url")}`;
+  const entry = JSON.stringify({ [tokenHash(token)]: { account, name } });
+  ctx.print({ account, name, token, policy: { httpTokens: JSON.parse(entry) as unknown } }, () =>
+    [
+      `token for ${name}, with the role of account ${account} (shown once; the registry keeps only its SHA-256):`,
+      "",
+      `   ${token}`,
+      "",
+      `1. Add this entry inside "httpTokens" of the registry's policy (REGISTRY_POLICY):`,
+      "",
+      `   ${entry.slice(1, -1)}`,
+      "",
+      "2. Send SIGHUP to each registry process (kill -HUP <pid>) to reload its policy; then",
+      `   curl -H "Authorization: Bearer ${token}" http://127.0.0.1:11337/registry-svc/instances`,
       "",
     ].join("\n"),
   );

@@ -22,6 +22,7 @@ export const HELP = `registry <command> ...
   watch [definitions|instances|nodes]   print changes as they happen
   history ENTITY ID | --since 1h   an entity's events, or every change since then (the audit log)
   auth add-service SLUG            create a service's credentials; print its server and policy blocks
+  auth add-token --account A --name N   issue an HTTP bearer token with account A's role
   top                              live dashboard of nodes and instance health
   serve                            run a registry process (what make run starts)
   agent                            run only the node agent of this machine

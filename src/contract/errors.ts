@@ -2,7 +2,7 @@
  * The one error family of the registry. `code` is the wire code: it becomes the
  * `Nats-Service-Error-Code` header and `error.code` in the reply body.
  */
-export type ErrorCode = 400 | 403 | 404 | 409 | 413 | 500 | 503;
+export type ErrorCode = 400 | 401 | 403 | 404 | 409 | 413 | 500 | 503;
 
 export type ErrorDetail = { path: string; message: string };
 
@@ -24,6 +24,8 @@ export class RegistryError extends Error {
 
 export const badRequest = (message: string, details?: ErrorDetail[]) =>
   new RegistryError(400, message, details ? { details } : {});
+
+export const unauthorized = (message: string) => new RegistryError(401, message);
 
 export const forbidden = (message: string) => new RegistryError(403, message);
 

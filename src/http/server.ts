@@ -8,8 +8,8 @@
  */
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
-import type { RegistryApi, RequestContext } from "../contract/api.ts";
-import { RegistryError, forbidden, notFound } from "../contract/errors.ts";
+import type { Caller, RegistryApi, RequestContext } from "../contract/api.ts";
+import { RegistryError, notFound } from "../contract/errors.ts";
 import { operations } from "../contract/operations.ts";
 import { parseRequestBody } from "../contract/validate.ts";
 import { openApiDocument } from "./openapi.ts";
@@ -25,8 +25,11 @@ export type HttpDeps = {
   /** The registry's version, in the OpenAPI document. */
   version: string;
   log: Logger;
-  /** Whether callers must be authenticated (REGISTRY_POLICY): the HTTP face cannot yet say who calls. */
-  secured: () => boolean;
+  /**
+   * Who calls, from the request's Authorization header: undefined without a policy (everyone
+   * may do everything); with one, the caller its bearer token stands for, or a 401.
+   */
+  authenticate: (authorization: string | undefined) => Caller | undefined;
   /** Resolves once the read models are caught up; rejects with why not. */
   ready: () => Promise<void>;
   connected: () => boolean;
@@ -87,16 +90,17 @@ export async function startHttp(deps: HttpDeps): Promise<HttpFace> {
         const started = performance.now();
         let outcome = "ok";
         try {
-          if (deps.secured()) {
-            throw forbidden(`the HTTP face does not authenticate callers yet, and this registry runs with a policy (REGISTRY_POLICY); use the NATS API with your credentials`);
-          }
+          const caller = deps.authenticate(req.headers.authorization);
           const parts: HttpRequestParts = {
             body: parseRequestBody(typeof req.body === "string" ? req.body : ""),
             query: req.query as Record<string, string | string[]>,
             params: req.params as Record<string, string>,
           };
           const idempotencyKey = req.headers["idempotency-key"];
-          const ctx: RequestContext = typeof idempotencyKey === "string" && idempotencyKey !== "" ? { requestId: idempotencyKey } : {};
+          const ctx: RequestContext = {
+            ...(typeof idempotencyKey === "string" && idempotencyKey !== "" ? { requestId: idempotencyKey } : {}),
+            ...(caller ? { caller } : {}),
+          };
           return await operation.handle(api, route.request(parts), ctx);
         } catch (err) {
           const { status, body } = errorReply(err, log, route.path);

@@ -1,0 +1,29 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { RegistryError } from "../src/contract/errors.ts";
+import { callerOfBearer, loadPolicy, tokenHash, type Policy } from "../src/access/policy.ts";
+
+const policy: Policy = { accounts: { VIEWER: { role: "viewer" } }, httpTokens: { [tokenHash("t-1")]: { account: "VIEWER", name: "grafana" } } };
+
+test("policy - a bearer token stands for its account, named by its holder; anything else is a 401 that says how to get one", () => {
+  assert.deepEqual(callerOfBearer(policy, "Bearer t-1"), { account: "VIEWER", name: "http grafana" });
+  for (const header of [undefined, "", "Bearer", "Basic dXNlcjpwYXNz", "Bearer t-2", "bearer t-1", "Bearer t-1 extra"]) {
+    assert.throws(() => callerOfBearer(policy, header), (err: unknown) => err instanceof RegistryError && err.code === 401 && /registry auth add-token/.test(err.message), String(header));
+  }
+});
+
+test("policy - a token for an account the policy does not list, or a hash that is not a SHA-256, stops the policy from loading", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "registry-policy-"));
+  try {
+    const file = join(dir, "policy.json");
+    await writeFile(file, JSON.stringify({ accounts: { VIEWER: { role: "viewer" } }, httpTokens: { [tokenHash("x")]: { account: "NOBODY", name: "n" } } }));
+    await assert.rejects(loadPolicy(file), /httpTokens\/[0-9a-f]{64}\/account names account NOBODY, which has no entry in accounts/);
+    await writeFile(file, JSON.stringify({ accounts: {}, httpTokens: { "plain-token": { account: "VIEWER", name: "n" } } }));
+    await assert.rejects(loadPolicy(file), /REGISTRY_POLICY/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
