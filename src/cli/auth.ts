@@ -66,10 +66,7 @@ export async function authCommand(argv: string[], ctx: CliContext): Promise<void
       "",
       block,
       "",
-      `2. Add this entry inside "accounts" of the registry's policy (REGISTRY_POLICY):`,
-      "",
-      `   ${policy.slice(1, -1)}`,
-      "",
+      ...policyStep(2, "accounts", policy),
       "3. Restart nats-server with the new configuration (2.9 reloads users on SIGHUP, but a new account's",
       "   imports only take effect at a start; registries and services reconnect on their own), and send",
       "   SIGHUP to each registry process (kill -HUP <pid>) to reload its policy.",
@@ -77,6 +74,9 @@ export async function authCommand(argv: string[], ctx: CliContext): Promise<void
     ].join("\n"),
   );
 }
+
+/** The step of the instructions that adds `entry` (a one-key JSON object) to `section` of the policy. */
+const policyStep = (n: number, section: string, entry: string) => [`${n}. Add this entry inside "${section}" of the registry's policy (REGISTRY_POLICY):`, "", `   ${entry.slice(1, -1)}`, ""];
 
 function addToken(p: Parsed, ctx: CliContext): void {
   const account = str(p, "account");
@@ -90,10 +90,7 @@ function addToken(p: Parsed, ctx: CliContext): void {
       "",
       `   ${token}`,
       "",
-      `1. Add this entry inside "httpTokens" of the registry's policy (REGISTRY_POLICY):`,
-      "",
-      `   ${entry.slice(1, -1)}`,
-      "",
+      ...policyStep(1, "httpTokens", entry),
       "2. Send SIGHUP to each registry process (kill -HUP <pid>) to reload its policy; then",
       `   curl -H "Authorization: Bearer ${token}" http://127.0.0.1:11337/registry-svc/instances`,
       "",

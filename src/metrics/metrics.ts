@@ -46,6 +46,22 @@ function counterOf(registry: Registry, name: string, help: string, label: string
   });
 }
 
+/** A gauge of how many entities have each status, counted at each scrape. */
+function byStatusGauge(registry: Registry, name: string, help: string, entities: () => Iterable<{ status: string }>): void {
+  new Gauge({
+    name,
+    help,
+    labelNames: ["status"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const byStatus = new Map<string, number>();
+      for (const e of entities()) byStatus.set(e.status, (byStatus.get(e.status) ?? 0) + 1);
+      for (const [status, n] of byStatus) this.set({ status }, n);
+    },
+  });
+}
+
 export function registryMetrics(sources: MetricSources): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "registry_" });
@@ -59,18 +75,7 @@ export function registryMetrics(sources: MetricSources): Metrics {
   });
   const appended = new Counter({ name: "registry_events_appended_total", help: "Events this process appended to the event stream, by event type", labelNames: ["type"], registers: [registry] });
 
-  new Gauge({
-    name: "registry_instances",
-    help: "Instances in the read model, by status",
-    labelNames: ["status"],
-    registers: [registry],
-    collect() {
-      this.reset();
-      const byStatus = new Map<string, number>();
-      for (const i of sources.instances()) byStatus.set(i.status, (byStatus.get(i.status) ?? 0) + 1);
-      for (const [status, n] of byStatus) this.set({ status }, n);
-    },
-  });
+  byStatusGauge(registry, "registry_instances", "Instances in the read model, by status", sources.instances);
   new Gauge({
     name: "registry_services",
     help: "Distinct slugs among the instances",
@@ -81,18 +86,7 @@ export function registryMetrics(sources: MetricSources): Metrics {
       this.set(slugs.size);
     },
   });
-  new Gauge({
-    name: "registry_nodes",
-    help: "Nodes in the read model, by status",
-    labelNames: ["status"],
-    registers: [registry],
-    collect() {
-      this.reset();
-      const byStatus = new Map<string, number>();
-      for (const n of sources.nodes()) byStatus.set(n.status, (byStatus.get(n.status) ?? 0) + 1);
-      for (const [status, count] of byStatus) this.set({ status }, count);
-    },
-  });
+  byStatusGauge(registry, "registry_nodes", "Nodes in the read model, by status", sources.nodes);
   new Gauge({
     name: "registry_projection_pending_events",
     help: "Events the projector consumer has not acknowledged yet (the projection lag, in events)",
