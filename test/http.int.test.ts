@@ -99,8 +99,36 @@ describe("HTTP face: seed 002's /registry-svc API", () => {
     assert.match(usage, /^gpu-node CPU:50% MEM:50% DISK:50% GPUs:2$/m);
     const free = await pipeline(`curl -s -X POST "$REGISTRY/registry-svc/nodes" | jq -r '.nodes[] | select(.gpus | length > 0) | .gpus[] | select(.gpuUtilization < 50) | "\\(.name) (\\(.memoryUsage)MB/\\(.memoryTotal)MB used)"'`);
     assert.equal(free.trim(), "Test GPU (2000MB/16384MB used)");
-    const self = JSON.parse(await pipeline(`curl -s "$REGISTRY/registry-svc/node/self" | jq '{ id: .node.id, url: .node.url, cpu: .node.usage.cpu, gpus: .node.gpus | length }'`));
+    // get_node_resources, as the seed writes it
+    const self = JSON.parse(
+      await pipeline(`curl -s "$REGISTRY/registry-svc/node/self" | jq '{
+id: .node.id,
+url: .node.url,
+region: .node.region,
+availabilityZone: .node.availabilityZone,
+cpu: .node.usage.cpu,
+memory: .node.usage.memory,
+disk: .node.usage.disk,
+gpus: .node.gpus | length
+}'`),
+    );
     assert.equal(self.id, "self-node");
+    assert.ok(self.memory.total > 0 && self.disk.total > 0);
+    // the seed's "nodes with GPU capabilities"
+    const gpuNodes = JSON.parse(
+      `[${(
+        await pipeline(`curl -s -X POST "$REGISTRY/registry-svc/nodes" | jq -c '.nodes[] | select(.gpus | length > 0) | {
+id: .id,
+url: .url,
+gpuCount: (.gpus | length),
+gpus: [.gpus[] | {name: .name, memory: .memoryTotal, utilization: .gpuUtilization}]
+}'`)
+      )
+        .trim()
+        .split("\n")
+        .join(",")}]`,
+    );
+    assert.deepEqual(gpuNodes.map((n: { id: string; gpuCount: number }) => [n.id, n.gpuCount]), [["gpu-node", 2]]);
     assert.deepEqual((await oo("post", "/registry-svc/nodes", { ids: ["gpu-node"] })).body.nodes.map((n: { id: string }) => n.id), ["gpu-node"]);
     const url = (await oo("get", "/registry-svc/node/gpu-node")).body.node.url as string;
     assert.equal((await oo("delete", `/registry-svc/node/${encodeURIComponent(url)}`)).status, 200);
