@@ -22,7 +22,7 @@ import type { EventStore } from "./eventstore/eventStore.ts";
 import { readDefinition, readInstance, readNode } from "./contract/readers.ts";
 import { unreadableCounter } from "./unreadable.ts";
 import { authorize } from "./access/authorizer.ts";
-import { callerOfBearer, loadPolicy } from "./access/policy.ts";
+import { callerOfBearer, loadPolicy, watchVisibility } from "./access/policy.ts";
 import { prepareOnReconnect, prepareStorage, storagePorts } from "./storage.ts";
 import { streamCapacity, type Capacity } from "./eventstore/capacity.ts";
 import { readHistory } from "./eventstore/history.ts";
@@ -30,6 +30,7 @@ import { stateAsOf } from "./eventstore/timeTravel.ts";
 import type { KvWriter } from "./projector/kvWriter.ts";
 import { compactInstance, interner } from "./readmodels/compact.ts";
 import { startHttp } from "./http/server.ts";
+import { changeFeed } from "./http/feed.ts";
 import { registryMetrics } from "./metrics/metrics.ts";
 import { InstancesView } from "./readmodels/instances.ts";
 import { KvMirror } from "./nats/kvMirror.ts";
@@ -262,6 +263,10 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
           connected: () => !nc.isClosed(),
           observe: (operation, outcome, seconds) => metrics.observeRequest("http", operation, outcome, seconds),
           metrics: () => metrics.render(),
+          watch: {
+            feed: changeFeed({ js, eventsStream: names.eventsStream, eventSubjects: names.eventSubjects, definitions, instances: instanceMirror, nodes, log }),
+            visibleTo: (caller) => watchVisibility(policy, caller),
+          },
         }).catch(async (err: unknown) => {
           await service.stop();
           throw new Error(`the HTTP face cannot listen (${(err as Error).message}); set REGISTRY_HTTP_ADDR to a free host:port, or off`, { cause: err });

@@ -17,6 +17,7 @@ const INFRASTRUCTURE = ["nats", "unreadable.ts", "ticker.ts"];
 const ALLOWED: Record<string, string[]> = {
   commands: ["eventstore"], // the write path appends through the event store port
   projector: ["eventstore"], // it projects the events the event store reads back
+  http: ["eventstore"], // the watch feed reads appended events as the event store does
   cli: ["client", "config.ts", "access"], // the CLI is built on the client library, configured like the registry, and issues tokens in the policy's format
 };
 /** The client library and the CLI reach NATS through its small public module only. */

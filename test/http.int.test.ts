@@ -19,6 +19,38 @@ import { until } from "./harness/until.ts";
 
 const sh = promisify(execFile);
 
+/** A client of GET /registry-svc/watch: the server-sent events, parsed, as they come. */
+async function watchFeed(url: string, token?: string) {
+  const abort = new AbortController();
+  const res = await fetch(url, { signal: abort.signal, headers: token ? { authorization: `Bearer ${token}` } : {} });
+  const events: { event: string; data: any }[] = [];
+  const reading = (async () => {
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+      buffer += decoder.decode(chunk, { stream: true });
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const event = /^event: (.+)$/m.exec(block)?.[1];
+        const data = /^data: (.+)$/m.exec(block)?.[1];
+        if (event && data) events.push({ event, data: JSON.parse(data) });
+      }
+    }
+  })().catch(() => undefined);
+  return {
+    status: res.status,
+    events,
+    /** Waits until an event matches, with a deadline. */
+    next: (what: string, match: (e: { event: string; data: any }) => boolean) => until(() => events.some(match), what, 5000).then(() => events.find(match)!),
+    async close() {
+      abort.abort();
+      await reading;
+    },
+  };
+}
+
 describe("HTTP face: seed 002's /registry-svc API", () => {
   let r: TestRegistry;
   let base: string;
@@ -225,6 +257,28 @@ gpus: [.gpus[] | {name: .name, memory: .memoryTotal, utilization: .gpuUtilizatio
     assert.ok(after.has("registry_process_cpu_seconds_total"));
   });
 
+  test("GET /registry-svc/watch streams instance, node and definition changes and appended events as they happen", async () => {
+    const feed = await watchFeed(`${base}/registry-svc/watch`);
+    try {
+      assert.equal(feed.status, 200);
+      const id = (await r.call("instance.register", { url: "http://127.0.0.1:27001", slug: "watched" })).body.instance.id as string;
+      const registered = await feed.next("the registration", (e) => e.event === "instance" && e.data.instance?.id === id);
+      assert.equal(registered.data.slug, "watched");
+      const appended = await feed.next("the appended event", (e) => e.event === "appended" && e.data.subject.endsWith(id));
+      assert.equal(appended.data.type, "InstanceRegistered");
+      await r.call("instance.status", { id, status: "Stopping" });
+      await feed.next("the status change", (e) => e.event === "instance" && e.data.instance?.status === "Stopping");
+      await r.call("instance.remove", { id });
+      await feed.next("the removal", (e) => e.event === "instance" && e.data.key.endsWith(id) && e.data.instance === null);
+      publishHeartbeat(r.nc, heartbeat("watched-node"));
+      await feed.next("the node", (e) => e.event === "node" && e.data.node?.id === "watched-node");
+      await r.call("definition.save", { definition: { id: "watched-def", image: { name: "nginx:latest" } } });
+      await feed.next("the definition", (e) => e.event === "definition" && e.data.definition?.id === "watched-def");
+    } finally {
+      await feed.close();
+    }
+  });
+
   test("GET /healthz and GET /readyz answer with JSON", async () => {
     assert.deepEqual((await oo("get", "/healthz")).body, { status: "ok" });
     assert.deepEqual(await oo("get", "/readyz"), { status: 200, body: { ready: true } });
@@ -262,6 +316,26 @@ describe("HTTP face in a secured setup: bearer tokens stand for NATS accounts", 
     assert.equal((await call("GET", "/registry-svc/instances", "made-up")).status, 401);
     assert.equal(await r.eventCount(), events);
     assert.equal((await fetch(`${r.registry.httpUrl}/healthz`)).status, 200);
+  });
+
+  test("the watch feed shows a token's bearer only what its account may view", async () => {
+    assert.equal((await fetch(`${r.registry.httpUrl}/registry-svc/watch`)).status, 401);
+    const viewer = await watchFeed(`${r.registry.httpUrl}/registry-svc/watch`, "viewer-token");
+    const service = await watchFeed(`${r.registry.httpUrl}/registry-svc/watch`, "svc-token");
+    try {
+      await r.call("instance.register", { url: "http://127.0.0.1:27101", slug: "payments" });
+      await r.call("instance.register", { url: "http://127.0.0.1:27102", slug: "user-svc" });
+      await viewer.next("payments, to a viewer", (e) => e.event === "instance" && e.data.slug === "payments");
+      await viewer.next("an appended event, to a viewer", (e) => e.event === "appended");
+      await service.next("user-svc, to its own service", (e) => e.event === "instance" && e.data.slug === "user-svc");
+      // The viewer saw both registrations, so the service's feed has had time to show payments too.
+      await viewer.next("user-svc, to a viewer", (e) => e.event === "instance" && e.data.slug === "user-svc");
+      assert.ok(!service.events.some((e) => e.event === "instance" && e.data.slug === "payments"), "a service sees no other slug");
+      assert.ok(!service.events.some((e) => e.event === "appended"), "a service has no audit:view");
+    } finally {
+      await viewer.close();
+      await service.close();
+    }
   });
 
   test("a token has its account's role: a viewer reads and may not write; a service writes its own slug only, attributed in the history", async () => {

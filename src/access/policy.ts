@@ -11,7 +11,7 @@ import type { Caller, RequestContext } from "../contract/api.ts";
 import { unauthorized } from "../contract/errors.ts";
 import { SLUG_PATTERN } from "../contract/ids.ts";
 import { validator } from "../contract/validate.ts";
-import { ROLES, type Principal } from "../domain/access.ts";
+import { ROLES, may, type Principal } from "../domain/access.ts";
 
 const Slug = Type.String({ pattern: SLUG_PATTERN });
 const AccountPolicy = Type.Object(
@@ -88,4 +88,11 @@ export function principalOf(policy: Policy | undefined, ctx: RequestContext): Pr
   const entry = policy.accounts[ctx.caller.account];
   if (!entry) return { kind: "stranger", account: ctx.caller.account };
   return { kind: "member", account: ctx.caller.account, role: entry.role, ...(entry.slug ? { slug: entry.slug } : {}), reads: entry.reads ?? [] };
+}
+
+/** What a watcher sees of the live feed: each kind of change only where its role may view it. */
+export function watchVisibility(policy: Policy | undefined, caller: Caller | undefined): (change: { kind: "instance" | "node" | "definition" | "appended"; slug?: string | undefined }) => boolean {
+  const p = principalOf(policy, caller ? { caller } : {});
+  const permission = { instance: "instance:view", node: "node:view", definition: "definition:view", appended: "audit:view" } as const;
+  return (change) => may(p, permission[change.kind], change.kind === "instance" ? change.slug : undefined);
 }

@@ -66,24 +66,30 @@ function slugAllowed(p: Principal, permission: Permission, slug: string | undefi
   return slug !== undefined && slug === p.slug;
 }
 
+/** Whether `p` may do `permission` (on an instance of `slug`, for instance permissions). */
+export function may(p: Principal, permission: Permission, slug?: string): boolean {
+  if (p.kind === "registry" || p.kind === "open") return true;
+  if (p.kind === "stranger") return false;
+  return GRANTS[p.role].includes(permission) && slugAllowed(p, permission, slug);
+}
+
 /**
  * Throws 403 unless `p` may do `permission` (on an instance of `slug`, for instance
  * permissions), with a message that says what it may do instead.
  */
 export function assertMay(p: Principal, permission: Permission, slug?: string): void {
-  if (p.kind === "registry" || p.kind === "open") return;
+  if (may(p, permission, slug)) return;
   if (p.kind === "stranger") {
     throw forbidden(`${who(p)} has no role in the registry's policy, so it may do nothing; ask an operator to add it`);
   }
+  if (p.kind !== "member") return; // unreachable: may() lets the registry's own account and an open registry through
   if (!GRANTS[p.role].includes(permission)) {
     throw forbidden(`${who(p)} lacks registry-svc:${permission}; a ${p.role} may ${GRANTS[p.role].join(", ")}`);
   }
-  if (!slugAllowed(p, permission, slug)) {
-    const target = slug === undefined ? "instances without a slug" : `instances of ${slug}`;
-    const mine = p.slug ? `its own instances (${p.slug})` : "no instances";
-    const readable = permission === "instance:view" && p.reads.length > 0 ? `, and read those of ${p.reads.join(", ")}` : "";
-    throw forbidden(`${who(p)} may not ${permission.split(":")[1]} ${target}; it may change ${mine}${readable}`);
-  }
+  const target = slug === undefined ? "instances without a slug" : `instances of ${slug}`;
+  const mine = p.slug ? `its own instances (${p.slug})` : "no instances";
+  const readable = permission === "instance:view" && p.reads.length > 0 ? `, and read those of ${p.reads.join(", ")}` : "";
+  throw forbidden(`${who(p)} may not ${permission.split(":")[1]} ${target}; it may change ${mine}${readable}`);
 }
 
 /** The slug a service's new instance gets: its own, whatever the payload says; refused when the payload names another. */

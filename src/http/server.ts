@@ -12,6 +12,7 @@ import type { Caller, RegistryApi, RequestContext } from "../contract/api.ts";
 import { RegistryError, notFound } from "../contract/errors.ts";
 import { operations } from "../contract/operations.ts";
 import { parseRequestBody } from "../contract/validate.ts";
+import type { ChangeFeed, FeedEvent } from "./feed.ts";
 import { openApiDocument } from "./openapi.ts";
 import { API_PREFIX, routes, type HttpRequestParts } from "./routes.ts";
 
@@ -35,11 +36,16 @@ export type HttpDeps = {
   connected: () => boolean;
   /** Told of every operation answered: ok or the error code, and how long it took. */
   observe?: (operation: string, outcome: string, seconds: number) => void;
+  /** `GET /registry-svc/watch`: the live feed, and what of it a caller may see. */
+  watch?: { feed: ChangeFeed; visibleTo: (caller: Caller | undefined) => (e: FeedEvent) => boolean };
   /** `GET /metrics`: the Prometheus text. */
   metrics?: () => Promise<{ contentType: string; body: string }>;
 };
 
 const READY_DEADLINE_MS = 2000;
+const KEEP_ALIVE_MS = 15_000;
+/** What a watcher may leave unread before it is cut off. */
+const WATCH_BUFFER_BYTES = 4 * 1024 * 1024;
 
 function errorReply(err: unknown, log: Logger, route: string): { status: number; body: unknown } {
   if (err instanceof RegistryError) {
@@ -53,7 +59,8 @@ function errorReply(err: unknown, log: Logger, route: string): { status: number;
 
 export async function startHttp(deps: HttpDeps): Promise<HttpFace> {
   const { api, log } = deps;
-  const app: FastifyInstance = Fastify({ bodyLimit: deps.maxRequestBytes, logger: false });
+  // forceCloseConnections: stopping must not wait for watchers, whose streams never end by themselves.
+  const app: FastifyInstance = Fastify({ bodyLimit: deps.maxRequestBytes, logger: false, forceCloseConnections: true });
   const bySubject = new Map(operations.map((o) => [o.subject, o]));
 
   // Every body reaches the registry's own parsing as text, whatever its content type.
@@ -110,6 +117,35 @@ export async function startHttp(deps: HttpDeps): Promise<HttpFace> {
           deps.observe?.(route.subject, outcome, (performance.now() - started) / 1000);
         }
       },
+    });
+  }
+
+  const { watch } = deps;
+  if (watch) {
+    app.get(`${API_PREFIX}/watch`, (req, reply) => {
+      let caller: Caller | undefined;
+      try {
+        caller = deps.authenticate(req.headers.authorization);
+      } catch (err) {
+        const { status, body } = errorReply(err, log, "/watch");
+        return reply.code(status).send(body);
+      }
+      const visible = watch.visibleTo(caller);
+      reply.hijack();
+      const out = reply.raw;
+      out.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
+      out.write(": changes of instances, nodes and definitions, and events as they are appended\n\n");
+      const unsubscribe = watch.feed.subscribe((e) => {
+        if (!visible(e)) return;
+        out.write(`event: ${e.kind}\ndata: ${JSON.stringify(e)}\n\n`);
+        // A watcher that does not read is cut off rather than buffered without end; EventSource reconnects.
+        if (out.writableLength > WATCH_BUFFER_BYTES) out.destroy();
+      });
+      const keepAlive = setInterval(() => out.write(": keep-alive\n\n"), KEEP_ALIVE_MS);
+      out.on("close", () => {
+        unsubscribe();
+        clearInterval(keepAlive);
+      });
     });
   }
 

@@ -1,0 +1,75 @@
+/**
+ * The live feed behind `GET /registry-svc/watch`: every change the read models apply
+ * (instances, nodes, definitions) and every event appended to the event stream, fanned out
+ * to the connected watchers. The appended events come from an ordered consumer that runs only
+ * while someone watches, so an unwatched registry pays nothing for it.
+ */
+import { DeliverPolicy, type JetStreamClient } from "@nats-io/jetstream";
+import type { Logger } from "pino";
+import type { Definition, Instance, Node } from "../contract/schemas.ts";
+import { readEvent } from "../eventstore/storedEvents.ts";
+import type { KvMirror } from "../nats/kvMirror.ts";
+
+export type FeedEvent =
+  | { kind: "instance"; key: string; slug: string | undefined; instance: Instance | null }
+  | { kind: "node"; key: string; node: Node | null }
+  | { kind: "definition"; key: string; definition: Definition | null }
+  | { kind: "appended"; seq: number; subject: string; type: string; at: string; by?: unknown; slug: string | undefined };
+
+export type ChangeFeed = { subscribe(listener: (e: FeedEvent) => void): () => void };
+
+export function changeFeed(deps: {
+  js: JetStreamClient;
+  eventsStream: string;
+  eventSubjects: string;
+  definitions: KvMirror<Definition>;
+  instances: KvMirror<Instance>;
+  nodes: KvMirror<Node>;
+  log: Logger;
+}): ChangeFeed {
+  const listeners = new Set<(e: FeedEvent) => void>();
+  const emit = (e: FeedEvent) => {
+    for (const l of listeners) l(e);
+  };
+  deps.instances.onChange((key, instance, previous) => listeners.size && emit({ kind: "instance", key, slug: (instance ?? previous)?.slug, instance }));
+  deps.nodes.onChange((key, node) => listeners.size && emit({ kind: "node", key, node }));
+  deps.definitions.onChange((key, definition) => listeners.size && emit({ kind: "definition", key, definition }));
+
+  let stopAppended: (() => void) | undefined;
+  async function followAppended(): Promise<void> {
+    const consumer = await deps.js.consumers.get(deps.eventsStream, { filter_subjects: deps.eventSubjects, deliver_policy: DeliverPolicy.New });
+    const messages = await consumer.consume({
+      callback: (m) => {
+        const read = readEvent(m.data, m.subject);
+        if (!read.ok) return; // the projector counts and logs what cannot be read
+        const e = read.value as { type: string; data: { instance?: { slug?: string }; slug?: string }; metadata: { at: string; by?: unknown } };
+        emit({ kind: "appended", seq: m.seq, subject: m.subject, type: e.type, at: e.metadata.at, ...(e.metadata.by ? { by: e.metadata.by } : {}), slug: e.data.instance?.slug ?? e.data.slug });
+      },
+    });
+    stopAppended = () => void messages.stop();
+    if (listeners.size === 0) {
+      stopAppended(); // the last watcher left while it started
+      stopAppended = undefined;
+    }
+  }
+
+  return {
+    subscribe(listener) {
+      listeners.add(listener);
+      if (listeners.size === 1 && !stopAppended) {
+        stopAppended = () => undefined; // starting
+        followAppended().catch((err: unknown) => {
+          stopAppended = undefined;
+          deps.log.warn({ err }, "the watch feed cannot follow the event stream; changes of the read models still flow");
+        });
+      }
+      return () => {
+        listeners.delete(listener);
+        if (listeners.size === 0) {
+          stopAppended?.();
+          stopAppended = undefined;
+        }
+      };
+    },
+  };
+}
