@@ -12,6 +12,7 @@ test: deps build typecheck lint
 # dist/: the compiled client library and CLI (bin/registry.js runs it).
 build: deps
 	npx --no-install tsc -p tsconfig.build.json
+	cp src/http/dashboard.html dist/http/dashboard.html
 
 unit: deps
 	node --import tsx --test $(sort $(wildcard test/*.unit.test.ts))

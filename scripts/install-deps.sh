@@ -14,6 +14,8 @@ fi
 missing=()
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || missing+=(nats-server)
 command -v jq >/dev/null 2>&1 || missing+=(jq)
+# Debian's chromium: the dashboard's end-to-end tests drive it with playwright-core.
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if ((${#missing[@]})); then
   echo "installing ${missing[*]} with apt-get" >&2
   sudo=""

@@ -6,6 +6,7 @@
  * Also `GET /healthz` (the process answers) and `GET /readyz` (NATS connected, read models
  * caught up).
  */
+import { readFile } from "node:fs/promises";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { Caller, RegistryApi, RequestContext } from "../contract/api.ts";
@@ -148,6 +149,10 @@ export async function startHttp(deps: HttpDeps): Promise<HttpFace> {
       });
     });
   }
+
+  // The dashboard: one page, its script and style inline, nothing from elsewhere.
+  const dashboard = await readFile(new URL("./dashboard.html", import.meta.url), "utf8");
+  app.get("/", (_req, reply) => reply.type("text/html; charset=utf-8").header("content-security-policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'").send(dashboard));
 
   app.get("/healthz", () => ({ status: "ok" }));
   const { metrics } = deps;
