@@ -5,8 +5,12 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
+import { tokenHash } from "../src/access/policy.ts";
 import { startTestRegistry, type TestRegistry } from "./harness/registry.ts";
 import { gpu, heartbeat, publishHeartbeat } from "./harness/nodes.ts";
 
@@ -71,9 +75,30 @@ describe("dashboard", () => {
     await page.waitForSelector("ol.timeline >> text=InstanceStatusChanged", { timeout: 5000 });
     const text = (await page.textContent("main")) ?? "";
     assert.match(text, /InstanceRegistered/);
+    assert.match(text, /Unknown → ▲ Starting the instance set Starting/);
     assert.match(text, /warming caches/);
     assert.match(text, /30s, grace 60s/);
     await shot("instance");
+  });
+
+  test("a node shows its usage, its GPUs and the instances on it; definitions list; a phone-sized page still reads", async () => {
+    const gpuUrl = heartbeat("gpu-node").url;
+    await r.call("instance.register", { url: "http://127.0.0.1:28005", slug: "gpu-svc", nodeUrl: gpuUrl });
+    await page.goto(`${r.registry.httpUrl}/#/node/gpu-node`);
+    await page.waitForSelector("text=Instances on it", { timeout: 5000 });
+    assert.match((await page.textContent("main")) ?? "", /Test GPU[\s\S]*gpu-svc/);
+    await shot("node");
+    await r.call("definition.save", { definition: { id: "web", image: { name: "nginx:latest", internalPorts: [80] } } });
+    await page.goto(`${r.registry.httpUrl}/#/definitions`);
+    await page.waitForSelector("text=nginx:latest", { timeout: 5000 });
+    await shot("definitions");
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${r.registry.httpUrl}/#/services`);
+    await page.waitForSelector('[data-slug="gpu-svc"]', { timeout: 5000 });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(overflow <= 0, `the page is ${overflow} px wider than a phone`);
+    await shot("phone");
+    await page.setViewportSize({ width: 1280, height: 720 });
   });
 
   test("the feed shows events as they are appended", async () => {
@@ -82,5 +107,35 @@ describe("dashboard", () => {
     await r.call("definition.save", { definition: { id: "feed-def", image: { name: "nginx:latest" } } });
     await page.waitForSelector("text=DefinitionSaved", { timeout: LIVE_MS });
     await shot("feed");
+  });
+});
+
+describe("dashboard in a secured setup", () => {
+  test("it asks for a token and shows only what the token's account may read", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "registry-dashboard-policy-"));
+    const policy = JSON.parse(await readFile(fileURLToPath(new URL("../secure/policy.json", import.meta.url)), "utf8"));
+    policy.httpTokens = { [tokenHash("svc-token")]: { account: "ORDER_SVC", name: "order team" } };
+    await writeFile(join(dir, "policy.json"), JSON.stringify(policy));
+    const r = await startTestRegistry({ policyFile: join(dir, "policy.json") });
+    const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: FLAGS });
+    try {
+      await r.call("instance.register", { url: "http://127.0.0.1:28101", slug: "order-svc" });
+      await r.call("instance.register", { url: "http://127.0.0.1:28102", slug: "user-svc" });
+      const page = await browser.newPage();
+      await page.goto(`${r.registry.httpUrl}/#/services`);
+      await page.waitForSelector("#login >> text=bearer token", { timeout: 5000 });
+      await page.fill("#token", "svc-token");
+      await page.click("#login button");
+      await page.waitForSelector('[data-slug="order-svc"]', { timeout: 5000 });
+      assert.equal(await page.$('[data-slug="user-svc"]'), null, "another service's instances stay hidden");
+      await r.call("instance.register", { url: "http://127.0.0.1:28103", slug: "user-svc" });
+      await r.call("instance.register", { url: "http://127.0.0.1:28104", slug: "order-svc" });
+      await page.waitForSelector('[data-slug="order-svc"] >> text=2 instances', { timeout: LIVE_MS });
+      assert.equal(await page.$('[data-slug="user-svc"]'), null, "nor do they arrive live");
+    } finally {
+      await browser.close();
+      await r.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
