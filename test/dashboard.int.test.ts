@@ -17,13 +17,15 @@ import { gpu, heartbeat, publishHeartbeat } from "./harness/nodes.ts";
 const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const LIVE_MS = 1000;
 
+/** A screenshot of the page, to $DASHBOARD_SHOTS when set (to be looked at). */
+async function shot(page: Page, name: string): Promise<void> {
+  if (process.env.DASHBOARD_SHOTS) await page.screenshot({ path: join(process.env.DASHBOARD_SHOTS, `${name}.png`), fullPage: true });
+}
+
 describe("dashboard", () => {
   let r: TestRegistry;
   let browser: Browser;
   let page: Page;
-  const shot = async (name: string) => {
-    if (process.env.DASHBOARD_SHOTS) await page.screenshot({ path: join(process.env.DASHBOARD_SHOTS, `${name}.png`), fullPage: true });
-  };
 
   before(async () => {
     r = await startTestRegistry();
@@ -44,7 +46,7 @@ describe("dashboard", () => {
     assert.match(row ?? "", /eu-west/);
     assert.match(row ?? "", /GPU 0/);
     assert.match((await page.textContent('[data-node="self-node"]')) ?? "", /s ago/);
-    await shot("fleet");
+    await shot(page, "fleet");
   });
 
   test("services follow registrations, status changes and removals live, within a second", async () => {
@@ -56,7 +58,7 @@ describe("dashboard", () => {
     await page.waitForSelector(`[data-instance="${id}"] >> text=Healthy`, { timeout: LIVE_MS });
     await r.call("instance.register", { url: "http://127.0.0.1:28002", slug: "user-svc" });
     await page.waitForSelector('[data-slug="user-svc"] >> text=2 instances', { timeout: LIVE_MS });
-    await shot("services");
+    await shot(page, "services");
     await r.call("instance.remove", { id });
     await page.waitForSelector(`[data-instance="${id}"]`, { state: "detached", timeout: LIVE_MS });
   });
@@ -78,7 +80,7 @@ describe("dashboard", () => {
     assert.match(text, /Unknown → ▲ Starting the instance set Starting/);
     assert.match(text, /warming caches/);
     assert.match(text, /30s, grace 60s/);
-    await shot("instance");
+    await shot(page, "instance");
   });
 
   test("a node shows its usage, its GPUs and the instances on it; definitions list; a phone-sized page still reads", async () => {
@@ -87,17 +89,17 @@ describe("dashboard", () => {
     await page.goto(`${r.registry.httpUrl}/#/node/gpu-node`);
     await page.waitForSelector("text=Instances on it", { timeout: 5000 });
     assert.match((await page.textContent("main")) ?? "", /Test GPU[\s\S]*gpu-svc/);
-    await shot("node");
+    await shot(page, "node");
     await r.call("definition.save", { definition: { id: "web", image: { name: "nginx:latest", internalPorts: [80] } } });
     await page.goto(`${r.registry.httpUrl}/#/definitions`);
     await page.waitForSelector("text=nginx:latest", { timeout: 5000 });
-    await shot("definitions");
+    await shot(page, "definitions");
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(`${r.registry.httpUrl}/#/services`);
     await page.waitForSelector('[data-slug="gpu-svc"]', { timeout: 5000 });
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     assert.ok(overflow <= 0, `the page is ${overflow} px wider than a phone`);
-    await shot("phone");
+    await shot(page, "phone");
     await page.setViewportSize({ width: 1280, height: 720 });
   });
 
@@ -106,7 +108,10 @@ describe("dashboard", () => {
     await page.waitForSelector("#live >> text=live", { timeout: 5000 });
     await r.call("definition.save", { definition: { id: "feed-def", image: { name: "nginx:latest" } } });
     await page.waitForSelector("text=DefinitionSaved", { timeout: LIVE_MS });
-    await shot("feed");
+    const id = (await r.call("instance.register", { url: "http://127.0.0.1:28006", slug: "fed" })).body.instance.id as string;
+    await page.click(`ol.timeline a:text("${id}")`, { timeout: LIVE_MS });
+    await page.waitForSelector(`h2:text("Instance ${id}")`, { timeout: 5000 });
+    await shot(page, "feed");
   });
 });
 
@@ -136,6 +141,25 @@ describe("dashboard in a secured setup", () => {
       await browser.close();
       await r.stop();
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("dashboard and expiry protection", () => {
+  test("the services view says so, live, when expiry protection engages", async () => {
+    const r = await startTestRegistry();
+    const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: FLAGS });
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${r.registry.httpUrl}/#/services`);
+      await page.waitForSelector("#live >> text=live", { timeout: 5000 });
+      // Four leases that are never renewed: all of them lapse within the window, over the 50% limit.
+      for (let n = 0; n < 4; n++) await r.call("instance.register", { url: `http://127.0.0.1:${28200 + n}`, slug: "lapsing", ttlSeconds: 0.5, graceSeconds: 0.5 });
+      await page.waitForSelector(".banner >> text=Expiry protection is engaged", { timeout: 10_000 });
+      await shot(page, "protection");
+    } finally {
+      await browser.close();
+      await r.stop();
     }
   });
 });
