@@ -33,11 +33,40 @@ async function rebuild(config: Config): Promise<void> {
   await nc.drain();
 }
 
+const USAGE: Record<string, string> = {
+  serve: `registry serve
+  Runs one registry process until SIGINT or SIGTERM (then it drains). Several may run against one
+  NATS: requests are shared between them. Configured by environment variables (README, Configuration):
+  NATS_URL, REGISTRY_HTTP_ADDR, REGISTRY_POLICY, REGISTRY_REPLICAS, OB_NODE_ID, OB_SELF_URL, ...
+`,
+  agent: `registry agent
+  Runs only the node agent: heartbeats this machine's usage and runs the checks of the instances
+  that name it. For machines that host services but no registry. Configured like serve.
+`,
+  rebuild: `registry rebuild
+  Rebuilds the KV buckets in place from the event stream (nothing is emptied; running registry
+  processes follow on), then exits. NATS_URL says where.
+`,
+};
+
+/** `--help` prints the command's help and does nothing else; any other argument is an error (exit 2). */
+function usageOnly(command: string, args: string[]): boolean {
+  if (args.length === 0) return false;
+  if (args.length === 1 && (args[0] === "--help" || args[0] === "-h")) {
+    process.stdout.write(USAGE[command]!);
+    return true;
+  }
+  process.stderr.write(`registry ${command}: unexpected argument ${args.join(" ")}; it takes none (configuration is by environment)\n${USAGE[command]}`);
+  process.exit(2);
+}
+
 async function main(): Promise<void> {
+  const [command = "serve", ...args] = process.argv.slice(2);
+  if (command === "--help" || command === "-h") return void process.stdout.write(Object.values(USAGE).join("\n"));
+  if (!(command in USAGE)) throw new Error(`unknown command "${command}"; use serve (the default), agent or rebuild`);
+  if (usageOnly(command, args)) return;
   const config = configFromEnv();
-  const command = process.argv[2] ?? "serve";
   if (command === "rebuild") return rebuild(config);
-  if (command !== "serve" && command !== "agent") throw new Error(`unknown command "${command}"; use serve (the default), agent or rebuild`);
   setFlagsFromString(HEAP_GROWTH);
   const log = createLogger(config.logLevel);
   const nc = await connectNats(config, command === "agent" ? "registry agent" : "registry");
