@@ -169,6 +169,7 @@ describe("instances", () => {
   const invalid: [string, unknown, RegExp][] = [
     ["no url, host or ip", { slug: "x" }, /give a url, or a host or ip/],
     ["a url that is not a URL", { url: "not-a-url" }, /is not an absolute URL/],
+    ["a url whose port is out of range", { url: "http://127.0.0.1:99999" }, /\/url "http:\/\/127\.0\.0\.1:99999" has port 99999, outside 1 to 65535/],
     ["a url with spaces", { url: "http://a b/" }, /\/url must be printable ASCII without spaces/],
     ["a 200 KiB url", { url: `http://a/${"x".repeat(200 * 1024)}` }, /\/url must not have more than 2048 characters/],
     ["a javascript: url", { url: "javascript:alert(1)" }, /has scheme javascript, which is not one of http, https/],

@@ -21,13 +21,20 @@ export function normalizeUrl(url: string): string {
   }
 }
 
+/** Why a URL does not parse, in the words its writer needs: a port out of range, or no URL at all. */
+function unparsable(url: string): string {
+  const port = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*:(\d+)(?:[/?#]|$)/i.exec(url)?.[1];
+  if (port !== undefined && Number(port) > 65535) return `has port ${port}, outside 1 to 65535`;
+  return "is not an absolute URL such as http://user-svc:8080";
+}
+
 /**
  * Where a URL may point: a scheme of `schemes`, a host, no `user:password@` (a registry is
  * read by every service: no secrets in it), at most the URL length. Returns what is wrong.
  */
 function urlProblems(url: string, schemes: readonly string[]): string[] {
   if (url.length > LIMITS.urlLength) return [`must not have more than ${LIMITS.urlLength} characters`];
-  if (!URL.canParse(url)) return ["is not an absolute URL such as http://user-svc:8080"];
+  if (!URL.canParse(url)) return [unparsable(url)];
   const parsed = new URL(url);
   const scheme = parsed.protocol.replace(/:$/, "");
   const problems: string[] = [];
@@ -45,15 +52,8 @@ function assertUrl(url: string, path: string, schemes: readonly string[]): void 
 }
 
 function fromUrl(request: RegisterInstanceRequest & { url: string }): Address {
-  let parsed: URL;
-  try {
-    parsed = new URL(request.url);
-  } catch {
-    throw badRequest(`invalid instance: url "${request.url}" is not an absolute URL such as http://user-svc:8080`, [
-      { path: "/url", message: "is not an absolute URL" },
-    ]);
-  }
   assertUrl(request.url, "/url", INSTANCE_URL_SCHEMES);
+  const parsed = new URL(request.url);
   const hostname = parsed.hostname.replace(/^\[(.*)\]$/, "$1");
   const read: Omit<Address, "url"> = {
     scheme: parsed.protocol.replace(/:$/, ""),
