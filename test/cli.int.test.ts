@@ -63,7 +63,9 @@ describe("registry CLI", () => {
     const table = await runCli(["i", "ls"], env);
     const [header, ...rows] = table.stdout.trimEnd().split("\n");
     assert.match(header!, /^INSTANCE ID\s+URL\s+STATUS\s+OWNER SLUG\s+LAST HEARTBEAT$/);
-    assert.ok(rows.some((row) => new RegExp(`^${id}\\s+http://127\\.0\\.0\\.1:9101\\s+Unknown\\s+user-svc\\s+\\d+s ago$`).test(row)), table.stdout);
+    assert.ok(rows.some((row) => new RegExp(`^${id}\\s+http://127\\.0\\.0\\.1:9101\\s+Unknown\\s+user-svc\\s+no lease$`).test(row)), table.stdout);
+    await runCli(["i", "register", "--url", "http://127.0.0.1:9103", "--slug", "leased-svc", "--ttl", "30"], env);
+    assert.match((await runCli(["i", "ls", "--slug", "leased-svc"], env)).stdout, /leased-svc\s+\d+s ago\n$/);
     const filtered = JSON.parse((await runCli(["i", "ls", "--slug", "user-svc", "--tag", "dev", "--json"], env)).stdout);
     assert.deepEqual(filtered, (await r.call("instance.list", { slug: "user-svc", tags: ["dev"] })).body);
     // The seed's monitoring one-liner, on the CLI's --json output.

@@ -72,7 +72,8 @@ const sharedFields = (p: Parsed) => ({
 export const instanceRows = (instances: Instance[]) =>
   table(
     ["INSTANCE ID", "URL", "STATUS", "OWNER SLUG", "LAST HEARTBEAT"],
-    instances.map((i) => [i.id, i.url, i.status, i.slug ?? "", ago(i.lastHeartbeat)]),
+    // Without a lease nothing renews an instance, so the time since registration would only look stale.
+    instances.map((i) => [i.id, i.url, i.status, i.slug ?? "", i.ttlSeconds === undefined ? "no lease" : ago(i.lastHeartbeat)]),
   );
 
 export async function instancesCommand(argv: string[], ctx: CliContext): Promise<void> {
