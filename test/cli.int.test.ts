@@ -66,6 +66,16 @@ describe("registry CLI", () => {
     assert.ok(rows.some((row) => new RegExp(`^${id}\\s+http://127\\.0\\.0\\.1:9101\\s+Unknown\\s+user-svc\\s+no lease$`).test(row)), table.stdout);
     await runCli(["i", "register", "--url", "http://127.0.0.1:9103", "--slug", "leased-svc", "--ttl", "30"], env);
     assert.match((await runCli(["i", "ls", "--slug", "leased-svc"], env)).stdout, /leased-svc\s+\d+s ago\n$/);
+    const stray = await runCli(["i", "ls", "user-svc"], env);
+    assert.equal(stray.code, 2);
+    assert.match(stray.stderr, /unexpected argument "user-svc"; to list one service's instances: registry i ls --slug user-svc/);
+    for (const unhealthy of [["--healthy", "false"], ["--healthy=false"]]) {
+      const listed = JSON.parse((await runCli(["i", "ls", "--slug", "user-svc", ...unhealthy, "--json"], env)).stdout);
+      assert.deepEqual(listed, (await r.call("instance.list", { slug: "user-svc", healthy: false })).body, unhealthy.join(" "));
+      assert.equal(listed.instances.length, 1, "the Unknown instance is not healthy");
+    }
+    assert.equal(JSON.parse((await runCli(["i", "ls", "--slug", "user-svc", "--healthy", "--json"], env)).stdout).instances.length, 0);
+    assert.equal((await runCli(["i", "ls", "--healthy=maybe"], env)).code, 2);
     const filtered = JSON.parse((await runCli(["i", "ls", "--slug", "user-svc", "--tag", "dev", "--json"], env)).stdout);
     assert.deepEqual(filtered, (await r.call("instance.list", { slug: "user-svc", tags: ["dev"] })).body);
     // The seed's monitoring one-liner, on the CLI's --json output.

@@ -27,7 +27,10 @@ export function parseArgs(argv: string[], spec: FlagSpec): Parsed {
     const [name, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
     if (!known.has(name)) throw new UsageError(`unknown option --${name}; see --help`);
     if (booleans.has(name)) {
-      parsed.flags[name] = inline === undefined ? true : inline !== "false";
+      // --flag, --flag=false, and --flag false / --flag true (the word after it, when it is one of those).
+      const word = inline ?? (argv[i + 1] === "true" || argv[i + 1] === "false" ? argv[++i] : undefined);
+      if (word !== undefined && word !== "true" && word !== "false") throw new UsageError(`--${name} is true or false, not "${word}"`);
+      parsed.flags[name] = word !== "false";
       continue;
     }
     const value = inline ?? argv[++i];

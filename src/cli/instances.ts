@@ -12,7 +12,7 @@ export const INSTANCES_HELP = `registry instances|instance|i <verb>
            [--ttl SECONDS] [--grace SECONDS]
            [--check http|tcp] [--check-path P] [--check-interval-ms N] [--check-timeout-ms N]
   list | ls [--id ID] [--slug SLUG] [--host H] [--ip IP] [--scheme S] [--path P]
-            [--deployment-id ID] [--node-url URL] [--status S] [--tag T]... [--healthy]
+            [--deployment-id ID] [--node-url URL] [--status S] [--tag T]... [--healthy [true|false]]
             [--limit N [--after ID]]   one page, in id order (all pages without --limit)
             [--as-of TIME|1h|SEQ]       as it was then (folded from the events)
   get ID
@@ -101,10 +101,12 @@ export async function instancesCommand(argv: string[], ctx: CliContext): Promise
     case "ls": {
       const p = parseArgs(rest, LIST_FLAGS);
       if (p.flags.help) return void ctx.out.write(INSTANCES_HELP);
+      const [stray] = p.positionals;
+      if (stray !== undefined) throw new UsageError(`unexpected argument "${stray}"; to list one service's instances: registry i ls --slug ${stray}`);
       const filter: ListInstancesRequest = defined({
         ...sharedFields(p),
         tags: list(p, "tag").length ? list(p, "tag") : undefined,
-        healthy: p.flags.healthy === true ? true : undefined,
+        healthy: typeof p.flags.healthy === "boolean" ? p.flags.healthy : undefined,
         limit: int(p, "limit"),
         after: str(p, "after"),
         asOf: asOfArg(str(p, "as-of")),
