@@ -96,6 +96,10 @@ describe("registry CLI", () => {
     assert.match((await runCli(["n", "get", "http://127.0.0.1:11337"], env)).stdout, /^NODE ID.*\nself-node /);
     const selected = JSON.parse((await runCli(["n", "select", "--min-cpu-free", "0", "--json"], env)).stdout);
     assert.deepEqual(selected.nodes.map((n: { id: string }) => n.id), ["self-node"]);
+    const withUnits = JSON.parse((await runCli(["n", "select", "--min-memory-free", "1Ki", "--min-cpu-free", "0%", "--json"], env)).stdout);
+    assert.deepEqual(withUnits.nodes.map((n: { id: string }) => n.id), ["self-node"]);
+    const tooBig = JSON.parse((await runCli(["n", "select", "--min-memory-free", "1024Ti", "--json"], env)).stdout);
+    assert.deepEqual(tooBig.nodes, [], "1024Ti is read as a size, not as 1024 bytes");
     const bad = await runCli(["n", "select", "--strategy", "random"], env);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /^registry: invalid node requirements: \/strategy must be one of bestFit, leastLoaded\n$/);

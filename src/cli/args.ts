@@ -51,3 +51,27 @@ export function int(p: Parsed, name: string): number | undefined {
   if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number, not "${raw}"`);
   return n;
 }
+
+const UNITS: Record<string, number> = {
+  "": 1, B: 1, K: 1e3, KB: 1e3, M: 1e6, MB: 1e6, G: 1e9, GB: 1e9, T: 1e12, TB: 1e12,
+  KI: 2 ** 10, KIB: 2 ** 10, MI: 2 ** 20, MIB: 2 ** 20, GI: 2 ** 30, GIB: 2 ** 30, TI: 2 ** 40, TIB: 2 ** 40,
+};
+
+/** A size in bytes, in plain bytes or with a unit: 1G and 1GB are 10^9, 512Mi and 512MiB are 512 x 2^20. */
+export function bytes(p: Parsed, name: string): number | undefined {
+  const raw = str(p, name);
+  if (raw === undefined) return undefined;
+  const m = /^(\d+(?:\.\d+)?)\s*([A-Za-z]*)$/.exec(raw.trim());
+  const unit = UNITS[(m?.[2] ?? "").toUpperCase()];
+  if (!m || unit === undefined) throw new UsageError(`--${name} must be a size such as 1073741824, 1G, 512Mi or 2GiB, not "${raw}"`);
+  return Math.round(Number(m[1]) * unit);
+}
+
+/** A percentage, with or without its %: 80 and 80% are the same. */
+export function percent(p: Parsed, name: string): number | undefined {
+  const raw = str(p, name);
+  if (raw === undefined) return undefined;
+  const m = /^(\d+(?:\.\d+)?)\s*%?$/.exec(raw.trim());
+  if (!m) throw new UsageError(`--${name} must be a percentage such as 80 or 80%, not "${raw}"`);
+  return Number(m[1]);
+}

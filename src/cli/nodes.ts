@@ -1,4 +1,4 @@
-import { int, list, parseArgs, str, UsageError } from "./args.ts";
+import { bytes, int, list, parseArgs, percent, str, UsageError } from "./args.ts";
 import type { CliContext } from "./context.ts";
 import { asOfArg } from "./history.ts";
 import { ago, table } from "./format.ts";
@@ -11,10 +11,11 @@ export const NODES_HELP = `registry nodes|node|n <verb>
   get ID-or-URL              show one node
   self                       the node of the registry process that answers
   remove | rm ID-or-URL      remove a node (it joins again on its next heartbeat if alive)
-  select [--min-cpu-free PERCENT] [--min-memory-free BYTES] [--min-disk-free BYTES]
+  select [--min-cpu-free PERCENT] [--min-memory-free SIZE] [--min-disk-free SIZE]
          [--gpus N] [--min-gpu-free-memory MIB] [--max-gpu-utilization PERCENT]
          [--region R] [--zone Z] [--strategy bestFit|leastLoaded]
-                             the online nodes that fit, best first
+                             the online nodes that fit, best first; SIZE in bytes or
+                             with a unit (1G, 512Mi, 2GiB), PERCENT with or without %
 
 Options: --json (the JSON the NATS API returns), --help
 `;
@@ -54,12 +55,12 @@ export async function nodesCommand(argv: string[], ctx: CliContext): Promise<voi
     case "select": {
       const requirements: SelectNodesRequest = Object.fromEntries(
         Object.entries({
-          minCpuFreePercent: int(p, "min-cpu-free"),
-          minMemoryFreeBytes: int(p, "min-memory-free"),
-          minDiskFreeBytes: int(p, "min-disk-free"),
+          minCpuFreePercent: percent(p, "min-cpu-free"),
+          minMemoryFreeBytes: bytes(p, "min-memory-free"),
+          minDiskFreeBytes: bytes(p, "min-disk-free"),
           gpuCount: int(p, "gpus"),
           minGpuFreeMemoryMiB: int(p, "min-gpu-free-memory"),
-          maxGpuUtilization: int(p, "max-gpu-utilization"),
+          maxGpuUtilization: percent(p, "max-gpu-utilization"),
           region: str(p, "region"),
           availabilityZone: str(p, "zone"),
           strategy: str(p, "strategy"),
