@@ -37,9 +37,7 @@ function counterOf(registry: Registry, name: string, help: string, label: string
     registers: [registry],
     collect() {
       for (const [value, total] of Object.entries(totals())) {
-        const grown = total - (seen.get(value) ?? 0);
-        if (grown > 0) this.inc({ [label]: value }, grown);
-        else this.inc({ [label]: value }, 0);
+        this.inc({ [label]: value }, Math.max(0, total - (seen.get(value) ?? 0))); // by 0 too: the series shows from the first scrape
         seen.set(value, total);
       }
     },
