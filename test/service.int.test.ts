@@ -49,7 +49,8 @@ describe("service", () => {
     const reply = await r.call("instance.get", { id: "missing" });
     assert.equal(reply.headers["Nats-Service-Error-Code"], "404");
     assert.equal(reply.headers["Nats-Service-Error"], reply.body.error.message);
-    assert.deepEqual(Object.keys(reply.body.error), ["code", "message"]);
+    assert.deepEqual(Object.keys(reply.body.error), ["code", "message", "hint"]);
+    assert.deepEqual(reply.body.error.hint, { text: "list them", operation: "instance.list" });
   });
 
   const malformed: [string, string, RegExp][] = [

@@ -37,7 +37,7 @@ export function authorize(api: RegistryApi, policy: () => Policy | undefined, ow
     try {
       await onInstance(p, "instance:view", id);
     } catch (err) {
-      if (err instanceof RegistryError && err.code === 403) throw notFound(`instance "${id}" not found; list them with registry.instance.list`);
+      if (err instanceof RegistryError && err.code === 403) throw notFound(`instance "${id}" not found`, { text: "list them", operation: "instance.list" });
       throw err;
     }
   }

@@ -5,7 +5,7 @@
  * registry writes it once.
  */
 import { RequestError, TimeoutError, headers, nuid, type NatsConnection } from "@nats-io/transport-node";
-import { RegistryError, type ErrorCode, type ErrorDetail } from "../contract/errors.ts";
+import { RegistryError, type ErrorCode, type ErrorDetail, type ErrorHint } from "../contract/errors.ts";
 
 export type Requester = <T>(subject: string, body?: object, opts?: { write?: boolean }) => Promise<T>;
 
@@ -20,9 +20,9 @@ export function requester(nc: NatsConnection, prefix: string, timeoutMs: number)
         const reply = await nc.request(full, payload, { timeout: timeoutMs, headers: h });
         const code = reply.headers?.get("Nats-Service-Error-Code");
         if (code) {
-          const parsed = reply.data.length ? reply.json<{ error?: { message?: string; details?: ErrorDetail[] } }>() : {};
+          const parsed = reply.data.length ? reply.json<{ error?: { message?: string; details?: ErrorDetail[]; hint?: ErrorHint } }>() : {};
           const message = parsed.error?.message ?? reply.headers?.get("Nats-Service-Error") ?? `failed with ${code}`;
-          throw new RegistryError(Number(code) as ErrorCode, message, parsed.error?.details ? { details: parsed.error.details } : {});
+          throw RegistryError.fromWire(Number(code) as ErrorCode, { ...parsed.error, message });
         }
         return reply.json<T>();
       } catch (err) {

@@ -375,6 +375,8 @@ export const ErrorReply = Type.Object({
     code: Type.Integer(),
     message: Type.String(),
     details: Type.Optional(Type.Array(Type.Object({ path: Type.String(), message: Type.String() }))),
+    /** What to do next, as the operation that does it; the message ends with it in the NATS face's words. */
+    hint: Type.Optional(Type.Object({ text: Type.String(), operation: Type.String() })),
   }),
 });
 

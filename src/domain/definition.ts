@@ -34,7 +34,7 @@ export const definitionDecider: Decider<DefinitionState, DefinitionCommand, Defi
         return [{ type: "DefinitionSaved", data: { definition } }];
       }
       case "RemoveDefinition":
-        if (state === null) throw notFound(`definition "${command.data.id}" not found; list them with registry.definition.list`);
+        if (state === null) throw notFound(`definition "${command.data.id}" not found`, { text: "list them", operation: "definition.list" });
         return [{ type: "DefinitionRemoved", data: { id: command.data.id } }];
       default:
         return unhandled(command);

@@ -86,7 +86,7 @@ export const instanceDecider: Decider<InstanceState, InstanceCommand, InstanceEv
       case "RegisterInstance":
         return register(command, state);
       case "RemoveInstance":
-        if (state === null) throw notFound(`instance "${command.data.id}" not found; list them with registry.instance.list`);
+        if (state === null) throw notFound(`instance "${command.data.id}" not found`, { text: "list them", operation: "instance.list" });
         return [{ type: "InstanceRemoved", data: { id: state.id, ...(state.slug !== undefined ? { slug: state.slug } : {}) } }];
       case "ReportStatus":
       case "RecordCheck":

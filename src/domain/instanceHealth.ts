@@ -109,7 +109,7 @@ export function decideHealth(command: InstanceHealthCommand, state: Instance | n
   const { now } = command.metadata;
   if (state === null) {
     if (command.type === "ReportStatus" || command.type === "RenewLease") {
-      throw notFound(`instance "${command.data.id}" not found; register it again with registry.instance.register`);
+      throw notFound(`instance "${command.data.id}" not found`, { text: "register it again", operation: "instance.register" });
     }
     return [];
   }

@@ -84,7 +84,7 @@ export const nodeDecider: Decider<NodeState, NodeCommand, NodeEvent> = {
       case "CheckLiveness":
         return checkLiveness(command, state);
       case "RemoveNode":
-        if (state === null) throw notFound(`node "${command.data.id}" not found; list them with registry.node.list`);
+        if (state === null) throw notFound(`node "${command.data.id}" not found`, { text: "list them", operation: "node.list" });
         return [{ type: "NodeRemoved", data: { id: state.id, url: state.url, reason: command.data.reason } }];
       default:
         return unhandled(command);

@@ -91,7 +91,7 @@ export function leases(deps: {
         await instances.sync();
         instance = instances.get(id);
       }
-      if (!instance) throw notFound(`instance "${id}" not found (its lease may have expired); register it again`);
+      if (!instance) throw notFound(`instance "${id}" not found (its lease may have expired)`, { text: "register it again", operation: "instance.register" });
       if (instance.ttlSeconds === undefined) {
         throw new RegistryError(400, `instance "${id}" has no lease to renew; register it with ttlSeconds to give it one`);
       }

@@ -48,10 +48,18 @@ const KEEP_ALIVE_MS = 15_000;
 /** What a watcher may leave unread before it is cut off. */
 const WATCH_BUFFER_BYTES = 4 * 1024 * 1024;
 
+/** An error's hint as this face says it: the route of the operation, not its NATS subject. */
+function inHttpTerms(err: RegistryError): RegistryError {
+  const hint = err.hint;
+  const route = hint && routes.find((r) => r.subject === hint.operation);
+  if (!hint || !route) return err;
+  return new RegistryError(err.code, `${err.summary}; ${hint.text} with ${route.method} ${API_PREFIX}${route.path}`, err.details ? { details: err.details } : {});
+}
+
 function errorReply(err: unknown, log: Logger, route: string): { status: number; body: unknown } {
   if (err instanceof RegistryError) {
     if (err.code >= 500) log.warn({ route, code: err.code, error: err.message }, "HTTP request failed");
-    return { status: err.code, body: err.toJSON() };
+    return { status: err.code, body: inHttpTerms(err).toJSON() };
   }
   log.error({ err, route }, "HTTP request failed");
   const internal = new RegistryError(500, `internal error (${(err as Error).message}); see the registry's log`);

@@ -33,7 +33,7 @@ export function registryQueries(views: {
     async getDefinition({ id }) {
       await definitions.sync();
       const definition = definitions.get(id);
-      if (!definition) throw notFound(`definition "${id}" not found; list them with registry.definition.list`);
+      if (!definition) throw notFound(`definition "${id}" not found`, { text: "list them", operation: "definition.list" });
       return { definition };
     },
 
@@ -46,7 +46,7 @@ export function registryQueries(views: {
     async getInstance({ id }) {
       await instances.sync();
       const instance = instances.get(id);
-      if (!instance) throw notFound(`instance "${id}" not found; list them with registry.instance.list`);
+      if (!instance) throw notFound(`instance "${id}" not found`, { text: "list them", operation: "instance.list" });
       return { instance };
     },
 
@@ -64,7 +64,7 @@ export function registryQueries(views: {
       await nodes.sync();
       const id = ref.id ?? nodeIdOfUrl(nodes, ref.url as string);
       const node = id === undefined ? undefined : nodes.get(id);
-      if (!node) throw notFound(`node ${ref.id !== undefined ? `"${ref.id}"` : `with url ${ref.url}`} not found; list them with registry.node.list`);
+      if (!node) throw notFound(`node ${ref.id !== undefined ? `"${ref.id}"` : `with url ${ref.url}`} not found`, { text: "list them", operation: "node.list" });
       return { node };
     },
 
