@@ -35,7 +35,7 @@ test("execute - appends the decided event and projects it before returning", asy
   const { store, events } = memoryStore();
   const projected: number[] = [];
   const result = await execute({ store, project: async (_e, seq) => void projected.push(seq) }, definitionDecider, "s.d", save, { requestId: "req-1" });
-  assert.deepEqual(result, { state: save.data.definition, version: 1, written: true });
+  assert.deepEqual(result, { state: save.data.definition, version: 1, written: true, events: [{ type: "DefinitionSaved", data: save.data }] });
   assert.deepEqual(projected, [1]);
   assert.equal(events[0]?.envelope?.metadata.requestId, "req-1");
 });
@@ -47,6 +47,7 @@ test("execute - a retry of the same command with the same request id writes noth
   const again = await execute(deps, definitionDecider, "s.d", { ...save, metadata: { now: "2026-01-01T00:00:05.000Z" } }, { requestId: "req-1" });
   assert.equal(events.length, 1);
   assert.deepEqual(again.state, save.data.definition);
+  assert.deepEqual(again.events, [], "a retry of a written request appends nothing");
 });
 
 test("execute - a different command under a reused request id is written", async () => {

@@ -65,7 +65,11 @@ export class RegistryClient {
   // ------------------------------------------------------------ instances
 
   async registerInstance(req: RegisterInstanceRequest): Promise<Instance> {
-    return (await this.#request<{ instance: Instance }>("instance.register", req, { write: true })).instance;
+    return (await this.registration(req)).instance;
+  }
+  /** A registration's whole reply: the instance, and `movedFrom` when it took the instance from another slug. */
+  async registration(req: RegisterInstanceRequest): Promise<{ instance: Instance; movedFrom?: { slug: string } }> {
+    return this.#request("instance.register", req, { write: true });
   }
   async getInstance(id: string): Promise<Instance> {
     return (await this.#request<{ instance: Instance }>("instance.get", { id })).instance;

@@ -28,7 +28,8 @@ const backoff = (attempt: number) => new Promise((r) => setTimeout(r, Math.rando
 
 export type Project = (event: RegistryEvent, seq: number) => Promise<void>;
 
-export type Executed<State> = { state: State; version: number; written: boolean };
+/** `events`: what this call appended (none when it was a retry of a request already written). */
+export type Executed<State, Event = unknown> = { state: State; version: number; written: boolean; events: Event[] };
 
 /** The request id bound to the command's subject, type and data. */
 export function commandIdOf(requestId: string, subject: string, command: { type: string; data: unknown }): string {
@@ -54,19 +55,19 @@ export async function execute<State, Command extends { type: string; data: unkno
   subject: string,
   command: Command,
   opts: { requestId?: string | undefined; caller?: Caller | undefined; hint?: (() => StateHint<State> | undefined) | undefined } = {},
-): Promise<Executed<State>> {
+): Promise<Executed<State, Event>> {
   const { store, project } = deps;
   const { requestId, caller } = opts;
   const commandId = requestId === undefined ? undefined : commandIdOf(requestId, subject, command);
 
-  async function current(): Promise<Executed<State>> {
+  async function current(): Promise<Executed<State, Event>> {
     const latest = await store.readLatest(subject);
     if (latest?.envelope) await project(latest.envelope, latest.seq); // it may be from a process that died before projecting
-    return { state: stateOf(decider, latest), version: latest?.seq ?? 0, written: false };
+    return { state: stateOf(decider, latest), version: latest?.seq ?? 0, written: false, events: [] };
   }
 
   /** One decision and its appends; undefined when another writer got there first. */
-  async function attempt(state: State, version: number): Promise<Executed<State> | undefined> {
+  async function attempt(state: State, version: number): Promise<Executed<State, Event> | undefined> {
     const events = decider.decide(command, state);
     try {
       for (const [i, event] of events.entries()) {
@@ -82,7 +83,7 @@ export async function execute<State, Command extends { type: string; data: unkno
       if (err instanceof VersionConflict) return undefined;
       throw err;
     }
-    return { state, version, written: events.length > 0 };
+    return { state, version, written: events.length > 0, events };
   }
 
   const hint = opts.hint?.();

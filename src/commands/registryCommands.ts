@@ -45,8 +45,9 @@ export function registryCommands(deps: WritePathDeps): RegistryCommands {
       await lookups.syncInstances();
       const id = registrationTarget(address.url, request.id, lookups.instanceIdOfUrl(address.url), instanceIdForUrl(address.url));
       const command = { type: "RegisterInstance" as const, data: { id, address, request }, metadata: { now: now() } };
-      const { state } = await run(instanceDecider, instanceSubject(id), command, { ...ctx, hint: instanceHint(id) });
-      return { instance: state as Instance };
+      const { state, events } = await run(instanceDecider, instanceSubject(id), command, { ...ctx, hint: instanceHint(id) });
+      const previousSlug = events.map((e) => (e.type === "InstanceUpdated" ? e.data.movedFrom?.slug : undefined)).find((slug) => slug !== undefined);
+      return { instance: state as Instance, ...(previousSlug !== undefined ? { movedFrom: { slug: previousSlug } } : {}) };
     },
 
     async removeInstance({ id }, ctx) {
@@ -60,7 +61,7 @@ export function registryCommands(deps: WritePathDeps): RegistryCommands {
       if (id === undefined) {
         await lookups.syncNodes();
         id = lookups.nodeIdOfUrl(ref.url ?? "");
-        if (id === undefined) throw notFound(`no node has url ${ref.url}; list them with registry.node.list`);
+        if (id === undefined) throw notFound(`no node has url ${ref.url}`, { text: "list them", operation: "node.list" });
       }
       const command = { type: "RemoveNode" as const, data: { id, reason: "removed by an operator" }, metadata: { now: now() } };
       await run(nodeDecider, names.eventSubject("node", id), command, ctx);

@@ -25,7 +25,8 @@ export type ExpiryProtection = { enabled: boolean; engaged: boolean; since?: str
 export type RegistryCommands = {
   saveDefinition(req: { definition: Definition }, ctx: RequestContext): Promise<{ definition: Definition }>;
   removeDefinition(req: { id: string }, ctx: RequestContext): Promise<Record<string, never>>;
-  registerInstance(req: RegisterInstanceRequest, ctx: RequestContext): Promise<{ instance: Instance }>;
+  /** `movedFrom`: the slug the instance had when this registration gave it another one. */
+  registerInstance(req: RegisterInstanceRequest, ctx: RequestContext): Promise<{ instance: Instance; movedFrom?: { slug: string } }>;
   removeInstance(req: { id: string }, ctx: RequestContext): Promise<Record<string, never>>;
   removeNode(req: NodeRef, ctx: RequestContext): Promise<Record<string, never>>;
   reportStatus(req: ReportStatusRequest, ctx: RequestContext): Promise<{ instance: Instance }>;

@@ -18,7 +18,7 @@ const replies: Record<string, unknown> = {
   "definition.get": object({ definition: ref("Definition") }),
   "definition.list": page("definitions", "Definition"),
   "definition.remove": object({}),
-  "instance.register": object({ instance: ref("Instance") }),
+  "instance.register": object({ instance: ref("Instance"), movedFrom: object({ slug: { type: "string" } }) }),
   "instance.get": object({ instance: ref("Instance") }),
   "instance.list": page("instances", "Instance"),
   "instance.remove": object({}),
