@@ -8,7 +8,13 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { connect } from "@nats-io/transport-node";
-import { RegistryClient } from "registry";
+import { RegistryClient } from "@nats-registry/registry";
+
+// Handled from the first line: a SIGTERM during start-up (`kill %1` right after `&`) still deregisters.
+let stopRequested: () => void = () => undefined;
+const stopping = new Promise<void>((resolve) => (stopRequested = resolve));
+process.once("SIGINT", () => stopRequested());
+process.once("SIGTERM", () => stopRequested());
 
 const name = process.env.HELLO_NAME ?? `hello-${process.pid}`;
 const server = createServer((req, res) => {
@@ -28,12 +34,9 @@ const me = await registry.selfRegister({
 });
 process.stdout.write(`${name} listening on http://127.0.0.1:${port}, registered as ${me.instance().id}\n`);
 
-const stop = async () => {
-  await me.stop(); // deregister first, so callers stop picking this instance
-  server.close();
-  await nc.drain();
-  process.stdout.write(`${name} deregistered and stopped\n`);
-  process.exit(0);
-};
-process.once("SIGINT", () => void stop());
-process.once("SIGTERM", () => void stop());
+await stopping;
+await me.stop(); // deregister first, so callers stop picking this instance
+server.close();
+await nc.drain();
+process.stdout.write(`${name} deregistered and stopped\n`);
+process.exit(0);

@@ -44,3 +44,20 @@ test("readme - every nats req example succeeds, sent as the nats CLI sends it", 
     assert.equal(reply.code, undefined, `${subject} ${body}: ${JSON.stringify(reply.body)}`);
   }
 });
+
+test("readme - the example service and caller block works pasted as it is: the caller waits, kill %1 deregisters", async () => {
+  const text = await readme();
+  const section = text.slice(text.indexOf("Then run the example service and its caller"), text.indexOf("## With the nats CLI"));
+  const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1] ?? "";
+  assert.match(block, /hello-service\.ts &[\s\S]*hello-caller\.ts 3[\s\S]*kill %1/);
+  const run = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+    execFile("bash", ["-c", `${block}\nwait`], { cwd: root, env: { ...process.env, NATS_URL: r.server.url }, timeout: 60_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    ),
+  );
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stdout.split("\n").filter((l) => /^call \d -> http:\/\/127\.0\.0\.1:\d+ \(\w+\): hello from hello-\d+$/.test(l)).length, 3, run.stdout);
+  assert.match(run.stdout, /hello-\d+ deregistered and stopped/);
+  // Gone at once, not after its 10 s lease lapses.
+  assert.deepEqual((await r.call("instance.list", { slug: "hello-svc" })).body.instances, []);
+});

@@ -25,6 +25,11 @@ export type Discovery = {
    * would, rather than failing every call); undefined when there is none at all.
    */
   pick(): Instance | undefined;
+  /**
+   * Resolves true once `pick()` has an instance to give (at once when it has one), false
+   * when none has come within `timeoutMs`: for a caller that starts beside its callee.
+   */
+  waitForInstances(timeoutMs: number): Promise<boolean>;
   /** Called after every change; returns a function that unsubscribes. */
   onChange(listener: (instances: Instance[]) => void): () => void;
   stop(): void;
@@ -69,6 +74,20 @@ export async function discover(slug: string, mirror: InstanceSource): Promise<Di
       if (candidates.length === 0) return undefined;
       candidates.sort(byId); // a stable ring as instances come and go
       return candidates[next++ % candidates.length];
+    },
+    waitForInstances(timeoutMs) {
+      const pickable = () => [...mirror.values()].some(mayTakeTraffic);
+      if (pickable()) return Promise.resolve(true);
+      return new Promise<boolean>((resolve) => {
+        const done = (found: boolean) => {
+          clearTimeout(timer);
+          listeners.delete(listener);
+          resolve(found);
+        };
+        const listener = () => void (pickable() && done(true));
+        const timer = setTimeout(() => done(false), timeoutMs);
+        listeners.add(listener);
+      });
     },
     onChange(listener) {
       listeners.add(listener);
