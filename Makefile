@@ -9,10 +9,13 @@ run: deps build
 test: deps build typecheck lint
 	node --import tsx --test --test-concurrency=2 $(TESTS)
 
-# dist/: the compiled client library and CLI (bin/registry.js runs it).
-build: deps
-	npx --no-install tsc -p tsconfig.build.json
-	cp src/http/dashboard.html dist/http/dashboard.html
+# dist/: the compiled client library and CLI (bin/registry.js runs it). Compiled again only
+# when a source or a setting changed, so that `make run` starts at once when nothing did.
+build: deps dist/.built
+
+dist/.built: $(shell find src -type f) tsconfig.json tsconfig.build.json package-lock.json scripts/build.sh
+	scripts/build.sh
+	touch $@
 
 unit: deps
 	node --import tsx --test $(sort $(wildcard test/*.unit.test.ts))

@@ -58,4 +58,4 @@ fi
 
 # In the foreground: Ctrl-C reaches it (not the nats-server, in its own session), it
 # drains and exits, and the EXIT trap then stops the nats-server started above.
-node --import tsx src/main.ts "$@"
+node dist/bundle/registry.js "$@"

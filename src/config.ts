@@ -21,6 +21,8 @@ export type Config = {
   maxRequestBytes: number;
   /** LOG_LEVEL: pino level. */
   logLevel: string;
+  /** LOG_FORMAT: json lines, or pretty (coloured, one readable line per event); by default pretty on a terminal. */
+  logFormat?: "json" | "pretty";
   /** OB_NODE_ID: this machine's node id; without it one is generated once and kept in dataDir. */
   nodeId?: string;
   /** OB_SELF_URL: how other nodes reach this one. */
@@ -115,6 +117,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   if (env.REGISTRY_PREFIX) config.prefix = env.REGISTRY_PREFIX;
   config.maxRequestBytes = positiveInteger(env, "REGISTRY_MAX_REQUEST_BYTES", problems) ?? config.maxRequestBytes;
   if (env.LOG_LEVEL) config.logLevel = env.LOG_LEVEL;
+  if (env.LOG_FORMAT === "json" || env.LOG_FORMAT === "pretty") config.logFormat = env.LOG_FORMAT;
+  else if (env.LOG_FORMAT) problems.push(`LOG_FORMAT "${env.LOG_FORMAT}" must be json or pretty (unset: pretty on a terminal, json otherwise)`);
   if (env.OB_NODE_ID) config.nodeId = env.OB_NODE_ID;
   if (env.OB_SELF_URL) config.selfUrl = env.OB_SELF_URL;
   if (env.OB_REGION) config.region = env.OB_REGION;

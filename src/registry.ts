@@ -248,7 +248,9 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     observe: (operation, outcome, seconds) => metrics.observeRequest("nats", operation, outcome, seconds),
   });
   serviceId = service.info().id;
-  await health.members.refresh();
+  // Not awaited: a ping gathers answers for up to half a second, and until it is in this process
+  // checks every instance without an agent itself (checked twice at worst; a status changes once).
+  void health.members.refresh();
   const http =
     config.httpAddr === "off"
       ? undefined

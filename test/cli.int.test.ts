@@ -5,6 +5,7 @@ import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import type { Command } from "commander";
 import { runCli, startCli } from "./harness/cli.ts";
 import { startTestRegistry, type TestRegistry } from "./harness/registry.ts";
 import { until } from "./harness/until.ts";
@@ -31,7 +32,7 @@ describe("registry CLI", () => {
     assert.equal((await runCli(["def", "rm", "api-svc"], env)).code, 0);
     const gone = await runCli(["def", "get", "api-svc"], env);
     assert.equal(gone.code, 1);
-    assert.equal(gone.stderr, 'registry: definition "api-svc" not found; list them with registry.definition.list\n');
+    assert.equal(gone.stderr, 'registry: definition "api-svc" not found; list them with registry definitions list\n', "the hint names the CLI command, not the NATS subject");
   });
 
   test("cli - a definition file that does not parse or validate is refused with file, line and field; nothing written", async () => {
@@ -65,7 +66,9 @@ describe("registry CLI", () => {
     assert.match(header!, /^INSTANCE ID\s+URL\s+STATUS\s+OWNER SLUG\s+LAST HEARTBEAT$/);
     assert.ok(rows.some((row) => new RegExp(`^${id}\\s+http://127\\.0\\.0\\.1:9101\\s+Unknown\\s+user-svc\\s+no lease$`).test(row)), table.stdout);
     await runCli(["i", "register", "--url", "http://127.0.0.1:9103", "--slug", "leased-svc", "--ttl", "30"], env);
+    const leased = await runCli(["i", "ls", "--slug", "leased-svc", "--json"], env);
     assert.match((await runCli(["i", "ls", "--slug", "leased-svc"], env)).stdout, /leased-svc\s+\d+s ago\n$/);
+    await r.call("instance.remove", { id: JSON.parse(leased.stdout).instances[0].id }); // its lapse would be an event in the tests below
     const stray = await runCli(["i", "ls", "user-svc"], env);
     assert.equal(stray.code, 2);
     assert.match(stray.stderr, /unexpected argument "user-svc"; to list one service's instances: registry i ls --slug user-svc/);
@@ -105,18 +108,50 @@ describe("registry CLI", () => {
     assert.match(bad.stderr, /^registry: invalid node requirements: \/strategy must be one of bestFit, leastLoaded\n$/);
   });
 
-  test("cli - usage errors exit 2 with one line; --help works everywhere", async () => {
-    for (const args of [["frobnicate"], ["i", "register", "--bogus", "1"], ["i", "get"], ["def", "explode"]]) {
+  test("cli - usage errors exit 2 with one line naming the argument; nothing is written", async () => {
+    const before = await r.eventCount();
+    const cases: [string[], RegExp][] = [
+      [["frobnicate"], /unknown command 'frobnicate'/],
+      [["i", "register", "--bogus", "1"], /unknown option '--bogus'/],
+      [["i", "get"], /missing required argument 'id'/],
+      [["def", "explode"], /unknown command 'explode'/],
+      [["i", "get", "a", "b"], /too many arguments/],
+      [["serve", "extra"], /too many arguments for 'serve'/],
+      [["rebuild", "--now"], /unknown option '--now'/],
+      [["i", "register", "--url", "http://127.0.0.1:9999", "--ttl", "soon"], /'--ttl <seconds>' argument 'soon' is invalid/],
+      [["i", "status", "inst_x", "Sleepy"], /'Sleepy' is invalid for argument 'status'/],
+      [["n", "select", "--min-memory-free", "lots"], /'--min-memory-free <size>' argument 'lots' is invalid\. It must be a size/],
+      [["health", "protection", "maybe"], /'maybe' is invalid/],
+      [["watch", "everything"], /'everything' is invalid/],
+      [["history", "--since", "yesterday"], /'--since <time\|1h>' argument 'yesterday' is invalid/],
+    ];
+    for (const [args, message] of cases) {
       const run = await runCli(args, env);
       assert.equal(run.code, 2, args.join(" "));
       assert.equal(run.stderr.split("\n").filter(Boolean).length, 1, run.stderr);
       assert.match(run.stderr, /^registry: /);
+      assert.match(run.stderr, message, args.join(" "));
     }
-    for (const args of [["--help"], ["def", "--help"], ["i", "--help"], ["i", "ls", "--help"], ["n", "--help"], ["watch", "--help"], ["top", "--help"]]) {
-      const run = await runCli(args, env);
-      assert.equal(run.code, 0, args.join(" "));
-      assert.match(run.stdout, /^registry /);
+    assert.equal(await r.eventCount(), before);
+  });
+
+  test("cli - --help on every command and subcommand prints its help and does nothing else", async () => {
+    const { buildProgram } = await import("../src/cli/main.ts");
+    const paths: string[][] = [];
+    const walk = (command: Command, path: string[]) => {
+      paths.push(path);
+      for (const sub of command.commands) if (sub.name() !== "help") walk(sub, [...path, sub.name()]);
+    };
+    walk(buildProgram({ out: process.stdout, err: process.stderr, interrupted: () => new Promise(() => undefined) }, []), []);
+    assert.ok(paths.length >= 30, `every command is walked (${paths.length})`);
+    const before = await r.eventCount();
+    // Nothing answers on port 1: a command that did anything but print its help would fail.
+    for (const path of paths) {
+      const run = await runCli([...path, "--help"], { NATS_URL: "nats://127.0.0.1:1" });
+      assert.deepEqual([run.code, run.stderr], [0, ""], path.join(" "));
+      assert.match(run.stdout, new RegExp(`^Usage: registry${path.map((p) => ` ${p}\\S*`).join("")} `), path.join(" "));
     }
+    assert.equal(await r.eventCount(), before);
   });
 
   test("cli - an unreachable NATS is one clear line and exit 3, no stack trace", async () => {
@@ -145,7 +180,7 @@ describe("registry CLI", () => {
     await r.call("instance.register", { url: "http://127.0.0.1:9301", slug: "junk-watched" });
     await watch.waitFor("http://127.0.0.1:9301", "the registration after the junk to be printed");
     const lines = watch.output().trim().split("\n").map((l) => JSON.parse(l));
-    assert.deepEqual(lines[0], { bucket: "registry_instances", key: "junk-watched.x", operation: "PUT", revision: lines[0].revision, value: null });
+    assert.deepEqual(lines[0], { bucket: "registry_instances", key: "junk-watched.x", operation: "PUT", revision: lines[0].revision, update: true, value: null });
     assert.equal(await watch.interrupt(), 0);
   });
 
@@ -169,8 +204,85 @@ describe("registry CLI", () => {
     const top = startCli(["top"], env);
     await top.waitFor(/self-node\s+Online\s+\[/, "the node row");
     await r.call("instance.register", { url: "http://127.0.0.1:9301", slug: "top-svc", status: "Healthy" });
-    await top.waitFor(/top-svc\s+1\s+0\s+0\s+0\s+0\s+1/, "a redraw with the new service");
+    await top.waitFor(/top-svc\s+1\s+0\s+0\s+0\s+0\s+0\s+0\s+1/, "a redraw with the new service");
     assert.equal(await top.interrupt(), 0);
     assert.match(top.output(), /NODE ID\s+STATUS\s+CPU\s+MEMORY\s+DISK\s+GPUS\s+LAST HEARTBEAT/);
+    assert.match(top.output(), /SERVICE\s+HEALTHY\s+DEGRADED\s+UNHEALTHY\s+UNREACHABLE\s+UNKNOWN\s+STARTING\s+STOPPING\s+TOTAL/);
   });
+
+  test("cli - health shows leases, the event stream and protection; health protection off|on switches it", async () => {
+    const shown = await runCli(["health"], env);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /^expiry protection: on, not engaged\n/);
+    assert.match(shown.stdout, /leases\s+\d+ \(\d+ lapsed\)\n/);
+    assert.match(shown.stdout, /event stream\s+\d+ events, [\d.]+ (B|KiB|MiB) \(\d+% of [\d.]+ (MiB|GiB)\)/);
+    assert.deepEqual(JSON.parse((await runCli(["health", "status", "--json"], env)).stdout), (await r.call("health.status")).body);
+    const off = await runCli(["health", "protection", "off"], env);
+    assert.deepEqual([off.code, off.stdout], [0, "expiry protection: off (lapsed leases always expire)\n"]);
+    assert.equal((await r.call("health.status")).body.protection.enabled, false);
+    assert.equal((await runCli(["health", "protection", "on"], env)).code, 0);
+    assert.equal((await r.call("health.status")).body.protection.enabled, true);
+  });
+
+  test("cli - i renew renews a lease; an instance without one is refused with what to do", async () => {
+    const { instance } = (await r.call("instance.register", { url: "http://127.0.0.1:9501", slug: "renewed-svc", ttlSeconds: 30 })).body;
+    const renewed = await runCli(["i", "renew", instance.id], env);
+    assert.equal(renewed.code, 0, renewed.stderr);
+    assert.match(renewed.stdout, new RegExp(`^renewed the lease of instance ${instance.id} \\(30 s from now\\); it is Healthy\n$`));
+    assert.ok((await r.call("instance.get", { id: instance.id })).body.instance.lastHeartbeat > instance.lastHeartbeat, "the renewal is stored");
+    const { instance: plain } = (await r.call("instance.register", { url: "http://127.0.0.1:9502", slug: "renewed-svc" })).body;
+    const refused = await runCli(["i", "renew", plain.id], env);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /has no lease to renew; register it with ttlSeconds/);
+    const missing = await runCli(["i", "renew", "inst_nobody"], env);
+    assert.equal(missing.stderr, 'registry: instance "inst_nobody" not found (its lease may have expired); register it again with registry instances register\n');
+  });
+
+  test("cli - registering a known URL under another slug says it moved the instance from that service", async () => {
+    const first = await runCli(["i", "register", "--url", "http://127.0.0.1:9601", "--slug", "old-svc"], env);
+    assert.match(first.stdout, /^registered instance/);
+    const moved = await runCli(["i", "register", "--url", "http://127.0.0.1:9601", "--slug", "new-svc"], env);
+    assert.equal(moved.code, 0, moved.stderr);
+    assert.match(moved.stdout, /^moved instance inst_\w+ at http:\/\/127\.0\.0\.1:9601 from service old-svc to new-svc \(one URL is one instance\)\n$/);
+    const json = JSON.parse((await runCli(["i", "register", "--url", "http://127.0.0.1:9601", "--slug", "old-svc", "--json"], env)).stdout);
+    assert.deepEqual(json.movedFrom, { slug: "new-svc" });
+    const again = JSON.parse((await runCli(["i", "register", "--url", "http://127.0.0.1:9601", "--slug", "old-svc", "--json"], env)).stdout);
+    assert.equal(again.movedFrom, undefined, "no move, no movedFrom");
+  });
+
+  test("cli - watch prints the current state first, then changes; --changes-only skips the state; --from replays from a revision", async () => {
+    const { instance: existing } = (await r.call("instance.register", { url: "http://127.0.0.1:9701", slug: "state-svc" })).body;
+    const { instance: removed } = (await r.call("instance.register", { url: "http://127.0.0.1:9702", slug: "state-svc" })).body;
+    await r.call("instance.remove", { id: removed.id });
+    const revisionOf = async (id: string) => (await (await new Kvm(r.nc).open("registry_instances")).get(`state-svc.${id}`))!.revision;
+    const from = await revisionOf(existing.id);
+    const watching = (args: string[]) => startCli(["watch", "instances", "--slug", "state-svc", "--json", ...args], env);
+    const full = watching([]);
+    const changesOnly = watching(["--changes-only"]);
+    const replay = watching(["--from", String(from)]);
+    await full.waitFor(existing.id, "the current state");
+    await until(async () => (await r.jsm.consumers.list("KV_registry_instances").next()).filter((c) => c.config.filter_subject === "$KV.registry_instances.state-svc.>").length >= 3, "the three watches to start");
+    const { instance: added } = (await r.call("instance.register", { url: "http://127.0.0.1:9703", slug: "state-svc" })).body;
+    for (const w of [full, changesOnly, replay]) await w.waitFor(added.id, "the new registration");
+    const lines = (w: typeof full) => w.output().trim().split("\n").map((l) => JSON.parse(l) as { key: string; operation: string; update: boolean });
+    const seen = (w: typeof full) => lines(w).map((l) => [l.key.split(".")[1], l.operation, l.update]);
+    assert.deepEqual(seen(full), [[existing.id, "PUT", false], [added.id, "PUT", true]], "the state (without the removed one), then the change");
+    assert.deepEqual(seen(changesOnly), [[added.id, "PUT", true]]);
+    // The bucket keeps each key's latest entry only: the removed instance's registration gave way to its delete marker.
+    assert.deepEqual(seen(replay), [[existing.id, "PUT", true], [removed.id, "DEL", true], [added.id, "PUT", true]], "each key's latest change from the revision on");
+    for (const w of [full, changesOnly, replay]) assert.equal(await w.interrupt(), 0);
+  });
+});
+
+test("cli - top fits a 60-column terminal and counts each status apart", async () => {
+  const { renderTop } = await import("../src/cli/top.ts");
+  const now = Date.parse("2026-11-24T12:00:00Z");
+  const usage = { cpu: { percent: 42 }, memory: { percent: 73, totalBytes: 1, usedBytes: 1 }, disk: { percent: 12, totalBytes: 1, usedBytes: 1 } };
+  const node = { id: "a-node-with-a-rather-long-identifier-indeed", url: "http://127.0.0.1:1", status: "Online", usage, gpus: [{ gpuUtilization: 40 }], lastHeartbeat: new Date(now - 8000).toISOString() };
+  const instance = (status: string, slug = "order-svc") => ({ id: `inst_${status}`, url: "http://127.0.0.1:2", slug, status, tags: [] });
+  const screen = renderTop([node] as never, ["Healthy", "Unknown", "Unknown", "Starting", "Stopping"].map((s) => instance(s)) as never, 2, now, 60);
+  for (const line of screen.split("\n")) assert.ok(line.length <= 60, `"${line}" is ${line.length} columns`);
+  assert.match(screen, /SERVICE\s+OK\s+DEG\s+BAD\s+UNR\s+UNK\s+UP\s+DOWN\s+TOTAL\norder-svc\s+1\s+0\s+0\s+0\s+2\s+1\s+1\s+5\n/);
+  assert.match(screen, /\na-node-with-a-r…\s+Online\s+42%\s+73%\s+12%\s+1 40%\s+8s ago\n/, "a long id is shortened, the numbers kept");
+  assert.match(screen, /UNK unknown/, "the short headers are explained");
 });

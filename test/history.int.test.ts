@@ -73,7 +73,7 @@ describe("history", () => {
     assert.ok(JSON.parse(audit.stdout).events.some((e: { type: string }) => e.type === "DefinitionSaved"));
     const bad = await runCli(["history", "--since", "yesterday"], env);
     assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /--since must be a time such as .* or a duration such as 1h/);
+    assert.match(bad.stderr, /'--since <time\|1h>' argument 'yesterday' is invalid\. It must be a time such as .* or a duration such as 1h/);
   });
 });
 

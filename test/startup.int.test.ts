@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
+import { startNatsServer } from "./harness/natsServer.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
@@ -41,9 +42,39 @@ for (const command of ["serve", "agent", "rebuild"]) {
     const env = { NATS_URL: `nats://127.0.0.1:${await closedPort()}` };
     const help = await run(process.execPath, ["--import", "tsx", "src/main.ts", command, "--help"], env);
     assert.equal(help.code, 0, help.stderr);
-    assert.match(help.stdout, new RegExp(`^registry ${command}\\n`));
+    assert.match(help.stdout, new RegExp(`^Usage: registry ${command} \\[options\\]\\n`));
     const stray = await run(process.execPath, ["--import", "tsx", "src/main.ts", command, "--bogus"], env);
     assert.equal(stray.code, 2);
-    assert.match(stray.stderr, new RegExp(`registry ${command}: unexpected argument --bogus`));
+    assert.equal(stray.stderr, "registry: unknown option '--bogus'\n");
+    const extra = await run(process.execPath, ["--import", "tsx", "src/main.ts", command, "now"], env);
+    assert.deepEqual([extra.code, extra.stderr], [2, `registry: too many arguments for '${command}'. Expected 0 arguments but got 1.\n`]);
   });
 }
+
+test("logs - readable lines on a terminal, JSON lines otherwise; LOG_FORMAT chooses; a bad LOG_FORMAT says what it takes", async () => {
+  const server = await startNatsServer();
+  try {
+    const env = { NATS_URL: server.url, LOG_LEVEL: "info", LOG_FORMAT: "" };
+    const piped = await run(process.execPath, ["--import", "tsx", "src/main.ts", "rebuild"], env);
+    assert.equal(piped.code, 0, piped.stderr);
+    const last = JSON.parse(piped.stdout.trim().split("\n").at(-1)!) as { msg: string; level: number };
+    assert.deepEqual([last.level, last.msg], [30, "buckets rebuilt in place from the events; running registry processes follow on"]);
+    // `script` gives the command a terminal, as a person running it has.
+    const onTerminal = await run("script", ["-qec", `${process.execPath} --import tsx src/main.ts rebuild`, "/dev/null"], env);
+    assert.equal(onTerminal.code, 0, onTerminal.stdout);
+    assert.match(onTerminal.stdout, /\[\d\d:\d\d:\d\d\.\d{3}\] \S*INFO\S* \(registry\): \S*buckets rebuilt in place from the events/);
+    assert.doesNotMatch(onTerminal.stdout, /"level":/);
+    const forcedJson = await run("script", ["-qec", `${process.execPath} --import tsx src/main.ts rebuild`, "/dev/null"], { ...env, LOG_FORMAT: "json" });
+    assert.match(forcedJson.stdout, /"msg":"buckets rebuilt in place/);
+    const bad = await run(process.execPath, ["--import", "tsx", "src/main.ts", "rebuild"], { ...env, LOG_FORMAT: "fancy" });
+    assert.deepEqual([bad.code, bad.stderr], [2, 'registry: bad configuration: LOG_FORMAT "fancy" must be json or pretty (unset: pretty on a terminal, json otherwise)\n']);
+  } finally {
+    await server.stop();
+  }
+});
+
+test("make run - nothing is compiled again when nothing changed (the build is a file target)", async () => {
+  // make test built it; make -q answers 0 only when the target is up to date.
+  const { code } = await run("make", ["-q", "dist/.built"], {});
+  assert.equal(code, 0, "dist/.built is up to date, so make run goes straight to starting the registry");
+});

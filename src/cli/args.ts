@@ -1,55 +1,25 @@
 /**
- * Command-line arguments: positionals, `--flag value`, `--flag=value`, boolean flags and
- * repeatable flags. What a command accepts is declared, so a misspelt flag is an error.
+ * Option values the CLI reads: numbers, sizes, percentages, booleans, repeated and JSON lists,
+ * times. Each is a commander argument parser: it turns the text into the value or refuses it,
+ * and commander names the option and the value in the error (exit 2).
  */
+import { InvalidArgumentError } from "commander";
+
+/** A mistake in how the command was called or in a file it was given: exit 2. */
 export class UsageError extends Error {
   override name = "UsageError";
 }
 
-export type FlagSpec = { boolean?: string[]; repeatable?: string[]; values?: string[] };
-export type Parsed = { positionals: string[]; flags: Record<string, string | boolean | string[]> };
-
-export function parseArgs(argv: string[], spec: FlagSpec): Parsed {
-  const known = new Set([...(spec.boolean ?? []), ...(spec.repeatable ?? []), ...(spec.values ?? []), "json", "help"]);
-  const booleans = new Set([...(spec.boolean ?? []), "json", "help"]);
-  const repeatable = new Set(spec.repeatable ?? []);
-  const parsed: Parsed = { positionals: [], flags: {} };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === "-h") {
-      parsed.flags.help = true;
-      continue;
-    }
-    if (!arg.startsWith("--")) {
-      parsed.positionals.push(arg);
-      continue;
-    }
-    const [name, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
-    if (!known.has(name)) throw new UsageError(`unknown option --${name}; see --help`);
-    if (booleans.has(name)) {
-      // --flag, --flag=false, and --flag false / --flag true (the word after it, when it is one of those).
-      const word = inline ?? (argv[i + 1] === "true" || argv[i + 1] === "false" ? argv[++i] : undefined);
-      if (word !== undefined && word !== "true" && word !== "false") throw new UsageError(`--${name} is true or false, not "${word}"`);
-      parsed.flags[name] = word !== "false";
-      continue;
-    }
-    const value = inline ?? argv[++i];
-    if (value === undefined) throw new UsageError(`--${name} needs a value`);
-    if (repeatable.has(name)) parsed.flags[name] = [...((parsed.flags[name] as string[] | undefined) ?? []), value];
-    else parsed.flags[name] = value;
-  }
-  return parsed;
+export function number(raw: string): number {
+  const n = Number(raw);
+  if (raw.trim() === "" || !Number.isFinite(n)) throw new InvalidArgumentError("It must be a number.");
+  return n;
 }
 
-export const str = (p: Parsed, name: string) => p.flags[name] as string | undefined;
-export const list = (p: Parsed, name: string) => (p.flags[name] as string[] | undefined) ?? [];
-
-export function int(p: Parsed, name: string): number | undefined {
-  const raw = str(p, name);
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number, not "${raw}"`);
-  return n;
+/** A whole number of at least zero (ports, counts, milliseconds, sequences). */
+export function count(raw: string): number {
+  if (!/^\d+$/.test(raw.trim())) throw new InvalidArgumentError("It must be a whole number such as 3.");
+  return Number(raw);
 }
 
 const UNITS: Record<string, number> = {
@@ -58,20 +28,56 @@ const UNITS: Record<string, number> = {
 };
 
 /** A size in bytes, in plain bytes or with a unit: 1G and 1GB are 10^9, 512Mi and 512MiB are 512 x 2^20. */
-export function bytes(p: Parsed, name: string): number | undefined {
-  const raw = str(p, name);
-  if (raw === undefined) return undefined;
+export function bytes(raw: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*([A-Za-z]*)$/.exec(raw.trim());
   const unit = UNITS[(m?.[2] ?? "").toUpperCase()];
-  if (!m || unit === undefined) throw new UsageError(`--${name} must be a size such as 1073741824, 1G, 512Mi or 2GiB, not "${raw}"`);
+  if (!m || unit === undefined) throw new InvalidArgumentError("It must be a size such as 1073741824, 1G, 512Mi or 2GiB.");
   return Math.round(Number(m[1]) * unit);
 }
 
 /** A percentage, with or without its %: 80 and 80% are the same. */
-export function percent(p: Parsed, name: string): number | undefined {
-  const raw = str(p, name);
-  if (raw === undefined) return undefined;
+export function percent(raw: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*%?$/.exec(raw.trim());
-  if (!m) throw new UsageError(`--${name} must be a percentage such as 80 or 80%, not "${raw}"`);
+  if (!m) throw new InvalidArgumentError("It must be a percentage such as 80 or 80%.");
   return Number(m[1]);
+}
+
+/** `--flag`, `--flag true|false`, `--flag=true|false`: commander passes `true` for the bare flag. */
+export function bool(raw: string | boolean): boolean {
+  if (raw === true || raw === "true") return true;
+  if (raw === false || raw === "false") return false;
+  throw new InvalidArgumentError("It must be true or false.");
+}
+
+/** A flag given several times: each value appended. */
+export const repeated = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+/** A JSON list of strings, appended to what the repeated flag gathered. */
+export function jsonList(raw: string, previous: string[] = []): string[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new InvalidArgumentError(`It must be a JSON list such as '["dev","blue"]'.`);
+  }
+  if (!Array.isArray(parsed) || !parsed.every((t) => typeof t === "string")) throw new InvalidArgumentError("It must be a JSON list of strings.");
+  return [...previous, ...parsed];
+}
+
+const DURATION_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** An RFC 3339 time, or a duration back from now (`1h`), as RFC 3339. */
+export function time(raw: string, now = Date.now()): string {
+  const ago = /^(\d+)([smhd])$/.exec(raw);
+  if (ago) return new Date(now - Number(ago[1]) * DURATION_MS[ago[2]!]!).toISOString();
+  if (Number.isNaN(Date.parse(raw))) throw new InvalidArgumentError("It must be a time such as 2026-11-24T10:00:00Z or a duration such as 1h.");
+  return new Date(raw).toISOString();
+}
+
+/** A stream sequence (digits), an RFC 3339 time, or a duration back from now. */
+export const sequenceOrTime = (raw: string): string | number => (/^\d+$/.test(raw) ? Number(raw) : time(raw));
+
+/** Only the fields given, so that the registry's own defaults apply to the rest. */
+export function defined<T extends object>(fields: T): T {
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as T;
 }

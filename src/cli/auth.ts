@@ -11,36 +11,36 @@ import { SLUG_PATTERN } from "../contract/ids.ts";
 import { namesFor } from "../contract/names.ts";
 import { randomBytes } from "node:crypto";
 import { tokenHash } from "../access/policy.ts";
-import { list, parseArgs, str, UsageError, type Parsed } from "./args.ts";
-import type { CliContext } from "./context.ts";
+import type { Command } from "commander";
+import { repeated, UsageError } from "./args.ts";
+import type { Cli, CliContext } from "./context.ts";
 
-export const AUTH_HELP = `registry auth add-service SLUG [--account NAME] [--reads SLUG]... [--dir DIR]
-registry auth add-token --account ACCOUNT --name NAME
+export function authCommand(program: Command, cli: Cli): void {
+  const auth = program.command("auth").description("credentials: a service's NATS key, an HTTP bearer token");
+  auth
+    .command("add-service")
+    .description("create a user nkey for the service SLUG and print the server's and the policy's entries for it")
+    .argument("<slug>")
+    .option("--account <name>", "its NATS account (default: the slug in capitals, - as _)")
+    .option("--reads <slug>", "let it read another service's instances too (repeat for more)", repeated)
+    .option("--dir <dir>", "where its seed is written, readable by you only", "secrets")
+    .addHelpText("after", "\nThe service then connects with NATS_NKEY=DIR/SLUG.nk (the CLI, the registry's client).\n")
+    .action(cli.action<ServiceOptions>((ctx, [slug], o) => addService(ctx, slug!, o)));
+  auth
+    .command("add-token")
+    .description("issue an HTTP bearer token that calls with the role of NATS account ACCOUNT (shown once)")
+    .requiredOption("--account <account>", "the account whose role it has (one of the policy's accounts)")
+    .requiredOption("--name <name>", "who holds it, as the history names them")
+    .action(cli.action<{ account: string; name: string }>((ctx, _, o) => Promise.resolve(addToken(o, ctx))));
+}
 
-  Creates a user nkey for the service SLUG, writes its seed to DIR/SLUG.nk (default ./secrets,
-  readable by you only), and prints the account block for nats-server's configuration and the
-  entry for the registry's policy (REGISTRY_POLICY). --account names the account (default the
-  slug in capitals, - as _); --reads grants reading another service's instances.
-  The service then connects with NATS_NKEY=DIR/SLUG.nk (the CLI, the registry's client).
+type ServiceOptions = { account?: string; reads?: string[]; dir: string };
 
-  add-token issues a bearer token for the HTTP face: its bearer calls with the role of the NATS
-  account ACCOUNT (which must be in the policy's accounts), and the history names NAME. It prints
-  the token once, and the entry for httpTokens in the policy, which keeps only its SHA-256.
-`;
-
-
-export async function authCommand(argv: string[], ctx: CliContext): Promise<void> {
-  const [verb, ...rest] = argv;
-  const p = parseArgs(rest, { values: ["account", "dir", "name"], repeatable: ["reads"] });
-  if (p.flags.help || verb === undefined) return void ctx.out.write(AUTH_HELP);
-  if (verb === "add-token") return addToken(p, ctx);
-  if (verb !== "add-service") throw new UsageError(`unknown auth command "${verb}"; see registry auth --help`);
-  const [slug, ...extra] = p.positionals;
-  if (slug === undefined || extra.length > 0) throw new UsageError("give one slug: registry auth add-service SLUG");
+async function addService(ctx: CliContext, slug: string, o: ServiceOptions): Promise<void> {
   if (!new RegExp(SLUG_PATTERN).test(slug)) throw new UsageError(`slug "${slug}" must be 1 to 128 letters, digits, - and _`);
-  const account = str(p, "account") ?? slug.toUpperCase().replaceAll("-", "_");
-  const reads = list(p, "reads");
-  const dir = str(p, "dir") ?? "secrets";
+  const account = o.account ?? slug.toUpperCase().replaceAll("-", "_");
+  const reads = o.reads ?? [];
+  const dir = o.dir;
 
   const user = createUser();
   const seedFile = join(dir, `${slug}.nk`);
@@ -78,10 +78,7 @@ export async function authCommand(argv: string[], ctx: CliContext): Promise<void
 /** The step of the instructions that adds `entry` (a one-key JSON object) to `section` of the policy. */
 const policyStep = (n: number, section: string, entry: string) => [`${n}. Add this entry inside "${section}" of the registry's policy (REGISTRY_POLICY):`, "", `   ${entry.slice(1, -1)}`, ""];
 
-function addToken(p: Parsed, ctx: CliContext): void {
-  const account = str(p, "account");
-  const name = str(p, "name");
-  if (account === undefined || name === undefined || p.positionals.length > 0) throw new UsageError("registry auth add-token --account ACCOUNT --name NAME");
+function addToken({ account, name }: { account: string; name: string }, ctx: CliContext): void {
   const token = `reg_${randomBytes(32).toString("base64url")}`;
   const entry = JSON.stringify({ [tokenHash(token)]: { account, name } });
   ctx.print({ account, name, token, policy: { httpTokens: JSON.parse(entry) as unknown } }, () =>

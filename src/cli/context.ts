@@ -4,7 +4,16 @@ import { RegistryClient } from "../client/client.ts";
 import { configFromEnv, type Config } from "../config.ts";
 import { connectNats } from "../nats/index.ts";
 
-export type Out = { write(text: string): void };
+/** Where output goes; `columns` is the terminal's width when it is one. */
+export type Out = { write(text: string): void; columns?: number };
+
+/** What each command's declaration gets from the program. */
+export type Cli = {
+  /** A commander action: runs `fn` with this run's context, the command's arguments and its options. */
+  action<O extends object>(fn: (ctx: CliContext, args: string[], opts: O) => Promise<void>): (...received: unknown[]) => Promise<void>;
+  /** Resolves at Ctrl-C or SIGTERM. */
+  interrupted(): Promise<void>;
+};
 
 export class CliContext {
   #nc: NatsConnection | undefined;

@@ -1,73 +1,37 @@
-import { int, list, parseArgs, str, UsageError, type Parsed } from "./args.ts";
-import type { CliContext } from "./context.ts";
-import { asOfArg } from "./history.ts";
+import { Argument, Option, type Command } from "commander";
+import { bool, count, defined, jsonList, repeated, sequenceOrTime, UsageError } from "./args.ts";
+import type { Cli } from "./context.ts";
 import { ago, table } from "./format.ts";
-import type { HealthCheck, Instance, InstanceStatus, ListInstancesRequest, RegisterInstanceRequest } from "../contract/schemas.ts";
+import { INSTANCE_STATUSES, type HealthCheck, type Instance, type InstanceStatus, type ListInstancesRequest, type RegisterInstanceRequest } from "../contract/schemas.ts";
 
-export const INSTANCES_HELP = `registry instances|instance|i <verb>
+const STATUSES = [...INSTANCE_STATUSES];
 
-  register --url URL | --host HOST|--ip IP [--scheme S] [--port N] [--path P]
-           [--id ID] [--slug SLUG] [--deployment-id ID] [--node-url URL]
-           [--tag T]... | [--tags '["a","b"]'] [--status S] [--details TEXT]
-           [--ttl SECONDS] [--grace SECONDS]
-           [--check http|tcp] [--check-path P] [--check-interval-ms N] [--check-timeout-ms N]
-  list | ls [--id ID] [--slug SLUG] [--host H] [--ip IP] [--scheme S] [--path P]
-            [--deployment-id ID] [--node-url URL] [--status S] [--tag T]... [--healthy [true|false]]
-            [--limit N [--after ID]]   one page, in id order (all pages without --limit)
-            [--as-of TIME|1h|SEQ]       as it was then (folded from the events)
-  get ID
-  status ID STATUS [--details TEXT]   set an instance's status (Starting, Stopping...)
-  remove | rm ID
+/** The options register and list share: the request fields they are. */
+type Shared = { id?: string; slug?: string; host?: string; ip?: string; scheme?: string; path?: string; deploymentId?: string; nodeUrl?: string; status?: InstanceStatus; tag?: string[] };
+type RegisterOptions = Shared & { url?: string; port?: number; details?: string; ttl?: number; grace?: number; check?: "http" | "tcp"; checkPath?: string; checkIntervalMs?: number; checkTimeoutMs?: number };
+type ListOptions = Shared & { healthy?: boolean; limit?: number; after?: string; asOf?: string | number };
 
-Options: --json (the JSON the NATS API returns), --help
-`;
-
-const REGISTER_FLAGS = {
-  values: ["url", "id", "scheme", "host", "ip", "port", "path", "slug", "deployment-id", "node-url", "tags", "status", "details", "ttl", "grace", "check", "check-path", "check-interval-ms", "check-timeout-ms"],
-  repeatable: ["tag"],
-};
-const LIST_FLAGS = { values: ["id", "slug", "host", "ip", "scheme", "path", "deployment-id", "node-url", "status", "limit", "after", "as-of"], repeatable: ["tag"], boolean: ["healthy"] };
-
-/** Only the fields given, so that the registry's own defaults apply to the rest. */
-function defined<T extends object>(fields: T): T {
-  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as T;
+function sharedOptions(command: Command, what: "give" | "match"): Command {
+  const verb = what === "give" ? "" : "only ";
+  return command
+    .option("--id <id>", what === "give" ? "the instance's id (default: derived from the URL)" : "only this instance")
+    .option("--slug <slug>", `${verb}the owning service's slug`)
+    .option("--host <host>", `${verb}host name`)
+    .option("--ip <ip>", `${verb}IP address`)
+    .option("--scheme <scheme>", `${verb}scheme (http, https, grpc...)`)
+    .option("--path <path>", `${verb}URL path`)
+    .option("--deployment-id <id>", `${verb}deployment id`)
+    .option("--node-url <url>", `${verb}the URL of the node it runs on`)
+    .addOption(new Option("--status <status>", what === "give" ? "its status" : "only instances with this status").choices(STATUSES))
+    .option("--tag <tag>", what === "give" ? "a tag (repeat for more)" : "only instances holding this tag (repeat: all of them)", repeated);
 }
 
-function tagsOf(p: Parsed): string[] | undefined {
-  const tags = [...list(p, "tag")];
-  const json = str(p, "tags");
-  if (json !== undefined) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(json);
-    } catch {
-      throw new UsageError(`--tags must be a JSON list such as '["dev","blue"]', not ${json}`);
-    }
-    if (!Array.isArray(parsed) || !parsed.every((t) => typeof t === "string")) throw new UsageError(`--tags must be a JSON list of strings`);
-    tags.push(...parsed);
-  }
-  return tags.length > 0 ? tags : undefined;
-}
+const sharedFields = (o: Shared) => ({ id: o.id, slug: o.slug, host: o.host, ip: o.ip, scheme: o.scheme, path: o.path, deploymentId: o.deploymentId, nodeUrl: o.nodeUrl, status: o.status });
 
-function checkOf(p: Parsed): HealthCheck | undefined {
-  const type = str(p, "check");
-  if (type === undefined) return undefined;
-  if (type !== "http" && type !== "tcp") throw new UsageError(`--check must be http or tcp, not ${type}`);
-  return defined<HealthCheck>({ type, path: str(p, "check-path"), intervalMs: int(p, "check-interval-ms"), timeoutMs: int(p, "check-timeout-ms") });
+function checkOf(o: RegisterOptions): HealthCheck | undefined {
+  if (o.check === undefined) return undefined;
+  return defined<HealthCheck>({ type: o.check, path: o.checkPath, intervalMs: o.checkIntervalMs, timeoutMs: o.checkTimeoutMs });
 }
-
-/** The flags that register and list share, as the request fields they are. */
-const sharedFields = (p: Parsed) => ({
-  id: str(p, "id"),
-  slug: str(p, "slug"),
-  host: str(p, "host"),
-  ip: str(p, "ip"),
-  scheme: str(p, "scheme"),
-  path: str(p, "path"),
-  deploymentId: str(p, "deployment-id"),
-  nodeUrl: str(p, "node-url"),
-  status: str(p, "status") as InstanceStatus | undefined,
-});
 
 export const instanceRows = (instances: Instance[]) =>
   table(
@@ -76,71 +40,107 @@ export const instanceRows = (instances: Instance[]) =>
     instances.map((i) => [i.id, i.url, i.status, i.slug ?? "", i.ttlSeconds === undefined ? "no lease" : ago(i.lastHeartbeat)]),
   );
 
-export async function instancesCommand(argv: string[], ctx: CliContext): Promise<void> {
-  const verb = argv.find((a) => !a.startsWith("-"));
-  const rest = argv.filter((a) => a !== verb);
-  if (!verb) return void ctx.out.write(INSTANCES_HELP);
-  switch (verb) {
-    case "register": {
-      const p = parseArgs(rest, REGISTER_FLAGS);
-      if (p.flags.help) return void ctx.out.write(INSTANCES_HELP);
-      const request: RegisterInstanceRequest = defined({
-        ...sharedFields(p),
-        url: str(p, "url"),
-        port: int(p, "port"),
-        tags: tagsOf(p),
-        details: str(p, "details"),
-        ttlSeconds: int(p, "ttl"),
-        graceSeconds: int(p, "grace"),
-        check: checkOf(p),
-      });
-      const instance = await (await ctx.client()).registerInstance(request);
-      return ctx.print({ instance }, () => `registered instance ${instance.id} at ${instance.url}\n`);
-    }
-    case "list":
-    case "ls": {
-      const p = parseArgs(rest, LIST_FLAGS);
-      if (p.flags.help) return void ctx.out.write(INSTANCES_HELP);
-      const [stray] = p.positionals;
-      if (stray !== undefined) throw new UsageError(`unexpected argument "${stray}"; to list one service's instances: registry i ls --slug ${stray}`);
-      const filter: ListInstancesRequest = defined({
-        ...sharedFields(p),
-        tags: list(p, "tag").length ? list(p, "tag") : undefined,
-        healthy: typeof p.flags.healthy === "boolean" ? p.flags.healthy : undefined,
-        limit: int(p, "limit"),
-        after: str(p, "after"),
-        asOf: asOfArg(str(p, "as-of")),
-      });
-      const client = await ctx.client();
-      if (filter.limit !== undefined) {
-        const page = await client.listInstancePage(filter);
-        return ctx.print(page, () => instanceRows(page.instances) + (page.next ? `more after ${page.next}: --after ${page.next}\n` : ""));
-      }
-      const instances = await client.listInstances(filter);
-      return ctx.print({ instances }, () => instanceRows(instances));
-    }
-    case "get":
-    case "status":
-    case "remove":
-    case "rm": {
-      const p = parseArgs(rest, { values: ["details"] });
-      if (p.flags.help) return void ctx.out.write(INSTANCES_HELP);
-      const [id, status] = p.positionals;
-      if (!id) throw new UsageError(`instances ${verb} needs an ID; see registry instances --help`);
-      const client = await ctx.client();
-      if (verb === "get") {
-        const instance = await client.getInstance(id);
-        return ctx.print({ instance }, () => `${JSON.stringify(instance, null, 2)}\n`);
-      }
-      if (verb === "status") {
-        if (!status) throw new UsageError("instances status needs an ID and a STATUS (Starting, Stopping, Healthy...)");
-        const instance = await client.reportStatus(id, status as InstanceStatus, str(p, "details"), "operator");
-        return ctx.print({ instance }, () => `instance ${id} is ${instance.status}\n`);
-      }
-      await client.removeInstance(id);
-      return ctx.print({}, () => `removed instance ${id}\n`);
-    }
-    default:
-      throw new UsageError(`unknown verb "${verb}" for instances; see registry instances --help`);
-  }
+export function instancesCommand(program: Command, cli: Cli): void {
+  const instances = program.command("instances").aliases(["instance", "i"]).description("callable addresses: register, list, get, status, renew, remove");
+
+  sharedOptions(instances.command("register").description("register an instance, or update the one at its URL"), "give")
+    .option("--url <url>", "its address (or --host/--ip with --scheme, --port, --path)")
+    .option("--port <port>", "port, with --host or --ip", count)
+    .option("--tags <json>", `tags as a JSON list, e.g. '["dev","blue"]'`, jsonList)
+    .option("--details <text>", "what its status means now")
+    .option("--ttl <seconds>", "a lease: it expires unless renewed (registry instances renew) within this many seconds", count)
+    .option("--grace <seconds>", "time after registering before a lapsed lease or a failed check counts", count)
+    .addOption(new Option("--check <type>", "a check the node agent runs against it").choices(["http", "tcp"]))
+    .option("--check-path <path>", "the HTTP check's path")
+    .option("--check-interval-ms <ms>", "how often the check runs", count)
+    .option("--check-timeout-ms <ms>", "how long one check may take", count)
+    .action(
+      cli.action<RegisterOptions & { tags?: string[] }>(async (ctx, _, o) => {
+        const tags = [...(o.tag ?? []), ...(o.tags ?? [])];
+        const request: RegisterInstanceRequest = defined({
+          ...sharedFields(o),
+          url: o.url,
+          port: o.port,
+          tags: tags.length > 0 ? tags : undefined,
+          details: o.details,
+          ttlSeconds: o.ttl,
+          graceSeconds: o.grace,
+          check: checkOf(o),
+        });
+        const { instance, movedFrom } = await (await ctx.client()).registration(request);
+        ctx.print({ instance, ...(movedFrom ? { movedFrom } : {}) }, () =>
+          movedFrom
+            ? `moved instance ${instance.id} at ${instance.url} from service ${movedFrom.slug} to ${instance.slug ?? "no service"} (one URL is one instance)\n`
+            : `registered instance ${instance.id} at ${instance.url}\n`,
+        );
+      }),
+    );
+
+  sharedOptions(instances.command("list").alias("ls").description("list instances in id order (every page unless --limit)"), "match")
+    .option("--healthy [true|false]", "only Healthy ones, or with false only the others", bool)
+    .option("--limit <n>", "one page of at most n", count)
+    .option("--after <id>", "the page after this id (with --limit)")
+    .option("--as-of <time|1h|seq>", "as they were then (folded from the events)", sequenceOrTime)
+    .allowExcessArguments()
+    .action(
+      cli.action<ListOptions>(async (ctx, args, o) => {
+        const [stray] = args;
+        if (stray !== undefined) throw new UsageError(`unexpected argument "${stray}"; to list one service's instances: registry i ls --slug ${stray}`);
+        const filter: ListInstancesRequest = defined({ ...sharedFields(o), tags: o.tag, healthy: o.healthy, limit: o.limit, after: o.after, asOf: o.asOf });
+        const client = await ctx.client();
+        if (filter.limit !== undefined) {
+          const page = await client.listInstancePage(filter);
+          return ctx.print(page, () => instanceRows(page.instances) + (page.next ? `more after ${page.next}: --after ${page.next}\n` : ""));
+        }
+        const instances = await client.listInstances(filter);
+        ctx.print({ instances }, () => instanceRows(instances));
+      }),
+    );
+
+  instances
+    .command("get")
+    .description("show one instance")
+    .argument("<id>")
+    .action(
+      cli.action(async (ctx, [id]) => {
+        const instance = await (await ctx.client()).getInstance(id!);
+        ctx.print({ instance }, () => `${JSON.stringify(instance, null, 2)}\n`);
+      }),
+    );
+
+  instances
+    .command("status")
+    .description("set an instance's status as its operator (Starting, Stopping, Healthy...)")
+    .argument("<id>")
+    .addArgument(new Argument("<status>").choices(STATUSES))
+    .option("--details <text>", "what the status means now")
+    .action(
+      cli.action<{ details?: string }>(async (ctx, [id, status], { details }) => {
+        const instance = await (await ctx.client()).reportStatus(id!, status as InstanceStatus, details, "operator");
+        ctx.print({ instance }, () => `instance ${id} is ${instance.status}\n`);
+      }),
+    );
+
+  instances
+    .command("renew")
+    .description("renew an instance's lease (what a service does every few seconds; registered with --ttl)")
+    .argument("<id>")
+    .action(
+      cli.action(async (ctx, [id]) => {
+        const instance = await (await ctx.client()).renewLease(id!);
+        ctx.print({ instance }, () => `renewed the lease of instance ${id} (${instance.ttlSeconds ?? 0} s from now); it is ${instance.status}\n`);
+      }),
+    );
+
+  instances
+    .command("remove")
+    .alias("rm")
+    .description("remove an instance")
+    .argument("<id>")
+    .action(
+      cli.action(async (ctx, [id]) => {
+        await (await ctx.client()).removeInstance(id!);
+        ctx.print({}, () => `removed instance ${id}\n`);
+      }),
+    );
 }

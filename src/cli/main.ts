@@ -1,11 +1,14 @@
 /**
- * The `registry` command's client side: definitions, instances, nodes, watch, top.
- * (`registry serve|agent|rebuild` run src/main.ts instead; bin/registry.js dispatches.)
+ * The `registry` command: one commander declaration per command gives its help, its
+ * subcommands and its strictness (an unknown option or a stray argument is exit 2). The
+ * process commands (serve, agent, rebuild) are declared here too; the composition root
+ * (src/main.ts) hands in what runs them, so the CLI never imports the server.
  */
+import { Command, CommanderError } from "commander";
 import { ConfigError } from "../config.ts";
 import { RegistryError } from "../contract/errors.ts";
 import { UsageError } from "./args.ts";
-import { CliContext, type Out } from "./context.ts";
+import { CliContext, type Cli, type Out } from "./context.ts";
 import { definitionsCommand } from "./definitions.ts";
 import { instancesCommand } from "./instances.ts";
 import { nodesCommand } from "./nodes.ts";
@@ -13,26 +16,8 @@ import { topCommand } from "./top.ts";
 import { watchCommand } from "./watch.ts";
 import { authCommand } from "./auth.ts";
 import { historyCommand } from "./history.ts";
-
-export const HELP = `registry <command> ...
-
-  definitions | definition | def   save FILE | list | get ID | remove ID
-  instances | instance | i         register ... | list [filters] | get ID | status ID STATUS | remove ID
-  nodes | node | n                 list | get ID-or-URL | self | remove ID-or-URL | select [requirements]
-  watch [definitions|instances|nodes]   print changes as they happen
-  history ENTITY ID | --since 1h   an entity's events, or every change since then (the audit log)
-  auth add-service SLUG            create a service's credentials; print its server and policy blocks
-  auth add-token --account A --name N   issue an HTTP bearer token with account A's role
-  top                              live dashboard of nodes and instance health
-  serve                            run a registry process (what make run starts)
-  agent                            run only the node agent of this machine
-  rebuild                          rebuild the KV buckets in place from the events
-
-Every command takes --help, and --json to print the JSON the NATS API returns.
-Environment: NATS_URL (default nats://127.0.0.1:4222), NATS_CREDS, NATS_NKEY, NATS_USER/NATS_PASSWORD, REGISTRY_PREFIX.
-Exit codes: 0 done; 1 the registry refused the request (400, 403, 404, 409, 413);
-2 bad usage or a bad file; 3 NATS or the registry cannot be reached; 4 the registry failed.
-`;
+import { healthCommand } from "./health.ts";
+import { describeError } from "./hints.ts";
 
 export const EXIT = { ok: 0, refused: 1, usage: 2, unreachable: 3, failed: 4 } as const;
 
@@ -42,40 +27,90 @@ export function exitCodeOf(err: unknown): number {
   return EXIT.failed;
 }
 
-const NOUNS: Record<string, string> = {
-  definitions: "definitions", definition: "definitions", def: "definitions", defs: "definitions",
-  instances: "instances", instance: "instances", i: "instances",
-  nodes: "nodes", node: "nodes", n: "nodes",
-  watch: "watch", top: "top", auth: "auth", history: "history", help: "help",
+export type ProcessCommand = "serve" | "agent" | "rebuild";
+
+export type CliIo = {
+  out: Out;
+  err: Out;
+  /** Resolves at Ctrl-C or SIGTERM; called only by the commands that run until then (watch, top). */
+  interrupted(): Promise<void>;
+  /** Runs a registry process; it returns once the process is up (serve, agent) or done (rebuild). */
+  runProcess?(command: ProcessCommand): Promise<void>;
 };
 
-export async function runCli(argv: string[], out: Out, err: Out, stopped: Promise<void>): Promise<number> {
-  const [first, ...rest] = argv;
-  const noun = first === undefined || first === "--help" || first === "-h" ? "help" : NOUNS[first];
-  const json = argv.includes("--json");
-  let ctx: CliContext | undefined;
+const ROOT_HELP = `
+Environment: NATS_URL (default nats://127.0.0.1:4222), NATS_CREDS, NATS_NKEY, NATS_USER/NATS_PASSWORD,
+REGISTRY_PREFIX; serve and agent read the rest (README, Configuration).
+Exit codes: 0 done; 1 the registry refused the request (400, 403, 404, 409, 413);
+2 bad usage or a bad file; 3 NATS or the registry cannot be reached; 4 the registry failed.
+`;
+
+const PROCESSES: Record<ProcessCommand, string> = {
+  serve: "run one registry process until Ctrl-C or SIGTERM, then drain (what make run starts); several may share one NATS",
+  agent: "run only the node agent: heartbeat this machine and run the checks of its instances",
+  rebuild: "rebuild the KV buckets in place from the event stream, then exit (running registries follow on)",
+};
+
+export function buildProgram(io: CliIo, opened: CliContext[]): Command {
+  const program = new Command("registry")
+    .description("An event-sourced service registry over NATS: definitions, instances and nodes.")
+    .option("--json", "print the JSON the NATS API returns")
+    .exitOverride()
+    .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
+    .configureOutput({
+      writeOut: (text) => io.out.write(text),
+      writeErr: (text) => io.err.write(text),
+      outputError: (text, write) => write(`registry: ${text.replace(/^error: /, "")}`),
+    })
+    .addHelpText("after", ROOT_HELP);
+
+  const cli: Cli = {
+    action: (fn) => async (...received: unknown[]) => {
+      const command = received.at(-1) as Command;
+      const ctx = new CliContext(io.out, command.optsWithGlobals<{ json?: boolean }>().json === true);
+      opened.push(ctx);
+      await fn(ctx, command.args, command.opts());
+    },
+    interrupted: () => io.interrupted(),
+  };
+
+  definitionsCommand(program, cli);
+  instancesCommand(program, cli);
+  nodesCommand(program, cli);
+  healthCommand(program, cli);
+  historyCommand(program, cli);
+  watchCommand(program, cli);
+  topCommand(program, cli);
+  authCommand(program, cli);
+  for (const [name, description] of Object.entries(PROCESSES) as [ProcessCommand, string][]) {
+    program
+      .command(name)
+      .description(description)
+      .addHelpText("after", "\nConfigured by environment variables only (README, Configuration).\n")
+      .action(async () => {
+        if (!io.runProcess) throw new UsageError(`registry ${name} runs from the registry's own entry point (bin/registry.js)`);
+        await io.runProcess(name);
+      });
+  }
+  return program;
+}
+
+/** Runs one command line; resolves with the exit code (a process command resolves once it is up). */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  const opened: CliContext[] = [];
+  const program = buildProgram(io, opened);
   try {
-    if (noun === undefined) throw new UsageError(`unknown command "${first}"; see registry --help`);
-    if (noun === "help") {
-      out.write(HELP);
-      return EXIT.ok;
-    }
-    ctx = new CliContext(out, json);
-    const args = rest.filter((a) => a !== "--json");
-    if (noun === "definitions") await definitionsCommand(args, ctx);
-    else if (noun === "instances") await instancesCommand(args, ctx);
-    else if (noun === "nodes") await nodesCommand(args, ctx);
-    else if (noun === "watch") await watchCommand(args, ctx, stopped);
-    else if (noun === "auth") await authCommand(args, ctx);
-    else if (noun === "history") await historyCommand(args, ctx);
-    else await topCommand(args, ctx, stopped);
+    await program.parseAsync(argv, { from: "user" });
     return EXIT.ok;
   } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
-    err.write(`registry: ${message}\n`);
-    if (json && e instanceof RegistryError) out.write(`${JSON.stringify(e.toJSON())}\n`);
+    if (e instanceof CommanderError) {
+      // Asked-for help is success; help shown because a command was incomplete is bad usage.
+      return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    io.err.write(`registry: ${describeError(e)}\n`);
+    if (program.opts<{ json?: boolean }>().json && e instanceof RegistryError) io.out.write(`${JSON.stringify(e.toJSON())}\n`);
     return exitCodeOf(e);
   } finally {
-    await ctx?.close().catch(() => undefined);
+    for (const ctx of opened) await ctx.close().catch(() => undefined);
   }
 }

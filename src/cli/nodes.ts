@@ -1,75 +1,90 @@
-import { bytes, int, list, parseArgs, percent, str, UsageError } from "./args.ts";
-import type { CliContext } from "./context.ts";
-import { asOfArg } from "./history.ts";
+import type { Command } from "commander";
+import { bytes, count, defined, percent, repeated, sequenceOrTime } from "./args.ts";
+import type { Cli } from "./context.ts";
 import { ago, table } from "./format.ts";
 import type { NodeRef } from "../contract/api.ts";
 import type { Node, SelectNodesRequest } from "../contract/schemas.ts";
-
-export const NODES_HELP = `registry nodes|node|n <verb>
-
-  list | ls [--id ID]... [--as-of TIME|1h|SEQ]   list nodes (as they were then)
-  get ID-or-URL              show one node
-  self                       the node of the registry process that answers
-  remove | rm ID-or-URL      remove a node (it joins again on its next heartbeat if alive)
-  select [--min-cpu-free PERCENT] [--min-memory-free SIZE] [--min-disk-free SIZE]
-         [--gpus N] [--min-gpu-free-memory MIB] [--max-gpu-utilization PERCENT]
-         [--region R] [--zone Z] [--strategy bestFit|leastLoaded]
-                             the online nodes that fit, best first; SIZE in bytes or
-                             with a unit (1G, 512Mi, 2GiB), PERCENT with or without %
-
-Options: --json (the JSON the NATS API returns), --help
-`;
-
-const SELECT_FLAGS = ["min-cpu-free", "min-memory-free", "min-disk-free", "gpus", "min-gpu-free-memory", "max-gpu-utilization", "region", "zone", "strategy"];
 
 export const nodeRows = (nodes: Node[]) => table(["NODE ID", "URL", "LAST HEARTBEAT"], nodes.map((n) => [n.id, n.url, ago(n.lastHeartbeat)]));
 
 const refOf = (idOrUrl: string): NodeRef => (idOrUrl.includes("://") ? { url: idOrUrl } : { id: idOrUrl });
 
-export async function nodesCommand(argv: string[], ctx: CliContext): Promise<void> {
-  const p = parseArgs(argv, { repeatable: ["id"], values: [...SELECT_FLAGS, "as-of"] });
-  const [verb, arg] = p.positionals;
-  if (p.flags.help || !verb) return void ctx.out.write(NODES_HELP);
-  const client = await ctx.client();
-  const need = () => {
-    if (!arg) throw new UsageError(`nodes ${verb} needs an ID or URL; see registry nodes --help`);
-    return refOf(arg);
-  };
-  switch (verb) {
-    case "list":
-    case "ls": {
-      const ids = list(p, "id");
-      const asOf = asOfArg(str(p, "as-of"));
-      const nodes = await client.listNodes(ids.length ? ids : undefined, asOf !== undefined ? { asOf } : {});
-      return ctx.print({ nodes }, () => nodeRows(nodes));
-    }
-    case "get":
-    case "self": {
-      const node = verb === "self" ? await client.selfNode() : await client.getNode(need());
-      return ctx.print({ node }, () => nodeRows([node]));
-    }
-    case "remove":
-    case "rm":
-      await client.removeNode(need());
-      return ctx.print({}, () => `removed node ${arg}\n`);
-    case "select": {
-      const requirements: SelectNodesRequest = Object.fromEntries(
-        Object.entries({
-          minCpuFreePercent: percent(p, "min-cpu-free"),
-          minMemoryFreeBytes: bytes(p, "min-memory-free"),
-          minDiskFreeBytes: bytes(p, "min-disk-free"),
-          gpuCount: int(p, "gpus"),
-          minGpuFreeMemoryMiB: int(p, "min-gpu-free-memory"),
-          maxGpuUtilization: percent(p, "max-gpu-utilization"),
-          region: str(p, "region"),
-          availabilityZone: str(p, "zone"),
-          strategy: str(p, "strategy"),
-        }).filter(([, v]) => v !== undefined),
-      );
-      const nodes = await client.selectNodes(requirements);
-      return ctx.print({ nodes }, () => nodeRows(nodes));
-    }
-    default:
-      throw new UsageError(`unknown verb "${verb}" for nodes; see registry nodes --help`);
-  }
+type SelectOptions = {
+  minCpuFree?: number; minMemoryFree?: number; minDiskFree?: number; gpus?: number; minGpuFreeMemory?: number;
+  maxGpuUtilization?: number; region?: string; zone?: string; strategy?: SelectNodesRequest["strategy"];
+};
+
+export function nodesCommand(program: Command, cli: Cli): void {
+  const nodes = program.command("nodes").aliases(["node", "n"]).description("machines that heartbeat their usage: list, get, self, remove, select");
+  nodes
+    .command("list")
+    .alias("ls")
+    .description("list nodes")
+    .option("--id <id>", "only this node (repeat for more)", repeated)
+    .option("--as-of <time|1h|seq>", "as they were then (folded from the events)", sequenceOrTime)
+    .action(
+      cli.action<{ id?: string[]; asOf?: string | number }>(async (ctx, _, { id, asOf }) => {
+        const nodes = await (await ctx.client()).listNodes(id, defined({ asOf }));
+        ctx.print({ nodes }, () => nodeRows(nodes));
+      }),
+    );
+  nodes
+    .command("get")
+    .description("show one node")
+    .argument("<id-or-url>")
+    .action(
+      cli.action(async (ctx, [ref]) => {
+        const node = await (await ctx.client()).getNode(refOf(ref!));
+        ctx.print({ node }, () => nodeRows([node]));
+      }),
+    );
+  nodes
+    .command("self")
+    .description("the node of the registry process that answers")
+    .action(
+      cli.action(async (ctx) => {
+        const node = await (await ctx.client()).selfNode();
+        ctx.print({ node }, () => nodeRows([node]));
+      }),
+    );
+  nodes
+    .command("remove")
+    .alias("rm")
+    .description("remove a node (it joins again on its next heartbeat if alive)")
+    .argument("<id-or-url>")
+    .action(
+      cli.action(async (ctx, [ref]) => {
+        await (await ctx.client()).removeNode(refOf(ref!));
+        ctx.print({}, () => `removed node ${ref}\n`);
+      }),
+    );
+  nodes
+    .command("select")
+    .description("the Online nodes that fit, best first")
+    .option("--min-cpu-free <percent>", "free CPU, e.g. 50 or 50%", percent)
+    .option("--min-memory-free <size>", "free memory, e.g. 1G, 512Mi, 2GiB or bytes", bytes)
+    .option("--min-disk-free <size>", "free disk, e.g. 20G", bytes)
+    .option("--gpus <n>", "at least n GPUs", count)
+    .option("--min-gpu-free-memory <MiB>", "free memory on each of those GPUs, in MiB", count)
+    .option("--max-gpu-utilization <percent>", "their utilization at most", percent)
+    .option("--region <region>", "in this region")
+    .option("--zone <zone>", "in this availability zone")
+    .option("--strategy <strategy>", "bestFit (the fullest that fits first) or leastLoaded")
+    .action(
+      cli.action<SelectOptions>(async (ctx, _, o) => {
+        const requirements: SelectNodesRequest = defined({
+          minCpuFreePercent: o.minCpuFree,
+          minMemoryFreeBytes: o.minMemoryFree,
+          minDiskFreeBytes: o.minDiskFree,
+          gpuCount: o.gpus,
+          minGpuFreeMemoryMiB: o.minGpuFreeMemory,
+          maxGpuUtilization: o.maxGpuUtilization,
+          region: o.region,
+          availabilityZone: o.zone,
+          strategy: o.strategy,
+        });
+        const nodes = await (await ctx.client()).selectNodes(requirements);
+        ctx.print({ nodes }, () => nodeRows(nodes));
+      }),
+    );
 }

@@ -5,36 +5,52 @@
  */
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { pino } from "pino";
-import { parseArgs } from "./args.ts";
-import type { CliContext } from "./context.ts";
+import type { Command } from "commander";
+import type { Cli, CliContext } from "./context.ts";
 import { ago, bar, table } from "./format.ts";
 import { namesFor } from "../contract/names.ts";
 import type { Definition, Instance, Node } from "../contract/schemas.ts";
 import { readDefinition, readInstance, readNode } from "../contract/readers.ts";
 import { KvMirror } from "../nats/index.ts";
 
-export const TOP_HELP = `registry top
-
-A live dashboard: nodes with CPU, memory, disk and GPU usage and heartbeat age; instance
-health per service. Redraws as the registry changes; Ctrl-C to stop.
-`;
-
 const CLEAR = "\x1b[2J\x1b[H";
+/** Below this many columns, bars give way to percentages and headers to their short forms. */
+const WIDE = 120;
 
-export function renderTop(nodes: Node[], instances: Instance[], definitions: number, now = Date.now()): string {
+/** Each status counted apart, in the order a reader scans them: the good, the bad, the in-between. */
+const STATUS_COLUMNS: [Instance["status"], string, string][] = [
+  ["Healthy", "HEALTHY", "OK"],
+  ["Degraded", "DEGRADED", "DEG"],
+  ["Unhealthy", "UNHEALTHY", "BAD"],
+  ["Unreachable", "UNREACHABLE", "UNR"],
+  ["Unknown", "UNKNOWN", "UNK"],
+  ["Starting", "STARTING", "UP"],
+  ["Stopping", "STOPPING", "DOWN"],
+];
+const LEGEND = "OK healthy  DEG degraded  BAD unhealthy  UNR unreachable\nUNK unknown  UP starting  DOWN stopping\n";
+/** What the narrow node table's other columns take: STATUS, CPU, MEM, DISK, GPUS, SEEN and their gaps. */
+const NARROW_NODE_COLUMNS = 44;
+
+const percentOf = (p: number | undefined) => `${Math.round(p ?? 0)}%`;
+const shorten = (text: string, width: number) => (text.length > width ? `${text.slice(0, Math.max(1, width - 1))}…` : text);
+/** Each line cut to `width`, so that a narrow terminal never wraps a redraw. */
+const clip = (text: string, width: number) => text.split("\n").map((l) => shorten(l, width)).join("\n");
+
+export function renderTop(nodes: Node[], instances: Instance[], definitions: number, now = Date.now(), columns = 120): string {
+  const wide = columns >= WIDE;
   const out: string[] = [];
-  out.push(`registry top  ${new Date(now).toISOString()}  nodes ${nodes.length}  instances ${instances.length}  definitions ${definitions}\n\n`);
+  out.push(`registry top  ${new Date(now).toISOString().slice(wide ? 0 : 11, 19)}  nodes ${nodes.length}  instances ${instances.length}  definitions ${definitions}\n\n`);
+  const usage = (p: number | undefined) => (wide ? bar(p ?? 0, 10) : percentOf(p));
   const gpus = (n: Node) => {
     if (!n.gpus?.length) return "-";
-    const util = n.gpus.reduce((s, g) => s + (g.gpuUtilization ?? 0), 0) / n.gpus.length;
-    return `${n.gpus.length} ${bar(util, 10)}`;
+    return `${n.gpus.length} ${usage(n.gpus.reduce((s, g) => s + (g.gpuUtilization ?? 0), 0) / n.gpus.length)}`;
   };
   out.push(
     table(
-      ["NODE ID", "STATUS", "CPU", "MEMORY", "DISK", "GPUS", "LAST HEARTBEAT"],
+      ["NODE ID", "STATUS", "CPU", wide ? "MEMORY" : "MEM", "DISK", "GPUS", wide ? "LAST HEARTBEAT" : "SEEN"],
       [...nodes]
         .sort((a, b) => a.id.localeCompare(b.id))
-        .map((n) => [n.id, n.status, bar(n.usage?.cpu.percent ?? 0, 10), bar(n.usage?.memory.percent ?? 0, 10), bar(n.usage?.disk.percent ?? 0, 10), gpus(n), ago(n.lastHeartbeat, now)]),
+        .map((n) => [wide ? n.id : shorten(n.id, Math.max(8, columns - NARROW_NODE_COLUMNS)), n.status, usage(n.usage?.cpu.percent), usage(n.usage?.memory.percent), usage(n.usage?.disk.percent), gpus(n), ago(n.lastHeartbeat, now)]),
     ),
   );
   out.push("\n");
@@ -43,29 +59,27 @@ export function renderTop(nodes: Node[], instances: Instance[], definitions: num
     const slug = i.slug ?? "(no slug)";
     bySlug.set(slug, [...(bySlug.get(slug) ?? []), i]);
   }
-  const count = (list: Instance[], ...statuses: Instance["status"][]) => String(list.filter((i) => statuses.includes(i.status)).length);
   out.push(
     table(
-      ["SERVICE", "HEALTHY", "DEGRADED", "UNHEALTHY", "UNREACHABLE", "OTHER", "TOTAL"],
+      ["SERVICE", ...STATUS_COLUMNS.map(([, long, short]) => (wide ? long : short)), "TOTAL"],
       [...bySlug.entries()]
         .sort(([a], [b]) => a.localeCompare(b))
-        .map(([slug, list]) => [
-          slug,
-          count(list, "Healthy"),
-          count(list, "Degraded"),
-          count(list, "Unhealthy"),
-          count(list, "Unreachable"),
-          count(list, "Unknown", "Starting", "Stopping"),
-          String(list.length),
-        ]),
+        .map(([slug, list]) => [slug, ...STATUS_COLUMNS.map(([status]) => String(list.filter((i) => i.status === status).length)), String(list.length)]),
     ),
   );
-  return out.join("");
+  if (!wide) out.push(LEGEND);
+  return clip(out.join(""), columns);
 }
 
-export async function topCommand(argv: string[], ctx: CliContext, stopped: Promise<void>): Promise<void> {
-  const p = parseArgs(argv, {});
-  if (p.flags.help) return void ctx.out.write(TOP_HELP);
+export function topCommand(program: Command, cli: Cli): void {
+  program
+    .command("top")
+    .description("a live dashboard: nodes' CPU, memory, disk, GPU and heartbeat age; instance health per service")
+    .addHelpText("after", "\nRedraws as the registry changes, fitted to the terminal's width; Ctrl-C to stop.\n")
+    .action(cli.action((ctx) => top(ctx, cli)));
+}
+
+async function top(ctx: CliContext, cli: Cli): Promise<void> {
   const nc = await ctx.nc();
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
@@ -78,13 +92,13 @@ export async function topCommand(argv: string[], ctx: CliContext, stopped: Promi
   let pending: NodeJS.Timeout | undefined;
   const draw = () => {
     pending = undefined;
-    ctx.out.write(CLEAR + renderTop([...nodes.values()], [...instances.values()], definitions.size));
+    ctx.out.write(CLEAR + renderTop([...nodes.values()], [...instances.values()], definitions.size, Date.now(), ctx.out.columns));
   };
   const schedule = () => void (pending ??= setTimeout(draw, 100));
   for (const m of [nodes, instances, definitions]) m.onChange(schedule);
   await Promise.all([nodes.start(), instances.start(), definitions.start()]);
   draw();
-  await stopped;
+  await cli.interrupted();
   clearTimeout(pending);
   for (const m of [nodes, instances, definitions]) m.stop();
 }
