@@ -52,6 +52,15 @@ export function bool(raw: string | boolean): boolean {
 /** A flag given several times: each value appended. */
 export const repeated = (value: string, previous: string[] = []): string[] => [...previous, value];
 
+/** `--meta key=value`, repeatable: the pairs gathered (the registry checks keys and values). */
+export function keyValue(raw: string, previous: Record<string, string> = {}): Record<string, string> {
+  const at = raw.indexOf("=");
+  if (at <= 0) throw new InvalidArgumentError("It must be key=value, such as version=2.");
+  const pairs = { ...previous };
+  Object.defineProperty(pairs, raw.slice(0, at), { value: raw.slice(at + 1), enumerable: true, writable: true, configurable: true });
+  return pairs;
+}
+
 /** A JSON list of strings, appended to what the repeated flag gathered. */
 export function jsonList(raw: string, previous: string[] = []): string[] {
   let parsed: unknown;

@@ -1,5 +1,5 @@
 import { Argument, Option, type Command } from "commander";
-import { bool, count, defined, jsonList, repeated, sequenceOrTime, UsageError } from "./args.ts";
+import { bool, count, defined, jsonList, keyValue, repeated, sequenceOrTime, UsageError } from "./args.ts";
 import type { Cli } from "./context.ts";
 import { ago, table } from "./format.ts";
 import { INSTANCE_STATUSES, type HealthCheck, type Instance, type InstanceStatus, type ListInstancesRequest, type RegisterInstanceRequest } from "../contract/schemas.ts";
@@ -7,7 +7,7 @@ import { INSTANCE_STATUSES, type HealthCheck, type Instance, type InstanceStatus
 const STATUSES = [...INSTANCE_STATUSES];
 
 /** The options register and list share: the request fields they are. */
-type Shared = { id?: string; slug?: string; host?: string; ip?: string; scheme?: string; path?: string; deploymentId?: string; nodeUrl?: string; status?: InstanceStatus; tag?: string[] };
+type Shared = { id?: string; slug?: string; host?: string; ip?: string; scheme?: string; path?: string; deploymentId?: string; nodeUrl?: string; status?: InstanceStatus; tag?: string[]; meta?: Record<string, string> };
 type RegisterOptions = Shared & { url?: string; port?: number; details?: string; ttl?: number; grace?: number; check?: "http" | "tcp"; checkPath?: string; checkIntervalMs?: number; checkTimeoutMs?: number };
 type ListOptions = Shared & { healthy?: boolean; limit?: number; after?: string; asOf?: string | number };
 
@@ -23,10 +23,11 @@ function sharedOptions(command: Command, what: "give" | "match"): Command {
     .option("--deployment-id <id>", `${verb}deployment id`)
     .option("--node-url <url>", `${verb}the URL of the node it runs on`)
     .addOption(new Option("--status <status>", what === "give" ? "its status" : "only instances with this status").choices(STATUSES))
-    .option("--tag <tag>", what === "give" ? "a tag (repeat for more)" : "only instances holding this tag (repeat: all of them)", repeated);
+    .option("--tag <tag>", what === "give" ? "a tag (repeat for more)" : "only instances holding this tag (repeat: all of them)", repeated)
+    .option("--meta <key=value>", what === "give" ? "a metadata pair, e.g. version=2 (repeat for more; replaces its metadata)" : "only instances holding this metadata pair (repeat: all of them)", keyValue);
 }
 
-const sharedFields = (o: Shared) => ({ id: o.id, slug: o.slug, host: o.host, ip: o.ip, scheme: o.scheme, path: o.path, deploymentId: o.deploymentId, nodeUrl: o.nodeUrl, status: o.status });
+const sharedFields = (o: Shared) => ({ id: o.id, slug: o.slug, host: o.host, ip: o.ip, scheme: o.scheme, path: o.path, deploymentId: o.deploymentId, nodeUrl: o.nodeUrl, status: o.status, metadata: o.meta });
 
 function checkOf(o: RegisterOptions): HealthCheck | undefined {
   if (o.check === undefined) return undefined;

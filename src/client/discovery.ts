@@ -10,6 +10,7 @@ import type { Instance } from "../contract/schemas.ts";
 import { byId } from "../contract/ids.ts";
 import { readInstance } from "../contract/readers.ts";
 import { takesTraffic } from "../domain/instanceHealth.ts";
+import { holdsMetadata } from "../domain/instance.ts";
 import { KvMirror } from "../nats/index.ts";
 import { unreadableCounter } from "../unreadable.ts";
 
@@ -22,9 +23,10 @@ export type Discovery = {
   /**
    * The next instance to call: round robin over the healthy ones; when none is healthy,
    * over every instance that is not Stopping or Unreachable (as a proxy's panic mode
-   * would, rather than failing every call); undefined when there is none at all.
+   * would, rather than failing every call); undefined when there is none at all. With
+   * `where`, only among the instances that pass it (`{metadata: {version: "2"}}`).
    */
-  pick(): Instance | undefined;
+  pick(where?: PickFilter): Instance | undefined;
   /**
    * Resolves true once `pick()` has an instance to give (at once when it has one), false
    * when none has come within `timeoutMs`: for a caller that starts beside its callee.
@@ -34,6 +36,11 @@ export type Discovery = {
   onChange(listener: (instances: Instance[]) => void): () => void;
   stop(): void;
 };
+
+/** Which instances `pick()` may choose: those holding every metadata pair (and every tag) given. */
+export type PickFilter = { metadata?: Record<string, string>; tags?: string[] };
+
+const passes = (where: PickFilter | undefined) => (i: Instance) => where === undefined || (holdsMetadata(i, where.metadata) && (where.tags ?? []).every((t) => i.tags.includes(t)));
 
 /** The panic fallback when none takes traffic: whatever is not going away or out of reach. */
 const mayTakeTraffic = (i: Instance) => i.status !== "Stopping" && i.status !== "Unreachable";
@@ -68,9 +75,10 @@ export async function discover(slug: string, mirror: InstanceSource): Promise<Di
     slug,
     instances: () => [...mirror.values()],
     healthy,
-    pick() {
-      let candidates = healthy();
-      if (candidates.length === 0) candidates = [...mirror.values()].filter(mayTakeTraffic);
+    pick(where) {
+      const wanted = passes(where);
+      let candidates = healthy().filter(wanted);
+      if (candidates.length === 0) candidates = [...mirror.values()].filter((i) => mayTakeTraffic(i) && wanted(i));
       if (candidates.length === 0) return undefined;
       candidates.sort(byId); // a stable ring as instances come and go
       return candidates[next++ % candidates.length];

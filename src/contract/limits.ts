@@ -13,6 +13,10 @@ export const LIMITS = {
   detailsLength: 4096,
   tags: 64,
   tagLength: 128,
+  /** An instance's metadata: pairs, key length (letters, digits, then also . _ / -), value length. */
+  metadataPairs: 32,
+  metadataKeyLength: 63,
+  metadataValueLength: 256,
   /** Short strings: deployment ids, versions, names of things. */
   shortText: 256,
   /** Other strings of definitions (build context, container file, metadata values...). */

@@ -118,6 +118,14 @@ export const STATUS_CAUSES = [
 ] as const;
 export type StatusCause = (typeof STATUS_CAUSES)[number];
 
+/** An instance's metadata (version, zone, weight, protocol...): string to string, as Consul's Meta. */
+export const METADATA_KEY_PATTERN = `^[A-Za-z0-9][A-Za-z0-9._/-]{0,${LIMITS.metadataKeyLength - 1}}$`;
+export const Metadata = Type.Record(Type.String({ pattern: METADATA_KEY_PATTERN }), Type.String({ maxLength: LIMITS.metadataValueLength, pattern: PRINTABLE_PATTERN }), {
+  maxProperties: LIMITS.metadataPairs,
+  additionalProperties: false,
+  description: `keys: a letter or digit, then letters, digits, . _ / - (at most ${LIMITS.metadataKeyLength}); values: printable text (at most ${LIMITS.metadataValueLength}); at most ${LIMITS.metadataPairs} pairs`,
+});
+
 const instanceFields = {
   url: Type.Optional(UrlText),
   scheme: Type.Optional(Type.String({ maxLength: LIMITS.schemeLength, pattern: "^[A-Za-z][A-Za-z0-9+.-]*$" })),
@@ -129,6 +137,7 @@ const instanceFields = {
   deploymentId: Type.Optional(Text(LIMITS.shortText)),
   nodeUrl: Type.Optional(UrlText),
   tags: Type.Optional(Type.Array(Text(LIMITS.tagLength, { pattern: PRINTABLE_PATTERN }), { maxItems: LIMITS.tags })),
+  metadata: Type.Optional(Metadata),
   status: Type.Optional(InstanceStatus),
   details: Type.Optional(MaybeText(LIMITS.detailsLength)),
   check: Type.Optional(HealthCheck),
@@ -223,12 +232,13 @@ export const ListInstancesRequest = Type.Object(
     status: Type.Optional(InstanceStatus),
     healthy: Type.Optional(Type.Boolean({ description: "true: Healthy or Degraded; false: any other status" })),
     tags: Type.Optional(Type.Array(Filter, { maxItems: LIMITS.tags })),
+    metadata: Type.Optional(Metadata),
     withVersions: Type.Optional(
       Type.Boolean({ description: "the reply's versions gives each instance's version (the event sequence its entry reflects), to order it against changes watched live" }),
     ),
     ...Paging,
   },
-  { ...strict, description: "all filters AND-ed; tags matches instances holding every tag given; listed in id order" },
+  { ...strict, description: "all filters AND-ed; tags matches instances holding every tag given, metadata those holding every pair given; listed in id order" },
 );
 export type ListInstancesRequest = Type.Static<typeof ListInstancesRequest>;
 

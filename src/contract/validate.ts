@@ -2,7 +2,7 @@ import type { TSchema, Static } from "typebox";
 import { Compile } from "typebox/compile";
 import { Value } from "typebox/value";
 import { PATTERN_MEANING } from "./ids.ts";
-import { CHECK_PATH_PATTERN, IP_PATTERN, NODE_URL_PATTERN, PRINTABLE_PATTERN } from "./limits.ts";
+import { CHECK_PATH_PATTERN, IP_PATTERN, LIMITS, NODE_URL_PATTERN, PRINTABLE_PATTERN } from "./limits.ts";
 import { badRequest, type ErrorDetail } from "./errors.ts";
 
 type TypeBoxError = { keyword: string; instancePath: string; message: string; params: Record<string, unknown> };
@@ -14,6 +14,11 @@ const MEANINGS: Record<string, string> = {
   [CHECK_PATH_PATTERN]: "must be a path on the instance's own origin, starting with a single / (no scheme, host or backslash)",
   [IP_PATTERN]: "must be an IPv4 or IPv6 address",
   [NODE_URL_PATTERN]: "must be an http or https URL of printable ASCII",
+};
+
+/** Maps whose keys follow a rule (the field's name -> the rule in words): a key outside it is not a "field". */
+const KEY_RULES: Record<string, string> = {
+  metadata: `is not a valid metadata key: a letter or digit, then letters, digits, . _ / - (at most ${LIMITS.metadataKeyLength})`,
 };
 
 function messageOf(e: TypeBoxError): string {
@@ -29,7 +34,8 @@ function toDetails(errors: Iterable<TypeBoxError>): ErrorDetail[] {
     if (e.keyword === "boolean") continue; // repeats an additionalProperties error
     if (e.keyword === "additionalProperties") {
       const extra = (e.params.additionalProperties as string[] | undefined) ?? [];
-      for (const name of extra) details.push({ path: `${e.instancePath}/${name}`, message: "is not a known field" });
+      const keyRule = KEY_RULES[e.instancePath.split("/").at(-1) ?? ""];
+      for (const name of extra) details.push({ path: `${e.instancePath}/${name}`, message: keyRule ?? "is not a known field" });
       continue;
     }
     if (e.keyword === "required") {

@@ -33,9 +33,16 @@ export function registrationTarget(url: string, requested: string | undefined, h
   return requested ?? holder ?? derived;
 }
 
+/** Whether an instance holds every pair of `wanted` (own keys only: "constructor" is a key like any other). */
+export function holdsMetadata(instance: Instance, wanted: Record<string, string> | undefined): boolean {
+  if (wanted === undefined) return true;
+  const held = instance.metadata ?? {};
+  return Object.entries(wanted).every(([key, value]) => Object.hasOwn(held, key) && held[key] === value);
+}
+
 /** The field order of every stored instance, so that replies and KV values read the same way. */
 const FIELD_ORDER = [
-  "id", "url", "scheme", "host", "ip", "port", "path", "slug", "deploymentId", "nodeUrl", "tags",
+  "id", "url", "scheme", "host", "ip", "port", "path", "slug", "deploymentId", "nodeUrl", "tags", "metadata",
   "status", "statusCause", "statusBeforeNodeOffline", "details", "check", "ttlSeconds", "graceSeconds",
   "lastHeartbeat", "createdAt", "updatedAt",
 ] as const;
@@ -46,7 +53,7 @@ function canonical(instance: Instance): Instance {
   return ordered as Instance;
 }
 
-const DESCRIPTIVE_FIELDS = ["slug", "deploymentId", "nodeUrl", "tags", "status", "details", "check", "ttlSeconds", "graceSeconds"] as const;
+const DESCRIPTIVE_FIELDS = ["slug", "deploymentId", "nodeUrl", "tags", "metadata", "status", "details", "check", "ttlSeconds", "graceSeconds"] as const;
 const STAMPS = new Set(["createdAt", "updatedAt", "lastHeartbeat", "statusCause", "statusBeforeNodeOffline"]);
 
 function withoutAddress(instance: Instance): Partial<Instance> {

@@ -42,7 +42,7 @@ function operationObject(route: Route) {
   const pathParams = [...route.path.matchAll(/:(\w+)/g)].map((m) => ({ name: m[1]!, in: "path", required: true, schema: { type: "string" } }));
   const takesQuery = route.method === "GET" && Object.keys(schemaNamed(operation.schema)?.properties ?? {}).length > 0 && pathParams.length === 0;
   const queryParams = takesQuery
-    ? Object.entries(schemaNamed(operation.schema)!.properties!).map(([name, schema]) => ({ name, in: "query", required: false, schema, ...(name === "tags" ? { style: "form", explode: true } : {}) }))
+    ? Object.entries(schemaNamed(operation.schema)!.properties!).map(([name, schema]) => ({ name, in: "query", required: false, schema, ...(name === "tags" ? { style: "form", explode: true } : name === "metadata" ? { style: "deepObject", explode: true } : {}) }))
     : [];
   const takesBody = route.method === "PUT" || route.method === "POST";
   return {

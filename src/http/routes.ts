@@ -41,7 +41,15 @@ export function fromQuery(schema: TSchema, query: Record<string, string | string
   const request: Record<string, unknown> = {};
   // Own properties even for names like __proto__, so that validation refuses them as unknown fields.
   const set = (name: string, value: unknown) => Object.defineProperty(request, name, { value, enumerable: true, writable: true, configurable: true });
-  for (const [name, raw] of Object.entries(query)) {
+  for (const [param, raw] of Object.entries(query)) {
+    // An object field's pairs as deepObject parameters: metadata[version]=2.
+    const pair = /^([A-Za-z]+)\[(.*)\]$/.exec(param);
+    if (pair && own(pair[1]!)?.type === "object") {
+      const object = (request[pair[1]!] ??= Object.create(null)) as Record<string, unknown>;
+      Object.defineProperty(object, pair[2]!, { value: Array.isArray(raw) ? raw.at(-1) : raw, enumerable: true, writable: true, configurable: true });
+      continue;
+    }
+    const name = param;
     const kind = kindOf(own(name));
     if (kind === "list") {
       set(name, (Array.isArray(raw) ? raw : [raw]).flatMap((v) => v.split(",")).filter((v) => v !== ""));
