@@ -103,6 +103,12 @@ describe("registry CLI", () => {
     assert.deepEqual(withUnits.nodes.map((n: { id: string }) => n.id), ["self-node"]);
     const tooBig = JSON.parse((await runCli(["n", "select", "--min-memory-free", "1024Ti", "--json"], env)).stdout);
     assert.deepEqual(tooBig.nodes, [], "1024Ti is read as a size, not as 1024 bytes");
+    await r.call("definition.save", { definition: { id: "huge-svc", image: { name: "huge:1" }, requirements: { memoryBytes: 2 ** 50 } } });
+    const explained = await runCli(["n", "select", "--definition", "huge-svc", "--explain"], env);
+    assert.equal(explained.code, 0, explained.stderr);
+    assert.match(explained.stdout, /^NODE ID\s+URL\s+LAST HEARTBEAT\n\nREFUSED NODE\s+FAILS\nself-node\s+minMemoryFreeBytes needs 1125899906842624, has \d+\n$/);
+    const fits = JSON.parse((await runCli(["n", "select", "--definition", "huge-svc", "--min-memory-free", "1Ki", "--json"], env)).stdout);
+    assert.deepEqual(fits.nodes.map((n: { id: string }) => n.id), ["self-node"], "--min-memory-free overrides the definition's memory");
     const bad = await runCli(["n", "select", "--strategy", "random"], env);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /^registry: invalid node requirements: \/strategy must be one of bestFit, leastLoaded\n$/);

@@ -6,7 +6,7 @@ import { resolveAddress } from "../src/domain/address.ts";
 import { definitionDecider } from "../src/domain/definition.ts";
 import { instanceDecider, type RegisterInstance } from "../src/domain/instance.ts";
 import { nodeDecider } from "../src/domain/node.ts";
-import { selectNodes } from "../src/domain/placement.ts";
+import { placeOn } from "../src/domain/placement.ts";
 
 const T0 = "2026-01-01T00:00:00.000Z";
 const T1 = "2026-01-01T00:01:00.000Z";
@@ -170,6 +170,6 @@ describe("placement", () => {
       { ...base, id: "off", status: "Offline" as const },
       { id: "bare", url: "http://127.0.0.1:2", status: "Online" as const },
     ];
-    assert.deepEqual(selectNodes(nodes, {}).map((n) => n.id), ["on"]);
+    assert.deepEqual(placeOn(nodes, {}).nodes.map((n) => n.id), ["on"]);
   });
 });

@@ -140,6 +140,52 @@ describe("nodes: placement", () => {
     assert.ok((await select({})).includes("slow-clock"));
   });
 
+  test("select - by definition: its requirements place it, the request's limits override them", async () => {
+    const saved = await r.call("definition.save", {
+      definition: { id: "trainer", image: { name: "trainer:1" }, requirements: { cpuCores: 6, memoryBytes: 10 * 1024 ** 3, gpuCount: 1, gpuMemoryMiB: 8000, softRttMs: 5, hardRttMs: 50 } },
+    });
+    assert.equal(saved.code, undefined, JSON.stringify(saved.body));
+    // 8 cores each: 6 free needs at most 25% busy; 10 GiB free; one GPU with 8000 MiB free: only "gpu" has that, but it is 50% busy.
+    assert.deepEqual(await select({ definitionId: "trainer" }), []);
+    assert.deepEqual(await select({ definitionId: "trainer", minCpuFreeCores: 4 }), ["gpu"], "an explicit limit overrides the definition's");
+    await r.call("definition.save", { definition: { id: "web", image: { name: "web:1" }, requirements: { cpuCores: 6, memoryBytes: 10 * 1024 ** 3 } } });
+    assert.deepEqual(await select({ definitionId: "web" }), ["big"]);
+    assert.deepEqual(await select({ definitionId: "web", strategy: "leastLoaded", minCpuFreeCores: 0 }), ["big", "busy", "gpu"]);
+    const missing = await r.call("node.select", { definitionId: "nothing" });
+    assert.deepEqual([missing.code, missing.body.error.message], [404, 'definition "nothing" not found; list them with registry.definition.list']);
+  });
+
+  test("select - explain: each refused node with every requirement it fails, what it needs and what the node has", async () => {
+    const reply = await r.call("node.select", { definitionId: "trainer", explain: true });
+    assert.equal(reply.code, undefined, JSON.stringify(reply.body));
+    assert.deepEqual(reply.body.nodes, []);
+    const failed = Object.fromEntries(reply.body.refused.map((x: { node: string; failed: { requirement: string }[] }) => [x.node, x.failed]));
+    assert.deepEqual(failed.gpu, [{ requirement: "minCpuFreeCores", needs: 6, has: 4 }]);
+    assert.deepEqual(failed.small, [
+      { requirement: "minMemoryFreeBytes", needs: 10 * 1024 ** 3, has: 4 * 1024 ** 3 },
+      { requirement: "gpuCount", needs: 1, has: 0 },
+    ], "6.4 cores free: its CPU is enough");
+    assert.deepEqual(failed.busy.map((f: { requirement: string }) => f.requirement), ["minCpuFreeCores", "gpuCount"]);
+    assert.equal((await r.call("node.select", { definitionId: "trainer" })).body.refused, undefined, "only when asked");
+  });
+
+  test("select - bad requirements on a definition are refused with 400 naming the field; nothing written", async () => {
+    const before = await r.eventCount();
+    const cases: [object, string][] = [
+      [{ cpuCores: -1 }, "/definition/requirements/cpuCores"],
+      [{ gpuCount: 1.5 }, "/definition/requirements/gpuCount"],
+      [{ memoryBytes: "1G" }, "/definition/requirements/memoryBytes"],
+      [{ softRttMs: 80, hardRttMs: 50 }, "/definition/requirements/softRttMs"],
+      [{ cpus: 2 }, "/definition/requirements/cpus"],
+    ];
+    for (const [requirements, path] of cases) {
+      const reply = await r.call("definition.save", { definition: { id: "bad-req", image: { name: "x" }, requirements } });
+      assert.equal(reply.code, 400, JSON.stringify(requirements));
+      assert.deepEqual(reply.body.error.details.map((d: { path: string }) => d.path), [path], JSON.stringify(reply.body.error));
+    }
+    assert.equal(await r.eventCount(), before);
+  });
+
   test("select - bad requirements are refused with 400", async () => {
     const reply = await r.call("node.select", { minCpuFreePercent: 150, strategy: "random" });
     assert.equal(reply.code, 400);

@@ -1,15 +1,19 @@
 import type { Command } from "commander";
-import { bytes, count, defined, percent, repeated, sequenceOrTime } from "./args.ts";
+import { bytes, count, defined, number, percent, repeated, sequenceOrTime } from "./args.ts";
 import type { Cli } from "./context.ts";
 import { ago, table } from "./format.ts";
-import type { NodeRef } from "../contract/api.ts";
+import type { NodeRef, NodeRefusal } from "../contract/api.ts";
 import type { Node, SelectNodesRequest } from "../contract/schemas.ts";
 
 export const nodeRows = (nodes: Node[]) => table(["NODE ID", "URL", "LAST HEARTBEAT"], nodes.map((n) => [n.id, n.url, ago(n.lastHeartbeat)]));
 
+const refusedRows = (refused: NodeRefusal[]) =>
+  table(["REFUSED NODE", "FAILS"], refused.map((r) => [r.node, r.failed.map((f) => `${f.requirement} needs ${f.needs}, has ${f.has ?? "none"}`).join("; ")]));
+
 const refOf = (idOrUrl: string): NodeRef => (idOrUrl.includes("://") ? { url: idOrUrl } : { id: idOrUrl });
 
 type SelectOptions = {
+  definition?: string; minCpuFreeCores?: number; explain?: boolean;
   minCpuFree?: number; minMemoryFree?: number; minDiskFree?: number; gpus?: number; minGpuFreeMemory?: number;
   maxGpuUtilization?: number; region?: string; zone?: string; strategy?: SelectNodesRequest["strategy"];
 };
@@ -61,7 +65,9 @@ export function nodesCommand(program: Command, cli: Cli): void {
   nodes
     .command("select")
     .description("the Online nodes that fit, best first")
+    .option("--definition <id>", "place this definition: its requirements (the options below override them)")
     .option("--min-cpu-free <percent>", "free CPU, e.g. 50 or 50%", percent)
+    .option("--min-cpu-free-cores <cores>", "free CPU cores, e.g. 2 or 0.5", number)
     .option("--min-memory-free <size>", "free memory, e.g. 1G, 512Mi, 2GiB or bytes", bytes)
     .option("--min-disk-free <size>", "free disk, e.g. 20G", bytes)
     .option("--gpus <n>", "at least n GPUs", count)
@@ -70,9 +76,12 @@ export function nodesCommand(program: Command, cli: Cli): void {
     .option("--region <region>", "in this region")
     .option("--zone <zone>", "in this availability zone")
     .option("--strategy <strategy>", "bestFit (the fullest that fits first) or leastLoaded")
+    .option("--explain", "also list each node that does not fit and the requirements it fails")
     .action(
       cli.action<SelectOptions>(async (ctx, _, o) => {
         const requirements: SelectNodesRequest = defined({
+          definitionId: o.definition,
+          minCpuFreeCores: o.minCpuFreeCores,
           minCpuFreePercent: o.minCpuFree,
           minMemoryFreeBytes: o.minMemoryFree,
           minDiskFreeBytes: o.minDiskFree,
@@ -83,8 +92,13 @@ export function nodesCommand(program: Command, cli: Cli): void {
           availabilityZone: o.zone,
           strategy: o.strategy,
         });
-        const nodes = await (await ctx.client()).selectNodes(requirements);
-        ctx.print({ nodes }, () => nodeRows(nodes));
+        const client = await ctx.client();
+        if (!o.explain) {
+          const nodes = await client.selectNodes(requirements);
+          return ctx.print({ nodes }, () => nodeRows(nodes));
+        }
+        const placement = await client.explainPlacement(requirements);
+        ctx.print(placement, () => nodeRows(placement.nodes) + (placement.refused.length ? `\n${refusedRows(placement.refused)}` : ""));
       }),
     );
 }

@@ -5,7 +5,7 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { pino, type Logger } from "pino";
-import type { ExpiryProtection, HealthStatus, NodeRef } from "../contract/api.ts";
+import type { ExpiryProtection, HealthStatus, NodeRef, NodeRefusal } from "../contract/api.ts";
 import { namesFor } from "../contract/names.ts";
 import type {
   Definition,
@@ -111,6 +111,10 @@ export class RegistryClient {
   }
   async selectNodes(requirements: SelectNodesRequest = {}): Promise<Node[]> {
     return (await this.#request<{ nodes: Node[] }>("node.select", requirements)).nodes;
+  }
+  /** The nodes that fit, and each node that does not with the requirements it fails. */
+  async explainPlacement(requirements: SelectNodesRequest): Promise<{ nodes: Node[]; refused: NodeRefusal[] }> {
+    return this.#request("node.select", { ...requirements, explain: true });
   }
   /** One page of history: an entity's events (entity and id), or every change from `since` (the audit log). */
   async history(req: HistoryRequest): Promise<{ events: HistoryEntry[]; next?: number }> {

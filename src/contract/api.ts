@@ -34,6 +34,9 @@ export type RegistryCommands = {
   switchProtection(req: { enabled: boolean }, ctx: RequestContext): Promise<{ protection: ExpiryProtection }>;
 };
 
+/** A node that does not fit: each requirement it fails, as the request's field, what it asks and what the node has. */
+export type NodeRefusal = { node: string; failed: { requirement: string; needs: number | string; has: number | string | null }[] };
+
 export type RegistryQueries = {
   getDefinition(req: { id: string }, ctx: RequestContext): Promise<{ definition: Definition }>;
   listDefinitions(req: ListDefinitionsRequest, ctx: RequestContext): Promise<{ definitions: Definition[]; next?: string }>;
@@ -42,7 +45,8 @@ export type RegistryQueries = {
   getNode(req: NodeRef, ctx: RequestContext): Promise<{ node: Node }>;
   listNodes(req: ListNodesRequest, ctx: RequestContext): Promise<{ nodes: Node[]; next?: string }>;
   selfNode(req: object, ctx: RequestContext): Promise<{ node: Node }>;
-  selectNodes(req: SelectNodesRequest, ctx: RequestContext): Promise<{ nodes: Node[] }>;
+  /** `refused` with `explain`: each node that does not fit, and the requirements it fails. */
+  selectNodes(req: SelectNodesRequest, ctx: RequestContext): Promise<{ nodes: Node[]; refused?: NodeRefusal[] }>;
 };
 
 /** Leases and the registry's health, answered by the health side. */

@@ -54,6 +54,21 @@ export const ApiSpec = Type.Object(
 );
 export const Client = Type.Object({ language: Text(LIMITS.shortText), url: Text(LIMITS.urlLength) }, strict);
 
+/** What one instance of a definition needs: to place it (node.select) and to call it (the client's pick). */
+export const Requirements = Type.Object(
+  {
+    cpuCores: Type.Optional(Type.Number({ minimum: 0, maximum: 100_000, description: "free CPU cores (may be fractional)" })),
+    memoryBytes: Type.Optional(Type.Number({ minimum: 0, description: "free memory, bytes" })),
+    diskBytes: Type.Optional(Type.Number({ minimum: 0, description: "free disk, bytes" })),
+    gpuCount: Type.Optional(Type.Integer({ minimum: 0, maximum: 64, description: "GPUs, each with gpuMemoryMiB free" })),
+    gpuMemoryMiB: Type.Optional(Type.Number({ minimum: 0, description: "free memory on each of those GPUs, MiB" })),
+    softRttMs: Type.Optional(Type.Number({ minimum: 0, maximum: 600_000, description: "callers prefer instances they reach within this round trip, ms" })),
+    hardRttMs: Type.Optional(Type.Number({ minimum: 0, maximum: 600_000, description: "callers never use an instance beyond this round trip, ms" })),
+  },
+  strict,
+);
+export type Requirements = Type.Static<typeof Requirements>;
+
 export const Definition = Type.Object(
   {
     id: Id,
@@ -64,6 +79,7 @@ export const Definition = Type.Object(
     envars: Type.Optional(Type.Array(EnvVar, { maxItems: LIMITS.envars })),
     apiSpecs: Type.Optional(Type.Array(ApiSpec, { maxItems: LIMITS.apiSpecs })),
     clients: Type.Optional(Type.Array(Client, { maxItems: LIMITS.clients })),
+    requirements: Type.Optional(Requirements),
   },
   { ...strict, description: "Exactly one of image and repository." },
 );
@@ -310,7 +326,9 @@ export type Heartbeat = Type.Static<typeof Heartbeat>;
 
 export const SelectNodesRequest = Type.Object(
   {
+    definitionId: Type.Optional(Type.String({ pattern: ID_PATTERN, description: "place this definition: its requirements, which the limits given here override" })),
     minCpuFreePercent: Type.Optional(Type.Number({ minimum: 0, maximum: 100, description: "free CPU, percent of the node's cores" })),
+    minCpuFreeCores: Type.Optional(Type.Number({ minimum: 0, description: "free CPU, cores" })),
     minMemoryFreeBytes: Type.Optional(Type.Number({ minimum: 0 })),
     minDiskFreeBytes: Type.Optional(Type.Number({ minimum: 0 })),
     gpuCount: Type.Optional(Type.Integer({ minimum: 0, description: "GPUs that meet the GPU limits below" })),
@@ -319,6 +337,7 @@ export const SelectNodesRequest = Type.Object(
     region: Type.Optional(Type.String()),
     availabilityZone: Type.Optional(Type.String()),
     strategy: Type.Optional(Type.Enum(["bestFit", "leastLoaded"], { description: "bestFit (default): least spare memory left first; leastLoaded: most free first" })),
+    explain: Type.Optional(Type.Boolean({ description: "the reply's refused lists every node that does not fit and each requirement it fails" })),
   },
   strict,
 );

@@ -22,6 +22,15 @@ function assertOneSource(definition: Definition): void {
   }
 }
 
+/** A soft round-trip bound beyond the hard one could never be met. */
+function assertRttBounds(definition: Definition): void {
+  const { softRttMs, hardRttMs } = definition.requirements ?? {};
+  if (softRttMs !== undefined && hardRttMs !== undefined && softRttMs > hardRttMs) {
+    const message = `softRttMs (${softRttMs}) must not be more than hardRttMs (${hardRttMs})`;
+    throw badRequest(`invalid definition "${definition.id}": ${message}`, [{ path: "/definition/requirements/softRttMs", message }]);
+  }
+}
+
 export const definitionDecider: Decider<DefinitionState, DefinitionCommand, DefinitionEvent> = {
   initialState: () => null,
 
@@ -30,6 +39,7 @@ export const definitionDecider: Decider<DefinitionState, DefinitionCommand, Defi
       case "SaveDefinition": {
         const { definition } = command.data;
         assertOneSource(definition);
+        assertRttBounds(definition);
         if (sameJson(state, definition)) return [];
         return [{ type: "DefinitionSaved", data: { definition } }];
       }

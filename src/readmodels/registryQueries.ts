@@ -4,7 +4,7 @@
  */
 import type { RegistryQueries } from "../contract/api.ts";
 import { RegistryError, notFound } from "../contract/errors.ts";
-import { selectNodes } from "../domain/placement.ts";
+import { placeOn, placementRequest } from "../domain/placement.ts";
 import type { Definition, Instance, Node } from "../contract/schemas.ts";
 import { matchesFilter, type InstancesView } from "./instances.ts";
 import type { KvMirror } from "../nats/kvMirror.ts";
@@ -83,9 +83,18 @@ export function registryQueries(views: {
       return { node };
     },
 
-    async selectNodes(requirements) {
+    async selectNodes(request) {
+      const { definitionId, explain, ...limits } = request;
+      let requirements;
+      if (definitionId !== undefined) {
+        await definitions.sync();
+        const definition = definitions.get(definitionId);
+        if (!definition) throw notFound(`definition "${definitionId}" not found`, { text: "list them", operation: "definition.list" });
+        requirements = definition.requirements;
+      }
       await nodes.sync();
-      return { nodes: selectNodes(nodes.values(), requirements) };
+      const placement = placeOn(nodes.values(), placementRequest(requirements, limits));
+      return explain ? placement : { nodes: placement.nodes };
     },
   };
 }
