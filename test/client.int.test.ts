@@ -1,5 +1,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { RegistryClient, RegistryError, type Discovery } from "../src/client/index.ts";
 import { startTestRegistry, type TestRegistry } from "./harness/registry.ts";
 import { until } from "./harness/until.ts";
@@ -98,5 +100,62 @@ describe("client library", () => {
     await until(() => client.getInstance(id).then(() => true, () => false), "selfRegister to register it again");
     await me.stop();
     await assert.rejects(client.getInstance(id), (err: unknown) => err instanceof RegistryError && err.code === 404);
+  });
+});
+
+describe("client: round-trip bounds (seed 004's soft and hard RTT)", () => {
+  let r: TestRegistry;
+  let client: RegistryClient;
+  before(async () => {
+    r = await startTestRegistry();
+    client = new RegistryClient(r.nc);
+  });
+  after(async () => r.stop());
+
+  test("rtt - the definition's bounds apply: within soft preferred, beyond hard never, between when none is within soft", async () => {
+    await client.saveDefinition({ id: "rtt-svc", image: { name: "rtt:1" }, requirements: { softRttMs: 10, hardRttMs: 50 } });
+    const [near, mid, far] = await Promise.all(
+      [9301, 9302, 9303].map((port) => client.registerInstance({ url: `http://127.0.0.1:${port}`, slug: "rtt-svc", status: "Healthy" })),
+    );
+    const d = await client.discover("rtt-svc", { probeEveryMs: 60_000 });
+    try {
+      await until(() => d.instances().length === 3, "the three instances");
+      // Nothing listens on these ports: the probes are refused and measure nothing; the caller's own calls count.
+      d.recordRtt(near!.id, 4);
+      d.recordRtt(mid!.id, 30);
+      d.recordRtt(far!.id, 80);
+      const picks = new Set(Array.from({ length: 6 }, () => d.pick()?.id));
+      assert.deepEqual([...picks], [near!.id], "only the one within the soft bound while there is one");
+      d.recordRtt(near!.id, 200); // smoothed: 4 + 0.3 x 196 = 62.8, now beyond the hard bound
+      assert.equal(Math.round(d.rttOf(near!.id)!), 63);
+      assert.deepEqual(new Set(Array.from({ length: 6 }, () => d.pick()?.id)), new Set([mid!.id]), "within the hard bound when none is within the soft");
+      d.recordRtt(mid!.id, 500);
+      d.recordRtt(mid!.id, 500);
+      assert.equal(d.pick(), undefined, "never one beyond the hard bound");
+    } finally {
+      d.stop();
+    }
+  });
+
+  test("rtt - a light probe measures instances that answer; bounds given to discover need no definition; no bounds, no probes", async () => {
+    const server = createServer((_req, res) => res.end("ok"));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const live = await client.registerInstance({ url: `http://127.0.0.1:${port}`, slug: "probed-svc", status: "Healthy" });
+      const probed = await client.discover("probed-svc", { rtt: { hardMs: 1000 } });
+      const plain = await client.discover("probed-svc");
+      try {
+        const rtt = await until(() => probed.rttOf(live.id), "the probe to measure the instance");
+        assert.ok(rtt >= 0 && rtt < 1000, String(rtt));
+        assert.equal(probed.pick()?.id, live.id);
+        assert.equal(plain.rttOf(live.id), undefined, "a service without bounds is not probed");
+      } finally {
+        probed.stop();
+        plain.stop();
+      }
+    } finally {
+      server.close();
+    }
   });
 });

@@ -6,6 +6,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { pino, type Logger } from "pino";
 import type { ExpiryProtection, HealthStatus, NodeRef, NodeRefusal } from "../contract/api.ts";
+import { RegistryError } from "../contract/errors.ts";
 import { namesFor } from "../contract/names.ts";
 import type {
   Definition,
@@ -18,7 +19,8 @@ import type {
   HistoryEntry,
   HistoryRequest,
 } from "../contract/schemas.ts";
-import { discover, mirrorOfSlug, type Discovery } from "./discovery.ts";
+import { discover, mirrorOfSlug, type Discovery, type DiscoveryOptions } from "./discovery.ts";
+import type { RttBounds } from "./rtt.ts";
 import { KeysFeed } from "./keysFeed.ts";
 import { requester } from "./request.ts";
 import { selfRegister, type SelfRegistration } from "./selfRegister.ts";
@@ -140,14 +142,35 @@ export class RegistryClient {
 
   // ------------------------------------------------------------ for services
 
-  /** A live view of a service's instances, kept current by a KV watch; `stop()` it when done. */
-  async discover(slug: string): Promise<Discovery> {
+  /**
+   * A live view of a service's instances, kept current by a KV watch; `stop()` it when done.
+   * Its round-trip bounds are `opts.rtt`, else the softRttMs/hardRttMs of the definition whose
+   * id is the slug (none when there is no such definition or it may not be read).
+   */
+  async discover(slug: string, opts: DiscoveryOptions = {}): Promise<Discovery> {
+    const rtt = opts.rtt ?? (await this.#rttBoundsOf(slug));
+    const options = { ...opts, ...(rtt ? { rtt } : {}) };
     const bucket = this.#names.buckets.instance;
     const jsm = await jetstreamManager(this.nc).catch(() => undefined);
-    if (jsm) return discover(slug, mirrorOfSlug({ js: jetstream(this.nc), jsm, bucket, slug, log: this.#log }));
+    if (jsm) return discover(slug, mirrorOfSlug({ js: jetstream(this.nc), jsm, bucket, slug, log: this.#log }), options);
     // Outside the registry's account: the slug's live changes, and its current state listed with versions.
     const listPage = (after: string | undefined) => this.listInstancePage({ slug, limit: 1000, withVersions: true, ...(after !== undefined ? { after } : {}) });
-    return discover(slug, new KeysFeed(this.nc, bucket, `${slug}.>`, listPage, this.#log));
+    return discover(slug, new KeysFeed(this.nc, bucket, `${slug}.>`, listPage, this.#log), options);
+  }
+
+  async #rttBoundsOf(slug: string): Promise<RttBounds | undefined> {
+    const requirements = await this.getDefinition(slug).then(
+      (d) => d.requirements,
+      (err: unknown) => {
+        if (!(err instanceof RegistryError)) throw err;
+        // No definition (404), none it may read (403), or the registry away: discovery works from the bucket alone.
+        if (err.code >= 500) this.#log.warn({ slug, err: err.message }, "the service's round-trip bounds are unknown; discovering without them");
+        return undefined;
+      },
+    );
+    const { softRttMs, hardRttMs } = requirements ?? {};
+    if (softRttMs === undefined && hardRttMs === undefined) return undefined;
+    return { ...(softRttMs !== undefined ? { softMs: softRttMs } : {}), ...(hardRttMs !== undefined ? { hardMs: hardRttMs } : {}) };
   }
 
   /**

@@ -13,6 +13,7 @@ import { takesTraffic } from "../domain/instanceHealth.ts";
 import { holdsMetadata } from "../domain/instance.ts";
 import { KvMirror } from "../nats/index.ts";
 import { unreadableCounter } from "../unreadable.ts";
+import { probeRtt, probeTarget, RttTable, type RttBounds } from "./rtt.ts";
 
 export type Discovery = {
   slug: string;
@@ -32,10 +33,22 @@ export type Discovery = {
    * when none has come within `timeoutMs`: for a caller that starts beside its callee.
    */
   waitForInstances(timeoutMs: number): Promise<boolean>;
+  /** The round trip to an instance as measured (ms), when the service has RTT bounds. */
+  rttOf(id: string): number | undefined;
+  /** A round trip the caller measured on its own call to an instance (ms); it counts with the probes'. */
+  recordRtt(id: string, ms: number): void;
   /** Called after every change; returns a function that unsubscribes. */
   onChange(listener: (instances: Instance[]) => void): () => void;
   stop(): void;
 };
+
+/**
+ * A service's round-trip bounds (its definition's softRttMs/hardRttMs) and how often to
+ * probe: `pick()` prefers instances within the soft bound and never picks one beyond the hard.
+ */
+export type DiscoveryOptions = { rtt?: RttBounds; probeEveryMs?: number };
+
+const DEFAULT_PROBE_EVERY_MS = 5000;
 
 /** Which instances `pick()` may choose: those holding every metadata pair (and every tag) given. */
 export type PickFilter = { metadata?: Record<string, string>; tags?: string[] };
@@ -58,14 +71,37 @@ export function mirrorOfSlug(deps: { js: JetStreamClient; jsm: JetStreamManager;
   return new KvMirror<Instance>(deps.js, deps.jsm, deps.bucket, deps.log, { read: readInstance, unreadable: unreadableCounter(deps.log), keys: `${deps.slug}.>` });
 }
 
-export async function discover(slug: string, mirror: InstanceSource): Promise<Discovery> {
+export async function discover(slug: string, mirror: InstanceSource, opts: DiscoveryOptions = {}): Promise<Discovery> {
   const listeners = new Set<(instances: Instance[]) => void>();
   let next = 0;
+  const bounds = opts.rtt;
+  const rtts = new RttTable();
+  const probing = new Set<string>();
+  /** Probes the instances not yet measured (all of them when `all`), one probe per instance at a time. */
+  const probe = (all: boolean) => {
+    if (!bounds) return;
+    const ids = new Set<string>();
+    for (const i of mirror.values()) {
+      ids.add(i.id);
+      const target = probeTarget(i);
+      if (!target || probing.has(i.id) || (!all && rtts.get(i.id) !== undefined)) continue;
+      probing.add(i.id);
+      void probeRtt(target, Math.max(1000, 2 * (bounds.hardMs ?? 0))).then((ms) => {
+        probing.delete(i.id);
+        if (ms !== undefined) rtts.record(i.id, ms);
+      });
+    }
+    rtts.forget(ids);
+  };
   mirror.onChange(() => {
     const all = [...mirror.values()];
+    probe(false);
     for (const l of listeners) l(all);
   });
   await mirror.start();
+  probe(true);
+  const prober = bounds ? setInterval(() => probe(true), opts.probeEveryMs ?? DEFAULT_PROBE_EVERY_MS) : undefined;
+  prober?.unref();
 
   const healthy = () => {
     const list = [...mirror.values()].filter((i) => takesTraffic(i.status));
@@ -77,8 +113,9 @@ export async function discover(slug: string, mirror: InstanceSource): Promise<Di
     healthy,
     pick(where) {
       const wanted = passes(where);
-      let candidates = healthy().filter(wanted);
-      if (candidates.length === 0) candidates = [...mirror.values()].filter((i) => mayTakeTraffic(i) && wanted(i));
+      const reachable = (list: Instance[]) => (bounds ? rtts.within(list, bounds) : list);
+      let candidates = reachable(healthy().filter(wanted));
+      if (candidates.length === 0) candidates = reachable([...mirror.values()].filter((i) => mayTakeTraffic(i) && wanted(i)));
       if (candidates.length === 0) return undefined;
       candidates.sort(byId); // a stable ring as instances come and go
       return candidates[next++ % candidates.length];
@@ -97,10 +134,15 @@ export async function discover(slug: string, mirror: InstanceSource): Promise<Di
         listeners.add(listener);
       });
     },
+    rttOf: (id) => rtts.get(id),
+    recordRtt: (id, ms) => rtts.record(id, ms),
     onChange(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
-    stop: () => mirror.stop(),
+    stop() {
+      clearInterval(prober);
+      mirror.stop();
+    },
   };
 }

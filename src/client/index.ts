@@ -9,7 +9,8 @@
  */
 export { RegistryClient } from "./client.ts";
 export type { ClientOptions } from "./client.ts";
-export type { Discovery, PickFilter } from "./discovery.ts";
+export type { Discovery, DiscoveryOptions, PickFilter } from "./discovery.ts";
+export type { RttBounds } from "./rtt.ts";
 export type { SelfRegistration } from "./selfRegister.ts";
 export { RegistryError } from "../contract/errors.ts";
 export type { ErrorCode, ErrorDetail } from "../contract/errors.ts";
