@@ -57,6 +57,28 @@ describe("history", () => {
     assert.deepEqual(none.events, []);
   });
 
+  test("history - --since and after reach the stream's last event, whatever the subjects in between", async () => {
+    // nats-server 2.9 undercounts a start-time or start-sequence consumer's pending when the
+    // stream holds many subjects: reading until pending is 0 stopped short of the end.
+    const since = new Date().toISOString();
+    const ids: string[] = [];
+    for (let n = 0; n < 6; n++) {
+      const { instance } = (await r.call("instance.register", { url: `http://127.0.0.1:${9600 + n}`, slug: `audit-${n % 3}` })).body;
+      ids.push(instance.id);
+      await r.call("definition.save", { definition: { id: `audit-def-${n}`, image: { name: "x" } } });
+    }
+    for (const id of ids) await r.call("instance.remove", { id });
+    const last = (await r.jsm.streams.info("REGISTRY_EVENTS")).state.last_seq;
+    const audit = (await r.call("history", { since })).body;
+    assert.equal(audit.events.at(-1).seq, last, "the audit log reaches the last event");
+    assert.equal(audit.events.length, 18);
+    const fromSeq = (await r.call("history", { after: audit.events[3].seq })).body;
+    assert.equal(fromSeq.events.at(-1).seq, last, "a page after a sequence reaches it too");
+    assert.equal(fromSeq.events.length, 14);
+    assert.deepEqual((await r.call("history", { after: last })).body.events, [], "after the last one: nothing, at once");
+    assert.deepEqual((await r.call("history", { since: new Date(Date.now() + 60_000).toISOString() })).body.events, [], "since a time after the last one: nothing, at once");
+  });
+
   test("history - refused without an entity for an id, with a clear 400", async () => {
     const reply = await r.call("history", { id });
     assert.equal(reply.code, 400);

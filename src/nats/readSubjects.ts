@@ -1,9 +1,12 @@
 /**
  * Reads the messages of a stream's subjects to the end, through an ordered consumer: every
- * message (from a sequence or a time on), or the last one of each subject. Nothing waits forever: when no message comes
- * for `idleMs` while some are still pending, it fails saying what it waited for.
+ * message (from a sequence or a time on), or the last one of each subject. The end is the last
+ * message on the subjects when the read begins, asked of the stream: nats-server 2.9 undercounts
+ * a consumer's pending when it starts at a sequence or a time, so pending cannot say where the end
+ * is. Nothing waits forever: when no message comes for `idleMs` before the end, it fails saying
+ * what it waited for.
  */
-import { DeliverPolicy, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
+import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
 
 const IDLE_MS = 10_000;
 
@@ -22,9 +25,10 @@ export async function* readSubjects(
         : "startSeq" in deliver
           ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: deliver.startSeq }
           : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: deliver.startTime };
+  const end = await lastMessageOf(js, stream, filter);
+  if (end === undefined) return;
+  if (typeof deliver === "object" && ("startSeq" in deliver ? deliver.startSeq > end.seq : Date.parse(deliver.startTime) > end.time)) return;
   const consumer = await js.consumers.get(stream, { filter_subjects: filter, ...from });
-  const pending = (await consumer.info()).num_pending;
-  if (pending === 0) return;
   const messages = await consumer.consume();
   let idle = false;
   let timer: NodeJS.Timeout | undefined;
@@ -42,13 +46,25 @@ export async function* readSubjects(
       watch();
       last = m;
       yield m;
-      if (m.info.pending === 0) return;
+      if (m.seq >= end.seq) return;
     }
   } finally {
     clearTimeout(timer);
     void messages.stop();
   }
   if (idle) {
-    throw new Error(`no message from ${stream} (${filter}) for ${idleMs} ms while reading it to its end (${last ? `last at sequence ${last.seq}, ${last.info.pending} pending` : `${pending} pending, none received`}); check nats-server and retry`);
+    throw new Error(`no message from ${stream} (${filter}) for ${idleMs} ms while reading it to its end at sequence ${end.seq} (${last ? `last received ${last.seq}` : "none received"}); check nats-server and retry`);
+  }
+}
+
+/** The sequence and time of the last message on the subjects (a wildcard filter included), if any. */
+async function lastMessageOf(js: JetStreamClient, stream: string, filter: string): Promise<{ seq: number; time: number } | undefined> {
+  const jsm = await js.jetstreamManager();
+  try {
+    const m = await jsm.streams.getMessage(stream, { last_by_subj: filter });
+    return m ? { seq: m.seq, time: m.time.getTime() } : undefined;
+  } catch (err) {
+    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) return undefined;
+    throw err;
   }
 }
