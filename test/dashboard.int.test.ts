@@ -71,7 +71,7 @@ describe("dashboard", () => {
   });
 
   test("an instance shows its fields and its history as a timeline", async () => {
-    const id = (await r.call("instance.register", { url: "http://127.0.0.1:28004", slug: "pay-svc", ttlSeconds: 30 })).body.instance.id as string;
+    const id = (await r.call("instance.register", { url: "http://127.0.0.1:28004", slug: "pay-svc", ttlSeconds: 30, metadata: { version: "2", zone: "eu-1a" } })).body.instance.id as string;
     await r.call("instance.status", { id, status: "Starting", details: "<b>warming</b> caches" });
     await page.goto(`${r.registry.httpUrl}/#/instance/${id}`);
     await page.waitForSelector("ol.timeline >> text=InstanceStatusChanged", { timeout: 5000 });
@@ -80,6 +80,7 @@ describe("dashboard", () => {
     assert.match(text, /Unknown → ▲ Starting the instance set Starting/);
     assert.match(text, /<b>warming<\/b> caches/, "what a client sent is shown as text, never as markup");
     assert.match(text, /30s, grace 60s/);
+    assert.match(text, /metadataversion=2, zone=eu-1a/, "its metadata");
     await shot(page, "instance");
   });
 
