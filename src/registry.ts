@@ -7,6 +7,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { Service } from "@nats-io/services";
 import type { Logger } from "pino";
 import type { Config } from "./config.ts";
+import { VERSION } from "./contract/version.ts";
 import { namesFor, type Names } from "./contract/names.ts";
 import type { Definition, Instance, Node } from "./contract/schemas.ts";
 import type { NodeAgent } from "./agent/agent.ts";
@@ -42,8 +43,6 @@ import { membership as startMembership } from "./health/membership.ts";
 import { nodeInstances } from "./health/nodeInstances.ts";
 import { instanceKey } from "./contract/ids.ts";
 import { isNewerTelemetry } from "./domain/telemetry.ts";
-
-export const VERSION = "0.1.0";
 
 export type Registry = {
   names: Names;

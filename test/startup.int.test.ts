@@ -7,6 +7,8 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { startNatsServer } from "./harness/natsServer.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -77,4 +79,10 @@ test("make run - nothing is compiled again when nothing changed (the build is a 
   // make test built it; make -q answers 0 only when the target is up to date.
   const { code } = await run("make", ["-q", "dist/.built"], {});
   assert.equal(code, 0, "dist/.built is up to date, so make run goes straight to starting the registry");
+});
+
+test("registry --version prints the package's version", async () => {
+  const { version } = JSON.parse(await readFile(join(root, "package.json"), "utf8")) as { version: string };
+  const run = await (await import("node:util")).promisify(execFile)(process.execPath, ["--import", "tsx", "src/main.ts", "--version"], { cwd: root });
+  assert.equal(run.stdout, `${version}\n`);
 });

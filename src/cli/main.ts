@@ -7,6 +7,7 @@
 import { Command, CommanderError } from "commander";
 import { ConfigError } from "../config.ts";
 import { RegistryError } from "../contract/errors.ts";
+import { VERSION } from "../contract/version.ts";
 import { UsageError } from "./args.ts";
 import { CliContext, type Cli, type Out } from "./context.ts";
 import { definitionsCommand } from "./definitions.ts";
@@ -54,6 +55,7 @@ const PROCESSES: Record<ProcessCommand, string> = {
 export function buildProgram(io: CliIo, opened: CliContext[]): Command {
   const program = new Command("registry")
     .description("An event-sourced service registry over NATS: definitions, instances and nodes.")
+    .version(VERSION, "-V, --version", "print the registry's version")
     .option("--json", "print the JSON the NATS API returns")
     .exitOverride()
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
