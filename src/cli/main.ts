@@ -40,6 +40,7 @@ export type CliIo = {
 };
 
 const ROOT_HELP = `
+Short forms: def, i and n for the nouns; ls for list, rm for remove (registry i ls --slug user-svc).
 Environment: NATS_URL (default nats://127.0.0.1:4222), NATS_CREDS, NATS_NKEY, NATS_USER/NATS_PASSWORD,
 REGISTRY_PREFIX; serve and agent read the rest (README, Configuration).
 Exit codes: 0 done; 1 the registry refused the request (400, 403, 404, 409, 413);
