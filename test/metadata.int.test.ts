@@ -66,6 +66,8 @@ describe("instance metadata", () => {
     assert.deepEqual(http.instances.map((i: { id: string }) => i.id), [instance.id]);
     const refused = await fetch(`${base}/registry-svc/instances?metadata[bad%20key]=2`);
     assert.equal(refused.status, 400);
+    const mixed = await fetch(`${base}/registry-svc/instances?metadata=x&metadata[version]=2`);
+    assert.equal(mixed.status, 400, "a plain metadata= beside its pairs is refused, not an internal error");
   });
 
   test("metadata - the client's pick() takes only the instances holding the pairs asked for", async () => {

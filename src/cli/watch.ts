@@ -47,8 +47,9 @@ async function watch(ctx: CliContext, cli: Cli, wanted: Kind[], o: WatchOptions)
     }
   };
   const what = o.changesOnly ? "changes" : o.from !== undefined ? `changes from revision ${o.from}` : "current state, then changes";
-  const inRegistryAccount = await jetstreamManager(nc).then(() => true, () => false);
-  if (!inRegistryAccount) {
+  // Only the registry's account has the JetStream API; elsewhere the exported changes are all there is.
+  const jsm = await jetstreamManager(nc).catch(() => undefined);
+  if (!jsm) {
     // Outside the registry's account: the instances bucket's exported changes, for a slug this account may read.
     if (wanted.join() !== "instances" || o.slug === undefined) {
       throw new UsageError("outside the registry's account only one service's instances can be watched: registry watch instances --slug SLUG");
@@ -79,7 +80,6 @@ async function watch(ctx: CliContext, cli: Cli, wanted: Kind[], o: WatchOptions)
     return;
   }
   const kvm = new Kvm(nc);
-  const jsm = await jetstreamManager(nc);
   const include = o.changesOnly ? KvWatchInclude.UpdatesOnly : KvWatchInclude.LastValue;
   const watches = await Promise.all(
     wanted.map(async (w) => {

@@ -10,7 +10,7 @@ import type { Instance } from "../contract/schemas.ts";
 import { byId } from "../contract/ids.ts";
 import { readInstance } from "../contract/readers.ts";
 import { takesTraffic } from "../domain/instanceHealth.ts";
-import { holdsMetadata } from "../domain/instance.ts";
+import { holdsAll } from "../domain/instance.ts";
 import { KvMirror } from "../nats/index.ts";
 import { unreadableCounter } from "../unreadable.ts";
 import { probeRtt, probeTarget, RttTable, type RttBounds } from "./rtt.ts";
@@ -53,7 +53,7 @@ const DEFAULT_PROBE_EVERY_MS = 5000;
 /** Which instances `pick()` may choose: those holding every metadata pair (and every tag) given. */
 export type PickFilter = { metadata?: Record<string, string>; tags?: string[] };
 
-const passes = (where: PickFilter | undefined) => (i: Instance) => where === undefined || (holdsMetadata(i, where.metadata) && (where.tags ?? []).every((t) => i.tags.includes(t)));
+const passes = (where: PickFilter | undefined) => (i: Instance) => where === undefined || holdsAll(i, where);
 
 /** The panic fallback when none takes traffic: whatever is not going away or out of reach. */
 const mayTakeTraffic = (i: Instance) => i.status !== "Stopping" && i.status !== "Unreachable";

@@ -33,11 +33,14 @@ export function registrationTarget(url: string, requested: string | undefined, h
   return requested ?? holder ?? derived;
 }
 
-/** Whether an instance holds every pair of `wanted` (own keys only: "constructor" is a key like any other). */
-export function holdsMetadata(instance: Instance, wanted: Record<string, string> | undefined): boolean {
-  if (wanted === undefined) return true;
+/**
+ * Whether an instance holds every tag and every metadata pair asked for (own keys only:
+ * "constructor" is a key like any other): the rule of list filters and of the client's pick.
+ */
+export function holdsAll(instance: Instance, wanted: { tags?: string[] | undefined; metadata?: Record<string, string> | undefined }): boolean {
+  if (!(wanted.tags ?? []).every((t) => instance.tags.includes(t))) return false;
   const held = instance.metadata ?? {};
-  return Object.entries(wanted).every(([key, value]) => Object.hasOwn(held, key) && held[key] === value);
+  return Object.entries(wanted.metadata ?? {}).every(([key, value]) => Object.hasOwn(held, key) && held[key] === value);
 }
 
 /** The field order of every stored instance, so that replies and KV values read the same way. */

@@ -45,8 +45,11 @@ export function fromQuery(schema: TSchema, query: Record<string, string | string
     // An object field's pairs as deepObject parameters: metadata[version]=2.
     const pair = /^([A-Za-z]+)\[(.*)\]$/.exec(param);
     if (pair && own(pair[1]!)?.type === "object") {
-      const object = (request[pair[1]!] ??= Object.create(null)) as Record<string, unknown>;
-      Object.defineProperty(object, pair[2]!, { value: Array.isArray(raw) ? raw.at(-1) : raw, enumerable: true, writable: true, configurable: true });
+      const object = (request[pair[1]!] ??= Object.create(null)) as unknown;
+      // Beside a plain `metadata=x` the pairs are dropped; validation refuses the string.
+      if (typeof object === "object" && object !== null) {
+        Object.defineProperty(object, pair[2]!, { value: Array.isArray(raw) ? raw.at(-1) : raw, enumerable: true, writable: true, configurable: true });
+      }
       continue;
     }
     const name = param;

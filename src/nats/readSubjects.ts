@@ -59,7 +59,7 @@ export async function* readSubjects(
 
 /** The sequence and time of the last message on the subjects (a wildcard filter included), if any. */
 async function lastMessageOf(js: JetStreamClient, stream: string, filter: string): Promise<{ seq: number; time: number } | undefined> {
-  const jsm = await js.jetstreamManager();
+  const jsm = await js.jetstreamManager(false); // no account-info request: this runs per history page
   try {
     const m = await jsm.streams.getMessage(stream, { last_by_subj: filter });
     return m ? { seq: m.seq, time: m.time.getTime() } : undefined;

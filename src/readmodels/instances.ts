@@ -10,7 +10,7 @@ import type { Instance, ListInstancesRequest } from "../contract/schemas.ts";
 import { byId, idOfInstanceKey } from "../contract/ids.ts";
 import { normalizeUrl } from "../domain/address.ts";
 import { takesTraffic } from "../domain/instanceHealth.ts";
-import { holdsMetadata } from "../domain/instance.ts";
+import { holdsAll } from "../domain/instance.ts";
 import type { KvMirror } from "../nats/kvMirror.ts";
 import { takePage } from "./paging.ts";
 import { SortedIds } from "./sortedIds.ts";
@@ -29,9 +29,7 @@ export function matchesFilter(i: Instance, filter: ListInstancesRequest, onlySlu
   if (filter.nodeUrl !== undefined && i.nodeUrl !== filter.nodeUrl) return false;
   if (filter.status !== undefined && i.status !== filter.status) return false;
   if (filter.healthy !== undefined && takesTraffic(i.status) !== filter.healthy) return false;
-  if (!holdsMetadata(i, filter.metadata)) return false;
-  const tags = filter.tags ?? [];
-  return tags.every((t) => i.tags.includes(t));
+  return holdsAll(i, filter);
 }
 
 export type InstancePage = { instances: Instance[]; next?: string; versions?: Record<string, number> };
