@@ -131,7 +131,9 @@ describe("HTTP face: seed 002's /registry-svc API", () => {
     assert.match(usage, /^gpu-node CPU:50% MEM:50% DISK:50% GPUs:2$/m);
     const free = await pipeline(`curl -s -X POST "$REGISTRY/registry-svc/nodes" | jq -r '.nodes[] | select(.gpus | length > 0) | .gpus[] | select(.gpuUtilization < 50) | "\\(.name) (\\(.memoryUsage)MB/\\(.memoryTotal)MB used)"'`);
     assert.equal(free.trim(), "Test GPU (2000MB/16384MB used)");
-    // get_node_resources, as the seed writes it
+    // get_node_resources, as the seed writes it, once the registry's own first heartbeat is in
+    // (node/self is a 503 "has not joined yet" before that)
+    await until(async () => (await oo("get", "/registry-svc/node/self")).status === 200, "the registry's node to join");
     const self = JSON.parse(
       await pipeline(`curl -s "$REGISTRY/registry-svc/node/self" | jq '{
 id: .node.id,
