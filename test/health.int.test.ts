@@ -267,8 +267,9 @@ describe("health: two registry replicas", () => {
     try {
       await until(() => a.registry.members().length === 2 && b.registry.members().length === 2, "each replica to see the other");
       const ids: string[] = [];
+      // slowMs well up: this test is about who checks, and a loaded machine must not read as Degraded
       for (let n = 0; n < 12; n++) {
-        ids.push((await c.call("instance.register", { url: `${target.url}/i${n}`, slug: "shared-svc", check: check({ path: undefined }) })).body.instance.id);
+        ids.push((await c.call("instance.register", { url: `${target.url}/i${n}`, slug: "shared-svc", check: check({ path: undefined, slowMs: 2500 }) })).body.instance.id);
       }
       await until(async () => (await c.call("instance.list", { slug: "shared-svc", status: "Healthy" })).body.instances.length === 12, "all twelve Healthy");
       await target.stop();
