@@ -13,7 +13,7 @@ import { takesTraffic } from "../domain/instanceHealth.ts";
 import { holdsAll } from "../domain/instance.ts";
 import { KvMirror } from "../nats/index.ts";
 import { unreadableCounter } from "../unreadable.ts";
-import { probeRtt, probeTarget, RttTable, type RttBounds } from "./rtt.ts";
+import { RttProber, RttTable, type RttBounds } from "./rtt.ts";
 
 export type Discovery = {
   slug: string;
@@ -49,6 +49,8 @@ export type Discovery = {
 export type DiscoveryOptions = { rtt?: RttBounds; probeEveryMs?: number };
 
 const DEFAULT_PROBE_EVERY_MS = 5000;
+/** Connections a discovery opens at once to probe; more instances wait their turn. */
+const MAX_PROBES_IN_FLIGHT = 8;
 
 /** Which instances `pick()` may choose: those holding every metadata pair (and every tag) given. */
 export type PickFilter = { metadata?: Record<string, string>; tags?: string[] };
@@ -76,23 +78,8 @@ export async function discover(slug: string, mirror: InstanceSource, opts: Disco
   let next = 0;
   const bounds = opts.rtt;
   const rtts = new RttTable();
-  const probing = new Set<string>();
-  /** Probes the instances not yet measured (all of them when `all`), one probe per instance at a time. */
-  const probe = (all: boolean) => {
-    if (!bounds) return;
-    const ids = new Set<string>();
-    for (const i of mirror.values()) {
-      ids.add(i.id);
-      const target = probeTarget(i);
-      if (!target || probing.has(i.id) || (!all && rtts.get(i.id) !== undefined)) continue;
-      probing.add(i.id);
-      void probeRtt(target, Math.max(1000, 2 * (bounds.hardMs ?? 0))).then((ms) => {
-        probing.delete(i.id);
-        if (ms !== undefined) rtts.record(i.id, ms);
-      });
-    }
-    rtts.forget(ids);
-  };
+  const prober = bounds && new RttProber(rtts, { timeoutMs: Math.max(1000, 2 * (bounds.hardMs ?? 0)), maxInFlight: MAX_PROBES_IN_FLIGHT });
+  const probe = (all: boolean) => prober?.probe(mirror.values(), all);
   mirror.onChange(() => {
     const all = [...mirror.values()];
     probe(false);
@@ -100,8 +87,8 @@ export async function discover(slug: string, mirror: InstanceSource, opts: Disco
   });
   await mirror.start();
   probe(true);
-  const prober = bounds ? setInterval(() => probe(true), opts.probeEveryMs ?? DEFAULT_PROBE_EVERY_MS) : undefined;
-  prober?.unref();
+  const reprobe = bounds ? setInterval(() => probe(true), opts.probeEveryMs ?? DEFAULT_PROBE_EVERY_MS) : undefined;
+  reprobe?.unref();
 
   const healthy = () => {
     const list = [...mirror.values()].filter((i) => takesTraffic(i.status));
@@ -141,7 +128,8 @@ export async function discover(slug: string, mirror: InstanceSource, opts: Disco
       return () => listeners.delete(listener);
     },
     stop() {
-      clearInterval(prober);
+      clearInterval(reprobe);
+      prober?.stop();
       mirror.stop();
     },
   };

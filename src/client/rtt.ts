@@ -35,6 +35,56 @@ export function probeRtt(target: { host: string; port: number }, timeoutMs: numb
   });
 }
 
+/**
+ * Probes instances into a table, at most `maxInFlight` at once (the rest wait their turn) and
+ * one probe per instance at a time, so a service with thousands of instances is probed as a
+ * trickle, not a burst of connections.
+ */
+export class RttProber {
+  readonly #queue: { id: string; target: { host: string; port: number } }[] = [];
+  readonly #queued = new Set<string>();
+  #inFlight = 0;
+  #stopped = false;
+
+  constructor(
+    private readonly table: RttTable,
+    private readonly opts: { timeoutMs: number; maxInFlight: number; probe?: typeof probeRtt },
+  ) {}
+
+  /** Probes these instances: all of them, or (`all` false) only those not yet measured. */
+  probe(instances: Iterable<Instance>, all: boolean): void {
+    const ids = new Set<string>();
+    for (const i of instances) {
+      ids.add(i.id);
+      const target = probeTarget(i);
+      if (!target || this.#queued.has(i.id) || (!all && this.table.get(i.id) !== undefined)) continue;
+      this.#queued.add(i.id);
+      this.#queue.push({ id: i.id, target });
+    }
+    this.table.forget(ids);
+    this.#drain();
+  }
+
+  /** Drops what waits; probes under way end at their timeout and record nothing. */
+  stop(): void {
+    this.#stopped = true;
+    this.#queue.length = 0;
+  }
+
+  #drain(): void {
+    while (!this.#stopped && this.#inFlight < this.opts.maxInFlight && this.#queue.length > 0) {
+      const { id, target } = this.#queue.shift()!;
+      this.#inFlight++;
+      void (this.opts.probe ?? probeRtt)(target, this.opts.timeoutMs).then((ms) => {
+        this.#inFlight--;
+        this.#queued.delete(id);
+        if (ms !== undefined && !this.#stopped) this.table.record(id, ms);
+        this.#drain();
+      });
+    }
+  }
+}
+
 export class RttTable {
   readonly #rtt = new Map<string, number>();
 
