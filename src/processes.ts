@@ -44,7 +44,7 @@ export async function runProcess(command: ProcessCommand): Promise<void> {
   process.on("unhandledRejection", (reason) => log.error({ err: reason }, "unhandled rejection; carrying on"));
   const nc = await connectNats(config, command === "agent" ? "registry agent" : "registry");
   log.info({ server: nc.getServer() }, "connected to NATS");
-  const running: { stop(): Promise<void>; reloadPolicy?(): Promise<void> } =
+  const running: { stop(): Promise<void>; reloadPolicy?(): Promise<unknown> } =
     command === "agent" ? await startStandaloneAgent(nc, config, log) : await startRegistry(nc, config, log);
 
   let stopping = false;
@@ -66,7 +66,8 @@ export async function runProcess(command: ProcessCommand): Promise<void> {
   };
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
-  process.on("SIGHUP", () => void running.reloadPolicy?.());
+  // The outcome is logged either way; a policy that cannot be read leaves the last one in force.
+  process.on("SIGHUP", () => void running.reloadPolicy?.().catch(() => undefined));
 }
 
 const STOP_DEADLINE_MS = 5000;

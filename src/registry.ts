@@ -24,6 +24,7 @@ import { readDefinition, readInstance, readNode } from "./contract/readers.ts";
 import { unreadableCounter } from "./unreadable.ts";
 import { authorize } from "./access/authorizer.ts";
 import { callerOfBearer, loadPolicy, watchVisibility } from "./access/policy.ts";
+import { policyReloads } from "./access/policyReloads.ts";
 import { prepareOnReconnect, prepareStorage, storagePorts } from "./storage.ts";
 import { streamCapacity, type Capacity } from "./eventstore/capacity.ts";
 import { readHistory } from "./eventstore/history.ts";
@@ -55,8 +56,8 @@ export type Registry = {
   background: ReturnType<typeof backgroundCommands>;
   /** The event stream's size against REGISTRY_EVENTS_MAX_BYTES (checked every 5 s; `refresh()` checks now). */
   capacity: Capacity;
-  /** Reads REGISTRY_POLICY again (SIGHUP); a policy that cannot be read leaves the last one in force. */
-  reloadPolicy(): Promise<void>;
+  /** Reads REGISTRY_POLICY again (SIGHUP, `policy.reload`); a policy that cannot be read leaves the last one in force, and the error says why. */
+  reloadPolicy(): Promise<{ accounts: number }>;
   /** The live registry processes (micro service ids) this one splits checks and leases with. */
   members(): string[];
   /** Stops answering, then stops following streams. The connection is the caller's. */
@@ -218,6 +219,20 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
   let serviceId = "starting";
   const health = startHealth({ nc, names, writer, instances, nodes, commands, background, agent, config, log, clock, serviceId: () => serviceId });
 
+  async function reloadPolicy(): Promise<{ accounts: number }> {
+    if (!config.policyFile) throw new Error("this process runs without REGISTRY_POLICY, so it has no policy to read");
+    try {
+      policy = await loadPolicy(config.policyFile);
+    } catch (err) {
+      log.error({ err }, "policy not reloaded; the last one stays in force");
+      throw new Error(`${(err as Error).message}; the last policy stays in force`, { cause: err });
+    }
+    const accounts = Object.keys(policy.accounts).length;
+    log.info({ file: config.policyFile, accounts }, "policy reloaded");
+    return { accounts };
+  }
+  const reloads = policyReloads({ nc, subject: names.policyReloads, selfId: () => serviceId, members: () => health.members.members(), reload: reloadPolicy, log });
+
   const api = authorize(
     {
       ...commands,
@@ -225,6 +240,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
       renewLease: health.leases.renewLease,
       healthStatus: async () => ({ ...(await health.leases.healthStatus()), events: capacity.usage(), unreadable: unreadable.counts() }), // same for every caller
       history: (req) => readHistory({ js, names, unreadable }, req),
+      reloadPolicy: () => reloads.reloadEverywhere(),
     },
     () => policy,
     {
@@ -281,6 +297,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
       definitions: definitions.size,
       nodes: nodes.size,
       http: http?.url ?? "off",
+      pid: process.pid,
     },
     "registry started",
   );
@@ -294,18 +311,11 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     background,
     capacity,
     members: () => health.members.members(),
-    async reloadPolicy() {
-      if (!config.policyFile) return;
-      try {
-        policy = await loadPolicy(config.policyFile);
-        log.info({ file: config.policyFile, accounts: Object.keys(policy.accounts).length }, "policy reloaded");
-      } catch (err) {
-        log.error({ err }, "policy not reloaded; the last one stays in force");
-      }
-    },
+    reloadPolicy,
     async stop() {
       await http?.stop();
       await service.stop();
+      reloads.stop();
       agent.stop();
       liveness.stop();
       health.stop();

@@ -109,5 +109,6 @@ export function authorize(api: RegistryApi, policy: () => Policy | undefined, ow
       return api.history(req, ctx);
     },
     switchProtection: (req, ctx) => (may(ctx, "health:edit"), api.switchProtection(req, ctx)),
+    reloadPolicy: (req, ctx) => (may(ctx, "policy:reload"), api.reloadPolicy(req, ctx)),
   };
 }

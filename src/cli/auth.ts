@@ -14,6 +14,7 @@ import { tokenHash } from "../access/policy.ts";
 import type { Command } from "commander";
 import { repeated, UsageError } from "./args.ts";
 import type { Cli, CliContext } from "./context.ts";
+import { table } from "./format.ts";
 
 export function authCommand(program: Command, cli: Cli): void {
   const auth = program.command("auth").description("credentials: a service's NATS key, an HTTP bearer token");
@@ -24,6 +25,7 @@ export function authCommand(program: Command, cli: Cli): void {
     .option("--account <name>", "its NATS account (default: the slug in capitals, - as _)")
     .option("--reads <slug>", "let it read another service's instances too (repeat for more)", repeated)
     .option("--dir <dir>", "where its seed is written, readable by you only", "secrets")
+    .option("--force", "replace the service's existing key (the server's and the policy's entries must then be replaced too)")
     .addHelpText("after", "\nThe service then connects with NATS_NKEY=DIR/SLUG.nk (the CLI, the registry's client).\n")
     .action(cli.action<ServiceOptions>((ctx, [slug], o) => addService(ctx, slug!, o)));
   auth
@@ -32,9 +34,26 @@ export function authCommand(program: Command, cli: Cli): void {
     .requiredOption("--account <account>", "the account whose role it has (one of the policy's accounts)")
     .requiredOption("--name <name>", "who holds it, as the history names them")
     .action(cli.action<{ account: string; name: string }>((ctx, _, o) => Promise.resolve(addToken(o, ctx))));
+  auth
+    .command("reload")
+    .description("have every registry process read its policy file again (an admin's request); prints what each said")
+    .action(cli.action((ctx) => reload(ctx)));
 }
 
-type ServiceOptions = { account?: string; reads?: string[]; dir: string };
+async function reload(ctx: CliContext): Promise<void> {
+  const processes = await (await ctx.client()).reloadPolicy();
+  ctx.print({ processes }, () =>
+    table(
+      ["PROCESS", "PID", "POLICY"],
+      processes.map((p) => [p.process, String(p.pid), p.ok ? `reloaded: ${p.accounts ?? 0} accounts` : `NOT reloaded: ${p.error ?? "no reason given"}`]),
+    ),
+  );
+  // Every process must have it: one that kept the old policy is a failure the operator must see in the exit code.
+  const kept = processes.filter((p) => !p.ok);
+  if (kept.length > 0) throw new Error(`${kept.length} of ${processes.length} registry processes kept their last policy (pid ${kept.map((p) => p.pid).join(", ")}); fix what they say and run registry auth reload again`);
+}
+
+type ServiceOptions = { account?: string; reads?: string[]; dir: string; force?: boolean };
 
 async function addService(ctx: CliContext, slug: string, o: ServiceOptions): Promise<void> {
   if (!new RegExp(SLUG_PATTERN).test(slug)) throw new UsageError(`slug "${slug}" must be 1 to 128 letters, digits, - and _`);
@@ -45,7 +64,11 @@ async function addService(ctx: CliContext, slug: string, o: ServiceOptions): Pro
   const user = createUser();
   const seedFile = join(dir, `${slug}.nk`);
   await mkdir(dir, { recursive: true });
-  await writeFile(seedFile, `${new TextDecoder().decode(user.getSeed())}\n`, { mode: 0o600 });
+  // Exclusive unless --force: a second run must not replace a key whose public half is already in the server's configuration.
+  await writeFile(seedFile, `${new TextDecoder().decode(user.getSeed())}\n`, { mode: 0o600, flag: o.force ? "w" : "wx" }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== "EEXIST") throw err;
+    throw new UsageError(`${seedFile} exists already: ${slug} has a key, and the server's configuration names its public key; use that file, or add --force to replace the key (then replace its entries in the server's configuration and the policy)`);
+  });
   await chmod(seedFile, 0o600);
   const names = namesFor(ctx.config.prefix);
   // Exactly what the registry exports (secure/nats.conf): its request subjects, and its instances' changes.
@@ -68,8 +91,8 @@ async function addService(ctx: CliContext, slug: string, o: ServiceOptions): Pro
       "",
       ...policyStep(2, "accounts", policy),
       "3. Restart nats-server with the new configuration (2.9 reloads users on SIGHUP, but a new account's",
-      "   imports only take effect at a start; registries and services reconnect on their own), and send",
-      "   SIGHUP to each registry process (kill -HUP <pid>) to reload its policy.",
+      "   imports only take effect at a start; registries and services reconnect on their own), then have",
+      "   every registry process read the policy again: registry auth reload (as an admin).",
       "",
     ].join("\n"),
   );
@@ -88,7 +111,7 @@ function addToken({ account, name }: { account: string; name: string }, ctx: Cli
       `   ${token}`,
       "",
       ...policyStep(1, "httpTokens", entry),
-      "2. Send SIGHUP to each registry process (kill -HUP <pid>) to reload its policy; then",
+      "2. Have every registry process read the policy again: registry auth reload (as an admin); then",
       `   curl -H "Authorization: Bearer ${token}" http://127.0.0.1:11337/registry-svc/instances`,
       "",
     ].join("\n"),

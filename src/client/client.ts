@@ -5,7 +5,7 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { pino, type Logger } from "pino";
-import type { ExpiryProtection, HealthStatus, NodeRef, NodeRefusal } from "../contract/api.ts";
+import type { ExpiryProtection, HealthStatus, NodeRef, NodeRefusal, PolicyReload } from "../contract/api.ts";
 import { RegistryError } from "../contract/errors.ts";
 import { namesFor } from "../contract/names.ts";
 import type {
@@ -127,6 +127,10 @@ export class RegistryClient {
   }
   async setExpiryProtection(enabled: boolean): Promise<ExpiryProtection> {
     return (await this.#request<{ protection: ExpiryProtection }>("health.protection", { enabled }, { write: true })).protection;
+  }
+  /** Has every registry process read its policy file again (an admin's request): what each process said. */
+  async reloadPolicy(): Promise<PolicyReload[]> {
+    return (await this.#request<{ processes: PolicyReload[] }>("policy.reload")).processes;
   }
 
   /** Follows `next` from page to page (a page ends at `limit` or before a reply outgrows the server's max_payload). */

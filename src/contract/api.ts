@@ -69,4 +69,12 @@ export type HistoryApi = {
   history(req: HistoryRequest, ctx: RequestContext): Promise<{ events: HistoryEntry[]; next?: number }>;
 };
 
-export type RegistryApi = RegistryCommands & RegistryQueries & HealthApi & HistoryApi;
+/** What one registry process said when asked to read its policy again. */
+export type PolicyReload = { process: string; pid: number; ok: boolean; accounts?: number; error?: string };
+
+/** The registry's administration: reading the policy again in every process at once. */
+export type AdminApi = {
+  reloadPolicy(req: object, ctx: RequestContext): Promise<{ processes: PolicyReload[] }>;
+};
+
+export type RegistryApi = RegistryCommands & RegistryQueries & HealthApi & HistoryApi & AdminApi;

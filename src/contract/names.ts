@@ -30,6 +30,8 @@ export type Names = {
   eventSubjects: string;
   heartbeatSubjects: string;
   heartbeatSubject(nodeId: string): string;
+  /** Where one process asks every registry process to read its policy again; nobody outside the registry's account can publish here. */
+  policyReloads: string;
 };
 
 const PREFIX_PATTERN = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
@@ -56,5 +58,6 @@ export function namesFor(prefix: string): Names {
     eventSubjects: `${prefix}.events.>`,
     heartbeatSubjects: `${prefix}.heartbeat.*`,
     heartbeatSubject: (nodeId) => `${prefix}.heartbeat.${nodeId}`,
+    policyReloads: `${prefix}.internal.policy.reload`,
   };
 }

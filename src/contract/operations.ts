@@ -55,4 +55,5 @@ export const operations: Operation[] = [
   { subject: "health.status", schema: "EmptyRequest", handle: (api, b, ctx) => api.healthStatus(v.empty(b), ctx) },
   { subject: "history", schema: "HistoryRequest", handle: (api, b, ctx) => api.history(v.history(b), ctx) },
   { subject: "health.protection", schema: "ProtectionRequest", handle: (api, b, ctx) => api.switchProtection(v.protection(b), ctx) },
+  { subject: "policy.reload", schema: "EmptyRequest", handle: (api, b, ctx) => api.reloadPolicy(v.empty(b), ctx) },
 ];

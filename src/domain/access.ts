@@ -21,6 +21,7 @@ export const PERMISSIONS = [
   "health:edit",
   "check:report",
   "audit:view",
+  "policy:reload",
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 

@@ -40,6 +40,13 @@ const replies: Record<string, unknown> = {
   "health.status": { type: "object", description: "leases, expiry protection, event stream usage and unreadable data counts (docs/API.md)" },
   history: object({ events: { type: "array", items: { type: "object" } }, next: { type: "integer" } }, ["events"]),
   "health.protection": object({ protection: { type: "object" } }),
+  "policy.reload": object({
+    processes: {
+      type: "array",
+      description: "each registry process that answered within 2 s: whether it read the policy, and how many accounts it has",
+      items: object({ process: { type: "string" }, pid: { type: "integer" }, ok: { type: "boolean" }, accounts: { type: "integer" }, error: { type: "string" } }, ["process", "pid", "ok"]),
+    },
+  }),
 };
 
 const schemaNamed = (name: string) => (wireSchemas as Record<string, { properties?: Record<string, unknown>; description?: string }>)[name];
@@ -51,7 +58,8 @@ function operationObject(route: Route) {
   const queryParams = takesQuery
     ? Object.entries(schemaNamed(operation.schema)!.properties!).map(([name, schema]) => ({ name, in: "query", required: false, schema, ...(name === "tags" ? { style: "form", explode: true } : name === "metadata" ? { style: "deepObject", explode: true } : {}) }))
     : [];
-  const takesBody = route.method === "PUT" || route.method === "POST";
+  // An operation that takes nothing (EmptyRequest, not among the wire schemas) has no body to describe.
+  const takesBody = (route.method === "PUT" || route.method === "POST") && schemaNamed(operation.schema) !== undefined;
   return {
     operationId: `${route.method.toLowerCase()}${route.path.replace(/[/:](\w)/g, (_, c: string) => c.toUpperCase()).replace(/\W/g, "")}`,
     summary: `${route.subject} (the NATS subject <prefix>.${route.subject})`,

@@ -94,4 +94,5 @@ export const routes: Route[] = [
   { method: "GET", path: "/history", subject: "history", request: query(S.HistoryRequest) },
   { method: "GET", path: "/health", subject: "health.status", request: () => ({}) },
   { method: "PUT", path: "/health/protection", subject: "health.protection", request: body },
+  { method: "POST", path: "/policy/reload", subject: "policy.reload", request: () => ({}) },
 ];
