@@ -6,7 +6,7 @@
  */
 import type { RegistryApi, RequestContext } from "../contract/api.ts";
 import { notFound, RegistryError } from "../contract/errors.ts";
-import { assertMay, ownedSlug, readableSlugs, type Permission, type Principal } from "../domain/access.ts";
+import { assertMay, assertMayChooseId, assertMayRegisterAt, ownedSlug, readableSlugs, type Permission, type Principal } from "../domain/access.ts";
 import { resolveAddress } from "../domain/address.ts";
 import { principalOf, type Policy } from "./policy.ts";
 
@@ -16,6 +16,8 @@ export type InstanceOwners = {
   /** undefined: no such instance; otherwise its slug (null when it has none). */
   slugOf(id: string): string | null | undefined;
   idOfUrl(url: string): string | undefined;
+  /** The id the registry gives a registration of `url` without one. */
+  derivedId(url: string): string;
 };
 
 /** `policy` is read at each request, so a reloaded policy applies to the next one. */
@@ -54,9 +56,12 @@ export function authorize(api: RegistryApi, policy: () => Policy | undefined, ow
       assertMay(p, "instance:edit", slug);
       const request = slug === undefined ? req : { ...req, slug };
       if (p.kind === "member") {
+        const address = resolveAddress(request);
+        assertMayRegisterAt(p, address);
         // Taking over an instance (by id, or by its URL) is changing it: it must be one's own.
         await owners.sync();
-        const holder = owners.idOfUrl(resolveAddress(request).url);
+        if (request.id !== undefined && owners.slugOf(request.id) === undefined) assertMayChooseId(p, request.id, owners.derivedId(address.url));
+        const holder = owners.idOfUrl(address.url);
         for (const id of new Set([request.id, holder])) if (id !== undefined) await onInstance(p, "instance:edit", id);
       }
       return api.registerInstance(request, ctx);

@@ -11,6 +11,7 @@ import { SLUG_PATTERN } from "../contract/ids.ts";
 import { namesFor } from "../contract/names.ts";
 import { randomBytes } from "node:crypto";
 import { tokenHash } from "../access/policy.ts";
+import { parseGrant } from "../domain/addressGrants.ts";
 import type { Command } from "commander";
 import { repeated, UsageError } from "./args.ts";
 import type { Cli, CliContext } from "./context.ts";
@@ -23,6 +24,7 @@ export function authCommand(program: Command, cli: Cli): void {
     .argument("<slug>")
     .option("--account <name>", "its NATS account (default: the slug in capitals, - as _)")
     .option("--reads <slug>", "let it read another service's instances too (repeat for more)", repeated)
+    .option("--address <grant>", "where its instances may be: a host, IP or CIDR block, with :port or :port-range if any (repeat for more)", repeated)
     .option("--dir <dir>", "where its seed is written, readable by you only", "secrets")
     .addHelpText("after", "\nThe service then connects with NATS_NKEY=DIR/SLUG.nk (the CLI, the registry's client).\n")
     .action(cli.action<ServiceOptions>((ctx, [slug], o) => addService(ctx, slug!, o)));
@@ -34,12 +36,17 @@ export function authCommand(program: Command, cli: Cli): void {
     .action(cli.action<{ account: string; name: string }>((ctx, _, o) => Promise.resolve(addToken(o, ctx))));
 }
 
-type ServiceOptions = { account?: string; reads?: string[]; dir: string };
+type ServiceOptions = { account?: string; reads?: string[]; address?: string[]; dir: string };
 
 async function addService(ctx: CliContext, slug: string, o: ServiceOptions): Promise<void> {
   if (!new RegExp(SLUG_PATTERN).test(slug)) throw new UsageError(`slug "${slug}" must be 1 to 128 letters, digits, - and _`);
   const account = o.account ?? slug.toUpperCase().replaceAll("-", "_");
   const reads = o.reads ?? [];
+  const addresses = o.address ?? [];
+  for (const grant of addresses) {
+    const read = parseGrant(grant);
+    if (typeof read === "string") throw new UsageError(`--address ${grant}: ${read}`);
+  }
   const dir = o.dir;
 
   const user = createUser();
@@ -57,7 +64,7 @@ async function addService(ctx: CliContext, slug: string, o: ServiceOptions): Pro
   const watchable = ["_INBOX.>", ...[slug, ...reads].map((s) => `${changes}.${s}.>`)].map((s) => `"${s}"`).join(", ");
   const userLine = `{ nkey: ${user.getPublicKey()}, permissions: { subscribe: { allow: [${watchable}] } } }`;
   const block = `  ${account}: {\n    users: [ ${userLine} ]\n    imports: [\n${imports}\n    ]\n  }`;
-  const policy = JSON.stringify({ [account]: { role: "service", slug, ...(reads.length > 0 ? { reads } : {}) } });
+  const policy = JSON.stringify({ [account]: { role: "service", slug, ...(reads.length > 0 ? { reads } : {}), addresses } });
   ctx.print({ account, slug, publicKey: user.getPublicKey(), seedFile, serverConfig: block, policy }, () =>
     [
       `created ${slug}'s key: its seed is in ${seedFile} (keep it secret; the service connects with NATS_NKEY=${seedFile})`,
@@ -67,6 +74,7 @@ async function addService(ctx: CliContext, slug: string, o: ServiceOptions): Pro
       block,
       "",
       ...policyStep(2, "accounts", policy),
+      ...(addresses.length === 0 ? ["   It grants no addresses yet: the service may register no instance until \"addresses\" lists where they are (--address).", ""] : []),
       "3. Restart nats-server with the new configuration (2.9 reloads users on SIGHUP, but a new account's",
       "   imports only take effect at a start; registries and services reconnect on their own), and send",
       "   SIGHUP to each registry process (kill -HUP <pid>) to reload its policy.",
