@@ -203,6 +203,29 @@ describe("security: roles of secure/policy.json, enforced by nats-server and the
     }
   });
 
+  test("security - a service reads its checks' outcome, not what the probe saw; operators see it all", async () => {
+    const check = { type: "http", intervalMs: 100, failuresBeforeChange: 1 };
+    // Nothing answers on this granted port: the registry's check finds it unreachable.
+    const { instance } = (await call("user-svc", "instance.register", { url: "http://127.0.0.1:9299", status: "Healthy", ttlSeconds: 60, check })).body;
+    const seen = await until(async () => {
+      const i = (await call("viewer", "instance.get", { id: instance.id })).body.instance;
+      return i?.statusCause?.startsWith("check-") && i.details ? i : undefined;
+    }, "the registry's check to record its outcome");
+    const mine = (await call("user-svc", "instance.get", { id: instance.id })).body.instance;
+    assert.equal(mine.status, seen.status);
+    assert.equal(mine.statusCause, seen.statusCause);
+    assert.equal(mine.details, undefined, "what the probe saw is not shown to the service");
+    const listed = (await call("user-svc", "instance.list", { id: instance.id })).body.instances[0];
+    assert.equal(listed.details, undefined);
+    const renewed = (await call("user-svc", "instance.renew", { id: instance.id })).body.instance;
+    assert.equal(renewed.details, undefined);
+    const checkEvent = (events: { cause?: string; reason?: string }[]) => events.find((e) => e.cause?.startsWith("check-"));
+    const theirs = checkEvent((await call("user-svc", "history", { entity: "instance", id: instance.id })).body.events);
+    assert.match(theirs!.reason!, /^a check's outcome was (failed|unreachable|passed|slow) \(what the probe saw is shown to operators only\)$/);
+    const operators = checkEvent((await call("viewer", "history", { entity: "instance", id: instance.id })).body.events);
+    assert.ok(operators!.reason!.includes(seen.details), "operators read the probe's answer in the history");
+  });
+
   test("security - viewers and proxies read but change nothing; deployers deploy; only admins remove nodes and switch protection", async () => {
     await refused("viewer", "instance.register", { url: "http://127.0.0.1:9508", slug: "x-svc" }, /lacks registry-svc:instance:edit; a viewer may instance:view/);
     await refused("proxy", "definition.save", { definition: { id: "p-def", image: { name: "nginx" } } }, /lacks registry-svc:definition:edit/);

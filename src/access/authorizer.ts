@@ -6,7 +6,8 @@
  */
 import type { RegistryApi, RequestContext } from "../contract/api.ts";
 import { notFound, RegistryError } from "../contract/errors.ts";
-import { assertMay, assertMayChooseId, assertMayRegisterAt, ownedSlug, readableSlugs, type Permission, type Principal } from "../domain/access.ts";
+import type { HistoryEntry, Instance } from "../contract/schemas.ts";
+import { assertMay, assertMayChooseId, assertMayRegisterAt, ownedSlug, readableSlugs, seesCheckDetail, type Permission, type Principal } from "../domain/access.ts";
 import { resolveAddress } from "../domain/address.ts";
 import { principalOf, type Policy } from "./policy.ts";
 
@@ -19,6 +20,20 @@ export type InstanceOwners = {
   /** The id the registry gives a registration of `url` without one. */
   derivedId(url: string): string;
 };
+
+const CHECK_CAUSE = /^check-(.*)$/;
+
+/** An instance as a caller who may not see what checks saw reads it: its status and cause, without the probe's answer. */
+function outcomeOnly(instance: Instance): Instance {
+  if (!CHECK_CAUSE.test(instance.statusCause ?? "")) return instance;
+  const { details: _probeAnswer, ...rest } = instance;
+  return rest;
+}
+/** A history entry, likewise: a check's status change says its outcome, not the probe's answer. */
+function entryOutcomeOnly(entry: HistoryEntry): HistoryEntry {
+  const outcome = CHECK_CAUSE.exec(entry.cause ?? "")?.[1];
+  return outcome === undefined ? entry : { ...entry, reason: `a check's outcome was ${outcome} (what the probe saw is shown to operators only)` };
+}
 
 /** `policy` is read at each request, so a reloaded policy applies to the next one. */
 export function authorize(api: RegistryApi, policy: () => Policy | undefined, owners: InstanceOwners): RegistryApi {
@@ -33,6 +48,9 @@ export function authorize(api: RegistryApi, policy: () => Policy | undefined, ow
     if (slug === undefined) return;
     assertMay(p, permission, slug ?? undefined);
   }
+
+  /** What a reply shows `p` of an instance. */
+  const shown = (p: Principal, instance: Instance) => (seesCheckDetail(p) ? instance : outcomeOnly(instance));
 
   /** Reads of an instance one may not read look like reads of one that is not there. */
   async function viewInstance(p: Principal, id: string): Promise<void> {
@@ -64,26 +82,32 @@ export function authorize(api: RegistryApi, policy: () => Policy | undefined, ow
         const holder = owners.idOfUrl(address.url);
         for (const id of new Set([request.id, holder])) if (id !== undefined) await onInstance(p, "instance:edit", id);
       }
-      return api.registerInstance(request, ctx);
+      const reply = await api.registerInstance(request, ctx);
+      return { ...reply, instance: shown(p, reply.instance) };
     },
     async removeInstance(req, ctx) {
       await onInstance(principal(ctx), "instance:delete", req.id);
       return api.removeInstance(req, ctx);
     },
     async reportStatus(req, ctx) {
-      await onInstance(principal(ctx), "instance:edit", req.id);
-      return api.reportStatus(req, ctx);
+      const p = principal(ctx);
+      await onInstance(p, "instance:edit", req.id);
+      const { instance } = await api.reportStatus(req, ctx);
+      return { instance: shown(p, instance) };
     },
     async renewLease(req, ctx) {
-      await onInstance(principal(ctx), "instance:edit", req.id);
-      return api.renewLease(req, ctx);
+      const p = principal(ctx);
+      await onInstance(p, "instance:edit", req.id);
+      const { instance } = await api.renewLease(req, ctx);
+      return { instance: shown(p, instance) };
     },
     recordCheck: (req, ctx) => (may(ctx, "check:report"), api.recordCheck(req, ctx)),
     async getInstance(req, ctx) {
       const p = principal(ctx);
       assertMay(p, "instance:view", p.kind === "member" && p.role === "service" ? p.slug : undefined);
       await viewInstance(p, req.id);
-      return api.getInstance(req, ctx);
+      const { instance } = await api.getInstance(req, ctx);
+      return { instance: shown(p, instance) };
     },
     async listInstances(req, ctx) {
       const p = principal(ctx);
@@ -91,7 +115,8 @@ export function authorize(api: RegistryApi, policy: () => Policy | undefined, ow
       if (readable === "all") return (assertMay(p, "instance:view"), api.listInstances(req, ctx));
       if (req.slug !== undefined) assertMay(p, "instance:view", req.slug);
       else assertMay(p, "instance:view", p.kind === "member" ? p.slug : undefined);
-      return api.listInstances(req, { ...ctx, readableSlugs: readable });
+      const page = await api.listInstances(req, { ...ctx, readableSlugs: readable });
+      return { ...page, instances: page.instances.map((i) => shown(p, i)) };
     },
 
     getNode: (req, ctx) => (may(ctx, "node:view"), api.getNode(req, ctx)),
@@ -111,7 +136,8 @@ export function authorize(api: RegistryApi, policy: () => Policy | undefined, ow
         // A service reads the history of instances it can see now; a removed one's slug is not known here.
         if (readableSlugs(p) !== "all" && owners.slugOf(req.id) === undefined) throw notFound(`instance "${req.id}" not found`);
       } else assertMay(p, req.entity === "definition" ? "definition:view" : "node:view");
-      return api.history(req, ctx);
+      const page = await api.history(req, ctx);
+      return seesCheckDetail(p) ? page : { ...page, events: page.events.map(entryOutcomeOnly) };
     },
     switchProtection: (req, ctx) => (may(ctx, "health:edit"), api.switchProtection(req, ctx)),
   };

@@ -139,3 +139,9 @@ export function assertMayChooseId(p: Principal, id: string, derived: string): vo
   if (p.slug !== undefined && id.startsWith(prefix) && !id.startsWith(DERIVED_ID_PREFIX)) return;
   throw forbidden(`${who(p)} may not choose the id "${id}": the ids a service chooses start with ${prefix} (such as ${prefix}1); or leave id out and the registry derives one from the url`);
 }
+
+/**
+ * Whether `p` sees what a check saw (the probe's answer, its error, its timing) or only its
+ * outcome: the checks run from the registry's network, which a service has no view of.
+ */
+export const seesCheckDetail = (p: Principal) => !(p.kind === "member" && p.role === "service");
