@@ -224,7 +224,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
       ...queries,
       renewLease: health.leases.renewLease,
       healthStatus: async () => ({ ...(await health.leases.healthStatus()), events: capacity.usage(), unreadable: unreadable.counts() }), // same for every caller
-      history: (req) => readHistory({ js, names, unreadable }, req),
+      history: (req, ctx) => readHistory({ js, names, unreadable }, req, ctx.readableSlugs),
     },
     () => policy,
     {

@@ -226,6 +226,30 @@ describe("security: roles of secure/policy.json, enforced by nats-server and the
     assert.ok(operators!.reason!.includes(seen.details), "operators read the probe's answer in the history");
   });
 
+  test("security - history shows a service only the events of the slugs it may read, each by the slug it had when written", async () => {
+    // user-svc's instance, removed; an operator registers its id again for order-svc.
+    const { instance } = (await call("user-svc", "instance.register", { id: "user-svc_h", url: "http://127.0.0.1:9021" })).body;
+    assert.equal((await call("user-svc", "instance.status", { id: instance.id, status: "Starting", details: "user-svc's own words" })).code, undefined);
+    assert.equal((await call("user-svc", "instance.remove", { id: instance.id })).code, undefined);
+    assert.equal((await call("deployer", "instance.register", { id: "user-svc_h", url: "http://127.0.0.1:9721", slug: "order-svc" })).code, undefined);
+    const orders = (await call("order-svc", "history", { entity: "instance", id: "user-svc_h" })).body.events;
+    assert.deepEqual(
+      orders.map((e: { type: string; by?: { account: string } }) => [e.type, e.by?.account]),
+      [["InstanceRegistered", "DEPLOYER"]],
+      "order-svc sees none of user-svc's events",
+    );
+    // user-svc reads its own past events on the id (order-svc's are readable to it too, by its policy).
+    const users = (await call("user-svc", "history", { entity: "instance", id: "user-svc_h" })).body.events;
+    assert.deepEqual(users.map((e: { by?: { account: string } }) => e.by?.account), ["USER_SVC", "USER_SVC", "USER_SVC", "DEPLOYER"]);
+    // A removed instance's history stays readable to its service; to another service it is not there.
+    const gone = (await call("order-svc", "instance.register", { id: "order-svc_gone", url: "http://127.0.0.1:9722" })).body.instance;
+    await call("order-svc", "instance.remove", { id: gone.id });
+    assert.equal((await call("order-svc", "history", { entity: "instance", id: gone.id })).body.events.length, 2);
+    const { instance: hidden } = (await call("deployer", "instance.register", { url: "http://127.0.0.1:9723", slug: "billing-svc" })).body;
+    await call("deployer", "instance.remove", { id: hidden.id });
+    assert.equal((await call("order-svc", "history", { entity: "instance", id: hidden.id })).code, 404);
+  });
+
   test("security - viewers and proxies read but change nothing; deployers deploy; only admins remove nodes and switch protection", async () => {
     await refused("viewer", "instance.register", { url: "http://127.0.0.1:9508", slug: "x-svc" }, /lacks registry-svc:instance:edit; a viewer may instance:view/);
     await refused("proxy", "definition.save", { definition: { id: "p-def", image: { name: "nginx" } } }, /lacks registry-svc:definition:edit/);

@@ -129,15 +129,18 @@ export function authorize(api: RegistryApi, policy: () => Policy | undefined, ow
 
     async history(req, ctx) {
       const p = principal(ctx);
+      const readable = readableSlugs(p);
       if (req.id === undefined) assertMay(p, "audit:view");
       else if (req.entity === "instance") {
         assertMay(p, "instance:view", p.kind === "member" && p.role === "service" ? p.slug : undefined);
         await viewInstance(p, req.id);
-        // A service reads the history of instances it can see now; a removed one's slug is not known here.
-        if (readableSlugs(p) !== "all" && owners.slugOf(req.id) === undefined) throw notFound(`instance "${req.id}" not found`);
       } else assertMay(p, req.entity === "definition" ? "definition:view" : "node:view");
-      const page = await api.history(req, ctx);
-      return seesCheckDetail(p) ? page : { ...page, events: page.events.map(entryOutcomeOnly) };
+      if (readable === "all") return api.history(req, ctx);
+      // An id can change hands (removed, then registered again by another service, or moved by an
+      // operator): each event shows only to who may read the slug it was about when it was written.
+      const page = await api.history(req, { ...ctx, readableSlugs: readable });
+      if (req.entity === "instance" && req.after === undefined && page.events.length === 0) throw notFound(`instance "${req.id}" not found`);
+      return { ...page, events: seesCheckDetail(p) ? page.events : page.events.map(entryOutcomeOnly) };
     },
     switchProtection: (req, ctx) => (may(ctx, "health:edit"), api.switchProtection(req, ctx)),
   };
