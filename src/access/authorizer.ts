@@ -22,10 +22,17 @@ export type InstanceOwners = {
 };
 
 const CHECK_CAUSE = /^check-(.*)$/;
+/**
+ * The causes whose details someone stated: the instance or an operator (given with the status
+ * or the registration) or the lease's own words. A check's status keeps the probe's answer in
+ * details, and causes that state none (node-offline, node-online, lease-renewed) keep the
+ * details before them, which may be a check's.
+ */
+const STATED_DETAILS = new Set<Instance["statusCause"]>(["registered", "reported", "operator", "lease-expired"]);
 
 /** An instance as a caller who may not see what checks saw reads it: its status and cause, without the probe's answer. */
 function outcomeOnly(instance: Instance): Instance {
-  if (!CHECK_CAUSE.test(instance.statusCause ?? "")) return instance;
+  if (STATED_DETAILS.has(instance.statusCause)) return instance;
   const { details: _probeAnswer, ...rest } = instance;
   return rest;
 }
