@@ -16,6 +16,8 @@ test("address grants - a CIDR block, a host name and an IPv6 block each cover th
     assert.ok(granted(grants, { url }), url);
   }
   assert.ok(granted(grants, { host: "order.internal", port: 8080 }));
+  assert.ok(granted(["10.0.0.1:443"], { url: "wss://10.0.0.1/feed" }), "wss is reached on 443, as a tcp check tries it");
+  assert.equal(granted(["10.0.0.1:443"], { url: "ws://10.0.0.1/feed" }), false);
 });
 
 test("address grants - outside every grant, or spelled so a resolver reads another address, is not covered", () => {

@@ -9,7 +9,7 @@
  * name (case-insensitive), so no spelling of an address (`2130706433`, `0x7f.1`, `127.1`) that
  * a resolver would turn into another one slips past a block it is not in.
  */
-import type { Address } from "./address.ts";
+import { defaultPortOf, type Address } from "./address.ts";
 
 type PortRange = readonly [number, number];
 export type AddressGrant =
@@ -17,7 +17,6 @@ export type AddressGrant =
   | { kind: "name"; text: string; name: string; ports: PortRange };
 
 const ALL_PORTS: PortRange = [1, 65535];
-const DEFAULT_PORTS: Record<string, number> = { http: 80, ws: 80, https: 443, wss: 443 };
 const IPV4_PART = /^(0|[1-9]\d{0,2})$/;
 const LABEL = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
 /** A DNS name whose last label starts with a letter: never something a resolver reads as a number. */
@@ -121,7 +120,7 @@ export function grantsOverlap(a: AddressGrant, b: AddressGrant): boolean {
 function targetsOf(address: Address): { hosts: string[]; port: number | undefined } {
   const hostname = URL.canParse(address.url) ? new URL(address.url).hostname.replace(/^\[(.*)\]$/, "$1") : "";
   const hosts = [...new Set([hostname, address.host, address.ip].filter((h): h is string => h !== undefined))];
-  return { hosts, port: address.port ?? DEFAULT_PORTS[address.scheme ?? ""] };
+  return { hosts, port: address.port ?? defaultPortOf(address.scheme) };
 }
 
 /** Whether `grant` covers `host` on `port` (undefined: a port the scheme does not fix, which only an all-ports grant covers). */
