@@ -2,7 +2,9 @@
  * Enforces the policy on every operation of the API, in one place: each operation names the
  * permission it needs (and for an instance, whose instance it is), the domain's access rules
  * decide, and a refusal is a 403 that says what the caller may do; nothing is written.
- * A service's new instance takes the service's own slug; its lists show what it may read.
+ * A service's new instance takes the service's own slug, at an address its policy grants, under
+ * an id of its own; its lists and histories show what it may read, and its replies what its
+ * checks concluded rather than what the probe saw.
  */
 import type { RegistryApi, RequestContext } from "../contract/api.ts";
 import { notFound, RegistryError } from "../contract/errors.ts";
