@@ -13,7 +13,7 @@ import type { Definition, Instance, Node } from "./contract/schemas.ts";
 import type { NodeAgent } from "./agent/agent.ts";
 import { nodeAgentChecks, startAgent } from "./nodeAgent.ts";
 import { jetStreamOf } from "./nats/connect.ts";
-import { registryCommands } from "./commands/registryCommands.ts";
+import { instanceIdForUrl, registryCommands } from "./commands/registryCommands.ts";
 import { backgroundCommands } from "./commands/backgroundCommands.ts";
 import { projectInBackground } from "./commands/writePath.ts";
 import { heartbeatIngest } from "./liveness/heartbeatIngest.ts";
@@ -239,7 +239,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
       ...queries,
       renewLease: health.leases.renewLease,
       healthStatus: async () => ({ ...(await health.leases.healthStatus()), events: capacity.usage(), unreadable: unreadable.counts() }), // same for every caller
-      history: (req) => readHistory({ js, names, unreadable }, req),
+      history: (req, ctx) => readHistory({ js, names, unreadable }, req, ctx.readableSlugs),
       reloadPolicy: () => reloads.reloadEverywhere(),
     },
     () => policy,
@@ -250,6 +250,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
         return instance === undefined ? undefined : (instance.slug ?? null);
       },
       idOfUrl: (url) => instances.idOfUrl(url),
+      derivedId: instanceIdForUrl,
     },
   );
   const service = await startService({

@@ -346,7 +346,7 @@ describe("HTTP face in a secured setup: bearer tokens stand for NATS accounts", 
   test("a token has its account's role: a viewer reads and may not write; a service writes its own slug only, attributed in the history", async () => {
     assert.equal((await call("GET", "/registry-svc/instances", "viewer-token")).status, 200);
     assert.equal((await call("PUT", "/registry-svc/instance", "viewer-token", { url: "http://127.0.0.1:25004", slug: "user-svc" })).status, 403);
-    const own = await call("PUT", "/registry-svc/instance", "svc-token", { url: "http://127.0.0.1:25005", slug: "user-svc" });
+    const own = await call("PUT", "/registry-svc/instance", "svc-token", { url: "http://127.0.0.1:9205", slug: "user-svc" });
     assert.equal(own.status, 200, JSON.stringify(own.body));
     assert.equal((await call("PUT", "/registry-svc/instance", "svc-token", { url: "http://127.0.0.1:25006", slug: "order-svc" })).status, 403);
     const history = await r.call("history", { entity: "instance", id: own.body.instance.id });

@@ -27,3 +27,23 @@ test("policy - a token for an account the policy does not list, or a hash that i
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("policy - grants that do not read, grants two services share, or slugs whose ids would meet stop the policy from loading", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "registry-policy-"));
+  try {
+    const file = join(dir, "policy.json");
+    const load = (accounts: object) => writeFile(file, JSON.stringify({ accounts })).then(() => loadPolicy(file));
+    const service = (slug: string, addresses: string[]) => ({ role: "service", slug, addresses });
+    await assert.rejects(load({ A: service("a-svc", ["10.0.0.0/33"]) }), /accounts\/A\/addresses\/0 "10\.0\.0\.0\/33": prefix \/33 is not 0 to 32/);
+    await assert.rejects(
+      load({ A: service("a-svc", ["10.20.0.0/24"]), B: service("b-svc", ["10.20.0.99:8080"]) }),
+      /accounts\/B\/addresses 10\.20\.0\.99:8080 overlaps 10\.20\.0\.0\/24 of a-svc \(account A\): grants of different services must not share an address/,
+    );
+    await assert.rejects(load({ A: service("order", []), B: service("order_svc", []) }), /order_svc and order \(account A\) would share ids: a service's ids start with order_svc_/);
+    // One service in two accounts may hold one grant; different ports of one host are apart.
+    const ok = await load({ A: service("a-svc", ["10.20.0.0/24"]), A2: service("a-svc", ["10.20.0.0/24"]), B: service("b-svc", ["10.20.1.1:80", "order-svc"]), C: service("order-svc", []) });
+    assert.deepEqual(ok.accounts.A2?.addresses, ["10.20.0.0/24"]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

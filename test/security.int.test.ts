@@ -58,6 +58,8 @@ describe("security: roles of secure/policy.json, enforced by nats-server and the
       REGISTRY_DATA_DIR: server.dir,
     });
     for (const [user, pass] of Object.entries(USERS)) as[user as User] = await connect({ servers: server.url, user, pass });
+    // The registry's own node joins with its first heartbeat, an event the "nothing written" counts must not meet.
+    await until(async () => (await call("viewer", "node.get", { id: "registry-node" })).body.node?.status === "Online", "the registry's node to join");
   });
   after(async () => {
     for (const nc of Object.values(as)) await nc.close();
@@ -81,7 +83,7 @@ describe("security: roles of secure/policy.json, enforced by nats-server and the
   };
 
   test("security - a service's new instance is its own: the slug comes from its identity, and the event names it", async () => {
-    const { code, body } = await call("user-svc", "instance.register", { url: "http://127.0.0.1:9501" });
+    const { code, body } = await call("user-svc", "instance.register", { url: "http://127.0.0.1:9001" });
     assert.equal(code, undefined, JSON.stringify(body));
     assert.equal(body.instance.slug, "user-svc");
     const [registered] = await historyOf(as.registry, names.eventsStream, names.eventSubject("instance", body.instance.id));
@@ -89,14 +91,14 @@ describe("security: roles of secure/policy.json, enforced by nats-server and the
   });
 
   test("security - a slug forged in the payload has no effect: 403 saying what it may register", async () => {
-    await refused("user-svc", "instance.register", { url: "http://127.0.0.1:9502", slug: "order-svc" }, /registers instances of user-svc only, not of order-svc/);
+    await refused("user-svc", "instance.register", { url: "http://127.0.0.1:9002", slug: "order-svc" }, /registers instances of user-svc only, not of order-svc/);
   });
 
   test("security - a service changes only its own instances; another's are 403 for register, status, renew and remove", async () => {
     const theirs = (await call("order-svc", "instance.register", { url: "http://127.0.0.1:9503", ttlSeconds: 60 })).body.instance;
-    const mine = (await call("user-svc", "instance.register", { url: "http://127.0.0.1:9504", ttlSeconds: 60 })).body.instance;
-    await refused("user-svc", "instance.register", { url: theirs.url }, /may not edit instances of order-svc; it may change its own instances \(user-svc\)/);
-    await refused("user-svc", "instance.register", { id: theirs.id, url: "http://127.0.0.1:9505" }, /may not edit instances of order-svc/);
+    const mine = (await call("user-svc", "instance.register", { url: "http://127.0.0.1:9004", ttlSeconds: 60 })).body.instance;
+    await refused("user-svc", "instance.register", { url: theirs.url }, /may not register an instance at http:\/\/127\.0\.0\.1:9503\/?: its policy grants it 127\.0\.0\.1:9000-9299 only/);
+    await refused("user-svc", "instance.register", { id: theirs.id, url: "http://127.0.0.1:9005" }, /may not edit instances of order-svc; it may change its own instances \(user-svc\)/);
     await refused("user-svc", "instance.status", { id: theirs.id, status: "Stopping" }, /may not edit instances of order-svc/);
     await refused("user-svc", "instance.renew", { id: theirs.id }, /may not edit instances of order-svc/);
     await refused("user-svc", "instance.remove", { id: theirs.id }, /may not delete instances of order-svc/);
@@ -159,10 +161,93 @@ describe("security: roles of secure/policy.json, enforced by nats-server and the
     const mine = (await call("order-svc", "instance.register", { url: "http://127.0.0.1:9640" })).body.instance;
     const events = (await call("order-svc", "history", { entity: "instance", id: mine.id })).body.events;
     assert.deepEqual(events[0].by, { account: "ORDER_SVC", user: "order-svc" });
-    const theirs = (await call("user-svc", "instance.register", { url: "http://127.0.0.1:9641" })).body.instance;
+    const theirs = (await call("user-svc", "instance.register", { url: "http://127.0.0.1:9141" })).body.instance;
     assert.equal((await call("order-svc", "history", { entity: "instance", id: theirs.id })).code, 404);
     await refused("order-svc", "history", { since: new Date(0).toISOString() }, /lacks registry-svc:audit:view/);
     assert.ok((await call("viewer", "history", { since: new Date(0).toISOString() })).body.events.length > 0);
+  });
+
+  test("security - a service registers only at the addresses its policy grants: another's is 403 naming its grant, and stays free for its owner", async () => {
+    await refused("user-svc", "instance.register", { url: "http://10.20.0.99:8080" }, /may not register an instance at http:\/\/10\.20\.0\.99:8080\/?: its policy grants it 127\.0\.0\.1:9000-9299 only/);
+    await refused("user-svc", "instance.register", { url: "http://127.0.0.1:9700" }, /its policy grants it 127\.0\.0\.1:9000-9299 only; register an address inside them, or ask an operator/);
+    // Another spelling of a granted address, which a resolver would read as 127.0.0.1, is not inside it.
+    await refused("user-svc", "instance.register", { url: "tcp://2130706433:9010" }, /may not register an instance at tcp:\/\/2130706433:9010/);
+    await refused("user-svc", "instance.register", { host: "user.internal", ip: "127.0.0.1", port: 9011 }, /may not register an instance at http:\/\/user\.internal:9011/);
+    const owner = await call("order-svc", "instance.register", { url: "http://127.0.0.1:9700" });
+    assert.equal(owner.code, undefined, JSON.stringify(owner.body));
+    // Operators register anywhere, for any slug.
+    assert.equal((await call("deployer", "instance.register", { url: "http://10.20.0.99:8080", slug: "order-svc", id: "order-1" })).code, undefined);
+  });
+
+  test("security - a service chooses ids under its own slug only, so none can take another's; the id derived from its url is its own", async () => {
+    await refused("user-svc", "instance.register", { id: "order-svc_1", url: "http://127.0.0.1:9012" }, /may not choose the id "order-svc_1": the ids a service chooses start with user-svc_ \(such as user-svc_1\)/);
+    await refused("user-svc", "instance.register", { id: "order-2", url: "http://127.0.0.1:9012" }, /start with user-svc_/);
+    await refused("user-svc", "instance.register", { id: "inst_0123456789abcdef0123", url: "http://127.0.0.1:9012" }, /or leave id out and the registry derives one from the url/);
+    const mine = await call("user-svc", "instance.register", { id: "user-svc_1", url: "http://127.0.0.1:9012" });
+    assert.equal(mine.body.instance?.id, "user-svc_1", JSON.stringify(mine.body));
+    assert.equal((await call("order-svc", "instance.register", { id: "order-svc_1", url: "http://127.0.0.1:9712" })).body.instance?.id, "order-svc_1");
+    // A removed instance's id is free again only to whom the rule gives it: order-svc's stays order-svc's.
+    assert.equal((await call("order-svc", "instance.remove", { id: "order-svc_1" })).code, undefined);
+    await refused("user-svc", "instance.register", { id: "order-svc_1", url: "http://127.0.0.1:9013" }, /may not choose the id "order-svc_1"/);
+    // A lapsed self-registration comes back with its derived id (the client library does that): still its own.
+    const derived = (await call("user-svc", "instance.register", { url: "http://127.0.0.1:9014" })).body.instance.id;
+    assert.equal((await call("user-svc", "instance.remove", { id: derived })).code, undefined);
+    await refused("user-svc", "instance.register", { id: derived, url: "http://127.0.0.1:9015" }, /may not choose the id "inst_/);
+    assert.equal((await call("user-svc", "instance.register", { id: derived, url: "http://127.0.0.1:9014" })).body.instance?.id, derived);
+  });
+
+  test("security - a service cannot point checks at the registry's network: a target outside its grants is 403, whatever the check", async () => {
+    const natsPort = new URL(server.url).port;
+    for (const url of [`tcp://127.0.0.1:${natsPort}`, `http://127.0.0.1:${natsPort}`, "http://127.0.0.1:11337"]) {
+      await refused("user-svc", "instance.register", { url, check: { type: "tcp", intervalMs: 100 } }, /may not register an instance at/);
+    }
+  });
+
+  test("security - a service reads its checks' outcome, not what the probe saw; operators see it all", async () => {
+    const check = { type: "http", intervalMs: 100, failuresBeforeChange: 1 };
+    // Nothing answers on this granted port: the registry's check finds it unreachable.
+    const { instance } = (await call("user-svc", "instance.register", { url: "http://127.0.0.1:9299", status: "Healthy", ttlSeconds: 60, check })).body;
+    const seen = await until(async () => {
+      const i = (await call("viewer", "instance.get", { id: instance.id })).body.instance;
+      return i?.statusCause?.startsWith("check-") && i.details ? i : undefined;
+    }, "the registry's check to record its outcome");
+    const mine = (await call("user-svc", "instance.get", { id: instance.id })).body.instance;
+    assert.equal(mine.status, seen.status);
+    assert.equal(mine.statusCause, seen.statusCause);
+    assert.equal(mine.details, undefined, "what the probe saw is not shown to the service");
+    const listed = (await call("user-svc", "instance.list", { id: instance.id })).body.instances[0];
+    assert.equal(listed.details, undefined);
+    const renewed = (await call("user-svc", "instance.renew", { id: instance.id })).body.instance;
+    assert.equal(renewed.details, undefined);
+    const checkEvent = (events: { cause?: string; reason?: string }[]) => events.find((e) => e.cause?.startsWith("check-"));
+    const theirs = checkEvent((await call("user-svc", "history", { entity: "instance", id: instance.id })).body.events);
+    assert.match(theirs!.reason!, /^a check's outcome was (failed|unreachable|passed|slow) \(what the probe saw is shown to operators only\)$/);
+    const operators = checkEvent((await call("viewer", "history", { entity: "instance", id: instance.id })).body.events);
+    assert.ok(operators!.reason!.includes(seen.details), "operators read the probe's answer in the history");
+  });
+
+  test("security - history shows a service only the events of the slugs it may read, each by the slug it had when written", async () => {
+    // user-svc's instance, removed; an operator registers its id again for order-svc.
+    const { instance } = (await call("user-svc", "instance.register", { id: "user-svc_h", url: "http://127.0.0.1:9021" })).body;
+    assert.equal((await call("user-svc", "instance.status", { id: instance.id, status: "Starting", details: "user-svc's own words" })).code, undefined);
+    assert.equal((await call("user-svc", "instance.remove", { id: instance.id })).code, undefined);
+    assert.equal((await call("deployer", "instance.register", { id: "user-svc_h", url: "http://127.0.0.1:9721", slug: "order-svc" })).code, undefined);
+    const orders = (await call("order-svc", "history", { entity: "instance", id: "user-svc_h" })).body.events;
+    assert.deepEqual(
+      orders.map((e: { type: string; by?: { account: string } }) => [e.type, e.by?.account]),
+      [["InstanceRegistered", "DEPLOYER"]],
+      "order-svc sees none of user-svc's events",
+    );
+    // user-svc reads its own past events on the id (order-svc's are readable to it too, by its policy).
+    const users = (await call("user-svc", "history", { entity: "instance", id: "user-svc_h" })).body.events;
+    assert.deepEqual(users.map((e: { by?: { account: string } }) => e.by?.account), ["USER_SVC", "USER_SVC", "USER_SVC", "DEPLOYER"]);
+    // A removed instance's history stays readable to its service; to another service it is not there.
+    const gone = (await call("order-svc", "instance.register", { id: "order-svc_gone", url: "http://127.0.0.1:9722" })).body.instance;
+    await call("order-svc", "instance.remove", { id: gone.id });
+    assert.equal((await call("order-svc", "history", { entity: "instance", id: gone.id })).body.events.length, 2);
+    const { instance: hidden } = (await call("deployer", "instance.register", { url: "http://127.0.0.1:9723", slug: "billing-svc" })).body;
+    await call("deployer", "instance.remove", { id: hidden.id });
+    assert.equal((await call("order-svc", "history", { entity: "instance", id: hidden.id })).code, 404);
   });
 
   test("security - viewers and proxies read but change nothing; deployers deploy; only admins remove nodes and switch protection", async () => {
@@ -250,7 +335,7 @@ describe("security: adding a service, as the README shows", () => {
       REGISTRY_DATA_DIR: server.dir,
     });
     try {
-      const added = await runCli(["auth", "add-service", "billing-svc", "--dir", join(dir, "secrets"), "--json"], { NATS_URL: server.url });
+      const added = await runCli(["auth", "add-service", "billing-svc", "--address", "127.0.0.1:9300-9399", "--dir", join(dir, "secrets"), "--json"], { NATS_URL: server.url });
       assert.equal(added.code, 0, added.stderr);
       const { serverConfig, policy, seedFile } = JSON.parse(added.stdout);
       assert.equal((await stat(seedFile)).mode & 0o777, 0o600, "the seed is readable by its owner only");
@@ -268,12 +353,12 @@ describe("security: adding a service, as the README shows", () => {
       await until(() => registry.output().includes('"policy reloaded"'), "the registry to reload its policy");
 
       const registered = await until(async () => {
-        const run = await runCli(["i", "register", "--url", "http://127.0.0.1:9601", "--json"], env);
+        const run = await runCli(["i", "register", "--url", "http://127.0.0.1:9301", "--json"], env);
         if (run.code !== 0) throw new Error(run.stderr);
         return JSON.parse(run.stdout);
       }, "the new service to register once the server has restarted", 20_000);
       assert.equal(registered.instance.slug, "billing-svc");
-      const refused = await runCli(["i", "register", "--url", "http://127.0.0.1:9602", "--slug", "user-svc"], env);
+      const refused = await runCli(["i", "register", "--url", "http://127.0.0.1:9302", "--slug", "user-svc"], env);
       assert.equal(refused.code, 1);
       assert.match(refused.stderr, /registers instances of billing-svc only/);
     } finally {

@@ -2,11 +2,14 @@
  * Enforces the policy on every operation of the API, in one place: each operation names the
  * permission it needs (and for an instance, whose instance it is), the domain's access rules
  * decide, and a refusal is a 403 that says what the caller may do; nothing is written.
- * A service's new instance takes the service's own slug; its lists show what it may read.
+ * A service's new instance takes the service's own slug, at an address its policy grants, under
+ * an id of its own; its lists and histories show what it may read, and its replies what its
+ * checks concluded rather than what the probe saw.
  */
 import type { RegistryApi, RequestContext } from "../contract/api.ts";
 import { notFound, RegistryError } from "../contract/errors.ts";
-import { assertMay, ownedSlug, readableSlugs, type Permission, type Principal } from "../domain/access.ts";
+import type { HistoryEntry, Instance } from "../contract/schemas.ts";
+import { assertMay, assertMayChooseId, assertMayRegisterAt, ownedSlug, readableSlugs, seesCheckDetail, type Permission, type Principal } from "../domain/access.ts";
 import { resolveAddress } from "../domain/address.ts";
 import { principalOf, type Policy } from "./policy.ts";
 
@@ -16,7 +19,30 @@ export type InstanceOwners = {
   /** undefined: no such instance; otherwise its slug (null when it has none). */
   slugOf(id: string): string | null | undefined;
   idOfUrl(url: string): string | undefined;
+  /** The id the registry gives a registration of `url` without one. */
+  derivedId(url: string): string;
 };
+
+const CHECK_CAUSE = /^check-(.*)$/;
+/**
+ * The causes whose details someone stated: the instance or an operator (given with the status
+ * or the registration) or the lease's own words. A check's status keeps the probe's answer in
+ * details, and causes that state none (node-offline, node-online, lease-renewed) keep the
+ * details before them, which may be a check's.
+ */
+const STATED_DETAILS = new Set<Instance["statusCause"]>(["registered", "reported", "operator", "lease-expired"]);
+
+/** An instance as a caller who may not see what checks saw reads it: its status and cause, without the probe's answer. */
+function outcomeOnly(instance: Instance): Instance {
+  if (STATED_DETAILS.has(instance.statusCause)) return instance;
+  const { details: _probeAnswer, ...rest } = instance;
+  return rest;
+}
+/** A history entry, likewise: a check's status change says its outcome, not the probe's answer. */
+function entryOutcomeOnly(entry: HistoryEntry): HistoryEntry {
+  const outcome = CHECK_CAUSE.exec(entry.cause ?? "")?.[1];
+  return outcome === undefined ? entry : { ...entry, reason: `a check's outcome was ${outcome} (what the probe saw is shown to operators only)` };
+}
 
 /** `policy` is read at each request, so a reloaded policy applies to the next one. */
 export function authorize(api: RegistryApi, policy: () => Policy | undefined, owners: InstanceOwners): RegistryApi {
@@ -31,6 +57,9 @@ export function authorize(api: RegistryApi, policy: () => Policy | undefined, ow
     if (slug === undefined) return;
     assertMay(p, permission, slug ?? undefined);
   }
+
+  /** What a reply shows `p` of an instance. */
+  const shown = (p: Principal, instance: Instance) => (seesCheckDetail(p) ? instance : outcomeOnly(instance));
 
   /** Reads of an instance one may not read look like reads of one that is not there. */
   async function viewInstance(p: Principal, id: string): Promise<void> {
@@ -54,31 +83,40 @@ export function authorize(api: RegistryApi, policy: () => Policy | undefined, ow
       assertMay(p, "instance:edit", slug);
       const request = slug === undefined ? req : { ...req, slug };
       if (p.kind === "member") {
+        const address = resolveAddress(request);
+        assertMayRegisterAt(p, address);
         // Taking over an instance (by id, or by its URL) is changing it: it must be one's own.
         await owners.sync();
-        const holder = owners.idOfUrl(resolveAddress(request).url);
+        if (request.id !== undefined && owners.slugOf(request.id) === undefined) assertMayChooseId(p, request.id, owners.derivedId(address.url));
+        const holder = owners.idOfUrl(address.url);
         for (const id of new Set([request.id, holder])) if (id !== undefined) await onInstance(p, "instance:edit", id);
       }
-      return api.registerInstance(request, ctx);
+      const reply = await api.registerInstance(request, ctx);
+      return { ...reply, instance: shown(p, reply.instance) };
     },
     async removeInstance(req, ctx) {
       await onInstance(principal(ctx), "instance:delete", req.id);
       return api.removeInstance(req, ctx);
     },
     async reportStatus(req, ctx) {
-      await onInstance(principal(ctx), "instance:edit", req.id);
-      return api.reportStatus(req, ctx);
+      const p = principal(ctx);
+      await onInstance(p, "instance:edit", req.id);
+      const { instance } = await api.reportStatus(req, ctx);
+      return { instance: shown(p, instance) };
     },
     async renewLease(req, ctx) {
-      await onInstance(principal(ctx), "instance:edit", req.id);
-      return api.renewLease(req, ctx);
+      const p = principal(ctx);
+      await onInstance(p, "instance:edit", req.id);
+      const { instance } = await api.renewLease(req, ctx);
+      return { instance: shown(p, instance) };
     },
     recordCheck: (req, ctx) => (may(ctx, "check:report"), api.recordCheck(req, ctx)),
     async getInstance(req, ctx) {
       const p = principal(ctx);
       assertMay(p, "instance:view", p.kind === "member" && p.role === "service" ? p.slug : undefined);
       await viewInstance(p, req.id);
-      return api.getInstance(req, ctx);
+      const { instance } = await api.getInstance(req, ctx);
+      return { instance: shown(p, instance) };
     },
     async listInstances(req, ctx) {
       const p = principal(ctx);
@@ -86,7 +124,8 @@ export function authorize(api: RegistryApi, policy: () => Policy | undefined, ow
       if (readable === "all") return (assertMay(p, "instance:view"), api.listInstances(req, ctx));
       if (req.slug !== undefined) assertMay(p, "instance:view", req.slug);
       else assertMay(p, "instance:view", p.kind === "member" ? p.slug : undefined);
-      return api.listInstances(req, { ...ctx, readableSlugs: readable });
+      const page = await api.listInstances(req, { ...ctx, readableSlugs: readable });
+      return { ...page, instances: page.instances.map((i) => shown(p, i)) };
     },
 
     getNode: (req, ctx) => (may(ctx, "node:view"), api.getNode(req, ctx)),
@@ -99,14 +138,18 @@ export function authorize(api: RegistryApi, policy: () => Policy | undefined, ow
 
     async history(req, ctx) {
       const p = principal(ctx);
+      const readable = readableSlugs(p);
       if (req.id === undefined) assertMay(p, "audit:view");
       else if (req.entity === "instance") {
         assertMay(p, "instance:view", p.kind === "member" && p.role === "service" ? p.slug : undefined);
         await viewInstance(p, req.id);
-        // A service reads the history of instances it can see now; a removed one's slug is not known here.
-        if (readableSlugs(p) !== "all" && owners.slugOf(req.id) === undefined) throw notFound(`instance "${req.id}" not found`);
       } else assertMay(p, req.entity === "definition" ? "definition:view" : "node:view");
-      return api.history(req, ctx);
+      if (readable === "all") return api.history(req, ctx);
+      // An id can change hands (removed, then registered again by another service, or moved by an
+      // operator): each event shows only to who may read the slug it was about when it was written.
+      const page = await api.history(req, { ...ctx, readableSlugs: readable });
+      if (req.entity === "instance" && req.after === undefined && page.events.length === 0) throw notFound(`instance "${req.id}" not found`);
+      return { ...page, events: seesCheckDetail(p) ? page.events : page.events.map(entryOutcomeOnly) };
     },
     switchProtection: (req, ctx) => (may(ctx, "health:edit"), api.switchProtection(req, ctx)),
     reloadPolicy: (req, ctx) => (may(ctx, "policy:reload"), api.reloadPolicy(req, ctx)),

@@ -8,10 +8,11 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import Type from "typebox";
 import type { Caller, RequestContext } from "../contract/api.ts";
-import { unauthorized } from "../contract/errors.ts";
+import { unauthorized, type ErrorDetail } from "../contract/errors.ts";
 import { SLUG_PATTERN } from "../contract/ids.ts";
 import { validator } from "../contract/validate.ts";
-import { ROLES, may, type Principal } from "../domain/access.ts";
+import { ROLES, idPrefixesMeet, may, ownIdPrefix, type Principal } from "../domain/access.ts";
+import { grantsOverlap, parseGrant, type AddressGrant } from "../domain/addressGrants.ts";
 
 const Slug = Type.String({ pattern: SLUG_PATTERN });
 const AccountPolicy = Type.Object(
@@ -19,6 +20,12 @@ const AccountPolicy = Type.Object(
     role: Type.Enum([...ROLES]),
     slug: Type.Optional(Slug),
     reads: Type.Optional(Type.Array(Slug, { description: "services: the slugs whose instances it may read besides its own" })),
+    addresses: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 256 }), {
+        maxItems: 1000,
+        description: "services: where its instances may be: host names, IP addresses or CIDR blocks, each with an optional :port or :port-range (10.20.0.0/24, order.internal:8080, 127.0.0.1:9000-9499, [fd00::/64]:443)",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -42,10 +49,41 @@ export const Policy = Type.Object(
 );
 export type Policy = Type.Static<typeof Policy>;
 
+/**
+ * What makes services' claims meet: an address grant that does not read, two services granted
+ * one address, or two slugs whose own ids meet. Any of these would let one squat the other.
+ */
+function ownershipProblems(accounts: Policy["accounts"]): ErrorDetail[] {
+  const problems: ErrorDetail[] = [];
+  const services = Object.entries(accounts).filter(([, a]) => a.role === "service" && a.slug !== undefined);
+  const grants: { account: string; slug: string; grant: AddressGrant }[] = [];
+  for (const [account, a] of services) {
+    (a.addresses ?? []).forEach((text, i) => {
+      const grant = parseGrant(text);
+      if (typeof grant === "string") problems.push({ path: `/accounts/${account}/addresses/${i}`, message: `${JSON.stringify(text)}: ${grant}` });
+      else grants.push({ account, slug: a.slug!, grant });
+    });
+  }
+  grants.forEach((a, i) => {
+    const clash = grants.slice(0, i).find((b) => b.slug !== a.slug && grantsOverlap(a.grant, b.grant));
+    if (clash) {
+      problems.push({ path: `/accounts/${a.account}/addresses`, message: `${a.grant.text} overlaps ${clash.grant.text} of ${clash.slug} (account ${clash.account}): grants of different services must not share an address` });
+    }
+  });
+  services.forEach(([account, a], i) => {
+    const clash = services.slice(0, i).find(([, b]) => b.slug !== a.slug && idPrefixesMeet(a.slug!, b.slug!));
+    if (clash) {
+      problems.push({ path: `/accounts/${account}/slug`, message: `${a.slug} and ${clash[1].slug} (account ${clash[0]}) would share ids: a service's ids start with ${ownIdPrefix(a.slug!)}` });
+    }
+  });
+  return problems;
+}
+
 const validPolicy = validator(Policy, "policy", (policy) => [
   ...Object.entries(policy.accounts)
     .filter(([, a]) => a.role === "service" && a.slug === undefined)
     .map(([account]) => ({ path: `/accounts/${account}/slug`, message: "is required for a service" })),
+  ...ownershipProblems(policy.accounts),
   ...Object.entries(policy.httpTokens ?? {})
     .filter(([, t]) => !(t.account in policy.accounts))
     .map(([hash, t]) => ({ path: `/httpTokens/${hash}/account`, message: `names account ${t.account}, which has no entry in accounts` })),
@@ -87,7 +125,7 @@ export function principalOf(policy: Policy | undefined, ctx: RequestContext): Pr
   if (!ctx.caller) return { kind: "registry" };
   const entry = policy.accounts[ctx.caller.account];
   if (!entry) return { kind: "stranger", account: ctx.caller.account };
-  return { kind: "member", account: ctx.caller.account, role: entry.role, ...(entry.slug ? { slug: entry.slug } : {}), reads: entry.reads ?? [] };
+  return { kind: "member", account: ctx.caller.account, role: entry.role, ...(entry.slug ? { slug: entry.slug } : {}), reads: entry.reads ?? [], addresses: entry.addresses ?? [] };
 }
 
 /** What a watcher sees of the live feed: each kind of change only where its role may view it. */

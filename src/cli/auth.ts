@@ -11,6 +11,7 @@ import { SLUG_PATTERN } from "../contract/ids.ts";
 import { namesFor } from "../contract/names.ts";
 import { randomBytes } from "node:crypto";
 import { tokenHash } from "../access/policy.ts";
+import { parseGrant } from "../domain/addressGrants.ts";
 import type { Command } from "commander";
 import { repeated, UsageError } from "./args.ts";
 import type { Cli, CliContext } from "./context.ts";
@@ -24,6 +25,7 @@ export function authCommand(program: Command, cli: Cli): void {
     .argument("<slug>")
     .option("--account <name>", "its NATS account (default: the slug in capitals, - as _)")
     .option("--reads <slug>", "let it read another service's instances too (repeat for more)", repeated)
+    .option("--address <grant>", "where its instances may be: a host, IP or CIDR block, with :port or :port-range if any (repeat for more)", repeated)
     .option("--dir <dir>", "where its seed is written, readable by you only", "secrets")
     .option("--force", "replace the service's existing key (the server's and the policy's entries must then be replaced too)")
     .addHelpText("after", "\nThe service then connects with NATS_NKEY=DIR/SLUG.nk (the CLI, the registry's client).\n")
@@ -53,12 +55,17 @@ async function reload(ctx: CliContext): Promise<void> {
   if (kept.length > 0) throw new Error(`${kept.length} of ${processes.length} registry processes kept their last policy (pid ${kept.map((p) => p.pid).join(", ")}); fix what they say and run registry auth reload again`);
 }
 
-type ServiceOptions = { account?: string; reads?: string[]; dir: string; force?: boolean };
+type ServiceOptions = { account?: string; reads?: string[]; address?: string[]; dir: string; force?: boolean };
 
 async function addService(ctx: CliContext, slug: string, o: ServiceOptions): Promise<void> {
   if (!new RegExp(SLUG_PATTERN).test(slug)) throw new UsageError(`slug "${slug}" must be 1 to 128 letters, digits, - and _`);
   const account = o.account ?? slug.toUpperCase().replaceAll("-", "_");
   const reads = o.reads ?? [];
+  const addresses = o.address ?? [];
+  for (const grant of addresses) {
+    const read = parseGrant(grant);
+    if (typeof read === "string") throw new UsageError(`--address ${grant}: ${read}`);
+  }
   const dir = o.dir;
 
   const user = createUser();
@@ -80,7 +87,7 @@ async function addService(ctx: CliContext, slug: string, o: ServiceOptions): Pro
   const watchable = ["_INBOX.>", ...[slug, ...reads].map((s) => `${changes}.${s}.>`)].map((s) => `"${s}"`).join(", ");
   const userLine = `{ nkey: ${user.getPublicKey()}, permissions: { subscribe: { allow: [${watchable}] } } }`;
   const block = `  ${account}: {\n    users: [ ${userLine} ]\n    imports: [\n${imports}\n    ]\n  }`;
-  const policy = JSON.stringify({ [account]: { role: "service", slug, ...(reads.length > 0 ? { reads } : {}) } });
+  const policy = JSON.stringify({ [account]: { role: "service", slug, ...(reads.length > 0 ? { reads } : {}), addresses } });
   ctx.print({ account, slug, publicKey: user.getPublicKey(), seedFile, serverConfig: block, policy }, () =>
     [
       `created ${slug}'s key: its seed is in ${seedFile} (keep it secret; the service connects with NATS_NKEY=${seedFile})`,
@@ -90,6 +97,7 @@ async function addService(ctx: CliContext, slug: string, o: ServiceOptions): Pro
       block,
       "",
       ...policyStep(2, "accounts", policy),
+      ...(addresses.length === 0 ? ["   It grants no addresses yet: the service may register no instance until \"addresses\" lists where they are (--address).", ""] : []),
       "3. Restart nats-server with the new configuration (2.9 reloads users on SIGHUP, but a new account's",
       "   imports only take effect at a start; registries and services reconnect on their own), then have",
       "   every registry process read the policy again: registry auth reload (as an admin).",

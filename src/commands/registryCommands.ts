@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import type { RegistryCommands } from "../contract/api.ts";
 import { notFound } from "../contract/errors.ts";
+import { DERIVED_ID_PREFIX } from "../contract/ids.ts";
 import type { Instance } from "../contract/schemas.ts";
 import { normalizeUrl, resolveAddress } from "../domain/address.ts";
 import { definitionDecider } from "../domain/definition.ts";
@@ -20,7 +21,7 @@ export type { Lookups } from "./writePath.ts";
  * processes registering the same new URL at once write to one entity, never twins.
  */
 export function instanceIdForUrl(url: string): string {
-  return `inst_${createHash("sha256").update(normalizeUrl(url)).digest("hex").slice(0, 20)}`;
+  return `${DERIVED_ID_PREFIX}${createHash("sha256").update(normalizeUrl(url)).digest("hex").slice(0, 20)}`;
 }
 
 export function registryCommands(deps: WritePathDeps): RegistryCommands {

@@ -21,6 +21,9 @@ export const PATTERN_MEANING: Record<string, string> = {
 
 export const NO_SLUG_TOKEN = "_";
 
+/** Ids the registry derives for registrations without one start with this (`inst_` and 20 hex digits). */
+export const DERIVED_ID_PREFIX = "inst_";
+
 export function isValidId(id: string): boolean {
   return idRegex.test(id);
 }

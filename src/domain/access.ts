@@ -4,6 +4,9 @@
  * permissions (`registry-svc:instance:view` and the rest) are granted to roles here, once.
  */
 import { forbidden } from "../contract/errors.ts";
+import { DERIVED_ID_PREFIX } from "../contract/ids.ts";
+import type { Address } from "./address.ts";
+import { addressGranted, parseGrant, type AddressGrant } from "./addressGrants.ts";
 
 export const ROLES = ["admin", "viewer", "deployer", "proxy", "service", "agent"] as const;
 export type Role = (typeof ROLES)[number];
@@ -33,7 +36,7 @@ export type Permission = (typeof PERMISSIONS)[number];
 export type Principal =
   | { kind: "registry" }
   | { kind: "open" }
-  | { kind: "member"; account: string; role: Role; slug?: string; reads: readonly string[] }
+  | { kind: "member"; account: string; role: Role; slug?: string; reads: readonly string[]; addresses?: readonly string[] }
   | { kind: "stranger"; account: string };
 
 const ALL: readonly Permission[] = PERMISSIONS;
@@ -101,3 +104,45 @@ export function ownedSlug(p: Principal, requested: string | undefined): string |
   }
   return p.slug;
 }
+
+/** Operators (admins, deployers) register anywhere and any id; a service only inside its grants and its own ids. */
+const boundToGrants = (p: Principal): p is Principal & { kind: "member" } => p.kind === "member" && p.role === "service";
+
+/**
+ * Throws 403 unless `p` may register an instance at `address`: a service only at the
+ * addresses its policy entry grants (`addresses`), so none can take another's URL, and its
+ * checks probe nothing else.
+ */
+export function assertMayRegisterAt(p: Principal, address: Address): void {
+  if (!boundToGrants(p)) return;
+  const texts = p.addresses ?? [];
+  const grants = texts.map(parseGrant).filter((g): g is AddressGrant => typeof g !== "string");
+  if (addressGranted(grants, address)) return;
+  const allowed = texts.length > 0 ? `its policy grants it ${texts.join(", ")} only; register an address inside them` : "its policy grants it no addresses";
+  throw forbidden(`${who(p)} may not register an instance at ${address.url}: ${allowed}, or ask an operator to add this one to its "addresses"`);
+}
+
+/** The ids a service may choose begin with its slug and `_`, so no service can take another's id. */
+export const ownIdPrefix = (slug: string) => `${slug}_`;
+
+/** Whether two slugs' own ids could meet (`a` and `a_b`: `a_b_1` would be both's), which a policy must not allow. */
+export const idPrefixesMeet = (a: string, b: string) => ownIdPrefix(a).startsWith(ownIdPrefix(b)) || ownIdPrefix(b).startsWith(ownIdPrefix(a));
+
+/**
+ * Throws 403 unless `p` may give a new instance (or a removed one's) the id `id`: a service
+ * its own (`<slug>_...`), or the id the registry derives from the instance's url (`derived`,
+ * which a service re-registering after its lease lapsed sends back). Ids of instances that
+ * exist are a matter of who owns them, not of this rule.
+ */
+export function assertMayChooseId(p: Principal, id: string, derived: string): void {
+  if (!boundToGrants(p) || id === derived) return;
+  const prefix = ownIdPrefix(p.slug ?? "");
+  if (p.slug !== undefined && id.startsWith(prefix) && !id.startsWith(DERIVED_ID_PREFIX)) return;
+  throw forbidden(`${who(p)} may not choose the id "${id}": the ids a service chooses start with ${prefix} (such as ${prefix}1); or leave id out and the registry derives one from the url`);
+}
+
+/**
+ * Whether `p` sees what a check saw (the probe's answer, its error, its timing) or only its
+ * outcome: the checks run from the registry's network, which a service has no view of.
+ */
+export const seesCheckDetail = (p: Principal) => !(p.kind === "member" && p.role === "service");

@@ -10,6 +10,10 @@ export type Address = { url: string; scheme?: string; host?: string; ip?: string
 export const ADDRESS_FIELDS = ["url", "scheme", "host", "ip", "port", "path"] as const;
 
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+
+const DEFAULT_PORTS: Readonly<Record<string, number>> = { http: 80, ws: 80, https: 443, wss: 443 };
+/** The port a URL of `scheme` without one is reached on, where the scheme fixes one. */
+export const defaultPortOf = (scheme: string | undefined): number | undefined => DEFAULT_PORTS[scheme ?? ""];
 const isIp = (hostname: string) => IPV4.test(hostname) || hostname.includes(":");
 
 /** The URL's canonical form, so that `http://a:80/` and `http://a:80` are one address. */

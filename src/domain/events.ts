@@ -39,3 +39,16 @@ export type ExpiryProtectionSwitched = { type: "ExpiryProtectionSwitched"; data:
 export type ExpiryProtectionEvent = ExpiryProtectionEngaged | ExpiryProtectionReleased | ExpiryProtectionSwitched;
 
 export type RegistryEvent = DefinitionEvent | InstanceEvent | NodeEvent | ExpiryProtectionEvent;
+
+const INSTANCE_EVENT_TYPES = new Set<RegistryEvent["type"]>(["InstanceRegistered", "InstanceUpdated", "InstanceRemoved", "InstanceStatusChanged", "InstanceExpired"]);
+
+/**
+ * Whom an event is about, for who may read it: for an instance's event, the slug the
+ * instance had once it was written (`{slug: undefined}` for one without); nothing for events
+ * of other entities. An id can change slugs over its life, so this is asked of each event.
+ */
+export function instanceSlugOf(e: RegistryEvent): { slug: string | undefined } | undefined {
+  if (!INSTANCE_EVENT_TYPES.has(e.type)) return undefined;
+  const data = e.data as { instance?: Instance; slug?: string };
+  return { slug: data.instance ? data.instance.slug : data.slug };
+}

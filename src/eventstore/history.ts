@@ -5,6 +5,7 @@
  */
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { Names } from "../contract/names.ts";
+import { instanceSlugOf } from "../domain/events.ts";
 import type { HistoryEntry, HistoryRequest } from "../contract/schemas.ts";
 import { readSubjects } from "../nats/readSubjects.ts";
 import type { Unreadable } from "../unreadable.ts";
@@ -32,9 +33,17 @@ function entryOf(e: EventEnvelope, seq: number, subject: string, names: Names): 
   };
 }
 
+/** Whether a reader of the instances of `readable` slugs only (undefined: of every one) may see `e`. */
+function readableBy(e: EventEnvelope, readable: ReadonlySet<string> | undefined): boolean {
+  const about = readable === undefined ? undefined : instanceSlugOf(e);
+  return about === undefined || (about.slug !== undefined && readable!.has(about.slug));
+}
+
+/** `readable`: a caller who may read the instances of these slugs only sees the instance events of those, each by its slug when written. */
 export async function readHistory(
   deps: { js: JetStreamClient; names: Names; unreadable: Unreadable },
   req: HistoryRequest & { entity?: "definition" | "instance" | "node" },
+  readable?: ReadonlySet<string>,
 ): Promise<{ events: HistoryEntry[]; next?: number }> {
   const { js, names } = deps;
   const limit = req.limit ?? DEFAULT_HISTORY_PAGE;
@@ -49,6 +58,7 @@ export async function readHistory(
       continue;
     }
     if (Date.parse(read.value.metadata.at) > until) return { events };
+    if (!readableBy(read.value, readable)) continue;
     if (events.length === limit) return { events, next: events.at(-1)!.seq };
     events.push(entryOf(read.value, m.seq, m.subject, names));
   }

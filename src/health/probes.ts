@@ -4,6 +4,7 @@
  */
 import { connect } from "node:net";
 import type { CheckOutcome, HealthCheck, Instance } from "../contract/schemas.ts";
+import { defaultPortOf } from "../domain/address.ts";
 
 export const CHECK_DEFAULTS = { intervalMs: 10_000, timeoutMs: 2_000, failuresBeforeChange: 2 };
 
@@ -54,7 +55,8 @@ async function httpProbe(instance: Instance, check: HealthCheck): Promise<ProbeR
 function tcpProbe(instance: Instance, check: HealthCheck): Promise<ProbeResult> {
   const url = new URL(instance.url);
   const host = instance.ip ?? instance.host ?? url.hostname.replace(/^\[(.*)\]$/, "$1");
-  const port = instance.port ?? (Number(url.port) || (url.protocol === "https:" ? 443 : 80));
+  // A scheme without a port of its own (tcp://host) is tried on 80: only a grant of every port covers such an address.
+  const port = instance.port ?? (Number(url.port) || (defaultPortOf(url.protocol.replace(/:$/, "")) ?? 80));
   const timeoutMs = check.timeoutMs ?? CHECK_DEFAULTS.timeoutMs;
   const started = Date.now();
   return new Promise((resolve) => {
