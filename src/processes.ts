@@ -3,10 +3,12 @@
  * drains; `agent` only the node agent, for machines that host services but no registry;
  * `rebuild` writes the KV buckets again from the events, in place.
  */
-import { configFromEnv, type Config } from "./config.ts";
+import { unenforceablePolicy } from "./access/policy.ts";
+import { ConfigError, configFromEnv, type Config } from "./config.ts";
 import { namesFor } from "./contract/names.ts";
 import { createLogger } from "./logger.ts";
 import { connectNats, jetStreamOf } from "./nats/connect.ts";
+import { connectionAccount } from "./nats/serverAccount.ts";
 import { startStandaloneAgent } from "./nodeAgent.ts";
 import { startRegistry } from "./registry.ts";
 import { provisionRegistry, rebuildBuckets } from "./storage.ts";
@@ -44,6 +46,16 @@ export async function runProcess(command: ProcessCommand): Promise<void> {
   process.on("unhandledRejection", (reason) => log.error({ err: reason }, "unhandled rejection; carrying on"));
   const nc = await connectNats(config, command === "agent" ? "registry agent" : "registry");
   log.info({ server: nc.getServer() }, "connected to NATS");
+  if (command === "serve" && config.policyFile) {
+    // A policy the server cannot back would leave the registry wide open while it looks secured.
+    const server = await connectionAccount(nc);
+    const why = unenforceablePolicy(server);
+    if (why !== undefined) {
+      await nc.close();
+      throw new ConfigError(why);
+    }
+    log.info({ account: server.account }, "policy enforced by nats-server: callers reach the registry from accounts of their own, identified");
+  }
   const running: { stop(): Promise<void>; reloadPolicy?(): Promise<void> } =
     command === "agent" ? await startStandaloneAgent(nc, config, log) : await startRegistry(nc, config, log);
 

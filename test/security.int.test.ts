@@ -17,7 +17,7 @@ import { RegistryClient, RegistryError } from "../src/client/index.ts";
 import { runCli, startCli } from "./harness/cli.ts";
 import { heartbeat } from "./harness/nodes.ts";
 import { startHttpTarget } from "./harness/targets.ts";
-import { historyOf, spawnRegistry } from "./harness/registry.ts";
+import { historyOf, runRegistryCommand, spawnRegistry } from "./harness/registry.ts";
 import { startNatsServer, type NatsServer } from "./harness/natsServer.ts";
 import { until } from "./harness/until.ts";
 
@@ -79,6 +79,10 @@ describe("security: roles of secure/policy.json, enforced by nats-server and the
     assert.match(reply.body.error.message, message);
     assert.equal(await eventCount(), before, "nothing written");
   };
+
+  test("security - the secure layout starts: the registry checked that nats-server enforces accounts", () => {
+    assert.match(registry.output(), /"account":"REGISTRY".*"policy enforced by nats-server/);
+  });
 
   test("security - a service's new instance is its own: the slug comes from its identity, and the event names it", async () => {
     const { code, body } = await call("user-svc", "instance.register", { url: "http://127.0.0.1:9501" });
@@ -278,6 +282,47 @@ describe("security: adding a service, as the README shows", () => {
       assert.match(refused.stderr, /registers instances of billing-svc only/);
     } finally {
       await registry.stop();
+      await server.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("security: a policy the NATS server cannot enforce", () => {
+  /** `registry serve` with the policy, as `make run` starts it: it must exit, saying why and what to do. */
+  const serveWithPolicy = async (server: NatsServer, env: Record<string, string>) =>
+    runRegistryCommand(server.url, "serve", { REGISTRY_POLICY: secure("policy.json"), OB_NODE_ID: "refused-node", REGISTRY_DATA_DIR: server.dir, ...env });
+
+  test("security - REGISTRY_POLICY on a server without authentication: serve refuses to start, exit 2, saying why and what to do", async () => {
+    const server = await startNatsServer();
+    try {
+      // The issue's newcomer: the registry's credentials, sent to an open server that ignores them.
+      const { code, output } = await serveWithPolicy(server, { NATS_USER: "registry", NATS_PASSWORD: USERS.registry });
+      assert.equal(code, 2, output);
+      assert.match(output, /REGISTRY_POLICY is set but cannot be enforced: the NATS server requires no authentication/);
+      assert.match(output, /nats-server -c secure\/nats\.conf.*or unset REGISTRY_POLICY/);
+      assert.doesNotMatch(output, /"registry started"/);
+      const nc = await connect({ servers: server.url });
+      try {
+        assert.deepEqual(await (await jetstreamManager(nc)).streams.names().next(), [], "nothing was provisioned");
+      } finally {
+        await nc.close();
+      }
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("security - REGISTRY_POLICY with the registry's user in the global account ($G): serve refuses to start", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "registry-global-account-"));
+    const conf = join(dir, "nats.conf");
+    await writeFile(conf, `authorization { users: [ { user: registry, password: registry-example }, { user: user-svc, password: user-svc-example } ] }\n`);
+    const server = await startNatsServer(["-c", conf]);
+    try {
+      const { code, output } = await serveWithPolicy(server, { NATS_USER: "registry", NATS_PASSWORD: USERS.registry });
+      assert.equal(code, 2, output);
+      assert.match(output, /cannot be enforced: the registry's NATS user is in the server's global account \(\$G\)/);
+    } finally {
       await server.stop();
       await rm(dir, { recursive: true, force: true });
     }

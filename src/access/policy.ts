@@ -96,3 +96,28 @@ export function watchVisibility(policy: Policy | undefined, caller: Caller | und
   const permission = { instance: "instance:view", node: "node:view", definition: "definition:view", appended: "audit:view" } as const;
   return (change) => may(p, permission[change.kind], change.kind === "instance" ? change.slug : undefined);
 }
+
+/** What the NATS server says of the registry's connection (src/nats/serverAccount.ts). */
+export type ServerAccounts = { authRequired: boolean; account?: string; unknownBecause?: string };
+
+/**
+ * Why a policy could not be enforced on this server, or undefined when it can. The policy
+ * rests on nats-server telling the registry who calls (Nats-Request-Info, set only on requests
+ * imported from another account): on a server that lets anyone in, or with the registry in the
+ * global account every user shares, callers reach it unidentified, as the registry itself.
+ */
+export function unenforceablePolicy(server: ServerAccounts): string | undefined {
+  const why = !server.authRequired
+    ? "the NATS server requires no authentication, so anyone reaches the registry from inside its own account, unidentified"
+    : server.account === "$G"
+      ? "the registry's NATS user is in the server's global account ($G), which every user without an account shares, so callers reach the registry unidentified"
+      : server.account === undefined
+        ? `the registry cannot tell which NATS account it is in (${server.unknownBecause ?? "no answer"})`
+        : undefined;
+  if (why === undefined) return undefined;
+  return (
+    `REGISTRY_POLICY is set but cannot be enforced: ${why}. ` +
+    "Run nats-server with accounts (nats-server -c secure/nats.conf, docs/API.md \"Security\"; if 4222 is taken, stop the server there or set listen and NATS_URL to another port) " +
+    "and connect as the registry's own user (NATS_USER and NATS_PASSWORD, NATS_NKEY or NATS_CREDS); or unset REGISTRY_POLICY for an open development registry"
+  );
+}
