@@ -234,6 +234,8 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
         return instance === undefined ? undefined : (instance.slug ?? null);
       },
       idOfUrl: (url) => instances.idOfUrl(url),
+      nodeUrlOf: (id) => instances.get(id)?.nodeUrl,
+      urlOfNode: async (nodeId) => (await nodes.sync(), nodes.get(nodeId)?.url),
     },
   );
   const service = await startService({

@@ -182,6 +182,41 @@ describe("security: roles of secure/policy.json, enforced by nats-server and the
     assert.equal((await call("user-svc", "node.list", {})).code, undefined);
   });
 
+  test("security - an agent reports checks only on the instances naming its node, as itself: the payload's checkedBy is not the reporter", async () => {
+    const nodeUrl = "http://127.0.0.1:11451";
+    const beat = () => as["agent-node-1"].publish(names.heartbeatSubject("node-1"), JSON.stringify({ ...heartbeat("node-1"), url: nodeUrl }));
+    beat();
+    const beating = setInterval(beat, 500); // node-1 stays Online however long the test takes
+    try {
+      await until(async () => (await call("viewer", "node.get", { id: "node-1" })).body.node?.url === nodeUrl, "node-1 to join with its URL");
+      const check = { type: "http", intervalMs: 60_000 };
+      const theirs = (await call("order-svc", "instance.register", { url: "http://127.0.0.1:9660", check, status: "Healthy" })).body.instance;
+      const report = { outcome: "unreachable", detail: "no answer", checkedBy: "registry t3b1" };
+      await refused("agent-node-1", "instance.checked", { id: theirs.id, ...report }, /agent of node node-1\) reports checks on the instances of its node only \(nodeUrl http:\/\/127\.0\.0\.1:11451\); instance \S+ names no node/);
+      assert.equal((await call("viewer", "instance.get", { id: theirs.id })).body.instance.status, "Healthy");
+
+      const onNode1 = (await call("order-svc", "instance.register", { url: "http://127.0.0.1:9661", nodeUrl, check, status: "Healthy" })).body.instance;
+      const reply = await call("agent-node-1", "instance.checked", { id: onNode1.id, ...report });
+      assert.equal(reply.body.instance?.status, "Unreachable", JSON.stringify(reply.body));
+      const changed = (await historyOf(as.registry, names.eventsStream, names.eventSubject("instance", onNode1.id))).find((e) => e.type === "InstanceStatusChanged");
+      assert.match(changed?.data.reason, /\(checked by node node-1 \(agent-node-1\)\)$/);
+
+      // An admin may report on any instance; the reporter is still its identity, not the payload's.
+      await call("admin", "instance.checked", { id: theirs.id, ...report });
+      const byAdmin = (await historyOf(as.registry, names.eventsStream, names.eventSubject("instance", theirs.id))).find((e) => e.type === "InstanceStatusChanged");
+      assert.match(byAdmin?.data.reason, /\(checked by admin of ADMIN\)$/);
+    } finally {
+      clearInterval(beating);
+    }
+  });
+
+  test("security - a service's status report is caused reported: by operator is refused it, and left to deployers and admins", async () => {
+    const mine = (await call("order-svc", "instance.register", { url: "http://127.0.0.1:9670" })).body.instance;
+    await refused("order-svc", "instance.status", { id: mine.id, status: "Stopping", by: "operator" }, /reports its instances' own status \(cause reported\); by: "operator" is for admin and deployer accounts: leave by out/);
+    assert.equal((await call("order-svc", "instance.status", { id: mine.id, status: "Stopping" })).body.instance.statusCause, "reported");
+    assert.equal((await call("deployer", "instance.status", { id: mine.id, status: "Healthy", by: "operator" })).body.instance.statusCause, "operator");
+  });
+
   test("security - no caller can write the event stream or the buckets, or purge: they are not in its account", async () => {
     const before = await eventCount();
     for (const user of ["admin", "user-svc"] as const) {

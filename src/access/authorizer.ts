@@ -6,7 +6,7 @@
  */
 import type { RegistryApi, RequestContext } from "../contract/api.ts";
 import { notFound, RegistryError } from "../contract/errors.ts";
-import { assertMay, ownedSlug, readableSlugs, type Permission, type Principal } from "../domain/access.ts";
+import { assertMay, assertMayReportOn, assertMaySetStatusAs, checkReporter, ownedSlug, readableSlugs, type Permission, type Principal } from "../domain/access.ts";
 import { resolveAddress } from "../domain/address.ts";
 import { principalOf, type Policy } from "./policy.ts";
 
@@ -16,6 +16,10 @@ export type InstanceOwners = {
   /** undefined: no such instance; otherwise its slug (null when it has none). */
   slugOf(id: string): string | null | undefined;
   idOfUrl(url: string): string | undefined;
+  /** The nodeUrl an instance names; undefined for none, or no such instance. */
+  nodeUrlOf(id: string): string | undefined;
+  /** The URL a node heartbeats with; undefined before it joined. */
+  urlOfNode(nodeId: string): Promise<string | undefined>;
 };
 
 /** `policy` is read at each request, so a reloaded policy applies to the next one. */
@@ -66,14 +70,26 @@ export function authorize(api: RegistryApi, policy: () => Policy | undefined, ow
       return api.removeInstance(req, ctx);
     },
     async reportStatus(req, ctx) {
-      await onInstance(principal(ctx), "instance:edit", req.id);
+      const p = principal(ctx);
+      await onInstance(p, "instance:edit", req.id);
+      assertMaySetStatusAs(p, req.by);
       return api.reportStatus(req, ctx);
     },
     async renewLease(req, ctx) {
       await onInstance(principal(ctx), "instance:edit", req.id);
       return api.renewLease(req, ctx);
     },
-    recordCheck: (req, ctx) => (may(ctx, "check:report"), api.recordCheck(req, ctx)),
+    async recordCheck(req, ctx) {
+      const p = principal(ctx);
+      assertMay(p, "check:report");
+      if (p.kind === "member" && p.role === "agent") {
+        await owners.sync();
+        const own = p.node === undefined ? undefined : await owners.urlOfNode(p.node);
+        const exists = owners.slugOf(req.id) !== undefined;
+        assertMayReportOn(p, req.id, exists ? { nodeUrl: owners.nodeUrlOf(req.id) } : undefined, own);
+      }
+      return api.recordCheck({ ...req, checkedBy: checkReporter(p, ctx.caller, req.checkedBy) }, ctx);
+    },
     async getInstance(req, ctx) {
       const p = principal(ctx);
       assertMay(p, "instance:view", p.kind === "member" && p.role === "service" ? p.slug : undefined);

@@ -9,7 +9,7 @@ import { readFile } from "node:fs/promises";
 import Type from "typebox";
 import type { Caller, RequestContext } from "../contract/api.ts";
 import { unauthorized } from "../contract/errors.ts";
-import { SLUG_PATTERN } from "../contract/ids.ts";
+import { ID_PATTERN, SLUG_PATTERN } from "../contract/ids.ts";
 import { validator } from "../contract/validate.ts";
 import { ROLES, may, type Principal } from "../domain/access.ts";
 
@@ -19,13 +19,22 @@ const AccountPolicy = Type.Object(
     role: Type.Enum([...ROLES]),
     slug: Type.Optional(Slug),
     reads: Type.Optional(Type.Array(Slug, { description: "services: the slugs whose instances it may read besides its own" })),
+    nodes: Type.Optional(
+      Type.Record(Type.String({ minLength: 1 }), Type.String({ pattern: ID_PATTERN }), {
+        description: "agents: the node each NATS user of the account heartbeats as (its permission to publish registry.heartbeat.<node>); it reports checks on that node's instances only",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
+type AccountPolicy = Type.Static<typeof AccountPolicy>;
 const HttpToken = Type.Object(
   {
     account: Type.String({ minLength: 1, description: "the NATS account whose role the token's bearer has" }),
     name: Type.String({ minLength: 1, maxLength: 128, description: "who holds it, for the history's by" }),
+    user: Type.Optional(
+      Type.String({ minLength: 1, description: "a token of an agent account: the agent user it acts as (a key of the account's nodes), and so the node it reports for" }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -42,6 +51,11 @@ export const Policy = Type.Object(
 );
 export type Policy = Type.Static<typeof Policy>;
 
+/** The node an agent account's user is bound to (own keys only: a user named "constructor" is no one's). */
+function nodeOf(account: AccountPolicy | undefined, user: string | undefined): string | undefined {
+  return account?.nodes !== undefined && user !== undefined && Object.hasOwn(account.nodes, user) ? account.nodes[user] : undefined;
+}
+
 const validPolicy = validator(Policy, "policy", (policy) => [
   ...Object.entries(policy.accounts)
     .filter(([, a]) => a.role === "service" && a.slug === undefined)
@@ -49,6 +63,12 @@ const validPolicy = validator(Policy, "policy", (policy) => [
   ...Object.entries(policy.httpTokens ?? {})
     .filter(([, t]) => !(t.account in policy.accounts))
     .map(([hash, t]) => ({ path: `/httpTokens/${hash}/account`, message: `names account ${t.account}, which has no entry in accounts` })),
+  ...Object.entries(policy.accounts)
+    .filter(([, a]) => a.nodes !== undefined && a.role !== "agent")
+    .map(([account]) => ({ path: `/accounts/${account}/nodes`, message: "binds users to nodes, which only an agent account has" })),
+  ...Object.entries(policy.httpTokens ?? {})
+    .filter(([, t]) => t.user !== undefined && nodeOf(policy.accounts[t.account], t.user) === undefined)
+    .map(([hash, t]) => ({ path: `/httpTokens/${hash}/user`, message: `names user ${t.user}, which accounts.${t.account}.nodes does not bind to a node` })),
 ]);
 
 /** Reads and checks the policy file; the error names the file and what is wrong. */
@@ -78,7 +98,7 @@ export function callerOfBearer(policy: Policy, authorization: string | undefined
   if (!token) throw unauthorized("send Authorization: Bearer <token>; an administrator issues one with registry auth add-token --account ACCOUNT --name NAME");
   const entry = policy.httpTokens?.[tokenHash(token)];
   if (!entry) throw unauthorized("the bearer token is not one the registry's policy knows; ask for a token issued with registry auth add-token");
-  return { account: entry.account, name: `http ${entry.name}` };
+  return { account: entry.account, ...(entry.user !== undefined ? { user: entry.user } : {}), name: `http ${entry.name}` };
 }
 
 /** Who is asking, by the policy: no policy, everything is open; no caller, the registry's own account. */
@@ -87,7 +107,8 @@ export function principalOf(policy: Policy | undefined, ctx: RequestContext): Pr
   if (!ctx.caller) return { kind: "registry" };
   const entry = policy.accounts[ctx.caller.account];
   if (!entry) return { kind: "stranger", account: ctx.caller.account };
-  return { kind: "member", account: ctx.caller.account, role: entry.role, ...(entry.slug ? { slug: entry.slug } : {}), reads: entry.reads ?? [] };
+  const node = nodeOf(entry, ctx.caller.user);
+  return { kind: "member", account: ctx.caller.account, role: entry.role, ...(entry.slug ? { slug: entry.slug } : {}), reads: entry.reads ?? [], ...(node ? { node } : {}) };
 }
 
 /** What a watcher sees of the live feed: each kind of change only where its role may view it. */
