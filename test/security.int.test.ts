@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { tokenHash } from "../src/access/policy.ts";
 import { namesFor } from "../src/contract/names.ts";
 import { RegistryClient, RegistryError } from "../src/client/index.ts";
 import { runCli, startCli } from "./harness/cli.ts";
@@ -215,6 +216,32 @@ describe("security: roles of secure/policy.json, enforced by nats-server and the
     await refused("order-svc", "instance.status", { id: mine.id, status: "Stopping", by: "operator" }, /reports its instances' own status \(cause reported\); by: "operator" is for admin and deployer accounts: leave by out/);
     assert.equal((await call("order-svc", "instance.status", { id: mine.id, status: "Stopping" })).body.instance.statusCause, "reported");
     assert.equal((await call("deployer", "instance.status", { id: mine.id, status: "Healthy", by: "operator" })).body.instance.statusCause, "operator");
+  });
+
+  test("security - an agent cannot take over another node's URL: its heartbeats keep its own, and the refusal is logged once", async () => {
+    const self = await until(async () => (await call("viewer", "node.get", { id: "registry-node" })).body.node, "the registry's node to join");
+    const own = "http://127.0.0.1:11452";
+    const beat = (url = self.url) => as["agent-node-1"].publish(names.heartbeatSubject("node-1"), JSON.stringify({ ...heartbeat("node-1"), url }));
+    beat(own);
+    await until(async () => (await call("viewer", "node.get", { id: "node-1" })).body.node?.url === own, "node-1 to join with its own URL");
+    beat();
+    await until(() => registry.output().includes("heartbeat refused a URL another node holds"), "the takeover to be refused");
+    const sent = Date.now();
+    beat();
+    beat();
+    await until(async () => Date.parse((await call("viewer", "node.get", { id: "node-1" })).body.node.lastHeartbeat) >= sent, "the later heartbeats' telemetry to be taken");
+    const node1 = (await call("viewer", "node.get", { id: "node-1" })).body.node;
+    assert.equal(node1.url, own);
+    assert.equal((await call("viewer", "node.get", { url: self.url })).body.node.id, "registry-node");
+    assert.equal(registry.output().split("heartbeat refused a URL another node holds").length - 1, 1, "logged once");
+  });
+
+  test("security - registry auth add-token --user binds an agent's token to that agent user, and so to its node", async () => {
+    const added = await runCli(["auth", "add-token", "--account", "AGENTS", "--name", "rack-1", "--user", "agent-node-1", "--json"], { NATS_URL: server.url });
+    assert.equal(added.code, 0, added.stderr);
+    const { token, policy } = JSON.parse(added.stdout);
+    assert.deepEqual(Object.values(policy.httpTokens), [{ account: "AGENTS", name: "rack-1", user: "agent-node-1" }]);
+    assert.equal(Object.keys(policy.httpTokens)[0], tokenHash(token));
   });
 
   test("security - no caller can write the event stream or the buckets, or purge: they are not in its account", async () => {
