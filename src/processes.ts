@@ -46,8 +46,9 @@ export async function runProcess(command: ProcessCommand): Promise<void> {
   process.on("unhandledRejection", (reason) => log.error({ err: reason }, "unhandled rejection; carrying on"));
   const nc = await connectNats(config, command === "agent" ? "registry agent" : "registry");
   log.info({ server: nc.getServer() }, "connected to NATS");
-  if (command === "serve" && config.policyFile) {
-    // A policy the server cannot back would leave the registry wide open while it looks secured.
+  // A policy the server cannot back would leave the registry wide open while it looks secured.
+  const enforcesPolicy = command === "serve" && config.policyFile !== undefined;
+  if (enforcesPolicy) {
     const server = await connectionAccount(nc);
     const why = unenforceablePolicy(server);
     if (why !== undefined) {
@@ -60,7 +61,7 @@ export async function runProcess(command: ProcessCommand): Promise<void> {
     command === "agent" ? await startStandaloneAgent(nc, config, log) : await startRegistry(nc, config, log);
 
   let stopping = false;
-  const stop = async (signal: string) => {
+  const stop = async (signal: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, "stopping: draining requests");
@@ -74,8 +75,22 @@ export async function runProcess(command: ProcessCommand): Promise<void> {
       await nc.close().catch(() => undefined);
     }
     log.info("stopped");
-    process.exit(0);
+    process.exit(exitCode);
   };
+  if (enforcesPolicy) {
+    // The server reconnected to may be another one (a restart with another configuration, a
+    // failover to a server without accounts): the policy is checked again, and the process stops
+    // rather than serve unidentified callers.
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type !== "reconnect") continue;
+        const why = unenforceablePolicy(await connectionAccount(nc));
+        if (why === undefined) continue;
+        log.fatal({ server: nc.getServer() }, `${why}; stopping`);
+        await stop("policy no longer enforced", 2);
+      }
+    })();
+  }
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGHUP", () => void running.reloadPolicy?.());

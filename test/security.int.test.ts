@@ -375,6 +375,32 @@ describe("security: a policy the NATS server cannot enforce", () => {
     }
   });
 
+  test("security - a registry whose server comes back without authentication (another configuration on its port) stops, exit 2", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "registry-secure-then-open-"));
+    const secured = await startNatsServer(["-c", await secureConfigIn(dir)], { ownStore: true });
+    let open: NatsServer | undefined;
+    const registry = await spawnRegistry(secured.url, {
+      NATS_USER: "registry",
+      NATS_PASSWORD: USERS.registry,
+      REGISTRY_POLICY: secure("policy.json"),
+      OB_NODE_ID: "registry-node",
+      OB_SELF_URL: "http://127.0.0.1:11337",
+      REGISTRY_DATA_DIR: secured.dir,
+    });
+    try {
+      await secured.halt();
+      open = await startNatsServer(["-p", String(secured.port)]);
+      await until(() => registry.child.exitCode !== null, "the registry to stop once reconnected to the open server", 30_000);
+      assert.equal(registry.child.exitCode, 2, registry.output());
+      assert.match(registry.output(), /cannot be enforced: the NATS server requires no authentication.*; stopping/);
+    } finally {
+      await registry.stop();
+      await open?.stop();
+      await secured.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test("security - REGISTRY_POLICY with the registry's user in the global account ($G): serve refuses to start", async () => {
     const dir = await mkdtemp(join(tmpdir(), "registry-global-account-"));
     const conf = join(dir, "nats.conf");
