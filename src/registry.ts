@@ -17,6 +17,7 @@ import { registryCommands } from "./commands/registryCommands.ts";
 import { backgroundCommands } from "./commands/backgroundCommands.ts";
 import { projectInBackground } from "./commands/writePath.ts";
 import { heartbeatIngest } from "./liveness/heartbeatIngest.ts";
+import { nodeUrlIndex } from "./readmodels/nodeUrls.ts";
 import { livenessMonitor } from "./liveness/livenessMonitor.ts";
 import { PROJECTOR_DURABLE, projector } from "./projector/projector.ts";
 import type { EventStore } from "./eventstore/eventStore.ts";
@@ -178,6 +179,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
   });
   void proj.run();
   const instances = new InstancesView(instanceMirror);
+  const nodeUrls = nodeUrlIndex(nodes); // before the mirror starts: it sees every entry
   await Promise.all([definitions.start(), instanceMirror.start(), nodes.start()]);
 
   const writeDeps = {
@@ -201,7 +203,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
   const commands = registryCommands(writeDeps);
   const background = backgroundCommands(writeDeps);
 
-  const ingest = heartbeatIngest({ js, names, nodes, writer, commands: background, offlineAfterMs: config.offlineAfterMs, unreadable, log, clock });
+  const ingest = heartbeatIngest({ js, names, nodes, nodesWithUrl: (url) => nodeUrls.withUrl(url), writer, commands: background, offlineAfterMs: config.offlineAfterMs, unreadable, log, clock });
   void ingest.run();
   const liveness = livenessMonitor({ nodes, commands: background, offlineAfterMs: config.offlineAfterMs, tickMs: Math.min(config.heartbeatIntervalMs, 1000), log, clock });
   const agent = await startAgent(nc, config, log);

@@ -126,6 +126,12 @@ describe("nodes: a node's URL is its own", () => {
     assert.equal((await r.call("node.get", { id: "url-c" })).code, 404);
     assert.deepEqual(await nodeEvents(r, "url-c"), []);
 
+    // A node moving to a free URL frees its old one.
+    publishHeartbeat(r.nc, { ...heartbeat("url-a"), url: "http://127.0.0.1:11503" });
+    await until(async () => (await nodeOf("url-a"))?.url === "http://127.0.0.1:11503", "url-a to move to a free URL");
+    publishHeartbeat(r.nc, { ...heartbeat("url-d"), url: urlA });
+    await until(async () => (await nodeOf("url-d"))?.url === urlA, "url-d to join with url-a's old URL");
+
     // url-a going silent takes none of url-b's instances with it.
     assert.equal((await r.call("node.remove", { id: "url-a" })).code, undefined);
     assert.equal((await r.call("instance.get", { id: onB })).body.instance.statusCause, "registered");

@@ -81,6 +81,8 @@ export function heartbeatIngest(deps: {
   js: JetStreamClient;
   names: Names;
   nodes: NodesView;
+  /** The nodes holding a URL (an index: a claim is checked without reading every node). */
+  nodesWithUrl: (url: string) => Iterable<Node>;
   writer: TelemetryWriter;
   commands: NodeLivenessCommands;
   offlineAfterMs: number;
@@ -102,7 +104,7 @@ export function heartbeatIngest(deps: {
   function withOwnUrl(h: Heartbeat, known: Node | undefined): Heartbeat | undefined {
     if (known?.url === h.url) return h;
     const claimer = claiming.get(h.url);
-    const holder = urlHolder(nodes.values(), h.id, h.url)?.id ?? (claimer !== undefined && claimer !== h.id ? claimer : undefined);
+    const holder = urlHolder(deps.nodesWithUrl(h.url), h.id, h.url)?.id ?? (claimer !== undefined && claimer !== h.id ? claimer : undefined);
     if (holder === undefined) return h;
     counts.urlTaken++;
     const key = `${h.id} ${h.url}`;
