@@ -32,7 +32,7 @@ export function authCommand(program: Command, cli: Cli): void {
     .requiredOption("--account <account>", "the account whose role it has (one of the policy's accounts)")
     .requiredOption("--name <name>", "who holds it, as the history names them")
     .option("--user <user>", "for an agent account: the agent user it acts as, and so the node it reports checks for (a key of the account's nodes)")
-    .action(cli.action<TokenOptions>((ctx, _, o) => Promise.resolve(addToken(o, ctx))));
+    .action(cli.action<{ account: string; name: string }>((ctx, _, o) => Promise.resolve(addToken(o, ctx))));
 }
 
 type ServiceOptions = { account?: string; reads?: string[]; dir: string };
