@@ -3,16 +3,20 @@
  * drains; `agent` only the node agent, for machines that host services but no registry;
  * `rebuild` writes the KV buckets again from the events, in place.
  */
-import { configFromEnv, type Config } from "./config.ts";
+import { unenforceablePolicy } from "./access/policy.ts";
+import { ConfigError, configFromEnv, type Config } from "./config.ts";
 import { namesFor } from "./contract/names.ts";
 import { createLogger } from "./logger.ts";
 import { connectNats, jetStreamOf } from "./nats/connect.ts";
+import { connectionAccount } from "./nats/serverAccount.ts";
 import { startStandaloneAgent } from "./nodeAgent.ts";
 import { startRegistry } from "./registry.ts";
 import { provisionRegistry, rebuildBuckets } from "./storage.ts";
 import { progressReporter } from "./progress.ts";
 import { setFlagsFromString } from "node:v8";
 import type { ProcessCommand } from "./cli/main.ts";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "pino";
 
 /**
  * V8 lets the heap of a process whose allocations come fast grow to several times what is
@@ -43,12 +47,13 @@ export async function runProcess(command: ProcessCommand): Promise<void> {
   // A promise nobody waited on must not take the registry down: it is logged, and the process goes on.
   process.on("unhandledRejection", (reason) => log.error({ err: reason }, "unhandled rejection; carrying on"));
   const nc = await connectNats(config, command === "agent" ? "registry agent" : "registry");
+  const enforcesPolicy = command === "serve" && config.policyFile !== undefined && (await assertPolicyEnforced(nc, log));
   log.info({ server: nc.getServer() }, "connected to NATS");
   const running: { stop(): Promise<void>; reloadPolicy?(): Promise<unknown> } =
     command === "agent" ? await startStandaloneAgent(nc, config, log) : await startRegistry(nc, config, log);
 
   let stopping = false;
-  const stop = async (signal: string) => {
+  const stop = async (signal: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, "stopping: draining requests");
@@ -62,8 +67,9 @@ export async function runProcess(command: ProcessCommand): Promise<void> {
       await nc.close().catch(() => undefined);
     }
     log.info("stopped");
-    process.exit(0);
+    process.exit(exitCode);
   };
+  if (enforcesPolicy) stopWhenPolicyUnenforced(nc, log, () => stop("policy no longer enforced", 2));
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
   // The outcome is logged either way; a policy that cannot be read leaves the last one in force.
@@ -71,6 +77,39 @@ export async function runProcess(command: ProcessCommand): Promise<void> {
 }
 
 const STOP_DEADLINE_MS = 5000;
+
+/**
+ * A policy the server cannot back would leave the registry wide open while it looks secured:
+ * `serve` with a policy starts only on a server that enforces accounts (a ConfigError says why
+ * and what to do). True once it does.
+ */
+async function assertPolicyEnforced(nc: NatsConnection, log: Logger): Promise<true> {
+  const server = await connectionAccount(nc);
+  const why = unenforceablePolicy(server);
+  if (why !== undefined) {
+    await nc.close();
+    throw new ConfigError(why);
+  }
+  log.info({ account: server.account }, "policy enforced by nats-server: callers reach the registry from accounts of their own, identified");
+  return true;
+}
+
+/**
+ * The server reconnected to may be another one (a restart with another configuration, a
+ * failover to a server without accounts): the policy is checked again after every reconnect,
+ * and the process stops rather than serve unidentified callers.
+ */
+function stopWhenPolicyUnenforced(nc: NatsConnection, log: Logger, stop: () => Promise<void>): void {
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type !== "reconnect") continue;
+      const why = unenforceablePolicy(await connectionAccount(nc));
+      if (why === undefined) continue;
+      log.fatal({ server: nc.getServer() }, `${why}; stopping`);
+      await stop();
+    }
+  })();
+}
 
 /** Runs `work` for at most `ms`; says how it ended instead of throwing. */
 async function withDeadline(ms: number, work: () => Promise<void>): Promise<{ ok: true } | { ok: false; reason: string }> {

@@ -17,6 +17,7 @@ import { instanceIdForUrl, registryCommands } from "./commands/registryCommands.
 import { backgroundCommands } from "./commands/backgroundCommands.ts";
 import { projectInBackground } from "./commands/writePath.ts";
 import { heartbeatIngest } from "./liveness/heartbeatIngest.ts";
+import { nodeUrlIndex } from "./readmodels/nodeUrls.ts";
 import { livenessMonitor } from "./liveness/livenessMonitor.ts";
 import { PROJECTOR_DURABLE, projector } from "./projector/projector.ts";
 import type { EventStore } from "./eventstore/eventStore.ts";
@@ -179,6 +180,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
   });
   void proj.run();
   const instances = new InstancesView(instanceMirror);
+  const nodeUrls = nodeUrlIndex(nodes); // before the mirror starts: it sees every entry
   await Promise.all([definitions.start(), instanceMirror.start(), nodes.start()]);
 
   const writeDeps = {
@@ -202,7 +204,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
   const commands = registryCommands(writeDeps);
   const background = backgroundCommands(writeDeps);
 
-  const ingest = heartbeatIngest({ js, names, nodes, writer, commands: background, offlineAfterMs: config.offlineAfterMs, unreadable, log, clock });
+  const ingest = heartbeatIngest({ js, names, nodes, nodesWithUrl: (url) => nodeUrls.withUrl(url), writer, commands: background, offlineAfterMs: config.offlineAfterMs, unreadable, log, clock });
   void ingest.run();
   const liveness = livenessMonitor({ nodes, commands: background, offlineAfterMs: config.offlineAfterMs, tickMs: Math.min(config.heartbeatIntervalMs, 1000), log, clock });
   const agent = await startAgent(nc, config, log);
@@ -251,6 +253,8 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
       },
       idOfUrl: (url) => instances.idOfUrl(url),
       derivedId: instanceIdForUrl,
+      nodeUrlOf: (id) => instances.get(id)?.nodeUrl,
+      urlOfNode: async (nodeId) => (await nodes.sync(), nodes.get(nodeId)?.url),
     },
   );
   const service = await startService({

@@ -1,11 +1,12 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { RegistryError } from "../src/contract/errors.ts";
-import type { Instance } from "../src/contract/schemas.ts";
+import type { Instance, Node } from "../src/contract/schemas.ts";
+import { assertMayReportOn, assertMaySetStatusAs, checkReporter } from "../src/domain/access.ts";
 import { resolveAddress } from "../src/domain/address.ts";
 import { definitionDecider } from "../src/domain/definition.ts";
 import { instanceDecider, type RegisterInstance } from "../src/domain/instance.ts";
-import { nodeDecider } from "../src/domain/node.ts";
+import { nodeDecider, urlHolder } from "../src/domain/node.ts";
 import { placeOn } from "../src/domain/placement.ts";
 
 const T0 = "2026-01-01T00:00:00.000Z";
@@ -171,5 +172,44 @@ describe("placement", () => {
       { id: "bare", url: "http://127.0.0.1:2", status: "Online" as const },
     ];
     assert.deepEqual(placeOn(nodes, {}).nodes.map((n) => n.id), ["on"]);
+  });
+});
+
+describe("access: who reports checks and status causes", () => {
+  const agent = { kind: "member", account: "AGENTS", role: "agent", reads: [], node: "node-1" } as const;
+  const service = { kind: "member", account: "ORDER_SVC", role: "service", slug: "order-svc", reads: [] } as const;
+  const own = "http://10.0.0.1:11337";
+
+  test("an agent reports on its own node's instances only; unbound, or before its node joined, on none; other principals are not limited", () => {
+    assert.doesNotThrow(() => assertMayReportOn(agent, "i1", { nodeUrl: own }, own));
+    assert.throws(() => assertMayReportOn(agent, "i1", { nodeUrl: "http://10.0.0.2:11337" }, own), /instance i1 names http:\/\/10\.0\.0\.2:11337/);
+    assert.throws(() => assertMayReportOn(agent, "i1", {}, own), /names no node/);
+    assert.throws(() => assertMayReportOn({ ...agent, node: undefined }, "i1", { nodeUrl: own }, own), /bound to no node/);
+    assert.throws(() => assertMayReportOn(agent, "i1", { nodeUrl: own }, undefined), /once node node-1 has joined/);
+    assert.doesNotThrow(() => assertMayReportOn(agent, "gone", undefined, own), "a missing instance is the operation's 404");
+    for (const p of [{ kind: "registry" }, { kind: "open" }, { kind: "member", account: "ADMIN", role: "admin", reads: [] }] as const) {
+      assert.doesNotThrow(() => assertMayReportOn(p, "i1", { nodeUrl: "http://elsewhere" }, undefined));
+    }
+  });
+
+  test("the reporter is the caller's identity; without a caller, or open, what the report names", () => {
+    assert.equal(checkReporter(agent, { account: "AGENTS", user: "agent-node-1" }, "registry t3b1"), "node node-1 (agent-node-1)");
+    assert.equal(checkReporter({ kind: "member", account: "ADMIN", role: "admin", reads: [] }, { account: "ADMIN", user: "admin" }, "x"), "admin of ADMIN");
+    assert.equal(checkReporter({ kind: "registry" }, undefined, "registry r1"), "registry r1");
+    assert.equal(checkReporter({ kind: "open" }, { account: "SVC" }, "node n1"), "node n1");
+  });
+
+  test("by operator is for admins, deployers and the registry itself; a service's report is its own", () => {
+    assert.throws(() => assertMaySetStatusAs(service, "operator"), (err: unknown) => code(403)(err) && /leave by out/.test((err as Error).message));
+    for (const by of [undefined, "instance"] as const) assert.doesNotThrow(() => assertMaySetStatusAs(service, by));
+    for (const role of ["admin", "deployer"] as const) assert.doesNotThrow(() => assertMaySetStatusAs({ kind: "member", account: "A", role, reads: [] }, "operator"));
+    assert.doesNotThrow(() => assertMaySetStatusAs({ kind: "registry" }, "operator"));
+  });
+
+  test("a URL held by another node is named; one's own, or a free one, is not", () => {
+    const nodes = [{ id: "a", url: "http://a", status: "Online" }, { id: "b", url: "http://b", status: "Offline" }] as Node[];
+    assert.equal(urlHolder(nodes, "a", "http://b")?.id, "b", "an Offline node still holds its URL");
+    assert.equal(urlHolder(nodes, "b", "http://b"), undefined);
+    assert.equal(urlHolder(nodes, "c", "http://c"), undefined);
   });
 });

@@ -96,6 +96,53 @@ describe("nodes: agent, heartbeats and liveness", () => {
   });
 });
 
+describe("nodes: a node's URL is its own", () => {
+  let r: TestRegistry;
+  before(async () => (r = await startTestRegistry({ heartbeatIntervalMs: 1000, offlineAfterMs: 120_000 })));
+  after(async () => r.stop());
+
+  /** Heartbeats this process refused because another node holds their URL, read from /metrics. */
+  const urlsRefused = async () => Number(/registry_heartbeats_total\{outcome="urlTaken"\} (\d+)/.exec(await (await fetch(`${r.registry.httpUrl}/metrics`)).text())?.[1] ?? 0);
+  const nodeOf = async (id: string) => (await r.call("node.get", { id })).body?.node as Node | undefined;
+
+  test("node - a heartbeat claiming a URL another node holds is refused: a new node does not join, a known one keeps its URL; removing the holder frees it", async () => {
+    const [urlA, urlB] = ["http://127.0.0.1:11501", "http://127.0.0.1:11502"];
+    publishHeartbeat(r.nc, { ...heartbeat("url-a"), url: urlA });
+    publishHeartbeat(r.nc, { ...heartbeat("url-b"), url: urlB });
+    await until(async () => (await nodeOf("url-a"))?.status === "Online" && (await nodeOf("url-b"))?.status === "Online", "url-a and url-b to join");
+    const { id: onB } = (await r.call("instance.register", { url: "http://127.0.0.1:25501", slug: "on-b", nodeUrl: urlB })).body.instance;
+
+    // url-a takes over url-b's URL: refused, url-a keeps its own, and the URL still names url-b.
+    publishHeartbeat(r.nc, { ...heartbeat("url-a"), url: urlB });
+    await until(async () => (await urlsRefused()) === 1, "the takeover to be refused");
+    assert.equal((await nodeOf("url-a"))?.url, urlA);
+    assert.equal((await r.call("node.get", { url: urlB })).body.node.id, "url-b");
+    assert.deepEqual((await nodeEvents(r, "url-a")).map((e) => e.type), ["NodeJoined"]);
+    assert.equal((await nodeOf("url-a"))?.status, "Online", "its telemetry is still taken");
+
+    // A new node claiming a held URL does not join.
+    publishHeartbeat(r.nc, { ...heartbeat("url-c"), url: urlB });
+    await until(async () => (await urlsRefused()) === 2, "the new node's claim to be refused");
+    assert.equal((await r.call("node.get", { id: "url-c" })).code, 404);
+    assert.deepEqual(await nodeEvents(r, "url-c"), []);
+
+    // A node moving to a free URL frees its old one.
+    publishHeartbeat(r.nc, { ...heartbeat("url-a"), url: "http://127.0.0.1:11503" });
+    await until(async () => (await nodeOf("url-a"))?.url === "http://127.0.0.1:11503", "url-a to move to a free URL");
+    publishHeartbeat(r.nc, { ...heartbeat("url-d"), url: urlA });
+    await until(async () => (await nodeOf("url-d"))?.url === urlA, "url-d to join with url-a's old URL");
+
+    // url-a going silent takes none of url-b's instances with it.
+    assert.equal((await r.call("node.remove", { id: "url-a" })).code, undefined);
+    assert.equal((await r.call("instance.get", { id: onB })).body.instance.statusCause, "registered");
+
+    // Removing url-b frees its URL for the next node that claims it.
+    assert.equal((await r.call("node.remove", { id: "url-b" })).code, undefined);
+    publishHeartbeat(r.nc, { ...heartbeat("url-c"), url: urlB });
+    await until(async () => (await nodeOf("url-c"))?.url === urlB, "url-c to join with the freed URL");
+  });
+});
+
 describe("nodes: placement", () => {
   let r: TestRegistry;
   before(async () => {

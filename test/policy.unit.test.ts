@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RegistryError } from "../src/contract/errors.ts";
-import { callerOfBearer, loadPolicy, tokenHash, type Policy } from "../src/access/policy.ts";
+import { callerOfBearer, loadPolicy, principalOf, tokenHash, type Policy } from "../src/access/policy.ts";
 
 const policy: Policy = { accounts: { VIEWER: { role: "viewer" } }, httpTokens: { [tokenHash("t-1")]: { account: "VIEWER", name: "grafana" } } };
 
@@ -43,6 +43,26 @@ test("policy - grants that do not read, grants two services share, or slugs whos
     // One service in two accounts may hold one grant; different ports of one host are apart.
     const ok = await load({ A: service("a-svc", ["10.20.0.0/24"]), A2: service("a-svc", ["10.20.0.0/24"]), B: service("b-svc", ["10.20.1.1:80", "order-svc"]), C: service("order-svc", []) });
     assert.deepEqual(ok.accounts.A2?.addresses, ["10.20.0.0/24"]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("policy - an agent account binds its users to nodes; a binding elsewhere, or a token acting as an unbound user, stops the policy from loading", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "registry-policy-"));
+  try {
+    const file = join(dir, "policy.json");
+    const agents = { role: "agent", nodes: { "agent-node-1": "node-1" } };
+    await writeFile(file, JSON.stringify({ accounts: { AGENTS: agents, VIEWER: { role: "viewer", nodes: { viewer: "node-9" } } } }));
+    await assert.rejects(loadPolicy(file), /accounts\/VIEWER\/nodes binds users to nodes, which only an agent account has/);
+    await writeFile(file, JSON.stringify({ accounts: { AGENTS: agents }, httpTokens: { [tokenHash("x")]: { account: "AGENTS", name: "n", user: "constructor" } } }));
+    await assert.rejects(loadPolicy(file), /httpTokens\/[0-9a-f]{64}\/user names user constructor, which accounts\.AGENTS\.nodes does not bind to a node/);
+    await writeFile(file, JSON.stringify({ accounts: { AGENTS: agents }, httpTokens: { [tokenHash("x")]: { account: "AGENTS", name: "rack", user: "agent-node-1" } } }));
+    const loaded = await loadPolicy(file);
+    const caller = callerOfBearer(loaded, "Bearer x");
+    assert.deepEqual(caller, { account: "AGENTS", user: "agent-node-1", name: "http rack" });
+    assert.deepEqual(principalOf(loaded, { caller }), { kind: "member", account: "AGENTS", role: "agent", reads: [], node: "node-1" });
+    assert.deepEqual(principalOf(loaded, { caller: { account: "AGENTS", user: "constructor" } }), { kind: "member", account: "AGENTS", role: "agent", reads: [] });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

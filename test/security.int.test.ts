@@ -12,12 +12,13 @@ import { fileURLToPath } from "node:url";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { tokenHash } from "../src/access/policy.ts";
 import { namesFor } from "../src/contract/names.ts";
 import { RegistryClient, RegistryError } from "../src/client/index.ts";
 import { runCli, startCli } from "./harness/cli.ts";
 import { heartbeat } from "./harness/nodes.ts";
 import { startHttpTarget } from "./harness/targets.ts";
-import { historyOf, spawnRegistry } from "./harness/registry.ts";
+import { historyOf, runRegistryCommand, spawnRegistry } from "./harness/registry.ts";
 import { startNatsServer, type NatsServer } from "./harness/natsServer.ts";
 import { until } from "./harness/until.ts";
 
@@ -81,6 +82,10 @@ describe("security: roles of secure/policy.json, enforced by nats-server and the
     assert.match(reply.body.error.message, message);
     assert.equal(await eventCount(), before, "nothing written");
   };
+
+  test("security - the secure layout starts: the registry checked that nats-server enforces accounts", () => {
+    assert.match(registry.output(), /"account":"REGISTRY".*"policy enforced by nats-server/);
+  });
 
   test("security - a service's new instance is its own: the slug comes from its identity, and the event names it", async () => {
     const { code, body } = await call("user-svc", "instance.register", { url: "http://127.0.0.1:9001" });
@@ -263,6 +268,67 @@ describe("security: roles of secure/policy.json, enforced by nats-server and the
     assert.equal((await call("user-svc", "node.list", {})).code, undefined);
   });
 
+  test("security - an agent reports checks only on the instances naming its node, as itself: the payload's checkedBy is not the reporter", async () => {
+    const nodeUrl = "http://127.0.0.1:11451";
+    const beat = () => as["agent-node-1"].publish(names.heartbeatSubject("node-1"), JSON.stringify({ ...heartbeat("node-1"), url: nodeUrl }));
+    beat();
+    const beating = setInterval(beat, 500); // node-1 stays Online however long the test takes
+    try {
+      await until(async () => (await call("viewer", "node.get", { id: "node-1" })).body.node?.url === nodeUrl, "node-1 to join with its URL");
+      const check = { type: "http", intervalMs: 60_000 };
+      const theirs = (await call("order-svc", "instance.register", { url: "http://127.0.0.1:9660", check, status: "Healthy" })).body.instance;
+      const report = { outcome: "unreachable", detail: "no answer", checkedBy: "registry t3b1" };
+      await refused("agent-node-1", "instance.checked", { id: theirs.id, ...report }, /agent of node node-1\) reports checks on the instances of its node only \(nodeUrl http:\/\/127\.0\.0\.1:11451\); instance \S+ names no node/);
+      assert.equal((await call("viewer", "instance.get", { id: theirs.id })).body.instance.status, "Healthy");
+
+      const onNode1 = (await call("order-svc", "instance.register", { url: "http://127.0.0.1:9661", nodeUrl, check, status: "Healthy" })).body.instance;
+      const reply = await call("agent-node-1", "instance.checked", { id: onNode1.id, ...report });
+      assert.equal(reply.body.instance?.status, "Unreachable", JSON.stringify(reply.body));
+      const changed = (await historyOf(as.registry, names.eventsStream, names.eventSubject("instance", onNode1.id))).find((e) => e.type === "InstanceStatusChanged");
+      assert.match(changed?.data.reason, /\(checked by node node-1 \(agent-node-1\)\)$/);
+
+      // An admin may report on any instance; the reporter is still its identity, not the payload's.
+      await call("admin", "instance.checked", { id: theirs.id, ...report });
+      const byAdmin = (await historyOf(as.registry, names.eventsStream, names.eventSubject("instance", theirs.id))).find((e) => e.type === "InstanceStatusChanged");
+      assert.match(byAdmin?.data.reason, /\(checked by admin of ADMIN\)$/);
+    } finally {
+      clearInterval(beating);
+    }
+  });
+
+  test("security - a service's status report is caused reported: by operator is refused it, and left to deployers and admins", async () => {
+    const mine = (await call("order-svc", "instance.register", { url: "http://127.0.0.1:9670" })).body.instance;
+    await refused("order-svc", "instance.status", { id: mine.id, status: "Stopping", by: "operator" }, /reports its instances' own status \(cause reported\); by: "operator" is for admin and deployer accounts: leave by out/);
+    assert.equal((await call("order-svc", "instance.status", { id: mine.id, status: "Stopping" })).body.instance.statusCause, "reported");
+    assert.equal((await call("deployer", "instance.status", { id: mine.id, status: "Healthy", by: "operator" })).body.instance.statusCause, "operator");
+  });
+
+  test("security - an agent cannot take over another node's URL: its heartbeats keep its own, and the refusal is logged once", async () => {
+    const self = await until(async () => (await call("viewer", "node.get", { id: "registry-node" })).body.node, "the registry's node to join");
+    const own = "http://127.0.0.1:11452";
+    const beat = (url = self.url) => as["agent-node-1"].publish(names.heartbeatSubject("node-1"), JSON.stringify({ ...heartbeat("node-1"), url }));
+    beat(own);
+    await until(async () => (await call("viewer", "node.get", { id: "node-1" })).body.node?.url === own, "node-1 to join with its own URL");
+    beat();
+    await until(() => registry.output().includes("heartbeat refused a URL another node holds"), "the takeover to be refused");
+    const sent = Date.now();
+    beat();
+    beat();
+    await until(async () => Date.parse((await call("viewer", "node.get", { id: "node-1" })).body.node.lastHeartbeat) >= sent, "the later heartbeats' telemetry to be taken");
+    const node1 = (await call("viewer", "node.get", { id: "node-1" })).body.node;
+    assert.equal(node1.url, own);
+    assert.equal((await call("viewer", "node.get", { url: self.url })).body.node.id, "registry-node");
+    assert.equal(registry.output().split("heartbeat refused a URL another node holds").length - 1, 1, "logged once");
+  });
+
+  test("security - registry auth add-token --user binds an agent's token to that agent user, and so to its node", async () => {
+    const added = await runCli(["auth", "add-token", "--account", "AGENTS", "--name", "rack-1", "--user", "agent-node-1", "--json"], { NATS_URL: server.url });
+    assert.equal(added.code, 0, added.stderr);
+    const { token, policy } = JSON.parse(added.stdout);
+    assert.deepEqual(Object.values(policy.httpTokens), [{ account: "AGENTS", name: "rack-1", user: "agent-node-1" }]);
+    assert.equal(Object.keys(policy.httpTokens)[0], tokenHash(token));
+  });
+
   test("security - no caller can write the event stream or the buckets, or purge: they are not in its account", async () => {
     const before = await eventCount();
     for (const user of ["admin", "user-svc"] as const) {
@@ -363,6 +429,73 @@ describe("security: adding a service, as the README shows", () => {
       assert.match(refused.stderr, /registers instances of billing-svc only/);
     } finally {
       await registry.stop();
+      await server.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("security: a policy the NATS server cannot enforce", () => {
+  /** `registry serve` with the policy, as `make run` starts it: it must exit, saying why and what to do. */
+  const serveWithPolicy = async (server: NatsServer, env: Record<string, string>) =>
+    runRegistryCommand(server.url, "serve", { REGISTRY_POLICY: secure("policy.json"), OB_NODE_ID: "refused-node", REGISTRY_DATA_DIR: server.dir, ...env });
+
+  test("security - REGISTRY_POLICY on a server without authentication: serve refuses to start, exit 2, saying why and what to do", async () => {
+    const server = await startNatsServer();
+    try {
+      // The issue's newcomer: the registry's credentials, sent to an open server that ignores them.
+      const { code, output } = await serveWithPolicy(server, { NATS_USER: "registry", NATS_PASSWORD: USERS.registry });
+      assert.equal(code, 2, output);
+      assert.match(output, /REGISTRY_POLICY is set but cannot be enforced: the NATS server requires no authentication/);
+      assert.match(output, /nats-server -c secure\/nats\.conf.*or unset REGISTRY_POLICY/);
+      assert.doesNotMatch(output, /"registry started"/);
+      const nc = await connect({ servers: server.url });
+      try {
+        assert.deepEqual(await (await jetstreamManager(nc)).streams.names().next(), [], "nothing was provisioned");
+      } finally {
+        await nc.close();
+      }
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("security - a registry whose server comes back without authentication (another configuration on its port) stops, exit 2", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "registry-secure-then-open-"));
+    const secured = await startNatsServer(["-c", await secureConfigIn(dir)], { ownStore: true });
+    let open: NatsServer | undefined;
+    const registry = await spawnRegistry(secured.url, {
+      NATS_USER: "registry",
+      NATS_PASSWORD: USERS.registry,
+      REGISTRY_POLICY: secure("policy.json"),
+      OB_NODE_ID: "registry-node",
+      OB_SELF_URL: "http://127.0.0.1:11337",
+      REGISTRY_DATA_DIR: secured.dir,
+    });
+    try {
+      await secured.halt();
+      open = await startNatsServer(["-p", String(secured.port)]);
+      await until(() => registry.child.exitCode !== null, "the registry to stop once reconnected to the open server", 30_000);
+      assert.equal(registry.child.exitCode, 2, registry.output());
+      assert.match(registry.output(), /cannot be enforced: the NATS server requires no authentication.*; stopping/);
+    } finally {
+      await registry.stop();
+      await open?.stop();
+      await secured.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("security - REGISTRY_POLICY with the registry's user in the global account ($G): serve refuses to start", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "registry-global-account-"));
+    const conf = join(dir, "nats.conf");
+    await writeFile(conf, `authorization { users: [ { user: registry, password: registry-example }, { user: user-svc, password: user-svc-example } ] }\n`);
+    const server = await startNatsServer(["-c", conf]);
+    try {
+      const { code, output } = await serveWithPolicy(server, { NATS_USER: "registry", NATS_PASSWORD: USERS.registry });
+      assert.equal(code, 2, output);
+      assert.match(output, /cannot be enforced: the registry's NATS user is in the server's global account \(\$G\)/);
+    } finally {
       await server.stop();
       await rm(dir, { recursive: true, force: true });
     }

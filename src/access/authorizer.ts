@@ -9,7 +9,7 @@
 import type { RegistryApi, RequestContext } from "../contract/api.ts";
 import { notFound, RegistryError } from "../contract/errors.ts";
 import type { HistoryEntry, Instance } from "../contract/schemas.ts";
-import { assertMay, assertMayChooseId, assertMayRegisterAt, ownedSlug, readableSlugs, seesCheckDetail, type Permission, type Principal } from "../domain/access.ts";
+import { assertMay, assertMayChooseId, assertMayRegisterAt, assertMayReportOn, assertMaySetStatusAs, checkReporter, ownedSlug, readableSlugs, seesCheckDetail, type Permission, type Principal } from "../domain/access.ts";
 import { resolveAddress } from "../domain/address.ts";
 import { principalOf, type Policy } from "./policy.ts";
 
@@ -21,6 +21,10 @@ export type InstanceOwners = {
   idOfUrl(url: string): string | undefined;
   /** The id the registry gives a registration of `url` without one. */
   derivedId(url: string): string;
+  /** The nodeUrl an instance names; undefined for none, or no such instance. */
+  nodeUrlOf(id: string): string | undefined;
+  /** The URL a node heartbeats with; undefined before it joined. */
+  urlOfNode(nodeId: string): Promise<string | undefined>;
 };
 
 const CHECK_CAUSE = /^check-(.*)$/;
@@ -101,6 +105,7 @@ export function authorize(api: RegistryApi, policy: () => Policy | undefined, ow
     async reportStatus(req, ctx) {
       const p = principal(ctx);
       await onInstance(p, "instance:edit", req.id);
+      assertMaySetStatusAs(p, req.by);
       const { instance } = await api.reportStatus(req, ctx);
       return { instance: shown(p, instance) };
     },
@@ -110,7 +115,17 @@ export function authorize(api: RegistryApi, policy: () => Policy | undefined, ow
       const { instance } = await api.renewLease(req, ctx);
       return { instance: shown(p, instance) };
     },
-    recordCheck: (req, ctx) => (may(ctx, "check:report"), api.recordCheck(req, ctx)),
+    async recordCheck(req, ctx) {
+      const p = principal(ctx);
+      assertMay(p, "check:report");
+      if (p.kind === "member" && p.role === "agent") {
+        await owners.sync();
+        const own = p.node === undefined ? undefined : await owners.urlOfNode(p.node);
+        const exists = owners.slugOf(req.id) !== undefined;
+        assertMayReportOn(p, req.id, exists ? { nodeUrl: owners.nodeUrlOf(req.id) } : undefined, own);
+      }
+      return api.recordCheck({ ...req, checkedBy: checkReporter(p, ctx.caller, req.checkedBy) }, ctx);
+    },
     async getInstance(req, ctx) {
       const p = principal(ctx);
       assertMay(p, "instance:view", p.kind === "member" && p.role === "service" ? p.slug : undefined);

@@ -9,7 +9,7 @@ import { readFile } from "node:fs/promises";
 import Type from "typebox";
 import type { Caller, RequestContext } from "../contract/api.ts";
 import { unauthorized, type ErrorDetail } from "../contract/errors.ts";
-import { SLUG_PATTERN } from "../contract/ids.ts";
+import { ID_PATTERN, SLUG_PATTERN } from "../contract/ids.ts";
 import { validator } from "../contract/validate.ts";
 import { ROLES, idPrefixesMeet, may, ownIdPrefix, type Principal } from "../domain/access.ts";
 import { grantsOverlap, parseGrant, type AddressGrant } from "../domain/addressGrants.ts";
@@ -26,13 +26,22 @@ const AccountPolicy = Type.Object(
         description: "services: where its instances may be: host names, IP addresses or CIDR blocks, each with an optional :port or :port-range (10.20.0.0/24, order.internal:8080, 127.0.0.1:9000-9499, [fd00::/64]:443)",
       }),
     ),
+    nodes: Type.Optional(
+      Type.Record(Type.String({ minLength: 1 }), Type.String({ pattern: ID_PATTERN }), {
+        description: "agents: the node each NATS user of the account heartbeats as (its permission to publish registry.heartbeat.<node>); it reports checks on that node's instances only",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
+type AccountPolicy = Type.Static<typeof AccountPolicy>;
 const HttpToken = Type.Object(
   {
     account: Type.String({ minLength: 1, description: "the NATS account whose role the token's bearer has" }),
     name: Type.String({ minLength: 1, maxLength: 128, description: "who holds it, for the history's by" }),
+    user: Type.Optional(
+      Type.String({ minLength: 1, description: "a token of an agent account: the agent user it acts as (a key of the account's nodes), and so the node it reports for" }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -79,6 +88,11 @@ function ownershipProblems(accounts: Policy["accounts"]): ErrorDetail[] {
   return problems;
 }
 
+/** The node an agent account's user is bound to (own keys only: a user named "constructor" is no one's). */
+function nodeOf(account: AccountPolicy | undefined, user: string | undefined): string | undefined {
+  return account?.nodes !== undefined && user !== undefined && Object.hasOwn(account.nodes, user) ? account.nodes[user] : undefined;
+}
+
 const validPolicy = validator(Policy, "policy", (policy) => [
   ...Object.entries(policy.accounts)
     .filter(([, a]) => a.role === "service" && a.slug === undefined)
@@ -87,6 +101,12 @@ const validPolicy = validator(Policy, "policy", (policy) => [
   ...Object.entries(policy.httpTokens ?? {})
     .filter(([, t]) => !(t.account in policy.accounts))
     .map(([hash, t]) => ({ path: `/httpTokens/${hash}/account`, message: `names account ${t.account}, which has no entry in accounts` })),
+  ...Object.entries(policy.accounts)
+    .filter(([, a]) => a.nodes !== undefined && a.role !== "agent")
+    .map(([account]) => ({ path: `/accounts/${account}/nodes`, message: "binds users to nodes, which only an agent account has" })),
+  ...Object.entries(policy.httpTokens ?? {})
+    .filter(([, t]) => t.user !== undefined && nodeOf(policy.accounts[t.account], t.user) === undefined)
+    .map(([hash, t]) => ({ path: `/httpTokens/${hash}/user`, message: `names user ${t.user}, which accounts.${t.account}.nodes does not bind to a node` })),
 ]);
 
 /** Reads and checks the policy file; the error names the file and what is wrong. */
@@ -116,7 +136,7 @@ export function callerOfBearer(policy: Policy, authorization: string | undefined
   if (!token) throw unauthorized("send Authorization: Bearer <token>; an administrator issues one with registry auth add-token --account ACCOUNT --name NAME");
   const entry = policy.httpTokens?.[tokenHash(token)];
   if (!entry) throw unauthorized("the bearer token is not one the registry's policy knows; ask for a token issued with registry auth add-token");
-  return { account: entry.account, name: `http ${entry.name}` };
+  return { account: entry.account, ...(entry.user !== undefined ? { user: entry.user } : {}), name: `http ${entry.name}` };
 }
 
 /** Who is asking, by the policy: no policy, everything is open; no caller, the registry's own account. */
@@ -125,7 +145,16 @@ export function principalOf(policy: Policy | undefined, ctx: RequestContext): Pr
   if (!ctx.caller) return { kind: "registry" };
   const entry = policy.accounts[ctx.caller.account];
   if (!entry) return { kind: "stranger", account: ctx.caller.account };
-  return { kind: "member", account: ctx.caller.account, role: entry.role, ...(entry.slug ? { slug: entry.slug } : {}), reads: entry.reads ?? [], addresses: entry.addresses ?? [] };
+  const node = nodeOf(entry, ctx.caller.user);
+  return {
+    kind: "member",
+    account: ctx.caller.account,
+    role: entry.role,
+    ...(entry.slug ? { slug: entry.slug } : {}),
+    reads: entry.reads ?? [],
+    ...(entry.addresses ? { addresses: entry.addresses } : {}),
+    ...(node ? { node } : {}),
+  };
 }
 
 /** What a watcher sees of the live feed: each kind of change only where its role may view it. */
@@ -133,4 +162,29 @@ export function watchVisibility(policy: Policy | undefined, caller: Caller | und
   const p = principalOf(policy, caller ? { caller } : {});
   const permission = { instance: "instance:view", node: "node:view", definition: "definition:view", appended: "audit:view" } as const;
   return (change) => may(p, permission[change.kind], change.kind === "instance" ? change.slug : undefined);
+}
+
+/** What the NATS server says of the registry's connection (src/nats/serverAccount.ts). */
+export type ServerAccounts = { authRequired: boolean; account?: string; unknownBecause?: string };
+
+/**
+ * Why a policy could not be enforced on this server, or undefined when it can. The policy
+ * rests on nats-server telling the registry who calls (Nats-Request-Info, set only on requests
+ * imported from another account): on a server that lets anyone in, or with the registry in the
+ * global account every user shares, callers reach it unidentified, as the registry itself.
+ */
+export function unenforceablePolicy(server: ServerAccounts): string | undefined {
+  const why = !server.authRequired
+    ? "the NATS server requires no authentication, so anyone reaches the registry from inside its own account, unidentified"
+    : server.account === "$G"
+      ? "the registry's NATS user is in the server's global account ($G), which every user without an account shares, so callers reach the registry unidentified"
+      : server.account === undefined
+        ? `the registry cannot tell which NATS account it is in (${server.unknownBecause ?? "no answer"})`
+        : undefined;
+  if (why === undefined) return undefined;
+  return (
+    `REGISTRY_POLICY is set but cannot be enforced: ${why}. ` +
+    "Run nats-server with accounts (nats-server -c secure/nats.conf, docs/API.md \"Security\"; if 4222 is taken, stop the server there or set listen and NATS_URL to another port) " +
+    "and connect as the registry's own user (NATS_USER and NATS_PASSWORD, NATS_NKEY or NATS_CREDS); or unset REGISTRY_POLICY for an open development registry"
+  );
 }

@@ -35,6 +35,7 @@ export function authCommand(program: Command, cli: Cli): void {
     .description("issue an HTTP bearer token that calls with the role of NATS account ACCOUNT (shown once)")
     .requiredOption("--account <account>", "the account whose role it has (one of the policy's accounts)")
     .requiredOption("--name <name>", "who holds it, as the history names them")
+    .option("--user <user>", "for an agent account: the agent user it acts as, and so the node it reports checks for (a key of the account's nodes)")
     .action(cli.action<{ account: string; name: string }>((ctx, _, o) => Promise.resolve(addToken(o, ctx))));
   auth
     .command("reload")
@@ -109,9 +110,11 @@ async function addService(ctx: CliContext, slug: string, o: ServiceOptions): Pro
 /** The step of the instructions that adds `entry` (a one-key JSON object) to `section` of the policy. */
 const policyStep = (n: number, section: string, entry: string) => [`${n}. Add this entry inside "${section}" of the registry's policy (REGISTRY_POLICY):`, "", `   ${entry.slice(1, -1)}`, ""];
 
-function addToken({ account, name }: { account: string; name: string }, ctx: CliContext): void {
+type TokenOptions = { account: string; name: string; user?: string };
+
+function addToken({ account, name, user }: TokenOptions, ctx: CliContext): void {
   const token = `reg_${randomBytes(32).toString("base64url")}`;
-  const entry = JSON.stringify({ [tokenHash(token)]: { account, name } });
+  const entry = JSON.stringify({ [tokenHash(token)]: { account, name, ...(user !== undefined ? { user } : {}) } });
   ctx.print({ account, name, token, policy: { httpTokens: JSON.parse(entry) as unknown } }, () =>
     [
       `token for ${name}, with the role of account ${account} (shown once; the registry keeps only its SHA-256):`,

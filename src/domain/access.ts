@@ -3,6 +3,7 @@
  * gives that account a role, and a service its slug and the slugs it may read. Seed 002's
  * permissions (`registry-svc:instance:view` and the rest) are granted to roles here, once.
  */
+import type { Caller } from "../contract/api.ts";
 import { forbidden } from "../contract/errors.ts";
 import { DERIVED_ID_PREFIX } from "../contract/ids.ts";
 import type { Address } from "./address.ts";
@@ -36,7 +37,7 @@ export type Permission = (typeof PERMISSIONS)[number];
 export type Principal =
   | { kind: "registry" }
   | { kind: "open" }
-  | { kind: "member"; account: string; role: Role; slug?: string; reads: readonly string[]; addresses?: readonly string[] }
+  | { kind: "member"; account: string; role: Role; slug?: string; reads: readonly string[]; addresses?: readonly string[]; node?: string }
   | { kind: "stranger"; account: string };
 
 const ALL: readonly Permission[] = PERMISSIONS;
@@ -53,7 +54,8 @@ const GRANTS: Record<Role, readonly Permission[]> = {
   agent: [...VIEW, "check:report"],
 };
 
-const who = (p: Principal) => (p.kind === "member" ? `account ${p.account} (${p.role}${p.slug ? ` of ${p.slug}` : ""})` : p.kind === "stranger" ? `account ${p.account}` : p.kind);
+const who = (p: Principal) =>
+  p.kind === "member" ? `account ${p.account} (${p.role}${p.slug ? ` of ${p.slug}` : ""}${p.node ? ` of node ${p.node}` : ""})` : p.kind === "stranger" ? `account ${p.account}` : p.kind;
 
 /** The slugs whose instances `p` may read: every one, or these. */
 export function readableSlugs(p: Principal): "all" | ReadonlySet<string> {
@@ -146,3 +148,43 @@ export function assertMayChooseId(p: Principal, id: string, derived: string): vo
  * outcome: the checks run from the registry's network, which a service has no view of.
  */
 export const seesCheckDetail = (p: Principal) => !(p.kind === "member" && p.role === "service");
+
+/**
+ * Who ran a check, as the history tells it: for a caller, its identity (an agent's node and its
+ * user, or the user or token of another role), never what the payload claims; the registry's own
+ * processes and an open registry keep the reporter they name.
+ */
+export function checkReporter(p: Principal, caller: Caller | undefined, claimed: string): string {
+  if (p.kind !== "member" || caller === undefined) return claimed;
+  const user = caller.user ?? caller.name ?? caller.account;
+  return p.role === "agent" && p.node !== undefined ? `node ${p.node} (${user})` : `${user} of ${caller.account}`;
+}
+
+/**
+ * An agent reports checks only on the instances naming its own node: the instance's nodeUrl is
+ * the URL its node heartbeats with (`ownNodeUrl`, undefined before the node joined). `instance`
+ * undefined: there is no such instance, which the operation answers (404). Other roles are
+ * decided by their permission alone.
+ */
+export function assertMayReportOn(p: Principal, id: string, instance: { nodeUrl?: string | undefined } | undefined, ownNodeUrl: string | undefined): void {
+  if (p.kind !== "member" || p.role !== "agent") return;
+  if (p.node === undefined) {
+    throw forbidden(`${who(p)} is bound to no node, so it may report no checks; give its user a node in the policy (accounts.${p.account}.nodes: {"<user>": "<node id>"})`);
+  }
+  if (ownNodeUrl === undefined) throw forbidden(`${who(p)} may report checks once node ${p.node} has joined; start its agent so that it heartbeats`);
+  if (instance !== undefined && instance.nodeUrl !== ownNodeUrl) {
+    throw forbidden(`${who(p)} reports checks on the instances of its node only (nodeUrl ${ownNodeUrl}); instance ${id} names ${instance.nodeUrl ?? "no node"}`);
+  }
+}
+
+/** Roles whose status reports are an operator's: they act on instances that are not theirs. */
+const OPERATORS: readonly Role[] = ["admin", "deployer"];
+
+/**
+ * A status report's cause names who set it: `operator` only from an admin or a deployer (or the
+ * registry's own account, or an open registry); a service reports its own status, as `reported`.
+ */
+export function assertMaySetStatusAs(p: Principal, by: "instance" | "operator" | undefined): void {
+  if (by !== "operator" || p.kind !== "member" || OPERATORS.includes(p.role)) return;
+  throw forbidden(`${who(p)} reports its instances' own status (cause reported); by: "operator" is for ${OPERATORS.join(" and ")} accounts: leave by out`);
+}

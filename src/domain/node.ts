@@ -50,6 +50,16 @@ export function heartbeatChangesState(node: Node | null | undefined, h: Heartbea
   return !node || node.status === "Offline" || IDENTITY.some((f) => node[f] !== h[f]);
 }
 
+/**
+ * The other node that holds `url`, if any. A node's URL is its own: instances name their node by
+ * it, so a heartbeat claiming another existing node's URL (an agent taking over its instances,
+ * or two machines configured alike) is refused until that node is removed.
+ */
+export function urlHolder(nodes: Iterable<Node>, claimant: string, url: string): Node | undefined {
+  for (const n of nodes) if (n.url === url && n.id !== claimant) return n;
+  return undefined;
+}
+
 function observe(command: ObserveHeartbeat, state: NodeState): NodeEvent[] {
   const { heartbeat, receivedAt } = command.data;
   const node = nodeFromHeartbeat(heartbeat, "Online", receivedAt);

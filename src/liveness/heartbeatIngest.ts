@@ -16,7 +16,7 @@ import { durableWorker } from "../nats/durableWorker.ts";
 import type { Entry, Names } from "../contract/names.ts";
 import { Heartbeat, type Node } from "../contract/schemas.ts";
 import { reader } from "../contract/validate.ts";
-import { heartbeatChangesState, isStale } from "../domain/node.ts";
+import { heartbeatChangesState, isStale, urlHolder } from "../domain/node.ts";
 import { isNewerTelemetry } from "../domain/telemetry.ts";
 import type { NodeLivenessCommands, NodesView } from "./ports.ts";
 import type { Unreadable } from "../unreadable.ts";
@@ -66,19 +66,23 @@ export function heartbeatsConsumerConfig(names: Names): Partial<ConsumerConfig> 
 const MAX_IN_FLIGHT = 128;
 /** An agent's clock further off than this is logged (once per node); it changes nothing else. */
 const MAX_CLOCK_SKEW_MS = 30_000;
+/** Refused URL claims are logged once per node and URL, for this many of them (then only counted). */
+const MAX_LOGGED_CLAIMS = 10_000;
 const readHeartbeat = reader(Heartbeat);
 
 export type HeartbeatIngest = {
   run(): Promise<void>;
   stop(): Promise<void>;
-  /** Heartbeats folded into the nodes bucket, and those too old to say anything, so far. */
-  counts(): { folded: number; stale: number };
+  /** Heartbeats folded into the nodes bucket, those too old to say anything, and those claiming another node's URL, so far. */
+  counts(): { folded: number; stale: number; urlTaken: number };
 };
 
 export function heartbeatIngest(deps: {
   js: JetStreamClient;
   names: Names;
   nodes: NodesView;
+  /** The nodes holding a URL (an index: a claim is checked without reading every node). */
+  nodesWithUrl: (url: string) => Iterable<Node>;
   writer: TelemetryWriter;
   commands: NodeLivenessCommands;
   offlineAfterMs: number;
@@ -88,7 +92,31 @@ export function heartbeatIngest(deps: {
 }): HeartbeatIngest {
   const { js, names, nodes, writer, commands, unreadable, log } = deps;
   const skewed = new Set<string>();
-  const counts = { folded: 0, stale: 0 };
+  const counts = { folded: 0, stale: 0, urlTaken: 0 };
+  const loggedClaims = new Set<string>();
+  /** URLs whose claim this process is writing (url → node): a claim is checked against those too. */
+  const claiming = new Map<string, string>();
+
+  /**
+   * The heartbeat as it may be taken: as it is, or, when it claims a URL another node holds,
+   * with the node's own URL kept (a known node) or not at all (a new one); logged and counted.
+   */
+  function withOwnUrl(h: Heartbeat, known: Node | undefined): Heartbeat | undefined {
+    if (known?.url === h.url) return h;
+    const claimer = claiming.get(h.url);
+    const holder = urlHolder(deps.nodesWithUrl(h.url), h.id, h.url)?.id ?? (claimer !== undefined && claimer !== h.id ? claimer : undefined);
+    if (holder === undefined) return h;
+    counts.urlTaken++;
+    const key = `${h.id} ${h.url}`;
+    if (!loggedClaims.has(key) && loggedClaims.size < MAX_LOGGED_CLAIMS) {
+      loggedClaims.add(key);
+      log.warn(
+        { node: h.id, url: h.url, holder, kept: known?.url ?? null },
+        known ? "heartbeat refused a URL another node holds; the node keeps its own (remove the holder first: registry node rm)" : "node not joined: its URL is another node's (remove that node first: registry node rm, or give this one its own OB_SELF_URL)",
+      );
+    }
+    return known ? { ...h, url: known.url } : undefined;
+  }
 
   function read(m: JsMsg): Heartbeat | undefined {
     let result;
@@ -118,9 +146,16 @@ export function heartbeatIngest(deps: {
     }
     const known = nodes.entry(h.id);
     if (known && !isNewerTelemetry(known.value, receivedAt)) return;
-    if (heartbeatChangesState(known?.value, h)) {
-      const { written, node } = await commands.observeHeartbeat(h, receivedAt);
-      if (written) log.info({ node: h.id, status: node?.status }, "node state changed by heartbeat");
+    const taken = withOwnUrl(h, known?.value);
+    if (!taken) return;
+    if (heartbeatChangesState(known?.value, taken)) {
+      claiming.set(taken.url, taken.id);
+      try {
+        const { written, node } = await commands.observeHeartbeat(taken, receivedAt);
+        if (written) log.info({ node: h.id, status: node?.status }, "node state changed by heartbeat");
+      } finally {
+        if (claiming.get(taken.url) === taken.id) claiming.delete(taken.url);
+      }
     }
     const outcome = await writer.update(
       names.buckets.node,

@@ -22,7 +22,7 @@ export type MetricSources = {
   nodes: () => Iterable<Node>;
   /** Events the projector consumer has not yet acknowledged (delivered or not). */
   projectionPending: () => Promise<number>;
-  heartbeats: () => { folded: number; stale: number };
+  heartbeats: () => { folded: number; stale: number; urlTaken: number };
   unreadable: () => UnreadableCounts;
   protection: () => { enabled: boolean; engaged: boolean } | undefined;
 };
@@ -93,7 +93,7 @@ export function registryMetrics(sources: MetricSources): Metrics {
       this.set(await sources.projectionPending().catch(() => NaN));
     },
   });
-  counterOf(registry, "registry_heartbeats_total", "Heartbeats this process took: folded into the nodes bucket, stale (too old to say anything), refused (unreadable)", "outcome", () => ({
+  counterOf(registry, "registry_heartbeats_total", "Heartbeats this process took: folded into the nodes bucket, stale (too old to say anything), refused (unreadable), urlTaken (claiming another node's URL)", "outcome", () => ({
     ...sources.heartbeats(),
     refused: sources.unreadable().heartbeats,
   }));

@@ -9,13 +9,16 @@ import { silentLog } from "./registry.ts";
 
 const GiB = 1024 ** 3;
 
+/** A test node's URL: its own, as the registry requires (one node per URL). */
+export const nodeUrlOf = (id: string) => `http://127.0.0.1:11000/nodes/${id}`;
+
 /** A heartbeat of a node with `freeMemoryGiB` of 32 GiB free, 50% CPU and half its disk used. */
 export function heartbeat(id: string, opts: { freeMemoryGiB?: number; cpuPercent?: number; region?: string; gpus?: Gpu[]; at?: Date } = {}): Heartbeat {
   const free = (opts.freeMemoryGiB ?? 16) * GiB;
   const cpuPercent = opts.cpuPercent ?? 50;
   return {
     id,
-    url: `http://127.0.0.1:${11000 + (id.length % 100)}`,
+    url: nodeUrlOf(id),
     ...(opts.region ? { region: opts.region } : {}),
     usage: {
       cpu: { used: (cpuPercent / 100) * 8, total: 8, percent: cpuPercent },
@@ -51,7 +54,7 @@ export function publishHeartbeat(nc: NatsConnection, h: Heartbeat): void {
 
 /** A real node agent (real usage figures, nvidia-smi where there is one). */
 export function agent(nc: NatsConnection, id: string, dataDir: string, intervalMs = 200): NodeAgent {
-  const url = "http://127.0.0.1:11400";
+  const url = nodeUrlOf(id);
   return startNodeAgent({
     nc,
     names: namesFor("registry"),
