@@ -62,6 +62,12 @@ export type Config = {
   replyAfter: "projection" | "append";
   /** REGISTRY_HTTP_ADDR: where the HTTP face listens (host:port; port 0 picks a free one), or off. */
   httpAddr: { host: string; port: number } | "off";
+  /** REGISTRY_WATCHERS_MAX: watchers of GET /registry-svc/watch connected at once; one more gets 503. */
+  watchersMax: number;
+  /** REGISTRY_WATCH_BUFFER_BYTES: what one watcher may leave unread before it is cut off. */
+  watchBufferBytes: number;
+  /** REGISTRY_WATCH_TOTAL_BYTES: what all watchers together may leave unread; past it, those behind are cut off. */
+  watchTotalBytes: number;
   /** REGISTRY_POLICY: the policy file (roles of NATS accounts); without one every caller may do everything. */
   policyFile?: string;
 };
@@ -90,6 +96,9 @@ export function defaultConfig(): Config {
     replicas: 1,
     replyAfter: "projection",
     httpAddr: { host: "127.0.0.1", port: 11337 },
+    watchersMax: 500,
+    watchBufferBytes: 256 * 1024,
+    watchTotalBytes: 32 * 1024 * 1024,
   };
 }
 
@@ -138,6 +147,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   config.heartbeatSubjects = positiveInteger(env, "REGISTRY_HEARTBEAT_SUBJECTS", problems) ?? config.heartbeatSubjects;
   config.replicas = positiveInteger(env, "REGISTRY_REPLICAS", problems) ?? config.replicas;
   if (config.replicas > 5) problems.push(`REGISTRY_REPLICAS (${config.replicas}) must be 1 to 5, as JetStream allows`);
+  config.watchersMax = positiveInteger(env, "REGISTRY_WATCHERS_MAX", problems) ?? config.watchersMax;
+  config.watchBufferBytes = positiveInteger(env, "REGISTRY_WATCH_BUFFER_BYTES", problems) ?? config.watchBufferBytes;
+  config.watchTotalBytes = positiveInteger(env, "REGISTRY_WATCH_TOTAL_BYTES", problems) ?? config.watchTotalBytes;
   const httpAddr = env.REGISTRY_HTTP_ADDR;
   if (httpAddr === "off") config.httpAddr = "off";
   else if (httpAddr) {

@@ -32,6 +32,7 @@ import type { KvWriter } from "./projector/kvWriter.ts";
 import { compactInstance, interner } from "./readmodels/compact.ts";
 import { startHttp } from "./http/server.ts";
 import { changeFeed } from "./http/feed.ts";
+import { WatcherBudget } from "./http/watchers.ts";
 import { registryMetrics } from "./metrics/metrics.ts";
 import { InstancesView } from "./readmodels/instances.ts";
 import { KvMirror } from "./nats/kvMirror.ts";
@@ -148,7 +149,9 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     heartbeats: () => ingest.counts(),
     unreadable: () => unreadable.counts(),
     protection: () => health.leases.lastProtection(),
+    watchers: () => watchers.counts(),
   });
+  const watchers = new WatcherBudget({ maxWatchers: config.watchersMax, bufferBytes: config.watchBufferBytes, totalBytes: config.watchTotalBytes });
   const store: EventStore = {
     ...ports.store,
     async append(subject, envelope, expectedSeq, dedupeId) {
@@ -267,6 +270,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
           watch: {
             feed: changeFeed({ js, eventsStream: names.eventsStream, eventSubjects: names.eventSubjects, definitions, instances: instanceMirror, nodes, log }),
             visibleTo: (caller) => watchVisibility(policy, caller),
+            budget: watchers,
           },
         }).catch(async (err: unknown) => {
           await service.stop();

@@ -16,6 +16,7 @@ import { parseRequestBody } from "../contract/validate.ts";
 import type { ChangeFeed, FeedEvent } from "./feed.ts";
 import { openApiDocument } from "./openapi.ts";
 import { API_PREFIX, routes, type HttpRequestParts } from "./routes.ts";
+import type { WatcherBudget } from "./watchers.ts";
 
 export type HttpFace = { url: string; stop(): Promise<void> };
 
@@ -37,16 +38,16 @@ export type HttpDeps = {
   connected: () => boolean;
   /** Told of every operation answered: ok or the error code, and how long it took. */
   observe?: (operation: string, outcome: string, seconds: number) => void;
-  /** `GET /registry-svc/watch`: the live feed, and what of it a caller may see. */
-  watch?: { feed: ChangeFeed; visibleTo: (caller: Caller | undefined) => (e: FeedEvent) => boolean };
+  /** `GET /registry-svc/watch`: the live feed, what of it a caller may see, and what watchers may hold. */
+  watch?: { feed: ChangeFeed; visibleTo: (caller: Caller | undefined) => (e: FeedEvent) => boolean; budget: WatcherBudget };
   /** `GET /metrics`: the Prometheus text. */
   metrics?: () => Promise<{ contentType: string; body: string }>;
 };
 
 const READY_DEADLINE_MS = 2000;
 const KEEP_ALIVE_MS = 15_000;
-/** What a watcher may leave unread before it is cut off. */
-const WATCH_BUFFER_BYTES = 4 * 1024 * 1024;
+/** Seconds a watcher refused for want of a place is told to wait (Retry-After). */
+const WATCH_RETRY_AFTER_S = 5;
 
 /** An error's hint as this face says it: the route of the operation, not its NATS subject. */
 function inHttpTerms(err: RegistryError): RegistryError {
@@ -131,6 +132,14 @@ export async function startHttp(deps: HttpDeps): Promise<HttpFace> {
 
   const { watch } = deps;
   if (watch) {
+    const { budget } = watch;
+    // Each event is written to every watcher who may see it: serialised once, not once per watcher.
+    const frames = new WeakMap<FeedEvent, string>();
+    const frameOf = (e: FeedEvent) => {
+      let frame = frames.get(e);
+      if (frame === undefined) frames.set(e, (frame = `event: ${e.kind}\ndata: ${JSON.stringify(e)}\n\n`));
+      return frame;
+    };
     app.get(`${API_PREFIX}/watch`, (req, reply) => {
       let caller: Caller | undefined;
       try {
@@ -139,21 +148,41 @@ export async function startHttp(deps: HttpDeps): Promise<HttpFace> {
         const { status, body } = errorReply(err, log, "/watch");
         return reply.code(status).send(body);
       }
+      const account = budget.admit();
+      if (!account) {
+        const max = budget.limits.maxWatchers;
+        const full = new RegistryError(503, `too many watchers: ${max} are connected, the most this registry takes (REGISTRY_WATCHERS_MAX); retry in ${WATCH_RETRY_AFTER_S} s, or raise REGISTRY_WATCHERS_MAX`);
+        return reply.code(503).header("retry-after", String(WATCH_RETRY_AFTER_S)).send(full.toJSON());
+      }
       const visible = watch.visibleTo(caller);
       reply.hijack();
       const out = reply.raw;
-      out.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
-      out.write(": changes of instances, nodes and definitions, and events as they are appended\n\n");
-      const unsubscribe = watch.feed.subscribe((e) => {
-        if (!visible(e)) return;
-        out.write(`event: ${e.kind}\ndata: ${JSON.stringify(e)}\n\n`);
-        // A watcher that does not read is cut off rather than buffered without end; EventSource reconnects.
-        if (out.writableLength > WATCH_BUFFER_BYTES) out.destroy();
-      });
-      const keepAlive = setInterval(() => out.write(": keep-alive\n\n"), KEEP_ALIVE_MS);
-      out.on("close", () => {
+      let unsubscribe = () => undefined as void;
+      const gone = () => {
         unsubscribe();
+        unsubscribe = () => undefined;
         clearInterval(keepAlive);
+        account.leave();
+      };
+      // A watcher that does not read is cut off rather than buffered without end; EventSource reconnects.
+      const write = (text: string) => {
+        out.write(text);
+        const reason = account.buffered(out.writableLength);
+        if (reason) {
+          account.cut(reason);
+          log.info({ remote: req.socket.remoteAddress, unread: out.writableLength, reason }, "watcher cut off: it does not read what it is sent");
+          gone();
+          out.destroy();
+        }
+      };
+      out.on("drain", () => account.buffered(out.writableLength));
+      out.on("close", gone);
+      const keepAlive = setInterval(() => write(": keep-alive\n\n"), KEEP_ALIVE_MS);
+      out.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
+      write(": changes of instances, nodes and definitions, and events as they are appended\n\n");
+      if (out.destroyed) return;
+      unsubscribe = watch.feed.subscribe((e) => {
+        if (visible(e)) write(frameOf(e));
       });
     });
   }

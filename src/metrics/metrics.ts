@@ -9,6 +9,9 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 import type { Instance, Node } from "../contract/schemas.ts";
 import type { UnreadableCounts } from "../unreadable.ts";
 
+/** The watchers of the HTTP watch feed: connected, bytes they leave unread, refused for want of a place, cut off by reason. */
+export type WatcherStats = { connected: number; bufferedBytes: number; refused: number; cut: Record<string, number> };
+
 export type Metrics = {
   /** One request answered: `outcome` is ok or the error code. */
   observeRequest(face: "nats" | "http", operation: string, outcome: string, seconds: number): void;
@@ -25,6 +28,7 @@ export type MetricSources = {
   heartbeats: () => { folded: number; stale: number };
   unreadable: () => UnreadableCounts;
   protection: () => { enabled: boolean; engaged: boolean } | undefined;
+  watchers: () => WatcherStats;
 };
 
 /** A counter that follows running totals kept elsewhere: at each scrape it moves by what they grew. */
@@ -109,6 +113,25 @@ export function registryMetrics(sources: MetricSources): Metrics {
       this.set({ state: "engaged" }, p?.engaged ? 1 : 0);
     },
   });
+
+  new Gauge({
+    name: "registry_watchers",
+    help: "Watchers of GET /registry-svc/watch connected now",
+    registers: [registry],
+    collect() {
+      this.set(sources.watchers().connected);
+    },
+  });
+  new Gauge({
+    name: "registry_watch_buffered_bytes",
+    help: "Bytes the watchers have left unread, held in this process (bounded by REGISTRY_WATCH_TOTAL_BYTES)",
+    registers: [registry],
+    collect() {
+      this.set(sources.watchers().bufferedBytes);
+    },
+  });
+  counterOf(registry, "registry_watchers_refused_total", "Watchers refused with 503 because REGISTRY_WATCHERS_MAX were connected", "reason", () => ({ full: sources.watchers().refused }));
+  counterOf(registry, "registry_watchers_cut_total", "Watchers cut off for not reading: over their own buffer (buffer) or while all watchers were over theirs (total)", "reason", () => sources.watchers().cut);
 
   return {
     observeRequest(face, operation, outcome, seconds) {
