@@ -259,6 +259,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
       : await startHttp({
           api,
           ...config.httpAddr,
+          hosts: config.httpHosts,
           maxRequestBytes: config.maxRequestBytes,
           version: VERSION,
           log,

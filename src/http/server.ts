@@ -7,7 +7,7 @@
  * caught up).
  */
 import { readFile } from "node:fs/promises";
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import type { Logger } from "pino";
 import type { Caller, RegistryApi, RequestContext } from "../contract/api.ts";
 import { RegistryError, notFound } from "../contract/errors.ts";
@@ -17,6 +17,7 @@ import type { ChangeFeed, FeedEvent } from "./feed.ts";
 import { openApiDocument } from "./openapi.ts";
 import { API_PREFIX, routes, type HttpRequestParts } from "./routes.ts";
 import type { WatcherBudget } from "./watchers.ts";
+import { SECURITY_HEADERS, refuseContentType, refuseHost, refuseOrigin, type ServedHosts } from "./guard.ts";
 
 export type HttpFace = { url: string; stop(): Promise<void> };
 
@@ -24,6 +25,8 @@ export type HttpDeps = {
   api: RegistryApi;
   host: string;
   port: number;
+  /** The host names this face answers (REGISTRY_HTTP_HOSTS); a request naming another gets 421. */
+  hosts: ServedHosts;
   maxRequestBytes: number;
   /** The registry's version, in the OpenAPI document. */
   version: string;
@@ -73,15 +76,29 @@ export async function startHttp(deps: HttpDeps): Promise<HttpFace> {
   const app: FastifyInstance = Fastify({ bodyLimit: deps.maxRequestBytes, logger: false, forceCloseConnections: true });
   const bySubject = new Map(operations.map((o) => [o.subject, o]));
 
-  // Every body reaches the registry's own parsing as text, whatever its content type.
+  // A JSON body reaches the registry's own parsing as text; no other content type is taken (guard.ts).
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser("*", { parseAs: "string" }, (_req, text, done) => done(null, text));
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, text, done) => done(null, text));
+
+  const refuse = (reply: FastifyReply, err: RegistryError, url: string) => {
+    const { status, body } = errorReply(err, log, url);
+    return reply.code(status).send(body);
+  };
+  // Before anything else, on every request: the security headers (set on the raw response, so
+  // that the hijacked watch stream has them too), then whether the host and the origin are served.
+  app.addHook("onRequest", async (req, reply) => {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.raw.setHeader(name, value);
+    const refused = refuseHost(req.headers.host, deps.hosts) ?? refuseOrigin(req.headers.origin, req.headers.host);
+    if (refused) return refuse(reply, refused, req.url);
+  });
 
   app.setErrorHandler((err: { statusCode?: number; message: string }, req, reply) => {
-    const status = err.statusCode === 413 ? 413 : (err.statusCode ?? 500) < 500 ? 400 : 500;
+    const status = err.statusCode === 413 || err.statusCode === 415 ? err.statusCode : (err.statusCode ?? 500) < 500 ? 400 : 500;
     const wrapped =
       status === 413
         ? new RegistryError(413, `request body over the registry's limit of ${deps.maxRequestBytes} bytes (REGISTRY_MAX_REQUEST_BYTES)`)
+        : status === 415
+          ? refuseContentType({ method: req.method, contentType: req.headers["content-type"], hasBody: true, changesState: true })!
         : status === 400
           ? new RegistryError(400, `${err.message}; see GET ${API_PREFIX}/ for the routes`)
           : err;
@@ -103,6 +120,11 @@ export async function startHttp(deps: HttpDeps): Promise<HttpFace> {
     app.route({
       method: route.method,
       url: `${API_PREFIX}${route.path}`,
+      onRequest: async (req, reply) => {
+        const hasBody = Number(req.headers["content-length"] ?? 0) > 0 || req.headers["transfer-encoding"] !== undefined;
+        const refused = refuseContentType({ method: req.method, contentType: req.headers["content-type"], hasBody, changesState: !route.readOnly });
+        if (refused) return refuse(reply, refused, route.path);
+      },
       handler: async (req, reply) => {
         const started = performance.now();
         let outcome = "ok";
@@ -189,7 +211,12 @@ export async function startHttp(deps: HttpDeps): Promise<HttpFace> {
 
   // The dashboard: one page, its script and style inline, nothing from elsewhere.
   const dashboard = await readFile(new URL("./dashboard.html", import.meta.url), "utf8");
-  app.get("/", (_req, reply) => reply.type("text/html; charset=utf-8").header("content-security-policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'").send(dashboard));
+  app.get("/", (_req, reply) =>
+    reply
+      .type("text/html; charset=utf-8")
+      .header("content-security-policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+      .send(dashboard),
+  );
 
   app.get("/healthz", () => ({ status: "ok" }));
   const { metrics } = deps;
