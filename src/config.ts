@@ -74,6 +74,10 @@ export type Config = {
   watchBufferBytes: number;
   /** REGISTRY_WATCH_TOTAL_BYTES: what all watchers together may leave unread; past it, those behind are cut off. */
   watchTotalBytes: number;
+  /** REGISTRY_TIME_TRAVEL_CONCURRENCY: lists with asOf (each a pass over the event stream) running at once; one more gets 503. */
+  timeTravelConcurrency: number;
+  /** REGISTRY_TIME_TRAVEL_TIMEOUT_MS: a list with asOf stops reading at this deadline (503), as its caller has stopped waiting. */
+  timeTravelTimeoutMs: number;
   /** REGISTRY_POLICY: the policy file (roles of NATS accounts); without one every caller may do everything. */
   policyFile?: string;
 };
@@ -104,6 +108,8 @@ export function defaultConfig(): Config {
     httpAddr: { host: "127.0.0.1", port: 11337 },
     httpHosts: LOOPBACK_NAMES,
     watchersMax: 500,
+    timeTravelConcurrency: 2,
+    timeTravelTimeoutMs: 5000,
     watchBufferBytes: 256 * 1024,
     watchTotalBytes: 32 * 1024 * 1024,
   };
@@ -178,6 +184,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   config.watchersMax = positiveInteger(env, "REGISTRY_WATCHERS_MAX", problems) ?? config.watchersMax;
   config.watchBufferBytes = positiveInteger(env, "REGISTRY_WATCH_BUFFER_BYTES", problems) ?? config.watchBufferBytes;
   config.watchTotalBytes = positiveInteger(env, "REGISTRY_WATCH_TOTAL_BYTES", problems) ?? config.watchTotalBytes;
+  config.timeTravelConcurrency = positiveInteger(env, "REGISTRY_TIME_TRAVEL_CONCURRENCY", problems) ?? config.timeTravelConcurrency;
+  config.timeTravelTimeoutMs = positiveInteger(env, "REGISTRY_TIME_TRAVEL_TIMEOUT_MS", problems) ?? config.timeTravelTimeoutMs;
   const httpAddr = env.REGISTRY_HTTP_ADDR;
   if (httpAddr === "off") config.httpAddr = "off";
   else if (httpAddr) {

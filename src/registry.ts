@@ -27,7 +27,7 @@ import { callerOfBearer, loadPolicy, watchVisibility } from "./access/policy.ts"
 import { prepareOnReconnect, prepareStorage, storagePorts } from "./storage.ts";
 import { streamCapacity, type Capacity } from "./eventstore/capacity.ts";
 import { readHistory } from "./eventstore/history.ts";
-import { stateAsOf } from "./eventstore/timeTravel.ts";
+import { boundedTimeTravel } from "./eventstore/timeTravel.ts";
 import type { KvWriter } from "./projector/kvWriter.ts";
 import { compactInstance, interner } from "./readmodels/compact.ts";
 import { startHttp } from "./http/server.ts";
@@ -150,7 +150,9 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     unreadable: () => unreadable.counts(),
     protection: () => health.leases.lastProtection(),
     watchers: () => watchers.counts(),
+    timeTravel: () => timeTravel.counts(),
   });
+  const timeTravel = boundedTimeTravel({ js, names, unreadable }, { maxConcurrent: config.timeTravelConcurrency, timeoutMs: config.timeTravelTimeoutMs });
   const watchers = new WatcherBudget({ maxWatchers: config.watchersMax, bufferBytes: config.watchBufferBytes, totalBytes: config.watchTotalBytes });
   const store: EventStore = {
     ...ports.store,
@@ -215,7 +217,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     nodes,
     selfNodeId: agent.identity.id,
     replyBudgetBytes: () => replyBudgetBytes(nc),
-    pastState: (asOf) => stateAsOf({ js, names, unreadable }, asOf),
+    pastState: (asOf, signal) => timeTravel.stateAsOf(asOf, signal),
   });
 
   let serviceId = "starting";

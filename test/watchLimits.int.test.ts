@@ -11,6 +11,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { startTestRegistry, type TestRegistry } from "./harness/registry.ts";
 import { until } from "./harness/until.ts";
+import { metricValue } from "./harness/metrics.ts";
 
 const WATCHERS = 1000;
 const BUFFER_BYTES = 64 * 1024;
@@ -41,13 +42,7 @@ function idleWatcher(url: URL): Promise<Socket> {
   });
 }
 
-/** One metric's value (the sum over its labels) from GET /metrics. */
-async function metric(base: string, name: string): Promise<number> {
-  const text = await (await fetch(`${base}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split("\n")) if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.split(" ").at(-1));
-  return sum;
-}
+const metric = (base: string, name: string) => metricValue(base, name);
 
 describe("watchers that never read (issue 22 point 1)", () => {
   let r: TestRegistry;

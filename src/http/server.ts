@@ -136,9 +136,13 @@ export async function startHttp(deps: HttpDeps): Promise<HttpFace> {
             params: req.params as Record<string, string>,
           };
           const idempotencyKey = req.headers["idempotency-key"];
+          // A caller whose connection closes before its answer no longer waits: long work (time travel) stops.
+          const gone = new AbortController();
+          reply.raw.once("close", () => reply.raw.writableFinished || gone.abort());
           const ctx: RequestContext = {
             ...(typeof idempotencyKey === "string" && idempotencyKey !== "" ? { requestId: idempotencyKey } : {}),
             ...(caller ? { caller } : {}),
+            signal: gone.signal,
           };
           return await operation.handle(api, route.request(parts), ctx);
         } catch (err) {

@@ -29,6 +29,7 @@ export type MetricSources = {
   unreadable: () => UnreadableCounts;
   protection: () => { enabled: boolean; engaged: boolean } | undefined;
   watchers: () => WatcherStats;
+  timeTravel: () => { running: number; eventsRead: number; outcomes: Record<string, number> };
 };
 
 /** A counter that follows running totals kept elsewhere: at each scrape it moves by what they grew. */
@@ -132,6 +133,27 @@ export function registryMetrics(sources: MetricSources): Metrics {
   });
   counterOf(registry, "registry_watchers_refused_total", "Watchers refused with 503 because REGISTRY_WATCHERS_MAX were connected", "reason", () => ({ full: sources.watchers().refused }));
   counterOf(registry, "registry_watchers_cut_total", "Watchers cut off for not reading: over their own buffer (buffer) or while all watchers were over theirs (total)", "reason", () => sources.watchers().cut);
+
+  new Gauge({
+    name: "registry_time_travel_running",
+    help: "Lists with asOf folding the event stream now (bounded by REGISTRY_TIME_TRAVEL_CONCURRENCY)",
+    registers: [registry],
+    collect() {
+      this.set(sources.timeTravel().running);
+    },
+  });
+  counterOf(registry, "registry_time_travel_total", "Lists with asOf, by outcome: done, refused (too many running), stopped (caller gone or deadline), failed", "outcome", () => sources.timeTravel().outcomes);
+  let eventsReadSeen = 0;
+  new Counter({
+    name: "registry_time_travel_events_read_total",
+    help: "Events time travel read from the event stream (what it cost)",
+    registers: [registry],
+    collect() {
+      const total = sources.timeTravel().eventsRead;
+      this.inc(Math.max(0, total - eventsReadSeen));
+      eventsReadSeen = total;
+    },
+  });
 
   return {
     observeRequest(face, operation, outcome, seconds) {
