@@ -11,7 +11,7 @@ import { request } from "node:http";
 import { ConfigError, configFromEnv } from "../src/config.ts";
 import { startTestRegistry, type TestRegistry } from "./harness/registry.ts";
 
-type Sent = { host?: string; origin?: string; contentType?: string; body?: string };
+type Sent = { host?: string; origin?: string; contentType?: string; body?: string; fetchSite?: string; fetchMode?: string };
 type Answer = { status: number; headers: Record<string, string | string[] | undefined>; body: any };
 
 describe("web pages cannot reach a registry on loopback (issue 22 point 12)", () => {
@@ -25,6 +25,8 @@ describe("web pages cannot reach a registry on loopback (issue 22 point 12)", ()
       const headers: Record<string, string> = { host: sent.host ?? self };
       if (sent.origin !== undefined) headers.origin = sent.origin;
       if (sent.contentType !== undefined) headers["content-type"] = sent.contentType;
+      if (sent.fetchSite !== undefined) headers["sec-fetch-site"] = sent.fetchSite;
+      if (sent.fetchMode !== undefined) headers["sec-fetch-mode"] = sent.fetchMode;
       headers["content-length"] = String(Buffer.byteLength(sent.body ?? ""));
       const req = request({ host: "127.0.0.1", port, method, path, headers }, (res) => {
         let text = "";
@@ -71,12 +73,22 @@ describe("web pages cannot reach a registry on loopback (issue 22 point 12)", ()
     assert.equal((await send("POST", path, { origin: "https://evil.example" })).status, 403);
     const bare = await send("POST", path);
     assert.equal(bare.status, 415);
-    assert.match(bare.body.error.message, /this request names none.*even when there is no body/);
+    assert.match(bare.body.error.message, /this request names none\); send that header even without a body/);
     assert.equal((await send("POST", path, { origin: "null" })).status, 403, "a sandboxed page's opaque origin");
     assert.equal(await r.eventCount(), events);
     assert.deepEqual(await instance(id), before);
     // A program renews as before: JSON, no Origin.
     assert.equal((await send("POST", path, { contentType: "application/json" })).status, 200);
+  });
+
+  test("another site's page cannot make the registry work with a simple GET (an image: no Origin, Sec-Fetch-Site cross-site)", async () => {
+    const img = await send("GET", "/registry-svc/instances?asOf=1", { fetchSite: "cross-site", fetchMode: "no-cors" });
+    assert.equal(img.status, 403);
+    assert.match(img.body.error.message, /web page of another site \(Sec-Fetch-Site: cross-site\) are refused/);
+    assert.equal((await send("GET", "/registry-svc/watch", { fetchSite: "same-site", fetchMode: "cors" })).status, 403);
+    // Following a link to the dashboard from elsewhere still opens it; its own requests are same-origin.
+    assert.equal((await send("GET", "/", { fetchSite: "cross-site", fetchMode: "navigate" })).status, 200);
+    assert.equal((await send("GET", "/registry-svc/instances", { fetchSite: "same-origin", fetchMode: "cors" })).status, 200);
   });
 
   test("a text/plain PUT registers nothing", async () => {

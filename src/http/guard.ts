@@ -37,13 +37,25 @@ export function refuseHost(host: string | undefined, served: ServedHosts): Regis
   );
 }
 
-/** A request a page of another origin sent (browsers name it in `Origin`): 403. Same-origin pages (the dashboard) pass. */
-export function refuseOrigin(origin: string | undefined, host: string | undefined): RegistryError | undefined {
-  if (origin === undefined) return undefined; // not sent by a browser page (curl, clients), or a same-origin GET
-  const url = URL.canParse(origin) ? new URL(origin) : undefined;
-  if (url && (url.protocol === "http:" || url.protocol === "https:") && host !== undefined && url.host === host.toLowerCase()) return undefined;
-  return new RegistryError(403, `requests from the web page at ${JSON.stringify(origin)} are refused: only the registry's own pages may call it from a browser; call it from a program (no Origin header) or from the dashboard`);
+/**
+ * A request a page of another origin sent: 403. Browsers name the page in `Origin` (on every
+ * request but simple GETs), and say in `Sec-Fetch-Site` whether it is another site's (on every
+ * request, an image's GET too). Same-origin pages (the dashboard) pass, and so does following a
+ * link to the dashboard (a navigation), and programs, which send neither header.
+ */
+export function refuseOrigin(req: { origin: string | undefined; host: string | undefined; fetchSite: string | undefined; fetchMode: string | undefined }): RegistryError | undefined {
+  const { origin, host } = req;
+  if (origin !== undefined) {
+    const url = URL.canParse(origin) ? new URL(origin) : undefined;
+    const sameOrigin = url !== undefined && (url.protocol === "http:" || url.protocol === "https:") && host !== undefined && url.host === host.toLowerCase();
+    if (!sameOrigin) return refusedPage(JSON.stringify(origin));
+  }
+  if ((req.fetchSite === "cross-site" || req.fetchSite === "same-site") && req.fetchMode !== "navigate") return refusedPage(`of another site (Sec-Fetch-Site: ${req.fetchSite})`);
+  return undefined;
 }
+
+const refusedPage = (which: string) =>
+  new RegistryError(403, `requests from the web page ${which.startsWith('"') ? `at ${which}` : which} are refused: only the registry's own pages may call it from a browser; call it from a program (no Origin header) or from the dashboard`);
 
 /** A content type that is JSON: `application/json`, parameters (charset) allowed. */
 export const isJson = (contentType: string | undefined) => contentType !== undefined && /^application\/json\s*(;|$)/i.test(contentType.trim());
@@ -59,6 +71,6 @@ export function refuseContentType(req: { method: string; contentType: string | u
   if (isJson(req.contentType)) return undefined;
   return new RegistryError(
     415,
-    `${req.method} needs Content-Type: application/json (${req.contentType ? `this request is ${req.contentType}` : "this request names none"}); send the body as JSON with that header${req.hasBody ? "" : ", even when there is no body"}`,
+    `${req.method} needs Content-Type: application/json (${req.contentType ? `this request is ${req.contentType}` : "this request names none"}); ${req.hasBody ? "send the body as JSON with that header" : "send that header even without a body"}`,
   );
 }

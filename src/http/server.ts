@@ -80,6 +80,7 @@ export async function startHttp(deps: HttpDeps): Promise<HttpFace> {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, text, done) => done(null, text));
 
+  const header = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
   const refuse = (reply: FastifyReply, err: RegistryError, url: string) => {
     const { status, body } = errorReply(err, log, url);
     return reply.code(status).send(body);
@@ -88,7 +89,7 @@ export async function startHttp(deps: HttpDeps): Promise<HttpFace> {
   // that the hijacked watch stream has them too), then whether the host and the origin are served.
   app.addHook("onRequest", async (req, reply) => {
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.raw.setHeader(name, value);
-    const refused = refuseHost(req.headers.host, deps.hosts) ?? refuseOrigin(req.headers.origin, req.headers.host);
+    const refused = refuseHost(req.headers.host, deps.hosts) ?? refuseOrigin({ origin: req.headers.origin, host: req.headers.host, fetchSite: header(req.headers["sec-fetch-site"]), fetchMode: header(req.headers["sec-fetch-mode"]) });
     if (refused) return refuse(reply, refused, req.url);
   });
 
