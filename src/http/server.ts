@@ -193,7 +193,8 @@ export async function startHttp(deps: HttpDeps): Promise<HttpFace> {
       };
       // A watcher that does not read is cut off rather than buffered without end; EventSource reconnects.
       const write = (text: string) => {
-        out.write(text);
+        // Once a frame reaches the socket, what is left unread shrinks: the account follows it.
+        out.write(text, () => account.buffered(out.writableLength));
         const reason = account.buffered(out.writableLength);
         if (reason) {
           account.cut(reason);
