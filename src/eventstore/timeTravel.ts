@@ -100,12 +100,8 @@ export async function stateAsOf(deps: StateAsOfDeps, asOf: string | number, sign
   let eventsRead = 0;
   let inSlice = 0;
   let sliceStarted = performance.now();
-  let stopped = false;
-  for await (const m of readSubjects(js, names.eventsStream, names.eventSubjects, "all")) {
-    if (signal?.aborted) {
-      stopped = true;
-      break; // leaving the loop stops the consumer
-    }
+  for await (const m of readSubjects(js, names.eventsStream, names.eventSubjects, "all", undefined, signal)) {
+    if (signal?.aborted) break; // leaving the loop stops the consumer
     eventsRead++;
     inSlice++;
     if (performance.now() - sliceStarted >= SLICE_MS) {
@@ -124,7 +120,7 @@ export async function stateAsOf(deps: StateAsOfDeps, asOf: string | number, sign
     latest.set(m.subject, read.value);
   }
   deps.progress?.(inSlice);
-  if (stopped) throw new StoppedError(eventsRead);
+  if (signal?.aborted) throw new StoppedError(eventsRead); // even if it came as the last event did: no one waits for the answer
   const past: PastState = { definitions: [], instances: [], nodes: [] };
   const entityAt = `${names.prefix}.events.`.length;
   for (const [subject, event] of latest) {
