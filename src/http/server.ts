@@ -99,7 +99,7 @@ export async function startHttp(deps: HttpDeps): Promise<HttpFace> {
       status === 413
         ? new RegistryError(413, `request body over the registry's limit of ${deps.maxRequestBytes} bytes (REGISTRY_MAX_REQUEST_BYTES)`)
         : status === 415
-          ? refuseContentType({ method: req.method, contentType: req.headers["content-type"], hasBody: true, changesState: true })!
+          ? (refuseContentType({ method: req.method, contentType: req.headers["content-type"], hasBody: true, changesState: true }) ?? new RegistryError(415, err.message))
         : status === 400
           ? new RegistryError(400, `${err.message}; see GET ${API_PREFIX}/ for the routes`)
           : err;
