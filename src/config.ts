@@ -62,6 +62,22 @@ export type Config = {
   replyAfter: "projection" | "append";
   /** REGISTRY_HTTP_ADDR: where the HTTP face listens (host:port; port 0 picks a free one), or off. */
   httpAddr: { host: string; port: number } | "off";
+  /**
+   * REGISTRY_HTTP_HOSTS: the host names the HTTP face answers (a request naming another in its
+   * Host header gets 421: DNS rebinding): always the loopback names and the listen host, plus
+   * these; "*" answers every name.
+   */
+  httpHosts: readonly string[] | "any";
+  /** REGISTRY_WATCHERS_MAX: watchers of GET /registry-svc/watch connected at once; one more gets 503. */
+  watchersMax: number;
+  /** REGISTRY_WATCH_BUFFER_BYTES: what one watcher may leave unread before it is cut off. */
+  watchBufferBytes: number;
+  /** REGISTRY_WATCH_TOTAL_BYTES: what all watchers together may leave unread; past it, those behind are cut off. */
+  watchTotalBytes: number;
+  /** REGISTRY_TIME_TRAVEL_CONCURRENCY: lists with asOf (each a pass over the event stream) running at once; one more gets 503. */
+  timeTravelConcurrency: number;
+  /** REGISTRY_TIME_TRAVEL_TIMEOUT_MS: a list with asOf stops reading at this deadline (503), as its caller has stopped waiting. */
+  timeTravelTimeoutMs: number;
   /** REGISTRY_POLICY: the policy file (roles of NATS accounts); without one every caller may do everything. */
   policyFile?: string;
 };
@@ -90,7 +106,34 @@ export function defaultConfig(): Config {
     replicas: 1,
     replyAfter: "projection",
     httpAddr: { host: "127.0.0.1", port: 11337 },
+    httpHosts: LOOPBACK_NAMES,
+    watchersMax: 500,
+    timeTravelConcurrency: 2,
+    timeTravelTimeoutMs: 5000,
+    watchBufferBytes: 256 * 1024,
+    watchTotalBytes: 32 * 1024 * 1024,
   };
+}
+
+const LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]"];
+/** A host name as a Host header names it: lower-case, an IPv6 address in brackets. */
+const HOST_NAME = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)$/;
+const asHostName = (name: string) => {
+  const lower = name.trim().toLowerCase().replace(/\.$/, "");
+  return lower.includes(":") && !lower.startsWith("[") ? `[${lower}]` : lower;
+};
+
+/** The names the HTTP face answers: loopback, the host it listens on (not a wildcard address), and those configured. */
+function servedHosts(httpAddr: Config["httpAddr"], configured: string | undefined, problems: string[]): Config["httpHosts"] {
+  if (configured?.trim() === "*") return "any";
+  const names = new Set(LOOPBACK_NAMES);
+  if (httpAddr !== "off" && httpAddr.host !== "0.0.0.0" && httpAddr.host !== "::") names.add(asHostName(httpAddr.host));
+  for (const raw of (configured ?? "").split(",").filter((n) => n.trim() !== "")) {
+    const name = asHostName(raw);
+    if (HOST_NAME.test(name)) names.add(name);
+    else problems.push(`REGISTRY_HTTP_HOSTS: "${raw}" is not a host name (registry.internal, 10.0.0.5, [fd00::5]); list names comma-separated, or * for every name`);
+  }
+  return [...names];
 }
 
 function positiveInteger(env: NodeJS.ProcessEnv, name: string, problems: string[]): number | undefined {
@@ -138,6 +181,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   config.heartbeatSubjects = positiveInteger(env, "REGISTRY_HEARTBEAT_SUBJECTS", problems) ?? config.heartbeatSubjects;
   config.replicas = positiveInteger(env, "REGISTRY_REPLICAS", problems) ?? config.replicas;
   if (config.replicas > 5) problems.push(`REGISTRY_REPLICAS (${config.replicas}) must be 1 to 5, as JetStream allows`);
+  config.watchersMax = positiveInteger(env, "REGISTRY_WATCHERS_MAX", problems) ?? config.watchersMax;
+  config.watchBufferBytes = positiveInteger(env, "REGISTRY_WATCH_BUFFER_BYTES", problems) ?? config.watchBufferBytes;
+  config.watchTotalBytes = positiveInteger(env, "REGISTRY_WATCH_TOTAL_BYTES", problems) ?? config.watchTotalBytes;
+  config.timeTravelConcurrency = positiveInteger(env, "REGISTRY_TIME_TRAVEL_CONCURRENCY", problems) ?? config.timeTravelConcurrency;
+  config.timeTravelTimeoutMs = positiveInteger(env, "REGISTRY_TIME_TRAVEL_TIMEOUT_MS", problems) ?? config.timeTravelTimeoutMs;
   const httpAddr = env.REGISTRY_HTTP_ADDR;
   if (httpAddr === "off") config.httpAddr = "off";
   else if (httpAddr) {
@@ -146,6 +194,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     if (!parsed || port > 65535) problems.push(`REGISTRY_HTTP_ADDR "${httpAddr}" must be host:port (127.0.0.1:11337; port 0 picks a free one) or off`);
     else config.httpAddr = { host: parsed[1]!.replace(/^\[|\]$/g, ""), port };
   }
+  config.httpHosts = servedHosts(config.httpAddr, env.REGISTRY_HTTP_HOSTS, problems);
   const replyAfter = env.REGISTRY_REPLY_AFTER;
   if (replyAfter === "projection" || replyAfter === "append") config.replyAfter = replyAfter;
   else if (replyAfter) problems.push(`REGISTRY_REPLY_AFTER "${replyAfter}" must be projection (the default: reads see a write once it is answered) or append (faster; reads may lag a write by milliseconds)`);

@@ -29,11 +29,12 @@ import { policyReloads } from "./access/policyReloads.ts";
 import { prepareOnReconnect, prepareStorage, storagePorts } from "./storage.ts";
 import { streamCapacity, type Capacity } from "./eventstore/capacity.ts";
 import { readHistory } from "./eventstore/history.ts";
-import { stateAsOf } from "./eventstore/timeTravel.ts";
+import { boundedTimeTravel } from "./eventstore/timeTravel.ts";
 import type { KvWriter } from "./projector/kvWriter.ts";
 import { compactInstance, interner } from "./readmodels/compact.ts";
 import { startHttp } from "./http/server.ts";
 import { changeFeed } from "./http/feed.ts";
+import { WatcherBudget } from "./http/watchers.ts";
 import { registryMetrics } from "./metrics/metrics.ts";
 import { InstancesView } from "./readmodels/instances.ts";
 import { KvMirror } from "./nats/kvMirror.ts";
@@ -150,7 +151,11 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     heartbeats: () => ingest.counts(),
     unreadable: () => unreadable.counts(),
     protection: () => health.leases.lastProtection(),
+    watchers: () => watchers.counts(),
+    timeTravel: () => timeTravel.counts(),
   });
+  const timeTravel = boundedTimeTravel({ js, names, unreadable }, { maxConcurrent: config.timeTravelConcurrency, timeoutMs: config.timeTravelTimeoutMs });
+  const watchers = new WatcherBudget({ maxWatchers: config.watchersMax, bufferBytes: config.watchBufferBytes, totalBytes: config.watchTotalBytes });
   const store: EventStore = {
     ...ports.store,
     async append(subject, envelope, expectedSeq, dedupeId) {
@@ -215,7 +220,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     nodes,
     selfNodeId: agent.identity.id,
     replyBudgetBytes: () => replyBudgetBytes(nc),
-    pastState: (asOf) => stateAsOf({ js, names, unreadable }, asOf),
+    pastState: (asOf, signal) => timeTravel.stateAsOf(asOf, signal),
   });
 
   let serviceId = "starting";
@@ -277,6 +282,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
       : await startHttp({
           api,
           ...config.httpAddr,
+          hosts: config.httpHosts,
           maxRequestBytes: config.maxRequestBytes,
           version: VERSION,
           log,
@@ -288,6 +294,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
           watch: {
             feed: changeFeed({ js, eventsStream: names.eventsStream, eventSubjects: names.eventSubjects, definitions, instances: instanceMirror, nodes, log }),
             visibleTo: (caller) => watchVisibility(policy, caller),
+            budget: watchers,
           },
         }).catch(async (err: unknown) => {
           await service.stop();

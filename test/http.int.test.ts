@@ -56,7 +56,7 @@ describe("HTTP face: seed 002's /registry-svc API", () => {
   let base: string;
   /** `oo <method> <path>` with a JSON body, as the seed writes it. */
   const oo = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${base}${path}`, { method: method.toUpperCase(), ...(body !== undefined ? { body: JSON.stringify(body), headers: { "content-type": "application/json" } } : {}) });
+    const res = await fetch(`${base}${path}`, { method: method.toUpperCase(), ...(method !== "get" ? { headers: { "content-type": "application/json" } } : {}), ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
     return { status: res.status, body: (await res.json()) };
   };
   /** A seed pipeline, `curl ... | jq ...`, run by bash with the registry's address in $REGISTRY. */

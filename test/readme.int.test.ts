@@ -61,3 +61,20 @@ test("readme - the example service and caller block works pasted as it is: the c
   // Gone at once, not after its 10 s lease lapses.
   assert.deepEqual((await r.call("instance.list", { slug: "hello-svc" })).body.instances, []);
 });
+
+test("readme - every curl line of 'With curl' succeeds against the HTTP face, as written", async () => {
+  const text = await readme();
+  const section = text.slice(text.indexOf("## With curl"), text.indexOf("## From a service's code"));
+  const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1] ?? "";
+  // The watch never ends by itself; the rest answer and end.
+  const lines = block.split("\n").filter((l) => l.startsWith("curl ") && !l.includes("/watch"));
+  assert.ok(lines.length >= 9, `found ${lines.length} curl lines`);
+  const port = new URL(r.registry.httpUrl!).port;
+  for (const line of lines) {
+    const script = `set -o pipefail; ${line.replaceAll("localhost:11337", `localhost:${port}`).replace("curl -s ", "curl -sf ")}`;
+    const run = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+      execFile("bash", ["-c", script], { cwd: root, timeout: 30_000 }, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr })),
+    );
+    assert.equal(run.code, 0, `${line}\n${run.stdout}${run.stderr}`);
+  }
+});

@@ -16,6 +16,8 @@ export type RequestContext = {
   caller?: Caller;
   /** Set by the policy for a caller that may read the instances of these slugs only. */
   readableSlugs?: ReadonlySet<string>;
+  /** Aborts when the caller stops waiting (its HTTP connection closed): long work stops with it. */
+  signal?: AbortSignal;
 };
 
 export type NodeRef = { id?: string; url?: string };

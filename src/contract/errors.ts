@@ -2,7 +2,7 @@
  * The one error family of the registry. `code` is the wire code: it becomes the
  * `Nats-Service-Error-Code` header and `error.code` in the reply body.
  */
-export type ErrorCode = 400 | 401 | 403 | 404 | 409 | 413 | 500 | 503;
+export type ErrorCode = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 421 | 500 | 503; // 415 and 421: the HTTP face only
 
 export type ErrorDetail = { path: string; message: string };
 

@@ -15,6 +15,12 @@ export type Route = {
   path: string;
   /** The operation's subject (contract/operations.ts). */
   subject: string;
+  /**
+   * A POST that only reads (the seed's `curl -X POST /registry-svc/nodes`): without a body it
+   * needs no Content-Type. Every other PUT, POST and DELETE changes state and needs
+   * `application/json` (guard.ts).
+   */
+  readOnly?: true;
   request(parts: HttpRequestParts): unknown;
 };
 
@@ -85,9 +91,9 @@ export const routes: Route[] = [
   { method: "GET", path: "/definitions", subject: "definition.list", request: query(S.ListDefinitionsRequest) },
   { method: "GET", path: "/definition/:id", subject: "definition.get", request: id },
   { method: "DELETE", path: "/definition/:id", subject: "definition.remove", request: id },
-  { method: "POST", path: "/nodes", subject: "node.list", request: body },
+  { method: "POST", path: "/nodes", subject: "node.list", request: body, readOnly: true },
   { method: "GET", path: "/nodes", subject: "node.list", request: query(S.ListNodesRequest) },
-  { method: "POST", path: "/nodes/select", subject: "node.select", request: body },
+  { method: "POST", path: "/nodes/select", subject: "node.select", request: body, readOnly: true },
   { method: "GET", path: "/node/self", subject: "node.self", request: () => ({}) },
   { method: "GET", path: "/node/:ref", subject: "node.get", request: ({ params }) => nodeRef(params.ref!) },
   { method: "DELETE", path: "/node/:ref", subject: "node.remove", request: ({ params }) => nodeRef(params.ref!) },

@@ -7,7 +7,7 @@
  * caught up).
  */
 import { readFile } from "node:fs/promises";
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import type { Logger } from "pino";
 import type { Caller, RegistryApi, RequestContext } from "../contract/api.ts";
 import { RegistryError, notFound } from "../contract/errors.ts";
@@ -16,6 +16,8 @@ import { parseRequestBody } from "../contract/validate.ts";
 import type { ChangeFeed, FeedEvent } from "./feed.ts";
 import { openApiDocument } from "./openapi.ts";
 import { API_PREFIX, routes, type HttpRequestParts } from "./routes.ts";
+import type { WatcherBudget } from "./watchers.ts";
+import { SECURITY_HEADERS, refuseContentType, refuseHost, refuseOrigin, type ServedHosts } from "./guard.ts";
 
 export type HttpFace = { url: string; stop(): Promise<void> };
 
@@ -23,6 +25,8 @@ export type HttpDeps = {
   api: RegistryApi;
   host: string;
   port: number;
+  /** The host names this face answers (REGISTRY_HTTP_HOSTS); a request naming another gets 421. */
+  hosts: ServedHosts;
   maxRequestBytes: number;
   /** The registry's version, in the OpenAPI document. */
   version: string;
@@ -37,16 +41,16 @@ export type HttpDeps = {
   connected: () => boolean;
   /** Told of every operation answered: ok or the error code, and how long it took. */
   observe?: (operation: string, outcome: string, seconds: number) => void;
-  /** `GET /registry-svc/watch`: the live feed, and what of it a caller may see. */
-  watch?: { feed: ChangeFeed; visibleTo: (caller: Caller | undefined) => (e: FeedEvent) => boolean };
+  /** `GET /registry-svc/watch`: the live feed, what of it a caller may see, and what watchers may hold. */
+  watch?: { feed: ChangeFeed; visibleTo: (caller: Caller | undefined) => (e: FeedEvent) => boolean; budget: WatcherBudget };
   /** `GET /metrics`: the Prometheus text. */
   metrics?: () => Promise<{ contentType: string; body: string }>;
 };
 
 const READY_DEADLINE_MS = 2000;
 const KEEP_ALIVE_MS = 15_000;
-/** What a watcher may leave unread before it is cut off. */
-const WATCH_BUFFER_BYTES = 4 * 1024 * 1024;
+/** Seconds a watcher refused for want of a place is told to wait (Retry-After). */
+const WATCH_RETRY_AFTER_S = 5;
 
 /** An error's hint as this face says it: the route of the operation, not its NATS subject. */
 function inHttpTerms(err: RegistryError): RegistryError {
@@ -72,15 +76,30 @@ export async function startHttp(deps: HttpDeps): Promise<HttpFace> {
   const app: FastifyInstance = Fastify({ bodyLimit: deps.maxRequestBytes, logger: false, forceCloseConnections: true });
   const bySubject = new Map(operations.map((o) => [o.subject, o]));
 
-  // Every body reaches the registry's own parsing as text, whatever its content type.
+  // A JSON body reaches the registry's own parsing as text; no other content type is taken (guard.ts).
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser("*", { parseAs: "string" }, (_req, text, done) => done(null, text));
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, text, done) => done(null, text));
+
+  const header = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
+  const refuse = (reply: FastifyReply, err: RegistryError, url: string) => {
+    const { status, body } = errorReply(err, log, url);
+    return reply.code(status).send(body);
+  };
+  // Before anything else, on every request: the security headers (set on the raw response, so
+  // that the hijacked watch stream has them too), then whether the host and the origin are served.
+  app.addHook("onRequest", async (req, reply) => {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.raw.setHeader(name, value);
+    const refused = refuseHost(req.headers.host, deps.hosts) ?? refuseOrigin({ origin: req.headers.origin, host: req.headers.host, fetchSite: header(req.headers["sec-fetch-site"]), fetchMode: header(req.headers["sec-fetch-mode"]) });
+    if (refused) return refuse(reply, refused, req.url);
+  });
 
   app.setErrorHandler((err: { statusCode?: number; message: string }, req, reply) => {
-    const status = err.statusCode === 413 ? 413 : (err.statusCode ?? 500) < 500 ? 400 : 500;
+    const status = err.statusCode === 413 || err.statusCode === 415 ? err.statusCode : (err.statusCode ?? 500) < 500 ? 400 : 500;
     const wrapped =
       status === 413
         ? new RegistryError(413, `request body over the registry's limit of ${deps.maxRequestBytes} bytes (REGISTRY_MAX_REQUEST_BYTES)`)
+        : status === 415
+          ? (refuseContentType({ method: req.method, contentType: req.headers["content-type"], hasBody: true, changesState: true }) ?? new RegistryError(415, err.message))
         : status === 400
           ? new RegistryError(400, `${err.message}; see GET ${API_PREFIX}/ for the routes`)
           : err;
@@ -102,6 +121,11 @@ export async function startHttp(deps: HttpDeps): Promise<HttpFace> {
     app.route({
       method: route.method,
       url: `${API_PREFIX}${route.path}`,
+      onRequest: async (req, reply) => {
+        const hasBody = Number(req.headers["content-length"] ?? 0) > 0 || req.headers["transfer-encoding"] !== undefined;
+        const refused = refuseContentType({ method: req.method, contentType: req.headers["content-type"], hasBody, changesState: !route.readOnly });
+        if (refused) return refuse(reply, refused, route.path);
+      },
       handler: async (req, reply) => {
         const started = performance.now();
         let outcome = "ok";
@@ -113,9 +137,13 @@ export async function startHttp(deps: HttpDeps): Promise<HttpFace> {
             params: req.params as Record<string, string>,
           };
           const idempotencyKey = req.headers["idempotency-key"];
+          // A caller whose connection closes before its answer no longer waits: long work (time travel) stops.
+          const gone = new AbortController();
+          reply.raw.once("close", () => reply.raw.writableFinished || gone.abort());
           const ctx: RequestContext = {
             ...(typeof idempotencyKey === "string" && idempotencyKey !== "" ? { requestId: idempotencyKey } : {}),
             ...(caller ? { caller } : {}),
+            signal: gone.signal,
           };
           return await operation.handle(api, route.request(parts), ctx);
         } catch (err) {
@@ -131,6 +159,14 @@ export async function startHttp(deps: HttpDeps): Promise<HttpFace> {
 
   const { watch } = deps;
   if (watch) {
+    const { budget } = watch;
+    // Each event is written to every watcher who may see it: serialised once, not once per watcher.
+    const frames = new WeakMap<FeedEvent, string>();
+    const frameOf = (e: FeedEvent) => {
+      let frame = frames.get(e);
+      if (frame === undefined) frames.set(e, (frame = `event: ${e.kind}\ndata: ${JSON.stringify(e)}\n\n`));
+      return frame;
+    };
     app.get(`${API_PREFIX}/watch`, (req, reply) => {
       let caller: Caller | undefined;
       try {
@@ -139,28 +175,54 @@ export async function startHttp(deps: HttpDeps): Promise<HttpFace> {
         const { status, body } = errorReply(err, log, "/watch");
         return reply.code(status).send(body);
       }
+      const account = budget.admit();
+      if (!account) {
+        const max = budget.limits.maxWatchers;
+        const full = new RegistryError(503, `too many watchers: ${max} are connected, the most this registry takes (REGISTRY_WATCHERS_MAX); retry in ${WATCH_RETRY_AFTER_S} s, or raise REGISTRY_WATCHERS_MAX`);
+        return reply.code(503).header("retry-after", String(WATCH_RETRY_AFTER_S)).send(full.toJSON());
+      }
       const visible = watch.visibleTo(caller);
       reply.hijack();
       const out = reply.raw;
-      out.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
-      out.write(": changes of instances, nodes and definitions, and events as they are appended\n\n");
-      const unsubscribe = watch.feed.subscribe((e) => {
-        if (!visible(e)) return;
-        out.write(`event: ${e.kind}\ndata: ${JSON.stringify(e)}\n\n`);
-        // A watcher that does not read is cut off rather than buffered without end; EventSource reconnects.
-        if (out.writableLength > WATCH_BUFFER_BYTES) out.destroy();
-      });
-      const keepAlive = setInterval(() => out.write(": keep-alive\n\n"), KEEP_ALIVE_MS);
-      out.on("close", () => {
+      let unsubscribe = () => undefined as void;
+      const gone = () => {
         unsubscribe();
+        unsubscribe = () => undefined;
         clearInterval(keepAlive);
+        account.leave();
+      };
+      // A watcher that does not read is cut off rather than buffered without end; EventSource reconnects.
+      const write = (text: string) => {
+        // Once a frame reaches the socket, what is left unread shrinks: the account follows it.
+        out.write(text, () => account.buffered(out.writableLength));
+        const reason = account.buffered(out.writableLength);
+        if (reason) {
+          account.cut(reason);
+          log.info({ remote: req.socket.remoteAddress, unread: out.writableLength, reason }, "watcher cut off: it does not read what it is sent");
+          gone();
+          out.destroy();
+        }
+      };
+      out.on("drain", () => account.buffered(out.writableLength));
+      out.on("close", gone);
+      const keepAlive = setInterval(() => write(": keep-alive\n\n"), KEEP_ALIVE_MS);
+      out.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
+      write(": changes of instances, nodes and definitions, and events as they are appended\n\n");
+      if (out.destroyed) return;
+      unsubscribe = watch.feed.subscribe((e) => {
+        if (visible(e)) write(frameOf(e));
       });
     });
   }
 
   // The dashboard: one page, its script and style inline, nothing from elsewhere.
   const dashboard = await readFile(new URL("./dashboard.html", import.meta.url), "utf8");
-  app.get("/", (_req, reply) => reply.type("text/html; charset=utf-8").header("content-security-policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'").send(dashboard));
+  app.get("/", (_req, reply) =>
+    reply
+      .type("text/html; charset=utf-8")
+      .header("content-security-policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+      .send(dashboard),
+  );
 
   app.get("/healthz", () => ({ status: "ok" }));
   const { metrics } = deps;

@@ -9,6 +9,9 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 import type { Instance, Node } from "../contract/schemas.ts";
 import type { UnreadableCounts } from "../unreadable.ts";
 
+/** The watchers of the HTTP watch feed: connected, bytes they leave unread, refused for want of a place, cut off by reason. */
+export type WatcherStats = { connected: number; bufferedBytes: number; refused: number; cut: Record<string, number> };
+
 export type Metrics = {
   /** One request answered: `outcome` is ok or the error code. */
   observeRequest(face: "nats" | "http", operation: string, outcome: string, seconds: number): void;
@@ -25,6 +28,8 @@ export type MetricSources = {
   heartbeats: () => { folded: number; stale: number; urlTaken: number };
   unreadable: () => UnreadableCounts;
   protection: () => { enabled: boolean; engaged: boolean } | undefined;
+  watchers: () => WatcherStats;
+  timeTravel: () => { running: number; eventsRead: number; outcomes: Record<string, number> };
 };
 
 /** A counter that follows running totals kept elsewhere: at each scrape it moves by what they grew. */
@@ -107,6 +112,46 @@ export function registryMetrics(sources: MetricSources): Metrics {
       const p = sources.protection();
       this.set({ state: "enabled" }, p?.enabled === false ? 0 : 1);
       this.set({ state: "engaged" }, p?.engaged ? 1 : 0);
+    },
+  });
+
+  new Gauge({
+    name: "registry_watchers",
+    help: "Watchers of GET /registry-svc/watch connected now",
+    registers: [registry],
+    collect() {
+      this.set(sources.watchers().connected);
+    },
+  });
+  new Gauge({
+    name: "registry_watch_buffered_bytes",
+    help: "Bytes the watchers have left unread, held in this process (bounded by REGISTRY_WATCH_TOTAL_BYTES)",
+    registers: [registry],
+    collect() {
+      this.set(sources.watchers().bufferedBytes);
+    },
+  });
+  counterOf(registry, "registry_watchers_refused_total", "Watchers refused with 503 because REGISTRY_WATCHERS_MAX were connected", "reason", () => ({ full: sources.watchers().refused }));
+  counterOf(registry, "registry_watchers_cut_total", "Watchers cut off for not reading: over their own buffer (buffer) or while all watchers were over theirs (total)", "reason", () => sources.watchers().cut);
+
+  new Gauge({
+    name: "registry_time_travel_running",
+    help: "Lists with asOf folding the event stream now (bounded by REGISTRY_TIME_TRAVEL_CONCURRENCY)",
+    registers: [registry],
+    collect() {
+      this.set(sources.timeTravel().running);
+    },
+  });
+  counterOf(registry, "registry_time_travel_total", "Lists with asOf, by outcome: done, refused (too many running), stopped (caller gone or deadline), failed", "outcome", () => sources.timeTravel().outcomes);
+  let eventsReadSeen = 0;
+  new Counter({
+    name: "registry_time_travel_events_read_total",
+    help: "Events time travel read from the event stream (what it cost)",
+    registers: [registry],
+    collect() {
+      const total = sources.timeTravel().eventsRead;
+      this.inc(Math.max(0, total - eventsReadSeen));
+      eventsReadSeen = total;
     },
   });
 

@@ -16,6 +16,8 @@ export async function* readSubjects(
   filter: string,
   deliver: "all" | "last-per-subject" | { startSeq: number } | { startTime: string },
   idleMs = IDLE_MS,
+  /** Stops the read (the iteration just ends) when it aborts, even while a message is awaited. */
+  signal?: AbortSignal,
 ): AsyncGenerator<JsMsg> {
   const from =
     deliver === "all"
@@ -40,7 +42,10 @@ export async function* readSubjects(
     }, idleMs);
   };
   let last: JsMsg | undefined;
+  const stop = () => void messages.stop();
+  signal?.addEventListener("abort", stop, { once: true });
   try {
+    if (signal?.aborted) return;
     watch();
     for await (const m of messages) {
       watch();
@@ -50,6 +55,7 @@ export async function* readSubjects(
     }
   } finally {
     clearTimeout(timer);
+    signal?.removeEventListener("abort", stop);
     void messages.stop();
   }
   if (idle) {

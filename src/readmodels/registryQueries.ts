@@ -25,8 +25,8 @@ export function registryQueries(views: {
   selfNodeId: string;
   /** How many bytes of items a list reply may carry (the NATS max_payload less room for the rest). */
   replyBudgetBytes: () => number;
-  /** The state as it was at a time or after a stream sequence (time travel: lists with asOf). */
-  pastState: (asOf: string | number) => Promise<{ definitions: Definition[]; instances: Instance[]; nodes: Node[] }>;
+  /** The state as it was at a time or after a stream sequence (time travel: lists with asOf); it stops when `signal` aborts. */
+  pastState: (asOf: string | number, signal?: AbortSignal) => Promise<{ definitions: Definition[]; instances: Instance[]; nodes: Node[] }>;
 }): RegistryQueries {
   const { definitions, instances, nodes } = views;
   return {
@@ -37,8 +37,8 @@ export function registryQueries(views: {
       return { definition };
     },
 
-    async listDefinitions({ limit, after: afterId, asOf }) {
-      const all = asOf !== undefined ? (await views.pastState(asOf)).definitions : (await definitions.sync(), [...definitions.values()]);
+    async listDefinitions({ limit, after: afterId, asOf }, ctx) {
+      const all = asOf !== undefined ? (await views.pastState(asOf, ctx.signal)).definitions : (await definitions.sync(), [...definitions.values()]);
       const { items, next } = takePage(after(all.sort(byId), afterId), limit, views.replyBudgetBytes());
       return { definitions: items, ...(next !== undefined ? { next } : {}) };
     },
@@ -52,7 +52,7 @@ export function registryQueries(views: {
 
     async listInstances(filter, ctx) {
       if (filter.asOf !== undefined) {
-        const past = (await views.pastState(filter.asOf)).instances.filter((i) => matchesFilter(i, filter, ctx.readableSlugs)).sort(byId);
+        const past = (await views.pastState(filter.asOf, ctx.signal)).instances.filter((i) => matchesFilter(i, filter, ctx.readableSlugs)).sort(byId);
         const { items, next } = takePage(after(past, filter.after), filter.limit, views.replyBudgetBytes());
         return { instances: items, ...(next !== undefined ? { next } : {}) };
       }
@@ -68,8 +68,8 @@ export function registryQueries(views: {
       return { node };
     },
 
-    async listNodes({ ids, limit, after: afterId, asOf }) {
-      const all = asOf !== undefined ? (await views.pastState(asOf)).nodes : (await nodes.sync(), [...nodes.values()]);
+    async listNodes({ ids, limit, after: afterId, asOf }, ctx) {
+      const all = asOf !== undefined ? (await views.pastState(asOf, ctx.signal)).nodes : (await nodes.sync(), [...nodes.values()]);
       const wanted = ids ? new Set(ids) : undefined;
       const sorted = all.filter((n) => !wanted || wanted.has(n.id)).sort(byId);
       const { items, next } = takePage(after(sorted, afterId), limit, views.replyBudgetBytes());
