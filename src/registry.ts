@@ -185,7 +185,10 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
   });
   void proj.run();
   const instances = new InstancesView(instanceMirror);
-  const nodeUrls = nodeUrlIndex(nodes); // before the mirror starts: it sees every entry
+  // Before the mirror starts: it sees every entry, and says which URLs nodes written before URLs were unique share.
+  const nodeUrls = nodeUrlIndex(nodes, (url, ids) =>
+    log.warn({ url, nodes: ids }, "nodes share a URL (written before a node's URL was its own): instances naming it follow either; remove all but one (registry node rm)"),
+  );
   await Promise.all([definitions.start(), instanceMirror.start(), nodes.start()]);
 
   const writeDeps = {

@@ -1,12 +1,16 @@
 /**
  * Which nodes hold each URL, kept as the nodes bucket's mirror changes, so that a heartbeat's
  * claim to a URL is checked without reading every node (0.5 ms a claim at 20,000 nodes, measured).
- * A URL has one node; data written before URLs were unique may give one several.
+ * A URL has one node; data written before URLs were unique may give one several, which
+ * `onShared` hears of (once per URL and set of nodes) so that an operator can remove all but one.
  */
 import type { Node } from "../contract/schemas.ts";
 import type { KvMirror } from "../nats/kvMirror.ts";
 
-export function nodeUrlIndex(nodes: KvMirror<Node>): { withUrl(url: string): Iterable<Node> } {
+export function nodeUrlIndex(
+  nodes: Pick<KvMirror<Node>, "onChange" | "get">,
+  onShared: (url: string, ids: string[]) => void = () => undefined,
+): { withUrl(url: string): Iterable<Node> } {
   const idsByUrl = new Map<string, Set<string>>();
   nodes.onChange((id, value, previous) => {
     if (previous && previous.url !== value?.url) {
@@ -16,7 +20,9 @@ export function nodeUrlIndex(nodes: KvMirror<Node>): { withUrl(url: string): Ite
     }
     if (value) {
       const ids = idsByUrl.get(value.url) ?? new Set<string>();
+      const joins = !ids.has(id);
       idsByUrl.set(value.url, ids.add(id));
+      if (joins && ids.size > 1) onShared(value.url, [...ids].sort());
     }
   });
   return {
