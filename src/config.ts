@@ -47,6 +47,12 @@ export type Config = {
   expiryProtectionWindowMs: number;
   /** REGISTRY_EVENTS_MAX_BYTES: at this size of the event stream the registry refuses writes (503) rather than fill the disk. */
   eventsMaxBytes: number;
+  /**
+   * REGISTRY_EVENTS_RESERVE_BYTES: room past eventsMaxBytes for the registry's own liveness
+   * writes (nodes going Offline, leases lapsing); the stream's hard cap is the sum. Unset: 5% of
+   * eventsMaxBytes, at least 1 MiB (eventsReserveBytesOf).
+   */
+  eventsReserveBytes?: number;
   /** REGISTRY_EVENTS_HISTORY_PER_ENTITY: events kept per entity; older ones go, the latest always stays. */
   eventsHistoryPerEntity: number;
   /** REGISTRY_HEARTBEAT_SUBJECTS: heartbeat subjects (nodes) the heartbeats stream keeps; past it the oldest go. */
@@ -93,6 +99,11 @@ export function defaultConfig(): Config {
   };
 }
 
+/** The reserve past REGISTRY_EVENTS_MAX_BYTES that only the registry's own liveness writes use. */
+export function eventsReserveBytesOf(config: Pick<Config, "eventsMaxBytes" | "eventsReserveBytes">): number {
+  return config.eventsReserveBytes ?? Math.max(Math.ceil(config.eventsMaxBytes / 20), 1024 ** 2);
+}
+
 function positiveInteger(env: NodeJS.ProcessEnv, name: string, problems: string[]): number | undefined {
   const raw = env[name];
   if (!raw) return undefined;
@@ -134,6 +145,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   config.healthTickMs = positiveInteger(env, "REGISTRY_HEALTH_TICK_MS", problems) ?? config.healthTickMs;
   config.expiryProtectionWindowMs = positiveInteger(env, "REGISTRY_EXPIRY_PROTECTION_WINDOW_MS", problems) ?? config.expiryProtectionWindowMs;
   config.eventsMaxBytes = positiveInteger(env, "REGISTRY_EVENTS_MAX_BYTES", problems) ?? config.eventsMaxBytes;
+  const reserve = positiveInteger(env, "REGISTRY_EVENTS_RESERVE_BYTES", problems);
+  if (reserve !== undefined) config.eventsReserveBytes = reserve;
   config.eventsHistoryPerEntity = positiveInteger(env, "REGISTRY_EVENTS_HISTORY_PER_ENTITY", problems) ?? config.eventsHistoryPerEntity;
   config.heartbeatSubjects = positiveInteger(env, "REGISTRY_HEARTBEAT_SUBJECTS", problems) ?? config.heartbeatSubjects;
   config.replicas = positiveInteger(env, "REGISTRY_REPLICAS", problems) ?? config.replicas;

@@ -6,7 +6,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Service } from "@nats-io/services";
 import type { Logger } from "pino";
-import type { Config } from "./config.ts";
+import { eventsReserveBytesOf, type Config } from "./config.ts";
 import { VERSION } from "./contract/version.ts";
 import { namesFor, type Names } from "./contract/names.ts";
 import type { Definition, Instance, Node } from "./contract/schemas.ts";
@@ -53,7 +53,7 @@ export type Registry = {
   commands: ReturnType<typeof registryCommands>;
   /** The commands of the registry's own loops (heartbeats, liveness, leases, nodes). */
   background: ReturnType<typeof backgroundCommands>;
-  /** The event stream's size against REGISTRY_EVENTS_MAX_BYTES (checked every 5 s; `refresh()` checks now). */
+  /** The event stream's size against REGISTRY_EVENTS_MAX_BYTES (checked every second, and before each caller's write near it; `refresh()` checks now). */
   capacity: Capacity;
   /** Reads REGISTRY_POLICY again (SIGHUP); a policy that cannot be read leaves the last one in force. */
   reloadPolicy(): Promise<void>;
@@ -133,7 +133,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
   const unreadable = unreadableCounter(log);
   await prepareStorage(nc, names, config, log, unreadable);
   prepareOnReconnect(nc, () => prepareStorage(nc, names, config, log, unreadable), log);
-  const capacity = streamCapacity({ jsm, stream: names.eventsStream, maxBytes: config.eventsMaxBytes, tickMs: 5000, log });
+  const capacity = streamCapacity({ jsm, stream: names.eventsStream, maxBytes: config.eventsMaxBytes, reserveBytes: eventsReserveBytesOf(config), tickMs: 1000, log });
   await capacity.refresh();
   const ports = storagePorts(nc, js, names, unreadable, capacity);
   const { writer } = ports;
@@ -149,14 +149,15 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     unreadable: () => unreadable.counts(),
     protection: () => health.leases.lastProtection(),
   });
-  const store: EventStore = {
-    ...ports.store,
+  const counted = (inner: EventStore): EventStore => ({
+    ...inner,
     async append(subject, envelope, expectedSeq, dedupeId) {
-      const appended = await ports.store.append(subject, envelope, expectedSeq, dedupeId);
+      const appended = await inner.append(subject, envelope, expectedSeq, dedupeId);
       if (!appended.duplicate) metrics.eventAppended(envelope.type);
       return appended;
     },
-  };
+  });
+  const store = counted(ports.store);
 
   const definitions = new KvMirror<Definition>(js, jsm, names.buckets.definition, log, { read: readDefinition, unreadable });
   const pool = interner();
@@ -199,7 +200,10 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     },
   };
   const commands = registryCommands(writeDeps);
-  const background = backgroundCommands(writeDeps);
+  // The registry's own loops write on past REGISTRY_EVENTS_MAX_BYTES, into the reserve: liveness must not stop with callers.
+  const ownWrites = { ...writeDeps, store: counted(ports.ownStore) };
+  const background = backgroundCommands(ownWrites);
+  const ownCommands = registryCommands(ownWrites);
 
   const ingest = heartbeatIngest({ js, names, nodes, writer, commands: background, offlineAfterMs: config.offlineAfterMs, unreadable, log, clock });
   void ingest.run();
@@ -216,7 +220,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
   });
 
   let serviceId = "starting";
-  const health = startHealth({ nc, names, writer, instances, nodes, commands, background, agent, config, log, clock, serviceId: () => serviceId });
+  const health = startHealth({ nc, names, writer, instances, nodes, commands: ownCommands, background, agent, config, log, clock, serviceId: () => serviceId });
 
   const api = authorize(
     {

@@ -9,11 +9,12 @@ import type { Logger } from "pino";
 import type { Names } from "./contract/names.ts";
 import { readDefinition, readInstance, readNode } from "./contract/readers.ts";
 import type { Capacity } from "./eventstore/capacity.ts";
-import { eventsStreamConfig, natsEventStore } from "./eventstore/eventStore.ts";
+import { eventsStreamConfig, eventsStreamMaxBytes, natsEventStore } from "./eventstore/eventStore.ts";
+import { defaultConfig, eventsReserveBytesOf } from "./config.ts";
 import { heartbeatsConsumerConfig, heartbeatsStreamConfig } from "./liveness/heartbeatIngest.ts";
 import { jetStreamOf } from "./nats/connect.ts";
 import { streamRequestsOf } from "./nats/streamRequests.ts";
-import { ensureBuckets, ensureConsumer, ensureStream } from "./nats/provision.ts";
+import { ensureBuckets, ensureConsumer, ensureStream, type StreamSpec } from "./nats/provision.ts";
 import { kvWriter } from "./projector/kvWriter.ts";
 import { projectorConsumerConfig } from "./projector/projector.ts";
 import { emptiedBuckets, rebuildProjections } from "./projector/rebuild.ts";
@@ -23,8 +24,22 @@ import { unreadableCounter, type Unreadable } from "./unreadable.ts";
  * The retention and replication of the streams and buckets (docs/API.md, "Retention" and
  * "Durability"); the configuration's fields of the same names.
  */
-export type StreamLimits = { eventsHistoryPerEntity: number; heartbeatSubjects: number; replicas: number };
-export const DEFAULT_STREAM_LIMITS: StreamLimits = { eventsHistoryPerEntity: 10_000, heartbeatSubjects: 100_000, replicas: 1 };
+export type StreamLimits = {
+  eventsHistoryPerEntity: number;
+  heartbeatSubjects: number;
+  replicas: number;
+  eventsMaxBytes: number;
+  eventsReserveBytes?: number | undefined;
+};
+export const DEFAULT_STREAM_LIMITS: StreamLimits = { eventsHistoryPerEntity: 10_000, heartbeatSubjects: 100_000, replicas: 1, eventsMaxBytes: defaultConfig().eventsMaxBytes };
+
+/** The event stream's configuration for these limits, given what the stream holds now (if it exists). */
+async function eventsStreamSpec(jsm: JetStreamManager, names: Names, limits: StreamLimits): Promise<StreamSpec> {
+  const info = await jsm.streams.info(names.eventsStream).catch(() => undefined);
+  const current = info ? { bytes: info.state.bytes, maxBytes: info.config.max_bytes } : undefined;
+  const maxBytes = eventsStreamMaxBytes(limits.eventsMaxBytes, eventsReserveBytesOf(limits), current);
+  return { ...eventsStreamConfig(names, limits.eventsHistoryPerEntity, maxBytes), num_replicas: limits.replicas };
+}
 
 /**
  * Everything the registry needs on NATS. `projectorCreatedOnEvents`: the projector consumer
@@ -38,7 +53,7 @@ export async function provisionRegistry(
   limits: StreamLimits = DEFAULT_STREAM_LIMITS,
 ): Promise<{ projectorCreatedOnEvents: boolean; heartbeatsCreated: boolean }> {
   const replicated = { num_replicas: limits.replicas };
-  await ensureStream(jsm, { ...eventsStreamConfig(names, limits.eventsHistoryPerEntity), ...replicated });
+  await ensureStream(jsm, await eventsStreamSpec(jsm, names, limits));
   const lastSeq = (await jsm.streams.info(names.eventsStream)).state.last_seq;
   const projectorCreated = await ensureConsumer(jsm, names.eventsStream, projectorConsumerConfig(names, lastSeq + 1), ["ack_wait"]);
   const heartbeatsCreated = await ensureStream(jsm, { ...heartbeatsStreamConfig(names, limits.heartbeatSubjects), ...replicated });
@@ -47,7 +62,11 @@ export async function provisionRegistry(
   return { projectorCreatedOnEvents: projectorCreated && lastSeq > 0, heartbeatsCreated };
 }
 
-/** The event store and the KV writer of a process, both reading what they find as untrusted. */
+/**
+ * The event stores and the KV writer of a process, all reading what they find as untrusted:
+ * `store` for callers' commands (refused at REGISTRY_EVENTS_MAX_BYTES), `ownStore` for the
+ * registry's own loops (they write on into the reserve).
+ */
 export function storagePorts(nc: NatsConnection, js: JetStreamClient, names: Names, unreadable: Unreadable, capacity?: Capacity) {
   const requests = streamRequestsOf(nc);
   const entryReaders: Record<string, (value: unknown, key: string) => { ok: boolean }> = {
@@ -57,6 +76,7 @@ export function storagePorts(nc: NatsConnection, js: JetStreamClient, names: Nam
   };
   return {
     store: natsEventStore(js, requests, names.eventsStream, { unreadable, ...(capacity ? { capacity } : {}) }),
+    ownStore: natsEventStore(js, requests, names.eventsStream, { unreadable, ...(capacity ? { capacity } : {}), reserve: true }),
     writer: kvWriter(requests, (bucket, key, value) => entryReaders[bucket]?.(value, key).ok ?? false),
   };
 }

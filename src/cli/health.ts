@@ -23,7 +23,7 @@ export function renderHealth(h: HealthStatus): string {
       ["WHAT", "NOW"],
       [
         ["leases", `${h.leases.total} (${h.leases.lapsed} lapsed)`],
-        ["event stream", `${h.events.messages} events, ${size(h.events.bytes)}${share}`],
+        ["event stream", `${h.events.messages} events, ${size(h.events.bytes)}${share}; ${size(h.events.reserveBytes)} reserved past it for liveness`],
         ["unreadable values skipped", `${h.unreadable.kvEntries} KV entries, ${h.unreadable.events} events, ${h.unreadable.heartbeats} heartbeats`],
       ],
     )

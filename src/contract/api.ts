@@ -58,8 +58,8 @@ export type HealthApi = {
 export type HealthStatus = {
   protection: ExpiryProtection;
   leases: { total: number; lapsed: number };
-  /** The event stream's size against its limit (REGISTRY_EVENTS_MAX_BYTES). */
-  events: { bytes: number; maxBytes: number; messages: number };
+  /** The event stream's size against its limit (REGISTRY_EVENTS_MAX_BYTES) and the reserve past it for the registry's own liveness writes. */
+  events: { bytes: number; maxBytes: number; reserveBytes: number; messages: number };
   /** Values this process could not read and skipped, by kind. */
   unreadable: { kvEntries: number; events: number; heartbeats: number };
 };
