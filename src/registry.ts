@@ -145,7 +145,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
       const info = await jsm.consumers.info(names.eventsStream, PROJECTOR_DURABLE);
       return info.num_pending + info.num_ack_pending;
     },
-    heartbeats: () => ingest.counts(),
+    heartbeats: () => ({ ...ingest.counts(), dropped: ingest.stream().dropped }),
     unreadable: () => unreadable.counts(),
     protection: () => health.leases.lastProtection(),
   });
@@ -205,7 +205,20 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
   const background = backgroundCommands(ownWrites);
   const ownCommands = registryCommands(ownWrites);
 
-  const ingest = heartbeatIngest({ js, names, nodes, writer, commands: background, offlineAfterMs: config.offlineAfterMs, unreadable, log, clock });
+  const ingest = heartbeatIngest({
+    js,
+    jsm,
+    names,
+    maxNodes: config.heartbeatSubjects,
+    checkMs: config.heartbeatIntervalMs,
+    nodes,
+    writer,
+    commands: background,
+    offlineAfterMs: config.offlineAfterMs,
+    unreadable,
+    log,
+    clock,
+  });
   void ingest.run();
   const liveness = livenessMonitor({ nodes, commands: background, offlineAfterMs: config.offlineAfterMs, tickMs: Math.min(config.heartbeatIntervalMs, 1000), log, clock });
   const agent = await startAgent(nc, config, log);
@@ -227,7 +240,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
       ...commands,
       ...queries,
       renewLease: health.leases.renewLease,
-      healthStatus: async () => ({ ...(await health.leases.healthStatus()), events: capacity.usage(), unreadable: unreadable.counts() }), // same for every caller
+      healthStatus: async () => ({ ...(await health.leases.healthStatus()), events: capacity.usage(), heartbeats: ingest.stream(), unreadable: unreadable.counts() }), // same for every caller
       history: (req) => readHistory({ js, names, unreadable }, req),
     },
     () => policy,

@@ -11,7 +11,10 @@ import { RegistryError } from "../src/contract/errors.ts";
 import { provisionRegistry, DEFAULT_STREAM_LIMITS } from "../src/storage.ts";
 import { startNatsServer } from "./harness/natsServer.ts";
 import { heartbeat, publishHeartbeat } from "./harness/nodes.ts";
-import { clientFor, startRegistryOn } from "./harness/registry.ts";
+import { clientFor, startRegistryOn, testConfig } from "./harness/registry.ts";
+import { startRegistry } from "../src/registry.ts";
+import { connect } from "@nats-io/transport-node";
+import { pino } from "pino";
 import { until } from "./harness/until.ts";
 
 const names = namesFor("registry");
@@ -132,6 +135,39 @@ describe("capacity: the event stream at its limit", () => {
       assert.equal(state.subjects?.["cap.a"], 3, "its oldest went, as REGISTRY_EVENTS_HISTORY_PER_ENTITY says");
     } finally {
       await c.nc.close();
+      await server.stop();
+    }
+  });
+});
+
+describe("capacity: heartbeats past REGISTRY_HEARTBEAT_SUBJECTS", () => {
+  test("heartbeats - more nodes than the limit: the heartbeats dropped unread are counted in health status and metrics, and a warning is logged", async () => {
+    const server = await startNatsServer();
+    const c = await clientFor(server.url);
+    const lines: string[] = [];
+    const log = pino({ level: "warn" }, { write: (line: string) => void lines.push(line) });
+    let r: Awaited<ReturnType<typeof startRegistry>> | undefined;
+    const nc = await connect({ servers: server.url });
+    try {
+      await provisionRegistry(c.nc, c.jsm, names, { ...DEFAULT_STREAM_LIMITS, heartbeatSubjects: 50 });
+      for (let n = 0; n < 200; n++) publishHeartbeat(c.nc, heartbeat(`crowd-${n}`)); // before any registry reads them
+      await c.nc.flush();
+      r = await startRegistry(nc, testConfig(server.url, server.dir, { heartbeatSubjects: 50, offlineAfterMs: 600_000 }), log);
+      const status = await until(async () => {
+        const s = (await c.call("health.status")).body;
+        return s.heartbeats.dropped >= 150 ? s : undefined;
+      }, "the dropped heartbeats to show in health status");
+      assert.deepEqual([status.heartbeats.nodes, status.heartbeats.maxNodes], [50, 50]);
+      const metrics = await (await fetch(`${r.httpUrl}/metrics`)).text();
+      const dropped = Number(/registry_heartbeats_total\{outcome="dropped"\} (\d+)/.exec(metrics)?.[1]);
+      assert.ok(dropped >= 150, `registry_heartbeats_total{outcome="dropped"} is ${dropped}`);
+      const warning = lines.find((l) => l.includes("heartbeats stream is at REGISTRY_HEARTBEAT_SUBJECTS"));
+      assert.ok(warning, "a warning names the limit");
+      assert.equal(lines.filter((l) => l.includes("heartbeats stream is at")).length, 1, "once, not per heartbeat");
+    } finally {
+      await c.nc.close();
+      await r?.stop();
+      await nc.close();
       await server.stop();
     }
   });

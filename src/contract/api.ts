@@ -60,6 +60,11 @@ export type HealthStatus = {
   leases: { total: number; lapsed: number };
   /** The event stream's size against its limit (REGISTRY_EVENTS_MAX_BYTES) and the reserve past it for the registry's own liveness writes. */
   events: { bytes: number; maxBytes: number; reserveBytes: number; messages: number };
+  /**
+   * The heartbeats stream: the nodes it keeps a heartbeat of, its limit (REGISTRY_HEARTBEAT_SUBJECTS),
+   * and the heartbeats dropped before any registry process read them (the same on every process).
+   */
+  heartbeats: { nodes: number; maxNodes: number; dropped: number };
   /** Values this process could not read and skipped, by kind. */
   unreadable: { kvEntries: number; events: number; heartbeats: number };
 };

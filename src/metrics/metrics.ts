@@ -22,7 +22,8 @@ export type MetricSources = {
   nodes: () => Iterable<Node>;
   /** Events the projector consumer has not yet acknowledged (delivered or not). */
   projectionPending: () => Promise<number>;
-  heartbeats: () => { folded: number; stale: number };
+  /** `dropped`: left the heartbeats stream unread (a stream-wide count, the same on every process). */
+  heartbeats: () => { folded: number; stale: number; dropped: number };
   unreadable: () => UnreadableCounts;
   protection: () => { enabled: boolean; engaged: boolean } | undefined;
 };
@@ -93,7 +94,7 @@ export function registryMetrics(sources: MetricSources): Metrics {
       this.set(await sources.projectionPending().catch(() => NaN));
     },
   });
-  counterOf(registry, "registry_heartbeats_total", "Heartbeats this process took: folded into the nodes bucket, stale (too old to say anything), refused (unreadable)", "outcome", () => ({
+  counterOf(registry, "registry_heartbeats_total", "Heartbeats this process took: folded into the nodes bucket, stale (too old to say anything), refused (unreadable); and dropped: those that left the heartbeats stream before any registry process read them (at REGISTRY_HEARTBEAT_SUBJECTS, or the registry lagging), counted for the whole stream", "outcome", () => ({
     ...sources.heartbeats(),
     refused: sources.unreadable().heartbeats,
   }));
