@@ -57,6 +57,8 @@ export type Config = {
   eventsHistoryPerEntity: number;
   /** REGISTRY_HEARTBEAT_SUBJECTS: heartbeat subjects (nodes) the heartbeats stream keeps; past it the oldest go. */
   heartbeatSubjects: number;
+  /** REGISTRY_STORAGE_CHECK_MS: how often the configuration of the registry's streams and buckets is checked (changes are logged, counted and undone). */
+  storageCheckMs: number;
   /** REGISTRY_REPLICAS: copies of every stream and bucket the registry creates (3 on a three-node cluster). */
   replicas: number;
   /**
@@ -94,6 +96,7 @@ export function defaultConfig(): Config {
     eventsHistoryPerEntity: 10_000,
     heartbeatSubjects: 100_000,
     replicas: 1,
+    storageCheckMs: 30_000,
     replyAfter: "projection",
     httpAddr: { host: "127.0.0.1", port: 11337 },
   };
@@ -150,6 +153,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   config.eventsHistoryPerEntity = positiveInteger(env, "REGISTRY_EVENTS_HISTORY_PER_ENTITY", problems) ?? config.eventsHistoryPerEntity;
   config.heartbeatSubjects = positiveInteger(env, "REGISTRY_HEARTBEAT_SUBJECTS", problems) ?? config.heartbeatSubjects;
   config.replicas = positiveInteger(env, "REGISTRY_REPLICAS", problems) ?? config.replicas;
+  config.storageCheckMs = positiveInteger(env, "REGISTRY_STORAGE_CHECK_MS", problems) ?? config.storageCheckMs;
   if (config.replicas > 5) problems.push(`REGISTRY_REPLICAS (${config.replicas}) must be 1 to 5, as JetStream allows`);
   const httpAddr = env.REGISTRY_HTTP_ADDR;
   if (httpAddr === "off") config.httpAddr = "off";

@@ -24,7 +24,7 @@ import { readDefinition, readInstance, readNode } from "./contract/readers.ts";
 import { unreadableCounter } from "./unreadable.ts";
 import { authorize } from "./access/authorizer.ts";
 import { callerOfBearer, loadPolicy, watchVisibility } from "./access/policy.ts";
-import { prepareOnReconnect, prepareStorage, storagePorts } from "./storage.ts";
+import { guardStorage, prepareOnReconnect, prepareStorage, storagePorts } from "./storage.ts";
 import { streamCapacity, type Capacity } from "./eventstore/capacity.ts";
 import { readHistory } from "./eventstore/history.ts";
 import { stateAsOf } from "./eventstore/timeTravel.ts";
@@ -57,6 +57,8 @@ export type Registry = {
   capacity: Capacity;
   /** Reads REGISTRY_POLICY again (SIGHUP); a policy that cannot be read leaves the last one in force. */
   reloadPolicy(): Promise<void>;
+  /** Checks the configuration of the registry's streams and buckets now (it is checked every REGISTRY_STORAGE_CHECK_MS). */
+  checkStorage(): Promise<void>;
   /** The live registry processes (micro service ids) this one splits checks and leases with. */
   members(): string[];
   /** Stops answering, then stops following streams. The connection is the caller's. */
@@ -131,8 +133,10 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
   if (!policy) log.warn("running without authentication: no REGISTRY_POLICY, so every caller may do everything (fine on a loopback server; secure/ has a deployment's layout)");
   const { js, jsm } = await jetStreamOf(nc);
   const unreadable = unreadableCounter(log);
-  await prepareStorage(nc, names, config, log, unreadable);
+  const upgraded = await prepareStorage(nc, names, config, log, unreadable, { refuseDropping: true });
+  for (const f of upgraded) if (!f.missing) log.info({ stream: f.stream, fields: f.fields }, "brought to this version's configuration");
   prepareOnReconnect(nc, () => prepareStorage(nc, names, config, log, unreadable), log);
+  const storageGuard = guardStorage({ nc, names, limits: config, log, unreadable, intervalMs: config.storageCheckMs });
   const capacity = streamCapacity({ jsm, stream: names.eventsStream, maxBytes: config.eventsMaxBytes, reserveBytes: eventsReserveBytesOf(config), tickMs: 1000, log });
   await capacity.refresh();
   const ports = storagePorts(nc, js, names, unreadable, capacity);
@@ -148,6 +152,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     heartbeats: () => ({ ...ingest.counts(), dropped: ingest.stream().dropped }),
     unreadable: () => unreadable.counts(),
     protection: () => health.leases.lastProtection(),
+    storageChanges: () => storageGuard.counts(),
   });
   const counted = (inner: EventStore): EventStore => ({
     ...inner,
@@ -240,7 +245,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
       ...commands,
       ...queries,
       renewLease: health.leases.renewLease,
-      healthStatus: async () => ({ ...(await health.leases.healthStatus()), events: capacity.usage(), heartbeats: ingest.stream(), unreadable: unreadable.counts() }), // same for every caller
+      healthStatus: async () => ({ ...(await health.leases.healthStatus()), events: capacity.usage(), heartbeats: ingest.stream(), storage: storageGuard.status(), unreadable: unreadable.counts() }), // same for every caller
       history: (req) => readHistory({ js, names, unreadable }, req),
     },
     () => policy,
@@ -310,6 +315,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     commands,
     background,
     capacity,
+    checkStorage: () => storageGuard.check(),
     members: () => health.members.members(),
     async reloadPolicy() {
       if (!config.policyFile) return;
@@ -327,6 +333,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
       liveness.stop();
       health.stop();
       capacity.stop();
+      storageGuard.stop();
       await Promise.all([proj.stop(), ingest.stop()]);
       for (const m of [definitions, instanceMirror, nodes]) m.stop();
     },

@@ -65,6 +65,14 @@ export type HealthStatus = {
    * and the heartbeats dropped before any registry process read them (the same on every process).
    */
   heartbeats: { nodes: number; maxNodes: number; dropped: number };
+  /**
+   * Changes to the registry's streams and buckets made outside it, found by this process's
+   * storage check (REGISTRY_STORAGE_CHECK_MS), and the last one.
+   */
+  storage: {
+    changes: number;
+    lastChange?: { at: string; stream: string; missing: boolean; fields: string[]; dropsHistory: string[]; restored: boolean };
+  };
   /** Values this process could not read and skipped, by kind. */
   unreadable: { kvEntries: number; events: number; heartbeats: number };
 };

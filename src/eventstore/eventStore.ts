@@ -62,6 +62,8 @@ export function eventsStreamConfig(names: Names, historyPerEntity: number, maxBy
     storage: StorageType.File,
     retention: RetentionPolicy.Limits,
     max_msgs_per_subject: historyPerEntity,
+    max_msgs: -1,
+    max_age: 0,
     max_bytes: maxBytes,
     discard: DiscardPolicy.New,
     allow_direct: true,

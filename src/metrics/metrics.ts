@@ -26,6 +26,8 @@ export type MetricSources = {
   heartbeats: () => { folded: number; stale: number; dropped: number };
   unreadable: () => UnreadableCounts;
   protection: () => { enabled: boolean; engaged: boolean } | undefined;
+  /** Changes to the registry's streams and buckets found by its storage check, by stream. */
+  storageChanges: () => Record<string, number>;
 };
 
 /** A counter that follows running totals kept elsewhere: at each scrape it moves by what they grew. */
@@ -98,6 +100,7 @@ export function registryMetrics(sources: MetricSources): Metrics {
     ...sources.heartbeats(),
     refused: sources.unreadable().heartbeats,
   }));
+  counterOf(registry, "registry_storage_changes_total", "Changes to the registry's streams and buckets made outside it (reconfigured or deleted), found by its storage check, by stream", "stream", sources.storageChanges);
   counterOf(registry, "registry_unreadable_total", "Values from outside that this process could not read and skipped, by kind", "kind", sources.unreadable);
   new Gauge({
     name: "registry_expiry_protection",
