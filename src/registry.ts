@@ -225,7 +225,16 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     clock,
   });
   void ingest.run();
-  const liveness = livenessMonitor({ nodes, commands: background, offlineAfterMs: config.offlineAfterMs, tickMs: Math.min(config.heartbeatIntervalMs, 1000), log, clock });
+  const liveness = livenessMonitor({
+    nodes,
+    commands: background,
+    offlineAfterMs: config.offlineAfterMs,
+    tickMs: Math.min(config.heartbeatIntervalMs, 1000),
+    heartbeatsReadableSince: () => ingest.readableSince(),
+    latestStoredHeartbeat: (id) => ingest.latestStored(id),
+    log,
+    clock,
+  });
   const agent = await startAgent(nc, config, log);
 
   const queries = registryQueries({

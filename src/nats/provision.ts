@@ -82,18 +82,20 @@ export async function ensureConsumer(jsm: JetStreamManager, stream: string, spec
   return false;
 }
 
-/** A KV bucket's stream as the registry has it: one value per key, file storage, no limits, nothing dropped. */
+/**
+ * A KV bucket's stream as the registry has it (as nats.js's Kvm creates it: KV deletes and
+ * purges keys, so neither is denied): one value per key, file storage, no limits.
+ */
 export function bucketStreamSpec(bucket: string): StreamSpec {
   return {
     name: `KV_${bucket}`,
     subjects: [`$KV.${bucket}.>`],
     storage: StorageType.File,
+    discard: DiscardPolicy.New,
     max_msgs_per_subject: 1,
     max_msgs: -1,
     max_bytes: -1,
     max_age: 0,
-    deny_delete: true,
-    deny_purge: false, // KV purges a key's history
   };
 }
 
