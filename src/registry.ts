@@ -225,17 +225,20 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     clock,
   });
   void ingest.run();
+  const agent = await startAgent(nc, config, log);
   const liveness = livenessMonitor({
     nodes,
     commands: background,
     offlineAfterMs: config.offlineAfterMs,
     tickMs: Math.min(config.heartbeatIntervalMs, 1000),
-    heartbeatsReadableSince: () => ingest.readableSince(),
-    latestStoredHeartbeat: (id) => ingest.latestStored(id),
+    stream: {
+      latestStoredHeartbeat: (id) => ingest.latestStored(id),
+      ownNodeId: () => agent.identity.id,
+      ownFreshMs: config.offlineAfterMs - config.heartbeatIntervalMs,
+    },
     log,
     clock,
   });
-  const agent = await startAgent(nc, config, log);
 
   const queries = registryQueries({
     definitions,

@@ -60,7 +60,9 @@ test("quorum - two of three servers killed and restarted: no 500, nodes that kep
       if (r.id) acked.push(r.id);
     }
     assert.equal(acked.length, 10, "registrations before the faults");
+    const jsm = await jetstreamManager(client);
 
+    t.diagnostic(`servers killed at ${new Date().toISOString()}`);
     await Promise.all([cluster.servers[1]!.kill(), cluster.servers[2]!.kill()]);
     const during = await Promise.all(Array.from({ length: 6 }, () => register(client, port++)));
     t.diagnostic(`during the outage: ${JSON.stringify(during.map((r) => r.code))}`);
@@ -73,13 +75,13 @@ test("quorum - two of three servers killed and restarted: no 500, nodes that kep
 
     await Promise.all([cluster.servers[1]!.restart(), cluster.servers[2]!.restart()]);
     const back = Date.now();
+    t.diagnostic(`servers restarted at ${new Date(back).toISOString()}`);
     await until(async () => {
       const r = await register(client, port++);
       if (r.id) acked.push(r.id);
       return r.id;
     }, "a registration to succeed once quorum is back", 30_000);
 
-    const jsm = await jetstreamManager(client);
     const kv = `KV_${names.buckets.instance}`;
     await until(
       async () => {
@@ -100,8 +102,9 @@ test("quorum - two of three servers killed and restarted: no 500, nodes that kep
     // Nodes that kept beating never went Offline, during the outage or after it.
     await until(async () => (await Promise.all(nodeIds.map(statusOf))).every((s) => s === "Online"), "every node to read Online", 10_000);
     for (const id of nodeIds) {
-      const types = (await historyOf(client, names.eventsStream, names.eventSubject("node", id))).map((e) => e.type);
-      assert.ok(!types.includes("NodeWentOffline"), `${id} never went Offline: ${types.join(", ")}`);
+      const events = await historyOf(client, names.eventsStream, names.eventSubject("node", id));
+      const types = events.map((e) => e.type);
+      assert.ok(!types.includes("NodeWentOffline"), `${id} never went Offline: ${events.map((e) => `${e.type} at ${e.metadata.at} (${e.data.reason ?? ""})`).join(", ")}`);
     }
   } finally {
     clearInterval(beat);

@@ -78,12 +78,6 @@ export type HeartbeatIngest = {
   stream(): HeartbeatsStreamState;
   /** Checks the stream now (it is checked every `checkMs`). */
   checkStream(): Promise<void>;
-  /**
-   * Since when (Date.now()) heartbeats have been read without a break, as this process sees
-   * the stream: its consumer answering and delivering (or with nothing to deliver). Undefined
-   * while they are not (NATS unreachable, the stream without quorum, the consumer stalled).
-   */
-  readableSince(): number | undefined;
   /** When the stream received the node's latest heartbeat (null: it holds none); throws when the stream cannot be read. */
   latestStored(nodeId: string): Promise<string | null>;
 };
@@ -167,19 +161,8 @@ export function heartbeatIngest(deps: {
   const streamState: HeartbeatsStreamState = { nodes: 0, maxNodes: deps.maxNodes, dropped: 0 };
   let skippedBefore = 0;
   let warnedAt = Number.NEGATIVE_INFINITY;
-  let readableSince: number | undefined;
-  let deliveredBefore = -1;
   async function checkStream(): Promise<void> {
-    let stream, consumer;
-    try {
-      [stream, consumer] = await Promise.all([deps.jsm.streams.info(names.heartbeatsStream), deps.jsm.consumers.info(names.heartbeatsStream, HEARTBEATS_DURABLE)]);
-    } catch (err) {
-      readableSince = undefined;
-      throw err;
-    }
-    const delivering = consumer.num_pending === 0 || consumer.delivered.stream_seq > deliveredBefore;
-    deliveredBefore = consumer.delivered.stream_seq;
-    readableSince = delivering ? (readableSince ?? Date.now()) : undefined;
+    const [stream, consumer] = await Promise.all([deps.jsm.streams.info(names.heartbeatsStream), deps.jsm.consumers.info(names.heartbeatsStream, HEARTBEATS_DURABLE)]);
     // Sequences the consumer passed over; it starts again at 0 when re-created (a restarted nats-server).
     const skipped = Math.max(0, consumer.delivered.stream_seq - consumer.delivered.consumer_seq);
     const grown = skipped >= skippedBefore ? skipped - skippedBefore : skipped;
@@ -218,7 +201,6 @@ export function heartbeatIngest(deps: {
     },
     counts: () => ({ ...counts }),
     stream: () => ({ ...streamState }),
-    readableSince: () => readableSince,
     async latestStored(nodeId) {
       // From the stream's leader, not a direct get: a replica catching up after a restart answers those with what it has.
       const m = await deps.jsm.streams.getMessage(names.heartbeatsStream, { last_by_subj: names.heartbeatSubject(nodeId) });

@@ -4,12 +4,14 @@
  * conditional on the node's version, so several processes checking at once write one
  * event, and a process that dies leaves the others checking.
  *
- * A node is silent only if the registry could have heard it: while this process cannot read
- * heartbeats (NATS unreachable, the cluster without quorum), and for REGISTRY_OFFLINE_AFTER_MS
- * after it can again, no node is turned Offline, so nodes that kept beating through an outage
- * of the servers do not go Offline because the servers did. And a node the read model shows
- * silent is checked against the heartbeats stream itself first: a heartbeat stored there but
- * not folded yet (the ingest catching up) keeps it Online.
+ * A node is silent only if the registry could have heard it. The proof that heartbeats reach
+ * the stream is this process's own node's: its agent beats every interval, so while the
+ * heartbeats stream's leader has none of it fresher than `ownFreshMs` (NATS unreachable, the
+ * cluster without quorum, a write that would only be committed once quorum is back), and for
+ * REGISTRY_OFFLINE_AFTER_MS after it has again, no node is turned Offline: nodes that kept
+ * beating through an outage of the servers do not go Offline because the servers did. And a node
+ * the read model shows silent is checked against the stream itself first: a heartbeat stored
+ * there but not folded yet (the ingest catching up) keeps it Online.
  */
 import type { Logger } from "pino";
 import type { NodeLivenessCommands, NodesView } from "./ports.ts";
@@ -24,38 +26,46 @@ export function livenessMonitor(deps: {
   offlineAfterMs: number;
   tickMs: number;
   log: Logger;
-  /** Since when heartbeats have been read without a break (Date.now()), or undefined while they cannot be. */
-  heartbeatsReadableSince?: () => number | undefined;
-  /** When the heartbeats stream received the node's latest heartbeat (null: none); throws when it cannot be read. */
-  latestStoredHeartbeat?: (id: string) => Promise<string | null>;
+  /**
+   * Checks against the heartbeats stream: when its leader received a node's latest heartbeat
+   * (null: none; throws when it cannot be read), this process's own node, and how recent its own
+   * heartbeat must be (offline-after less one heartbeat interval: it goes stale before any node
+   * beating on the same interval does).
+   */
+  stream?: { latestStoredHeartbeat(id: string): Promise<string | null>; ownNodeId(): string | undefined; ownFreshMs: number };
   /** The time decisions are taken at (tests give their own). */
   clock?: () => Date;
 }): LivenessMonitor {
   const { nodes, commands, offlineAfterMs, log } = deps;
 
   let state: "starting" | "hearing" | "paused" = "starting";
-  /** Whether heartbeats have been read long enough for silence to mean a silent node. */
-  function heard(): boolean {
-    if (!deps.heartbeatsReadableSince) return true;
-    const since = deps.heartbeatsReadableSince();
-    const ok = since !== undefined && Date.now() - since >= offlineAfterMs;
+  let hearingSince: number | undefined;
+  /** Whether this process's own heartbeats have reached the stream long enough for silence to mean a silent node. */
+  async function heard(): Promise<boolean> {
+    const { stream } = deps;
+    if (!stream) return true;
+    const own = stream.ownNodeId();
+    const at = own === undefined ? null : await stream.latestStoredHeartbeat(own).catch(() => null);
+    const fresh = at !== null && Date.now() - Date.parse(at) <= stream.ownFreshMs;
+    hearingSince = fresh ? (hearingSince ?? Date.now()) : undefined;
+    const ok = hearingSince !== undefined && Date.now() - hearingSince >= offlineAfterMs;
     if (ok && state !== "hearing") {
-      if (state === "paused") log.info("heartbeats read again for REGISTRY_OFFLINE_AFTER_MS: silent nodes are turned Offline again");
+      if (state === "paused") log.info("this process's heartbeats reach the stream again: silent nodes are turned Offline again");
       state = "hearing";
     } else if (!ok && state === "hearing") {
       state = "paused";
-      log.warn("heartbeats cannot be read (NATS or the heartbeats stream unavailable): no node is turned Offline until they have been read again for REGISTRY_OFFLINE_AFTER_MS");
+      log.warn({ ownNode: own, lastStored: at }, "this process's own heartbeats do not reach the heartbeats stream (NATS or its quorum lost): no node is turned Offline until they have again for REGISTRY_OFFLINE_AFTER_MS");
     }
     return ok;
   }
 
   async function check(): Promise<void> {
-    if (!heard()) return;
+    if (!(await heard())) return;
     const now = (deps.clock?.() ?? new Date()).toISOString();
     const silent = [...nodes.values()].filter((n) => n.status === "Online" && n.lastHeartbeat && isStale(n.lastHeartbeat, now, offlineAfterMs));
     for (const node of silent) {
       try {
-        const stored = deps.latestStoredHeartbeat ? await deps.latestStoredHeartbeat(node.id) : null;
+        const stored = deps.stream ? await deps.stream.latestStoredHeartbeat(node.id) : null;
         if (stored && !isStale(stored, now, offlineAfterMs)) continue; // it beats; the ingest has not folded it yet
         const lastHeartbeat = stored && stored > (node.lastHeartbeat as string) ? stored : (node.lastHeartbeat as string);
         const { written } = await commands.checkLiveness(node.id, lastHeartbeat, offlineAfterMs);
