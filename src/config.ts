@@ -47,10 +47,18 @@ export type Config = {
   expiryProtectionWindowMs: number;
   /** REGISTRY_EVENTS_MAX_BYTES: at this size of the event stream the registry refuses writes (503) rather than fill the disk. */
   eventsMaxBytes: number;
+  /**
+   * REGISTRY_EVENTS_RESERVE_BYTES: room past eventsMaxBytes for the registry's own liveness
+   * writes (nodes going Offline, leases lapsing); the stream's hard cap is the sum. Unset: 5% of
+   * eventsMaxBytes, at least 1 MiB (eventsReserveBytesOf).
+   */
+  eventsReserveBytes?: number;
   /** REGISTRY_EVENTS_HISTORY_PER_ENTITY: events kept per entity; older ones go, the latest always stays. */
   eventsHistoryPerEntity: number;
   /** REGISTRY_HEARTBEAT_SUBJECTS: heartbeat subjects (nodes) the heartbeats stream keeps; past it the oldest go. */
   heartbeatSubjects: number;
+  /** REGISTRY_STORAGE_CHECK_MS: how often the configuration of the registry's streams and buckets is checked (changes are logged, counted and undone). */
+  storageCheckMs: number;
   /** REGISTRY_REPLICAS: copies of every stream and bucket the registry creates (3 on a three-node cluster). */
   replicas: number;
   /**
@@ -104,6 +112,7 @@ export function defaultConfig(): Config {
     eventsHistoryPerEntity: 10_000,
     heartbeatSubjects: 100_000,
     replicas: 1,
+    storageCheckMs: 30_000,
     replyAfter: "projection",
     httpAddr: { host: "127.0.0.1", port: 11337 },
     httpHosts: LOOPBACK_NAMES,
@@ -134,6 +143,11 @@ function servedHosts(httpAddr: Config["httpAddr"], configured: string | undefine
     else problems.push(`REGISTRY_HTTP_HOSTS: "${raw}" is not a host name (registry.internal, 10.0.0.5, [fd00::5]); list names comma-separated, or * for every name`);
   }
   return [...names];
+}
+
+/** The reserve past REGISTRY_EVENTS_MAX_BYTES that only the registry's own liveness writes use. */
+export function eventsReserveBytesOf(config: Pick<Config, "eventsMaxBytes" | "eventsReserveBytes">): number {
+  return config.eventsReserveBytes ?? Math.max(Math.ceil(config.eventsMaxBytes / 20), 1024 ** 2);
 }
 
 function positiveInteger(env: NodeJS.ProcessEnv, name: string, problems: string[]): number | undefined {
@@ -177,9 +191,12 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   config.healthTickMs = positiveInteger(env, "REGISTRY_HEALTH_TICK_MS", problems) ?? config.healthTickMs;
   config.expiryProtectionWindowMs = positiveInteger(env, "REGISTRY_EXPIRY_PROTECTION_WINDOW_MS", problems) ?? config.expiryProtectionWindowMs;
   config.eventsMaxBytes = positiveInteger(env, "REGISTRY_EVENTS_MAX_BYTES", problems) ?? config.eventsMaxBytes;
+  const reserve = positiveInteger(env, "REGISTRY_EVENTS_RESERVE_BYTES", problems);
+  if (reserve !== undefined) config.eventsReserveBytes = reserve;
   config.eventsHistoryPerEntity = positiveInteger(env, "REGISTRY_EVENTS_HISTORY_PER_ENTITY", problems) ?? config.eventsHistoryPerEntity;
   config.heartbeatSubjects = positiveInteger(env, "REGISTRY_HEARTBEAT_SUBJECTS", problems) ?? config.heartbeatSubjects;
   config.replicas = positiveInteger(env, "REGISTRY_REPLICAS", problems) ?? config.replicas;
+  config.storageCheckMs = positiveInteger(env, "REGISTRY_STORAGE_CHECK_MS", problems) ?? config.storageCheckMs;
   if (config.replicas > 5) problems.push(`REGISTRY_REPLICAS (${config.replicas}) must be 1 to 5, as JetStream allows`);
   config.watchersMax = positiveInteger(env, "REGISTRY_WATCHERS_MAX", problems) ?? config.watchersMax;
   config.watchBufferBytes = positiveInteger(env, "REGISTRY_WATCH_BUFFER_BYTES", problems) ?? config.watchBufferBytes;

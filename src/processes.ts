@@ -31,7 +31,7 @@ async function rebuild(config: Config): Promise<void> {
   const nc = await connectNats(config, "registry rebuild");
   const names = namesFor(config.prefix);
   const { jsm } = await jetStreamOf(nc);
-  await provisionRegistry(nc, jsm, names, config);
+  await provisionRegistry(nc, jsm, names, config, { refuseDropping: true });
   const started = Date.now();
   const rebuilt = await rebuildBuckets(nc, names, log, undefined, progressReporter("rebuilding", "entities", log));
   log.info({ ...rebuilt, ms: Date.now() - started, stream: names.eventsStream }, "buckets rebuilt in place from the events; running registry processes follow on");

@@ -6,7 +6,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Service } from "@nats-io/services";
 import type { Logger } from "pino";
-import type { Config } from "./config.ts";
+import { eventsReserveBytesOf, type Config } from "./config.ts";
 import { VERSION } from "./contract/version.ts";
 import { namesFor, type Names } from "./contract/names.ts";
 import type { Definition, Instance, Node } from "./contract/schemas.ts";
@@ -26,7 +26,7 @@ import { unreadableCounter } from "./unreadable.ts";
 import { authorize } from "./access/authorizer.ts";
 import { callerOfBearer, loadPolicy, watchVisibility } from "./access/policy.ts";
 import { policyReloads } from "./access/policyReloads.ts";
-import { prepareOnReconnect, prepareStorage, storagePorts } from "./storage.ts";
+import { guardStorage, prepareOnReconnect, prepareStorage, storagePorts } from "./storage.ts";
 import { streamCapacity, type Capacity } from "./eventstore/capacity.ts";
 import { readHistory } from "./eventstore/history.ts";
 import { boundedTimeTravel } from "./eventstore/timeTravel.ts";
@@ -56,10 +56,12 @@ export type Registry = {
   commands: ReturnType<typeof registryCommands>;
   /** The commands of the registry's own loops (heartbeats, liveness, leases, nodes). */
   background: ReturnType<typeof backgroundCommands>;
-  /** The event stream's size against REGISTRY_EVENTS_MAX_BYTES (checked every 5 s; `refresh()` checks now). */
+  /** The event stream's size against REGISTRY_EVENTS_MAX_BYTES (checked every second, and before each caller's write near it; `refresh()` checks now). */
   capacity: Capacity;
   /** Reads REGISTRY_POLICY again (SIGHUP, `policy.reload`); a policy that cannot be read leaves the last one in force, and the error says why. */
   reloadPolicy(): Promise<{ accounts: number }>;
+  /** Checks the configuration of the registry's streams and buckets now (it is checked every REGISTRY_STORAGE_CHECK_MS). */
+  checkStorage(): Promise<void>;
   /** The live registry processes (micro service ids) this one splits checks and leases with. */
   members(): string[];
   /** Stops answering, then stops following streams. The connection is the caller's. */
@@ -134,9 +136,11 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
   if (!policy) log.warn("running without authentication: no REGISTRY_POLICY, so every caller may do everything (fine on a loopback server; secure/ has a deployment's layout)");
   const { js, jsm } = await jetStreamOf(nc);
   const unreadable = unreadableCounter(log);
-  await prepareStorage(nc, names, config, log, unreadable);
+  const upgraded = await prepareStorage(nc, names, config, log, unreadable, { refuseDropping: true });
+  for (const f of upgraded) if (!f.missing) log.info({ stream: f.stream, fields: f.fields }, "brought to this version's configuration");
   prepareOnReconnect(nc, () => prepareStorage(nc, names, config, log, unreadable), log);
-  const capacity = streamCapacity({ jsm, stream: names.eventsStream, maxBytes: config.eventsMaxBytes, tickMs: 5000, log });
+  const storageGuard = guardStorage({ nc, names, limits: config, log, unreadable, intervalMs: config.storageCheckMs });
+  const capacity = streamCapacity({ jsm, stream: names.eventsStream, maxBytes: config.eventsMaxBytes, reserveBytes: eventsReserveBytesOf(config), tickMs: 1000, log });
   await capacity.refresh();
   const ports = storagePorts(nc, js, names, unreadable, capacity);
   const { writer } = ports;
@@ -148,22 +152,24 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
       const info = await jsm.consumers.info(names.eventsStream, PROJECTOR_DURABLE);
       return info.num_pending + info.num_ack_pending;
     },
-    heartbeats: () => ingest.counts(),
+    heartbeats: () => ({ ...ingest.counts(), dropped: ingest.stream().dropped }),
     unreadable: () => unreadable.counts(),
     protection: () => health.leases.lastProtection(),
     watchers: () => watchers.counts(),
     timeTravel: () => timeTravel.counts(),
+    storageChanges: () => storageGuard.counts(),
   });
   const timeTravel = boundedTimeTravel({ js, names, unreadable }, { maxConcurrent: config.timeTravelConcurrency, timeoutMs: config.timeTravelTimeoutMs });
   const watchers = new WatcherBudget({ maxWatchers: config.watchersMax, bufferBytes: config.watchBufferBytes, totalBytes: config.watchTotalBytes });
-  const store: EventStore = {
-    ...ports.store,
+  const counted = (inner: EventStore): EventStore => ({
+    ...inner,
     async append(subject, envelope, expectedSeq, dedupeId) {
-      const appended = await ports.store.append(subject, envelope, expectedSeq, dedupeId);
+      const appended = await inner.append(subject, envelope, expectedSeq, dedupeId);
       if (!appended.duplicate) metrics.eventAppended(envelope.type);
       return appended;
     },
-  };
+  });
+  const store = counted(ports.store);
 
   const definitions = new KvMirror<Definition>(js, jsm, names.buckets.definition, log, { read: readDefinition, unreadable });
   const pool = interner();
@@ -210,12 +216,41 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     },
   };
   const commands = registryCommands(writeDeps);
-  const background = backgroundCommands(writeDeps);
+  // The registry's own loops write on past REGISTRY_EVENTS_MAX_BYTES, into the reserve: liveness must not stop with callers.
+  const ownWrites = { ...writeDeps, store: counted(ports.ownStore) };
+  const background = backgroundCommands(ownWrites);
+  const ownCommands = registryCommands(ownWrites);
 
-  const ingest = heartbeatIngest({ js, names, nodes, nodesWithUrl: (url) => nodeUrls.withUrl(url), writer, commands: background, offlineAfterMs: config.offlineAfterMs, unreadable, log, clock });
+  const ingest = heartbeatIngest({
+    js,
+    jsm,
+    names,
+    maxNodes: config.heartbeatSubjects,
+    checkMs: config.heartbeatIntervalMs,
+    nodes,
+    nodesWithUrl: (url) => nodeUrls.withUrl(url),
+    writer,
+    commands: background,
+    offlineAfterMs: config.offlineAfterMs,
+    unreadable,
+    log,
+    clock,
+  });
   void ingest.run();
-  const liveness = livenessMonitor({ nodes, commands: background, offlineAfterMs: config.offlineAfterMs, tickMs: Math.min(config.heartbeatIntervalMs, 1000), log, clock });
   const agent = await startAgent(nc, config, log);
+  const liveness = livenessMonitor({
+    nodes,
+    commands: background,
+    offlineAfterMs: config.offlineAfterMs,
+    tickMs: Math.min(config.heartbeatIntervalMs, 1000),
+    stream: {
+      latestStoredHeartbeat: (id) => ingest.latestStored(id),
+      ownNodeId: () => agent.identity.id,
+      ownFreshMs: config.offlineAfterMs - config.heartbeatIntervalMs,
+    },
+    log,
+    clock,
+  });
 
   const queries = registryQueries({
     definitions,
@@ -227,7 +262,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
   });
 
   let serviceId = "starting";
-  const health = startHealth({ nc, names, writer, instances, nodes, commands, background, agent, config, log, clock, serviceId: () => serviceId });
+  const health = startHealth({ nc, names, writer, instances, nodes, commands: ownCommands, background, agent, config, log, clock, serviceId: () => serviceId });
 
   async function reloadPolicy(): Promise<{ accounts: number }> {
     if (!config.policyFile) throw new Error("this process runs without REGISTRY_POLICY, so it has no policy to read");
@@ -248,7 +283,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
       ...commands,
       ...queries,
       renewLease: health.leases.renewLease,
-      healthStatus: async () => ({ ...(await health.leases.healthStatus()), events: capacity.usage(), unreadable: unreadable.counts() }), // same for every caller
+      healthStatus: async () => ({ ...(await health.leases.healthStatus()), events: capacity.usage(), heartbeats: ingest.stream(), storage: storageGuard.status(), unreadable: unreadable.counts() }), // same for every caller
       history: (req, ctx) => readHistory({ js, names, unreadable }, req, ctx.readableSlugs),
       reloadPolicy: () => reloads.reloadEverywhere(),
     },
@@ -325,6 +360,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     commands,
     background,
     capacity,
+    checkStorage: () => storageGuard.check(),
     members: () => health.members.members(),
     reloadPolicy,
     async stop() {
@@ -335,6 +371,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
       liveness.stop();
       health.stop();
       capacity.stop();
+      storageGuard.stop();
       await Promise.all([proj.stop(), ingest.stop()]);
       for (const m of [definitions, instanceMirror, nodes]) m.stop();
     },

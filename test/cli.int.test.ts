@@ -221,7 +221,9 @@ describe("registry CLI", () => {
     assert.equal(shown.code, 0, shown.stderr);
     assert.match(shown.stdout, /^expiry protection: on, not engaged\n/);
     assert.match(shown.stdout, /leases\s+\d+ \(\d+ lapsed\)\n/);
-    assert.match(shown.stdout, /event stream\s+\d+ events, [\d.]+ (B|KiB|MiB) \(\d+% of [\d.]+ (MiB|GiB)\)/);
+    assert.match(shown.stdout, /event stream\s+\d+ events, [\d.]+ (B|KiB|MiB) \(\d+% of [\d.]+ (MiB|GiB)\); [\d.]+ (MiB|GiB) reserved past it for liveness/);
+    assert.match(shown.stdout, /heartbeats\s+\d+ of at most \d+ nodes kept, \d+ dropped unread/);
+    assert.match(shown.stdout, /storage changed outside the registry\s+never/);
     const json = JSON.parse((await runCli(["health", "status", "--json"], env)).stdout);
     const overNats = (await r.call("health.status")).body;
     assert.deepEqual(Object.keys(json).sort(), Object.keys(overNats).sort(), "the API's JSON");

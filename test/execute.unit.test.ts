@@ -100,3 +100,18 @@ test("execute - with projections in the background (REGISTRY_REPLY_AFTER=append)
   await new Promise((r) => setImmediate(r));
   assert.deepEqual(failures, [8]);
 });
+
+test("execute - a stored event whose projection fails (a KV write timed out) is answered 503 saying it is stored, never 500, and is not decided again", async () => {
+  const { store, events } = memoryStore();
+  const failing = async () => {
+    throw new Error("publishing to $KV.registry_definitions.d timed out after 5000 ms");
+  };
+  const hint = () => ({ state: null, version: 0 });
+  await assert.rejects(execute({ store, project: failing }, definitionDecider, "s.d", save, { requestId: "req-9", hint }), (err: RegistryError) => {
+    assert.ok(err instanceof RegistryError);
+    assert.equal(err.code, 503);
+    assert.match(err.message, /the write was stored \(event 1 on s\.d\).*Retry with the same Nats-Msg-Id/);
+    return true;
+  });
+  assert.equal(events.length, 1, "appended once");
+});

@@ -23,7 +23,14 @@ export function renderHealth(h: HealthStatus): string {
       ["WHAT", "NOW"],
       [
         ["leases", `${h.leases.total} (${h.leases.lapsed} lapsed)`],
-        ["event stream", `${h.events.messages} events, ${size(h.events.bytes)}${share}`],
+        ["event stream", `${h.events.messages} events, ${size(h.events.bytes)}${share}; ${size(h.events.reserveBytes)} reserved past it for liveness`],
+        ["heartbeats", `${h.heartbeats.nodes} of at most ${h.heartbeats.maxNodes} nodes kept${h.heartbeats.nodes >= h.heartbeats.maxNodes ? " (FULL: raise REGISTRY_HEARTBEAT_SUBJECTS)" : ""}, ${h.heartbeats.dropped} dropped unread`],
+        [
+          "storage changed outside the registry",
+          h.storage.lastChange
+            ? `${h.storage.changes} times; last ${h.storage.lastChange.at}: ${h.storage.lastChange.stream} ${h.storage.lastChange.missing ? "deleted" : h.storage.lastChange.fields.join(", ")}${h.storage.lastChange.restored ? " (restored)" : " (NOT restored)"}`
+            : "never",
+        ],
         ["unreadable values skipped", `${h.unreadable.kvEntries} KV entries, ${h.unreadable.events} events, ${h.unreadable.heartbeats} heartbeats`],
       ],
     )

@@ -28,6 +28,33 @@ const backoff = (attempt: number) => new Promise((r) => setTimeout(r, Math.rando
 
 export type Project = (event: RegistryEvent, seq: number) => Promise<void>;
 
+/**
+ * The event is stored; only its projection into the buckets failed (nats-server lost quorum,
+ * a KV write timed out). The projector consumer makes it once the buckets take writes again,
+ * so the write is not to be decided again here, and the caller is told it is stored.
+ */
+export class StoredNotProjected extends RegistryError {
+  constructor(subject: string, seq: number, cause: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super(
+      503,
+      `the write was stored (event ${seq} on ${subject}) but the read models do not show it yet (${reason}); the registry's projector makes it as soon as nats-server takes writes again. ` +
+        "Retry with the same Nats-Msg-Id to get the answer without writing it twice",
+      { cause },
+    );
+    this.name = "StoredNotProjected";
+  }
+}
+
+/** Projects a stored event; a failure says the event is stored. */
+async function projectStored(project: Project, subject: string, event: RegistryEvent, seq: number): Promise<void> {
+  try {
+    await project(event, seq);
+  } catch (err) {
+    throw new StoredNotProjected(subject, seq, err);
+  }
+}
+
 /** `events`: what this call appended (none when it was a retry of a request already written). */
 export type Executed<State, Event = unknown> = { state: State; version: number; written: boolean; events: Event[] };
 
@@ -62,7 +89,7 @@ export async function execute<State, Command extends { type: string; data: unkno
 
   async function current(): Promise<Executed<State, Event>> {
     const latest = await store.readLatest(subject);
-    if (latest?.envelope) await project(latest.envelope, latest.seq); // it may be from a process that died before projecting
+    if (latest?.envelope) await projectStored(project, subject, latest.envelope, latest.seq); // it may be from a process that died before projecting
     return { state: stateOf(decider, latest), version: latest?.seq ?? 0, written: false, events: [] };
   }
 
@@ -75,7 +102,7 @@ export async function execute<State, Command extends { type: string; data: unkno
         const envelope = { ...event, metadata: { at: command.metadata.now, ...(id ? { requestId, commandId: id } : {}), ...(caller ? { by: caller } : {}) } };
         const appended = await store.append(subject, envelope, version, id);
         if (appended.duplicate) return current(); // an earlier try of this request wrote it
-        await project(envelope, appended.seq);
+        await projectStored(project, subject, envelope, appended.seq);
         state = decider.evolve(state, event);
         version = appended.seq;
       }
@@ -92,7 +119,7 @@ export async function execute<State, Command extends { type: string; data: unkno
       const done = await attempt(hint.state, hint.version);
       if (done) return done;
     } catch (err) {
-      if (!(err instanceof RegistryError)) throw err; // a refusal on a possibly stale copy is checked below
+      if (!(err instanceof RegistryError) || err instanceof StoredNotProjected) throw err; // a refusal on a possibly stale copy is checked below
     }
   }
 

@@ -60,8 +60,21 @@ export type HealthApi = {
 export type HealthStatus = {
   protection: ExpiryProtection;
   leases: { total: number; lapsed: number };
-  /** The event stream's size against its limit (REGISTRY_EVENTS_MAX_BYTES). */
-  events: { bytes: number; maxBytes: number; messages: number };
+  /** The event stream's size against its limit (REGISTRY_EVENTS_MAX_BYTES) and the reserve past it for the registry's own liveness writes. */
+  events: { bytes: number; maxBytes: number; reserveBytes: number; messages: number };
+  /**
+   * The heartbeats stream: the nodes it keeps a heartbeat of, its limit (REGISTRY_HEARTBEAT_SUBJECTS),
+   * and the heartbeats dropped before any registry process read them (the same on every process).
+   */
+  heartbeats: { nodes: number; maxNodes: number; dropped: number };
+  /**
+   * Changes to the registry's streams and buckets made outside it, found by this process's
+   * storage check (REGISTRY_STORAGE_CHECK_MS), and the last one.
+   */
+  storage: {
+    changes: number;
+    lastChange?: { at: string; stream: string; missing: boolean; fields: string[]; dropsHistory: string[]; restored: boolean };
+  };
   /** Values this process could not read and skipped, by kind. */
   unreadable: { kvEntries: number; events: number; heartbeats: number };
 };

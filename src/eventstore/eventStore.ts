@@ -9,12 +9,12 @@
  * so the entity stays writable and the unreadable event is skipped, logged and counted.
  */
 import type { JetStreamClient, StreamConfig } from "@nats-io/jetstream";
-import { RetentionPolicy, StorageType } from "@nats-io/jetstream";
+import { DiscardPolicy, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
 import type { Names } from "../contract/names.ts";
 import { RegistryError } from "../contract/errors.ts";
 import type { Unreadable } from "../unreadable.ts";
-import type { Capacity } from "./capacity.ts";
+import { hardCapBytes, type Capacity } from "./capacity.ts";
 import { readSubjects } from "../nats/readSubjects.ts";
 import { StreamApiError, WRONG_LAST_SEQUENCE, type StreamRequests } from "../nats/streamRequests.ts";
 import { readEvent, type EventEnvelope } from "./storedEvents.ts";
@@ -35,10 +35,13 @@ export class VersionConflict extends Error {
 /** The event stream refuses appends: it is at its size limit, or its store is out of room. */
 export class StreamFull extends RegistryError {
   constructor(stream: string, why: string, cause?: unknown) {
-    super(503, `the event stream ${stream} takes no more events (${why}); nothing was written. Raise REGISTRY_EVENTS_MAX_BYTES or give nats-server's JetStream store more room, then retry`, { cause });
+    super(503, `the event stream ${stream} takes no more events (${why}); nothing was written. Raise REGISTRY_EVENTS_MAX_BYTES (or remove what is no longer registered) or give nats-server's JetStream store more room, then retry`, { cause });
     this.name = "StreamFull";
   }
 }
+
+/** What the store adds to an event's subject and body: headers (ids, the compare-and-set) and its record. */
+const STORED_OVERHEAD_BYTES = 160;
 
 /** JetStream's "stream store failed" (JSStreamStoreFailedError): a stream at its limits refusing a message. */
 const STREAM_STORE_FAILED = 10077;
@@ -46,10 +49,12 @@ const STREAM_STORE_FAILED = 10077;
 /**
  * The event stream: one subject per entity, file storage, no deletes or purges. At most
  * `historyPerEntity` events are kept per entity (its latest, its whole state, always stays).
- * No byte or age limit: the store would make room by dropping the oldest events, which may be
- * the only event of an entity; the registry watches the size instead (capacity.ts).
+ * No age limit, and at `maxBytes` (REGISTRY_EVENTS_MAX_BYTES plus the reserve, capacity.ts) new
+ * events are refused (`discard: new`), never old ones dropped, which may be the only event of
+ * an entity. On nats-server 2.9.10 (test/limits.int.test.ts) an entity at its per-entity limit
+ * still drops its own oldest event for a new one when the stream is at `maxBytes`.
  */
-export function eventsStreamConfig(names: Names, historyPerEntity: number): Partial<StreamConfig> & { name: string } {
+export function eventsStreamConfig(names: Names, historyPerEntity: number, maxBytes: number): Partial<StreamConfig> & { name: string } {
   return {
     name: names.eventsStream,
     description: "Registry events: the source of truth. One subject per entity.",
@@ -57,11 +62,27 @@ export function eventsStreamConfig(names: Names, historyPerEntity: number): Part
     storage: StorageType.File,
     retention: RetentionPolicy.Limits,
     max_msgs_per_subject: historyPerEntity,
+    max_msgs: -1,
+    max_age: 0,
+    max_bytes: maxBytes,
+    discard: DiscardPolicy.New,
     allow_direct: true,
     deny_delete: true,
     deny_purge: true,
     duplicate_window: nanos(2 * 60_000),
   };
+}
+
+/**
+ * The event stream's `max_bytes`: the callers' limit plus the reserve. A stream already past
+ * that (made by an older version, or the limit was lowered) keeps a cap above what it holds:
+ * nats-server 2.9 drops the oldest messages at once to fit a lowered `max_bytes`, whatever the
+ * discard policy (test/limits.int.test.ts).
+ */
+export function eventsStreamMaxBytes(limitBytes: number, reserveBytes: number, current?: { bytes: number; maxBytes: number }): number {
+  const cap = hardCapBytes(limitBytes, reserveBytes);
+  if (current === undefined || current.bytes < cap) return cap;
+  return current.maxBytes >= current.bytes ? current.maxBytes : current.bytes + reserveBytes; // stretched once, then kept
 }
 
 export type AppendResult = { seq: number; duplicate: boolean };
@@ -82,9 +103,11 @@ export function natsEventStore(
   js: JetStreamClient,
   requests: StreamRequests,
   stream: string,
-  opts: { unreadable?: Unreadable; capacity?: Pick<Capacity, "full"> } = {},
+  opts: { unreadable?: Unreadable; capacity?: Pick<Capacity, "admitsCaller" | "appended">; reserve?: boolean } = {},
 ): EventStore {
   const { unreadable, capacity } = opts;
+  /** The registry's own loops write into the reserve past the callers' limit; the server's cap stops them. */
+  const admitted = async () => opts.reserve === true || capacity === undefined || (await capacity.admitsCaller());
   async function latestReadableBefore(subject: string, before: number): Promise<EventEnvelope | null> {
     let found: EventEnvelope | null = null;
     for await (const m of readSubjects(js, stream, subject, "all")) {
@@ -113,12 +136,14 @@ export function natsEventStore(
     },
 
     async append(subject, envelope, expectedSeq, dedupeId) {
-      if (capacity?.full()) throw new StreamFull(stream, "it is at REGISTRY_EVENTS_MAX_BYTES");
+      if (!(await admitted())) throw new StreamFull(stream, "it is at REGISTRY_EVENTS_MAX_BYTES");
+      const data = JSON.stringify(envelope);
       try {
-        const ack = await requests.publish(subject, JSON.stringify(envelope), {
+        const ack = await requests.publish(subject, data, {
           expectLastSubjectSequence: expectedSeq,
           ...(dedupeId ? { msgId: dedupeId } : {}),
         });
+        if (!ack.duplicate) capacity?.appended(subject.length + data.length + STORED_OVERHEAD_BYTES);
         return { seq: ack.seq, duplicate: ack.duplicate };
       } catch (err) {
         if (err instanceof StreamApiError && err.errCode === WRONG_LAST_SEQUENCE) throw new VersionConflict(subject, expectedSeq);

@@ -9,10 +9,11 @@
  * rolls out without being refused), one that cannot be read is skipped and counted, and
  * the time it reached the stream, not the agent's `at`, is the node's last heartbeat.
  */
-import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, type ConsumerConfig, type JetStreamClient, type JsMsg, type StreamConfig } from "@nats-io/jetstream";
+import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, type ConsumerConfig, type JetStreamClient, type JetStreamManager, type JsMsg, type StreamConfig } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { durableWorker } from "../nats/durableWorker.ts";
+import { everyTick } from "../ticker.ts";
 import type { Entry, Names } from "../contract/names.ts";
 import { Heartbeat, type Node } from "../contract/schemas.ts";
 import { reader } from "../contract/validate.ts";
@@ -75,11 +76,32 @@ export type HeartbeatIngest = {
   stop(): Promise<void>;
   /** Heartbeats folded into the nodes bucket, those too old to say anything, and those claiming another node's URL, so far. */
   counts(): { folded: number; stale: number; urlTaken: number };
+  /** The heartbeats stream against REGISTRY_HEARTBEAT_SUBJECTS, and the heartbeats it dropped unread (as of the last check). */
+  stream(): HeartbeatsStreamState;
+  /** Checks the stream now (it is checked every `checkMs`). */
+  checkStream(): Promise<void>;
+  /** When the stream received the node's latest heartbeat (null: it holds none); throws when the stream cannot be read. */
+  latestStored(nodeId: string): Promise<string | null>;
 };
+
+/**
+ * `dropped`: heartbeats that left the stream before any registry process read them, counted by
+ * the shared consumer (the stream sequences it skipped), so every process reports the same:
+ * pushed out when more nodes heartbeat than the stream keeps, or replaced by the node's next
+ * one while the registry lagged a whole interval behind.
+ */
+export type HeartbeatsStreamState = { nodes: number; maxNodes: number; dropped: number };
+
+/** At most one warning about dropped heartbeats this often. */
+const DROPPED_WARNING_EVERY_MS = 60_000;
 
 export function heartbeatIngest(deps: {
   js: JetStreamClient;
+  jsm: JetStreamManager;
   names: Names;
+  /** REGISTRY_HEARTBEAT_SUBJECTS: the nodes the stream keeps a heartbeat of. */
+  maxNodes: number;
+  checkMs: number;
   nodes: NodesView;
   /** The nodes holding a URL (an index: a claim is checked without reading every node). */
   nodesWithUrl: (url: string) => Iterable<Node>;
@@ -171,6 +193,30 @@ export function heartbeatIngest(deps: {
     if (outcome === "written") counts.folded++;
   }
 
+  const streamState: HeartbeatsStreamState = { nodes: 0, maxNodes: deps.maxNodes, dropped: 0 };
+  let skippedBefore = 0;
+  let warnedAt = Number.NEGATIVE_INFINITY;
+  async function checkStream(): Promise<void> {
+    const [stream, consumer] = await Promise.all([deps.jsm.streams.info(names.heartbeatsStream), deps.jsm.consumers.info(names.heartbeatsStream, HEARTBEATS_DURABLE)]);
+    // Sequences the consumer passed over; it starts again at 0 when re-created (a restarted nats-server).
+    const skipped = Math.max(0, consumer.delivered.stream_seq - consumer.delivered.consumer_seq);
+    const grown = skipped >= skippedBefore ? skipped - skippedBefore : skipped;
+    skippedBefore = skipped;
+    streamState.nodes = stream.state.num_subjects ?? stream.state.messages;
+    streamState.dropped += grown;
+    const full = stream.state.messages >= deps.maxNodes;
+    if ((grown > 0 || full) && Date.now() - warnedAt >= DROPPED_WARNING_EVERY_MS) {
+      warnedAt = Date.now();
+      log.warn(
+        { stream: names.heartbeatsStream, ...streamState, droppedSinceLastCheck: grown },
+        full
+          ? "heartbeats stream is at REGISTRY_HEARTBEAT_SUBJECTS: more nodes heartbeat than it keeps, so heartbeats are pushed out and nodes past the limit may never join or may go Offline; raise REGISTRY_HEARTBEAT_SUBJECTS (without REGISTRY_POLICY any client can heartbeat as new nodes)"
+          : "heartbeats were dropped before the registry read them (it lagged a whole heartbeat interval); see registry_heartbeats_total",
+      );
+    }
+  }
+  const checker = everyTick(deps.checkMs, checkStream, log, "heartbeats stream check");
+
   const worker = durableWorker({
     js,
     stream: names.heartbeatsStream,
@@ -179,5 +225,22 @@ export function heartbeatIngest(deps: {
     maxInFlight: MAX_IN_FLIGHT,
     log,
   });
-  return { run: worker.run, stop: worker.stop, counts: () => ({ ...counts }) };
+  return {
+    run() {
+      void checker.runNow();
+      return worker.run();
+    },
+    async stop() {
+      checker.stop();
+      await worker.stop();
+    },
+    counts: () => ({ ...counts }),
+    stream: () => ({ ...streamState }),
+    async latestStored(nodeId) {
+      // From the stream's leader, not a direct get: a replica catching up after a restart answers those with what it has.
+      const m = await deps.jsm.streams.getMessage(names.heartbeatsStream, { last_by_subj: names.heartbeatSubject(nodeId) });
+      return m ? m.time.toISOString() : null;
+    },
+    checkStream: checker.runNow,
+  };
 }

@@ -25,11 +25,14 @@ export type MetricSources = {
   nodes: () => Iterable<Node>;
   /** Events the projector consumer has not yet acknowledged (delivered or not). */
   projectionPending: () => Promise<number>;
-  heartbeats: () => { folded: number; stale: number; urlTaken: number };
+  /** `dropped`: left the heartbeats stream unread (a stream-wide count, the same on every process). */
+  heartbeats: () => { folded: number; stale: number; urlTaken: number; dropped: number };
   unreadable: () => UnreadableCounts;
   protection: () => { enabled: boolean; engaged: boolean } | undefined;
   watchers: () => WatcherStats;
   timeTravel: () => { running: number; eventsRead: number; outcomes: Record<string, number> };
+  /** Changes to the registry's streams and buckets found by its storage check, by stream. */
+  storageChanges: () => Record<string, number>;
 };
 
 /** A counter that follows running totals kept elsewhere: at each scrape it moves by what they grew. */
@@ -98,10 +101,11 @@ export function registryMetrics(sources: MetricSources): Metrics {
       this.set(await sources.projectionPending().catch(() => NaN));
     },
   });
-  counterOf(registry, "registry_heartbeats_total", "Heartbeats this process took: folded into the nodes bucket, stale (too old to say anything), refused (unreadable), urlTaken (claiming another node's URL)", "outcome", () => ({
+  counterOf(registry, "registry_heartbeats_total", "Heartbeats this process took: folded into the nodes bucket, stale (too old to say anything), refused (unreadable), urlTaken (claiming another node's URL); and dropped: those that left the heartbeats stream before any registry process read them (at REGISTRY_HEARTBEAT_SUBJECTS, or the registry lagging), counted for the whole stream", "outcome", () => ({
     ...sources.heartbeats(),
     refused: sources.unreadable().heartbeats,
   }));
+  counterOf(registry, "registry_storage_changes_total", "Changes to the registry's streams and buckets made outside it (reconfigured or deleted), found by its storage check, by stream", "stream", sources.storageChanges);
   counterOf(registry, "registry_unreadable_total", "Values from outside that this process could not read and skipped, by kind", "kind", sources.unreadable);
   new Gauge({
     name: "registry_expiry_protection",

@@ -20,6 +20,7 @@ import { BUCKET_ENTITIES, type Names } from "../contract/names.ts";
 import { idOfInstanceKey } from "../contract/ids.ts";
 import { readDefinition, readInstance, readNode } from "../contract/readers.ts";
 import { KvMirror } from "../nats/kvMirror.ts";
+import { StorageRefused, historyDropping } from "../nats/provision.ts";
 import type { Instance, Node } from "../contract/schemas.ts";
 import type { RegistryEvent } from "../domain/events.ts";
 import type { EventStore } from "../eventstore/eventStore.ts";
@@ -44,10 +45,37 @@ export type RebuildDeps = {
   progress?: (done: number, total: number) => void;
 };
 
-export type RebuildResult = { upTo: number; entities: number; written: number; removed: number };
+/** `kept`: entries the stream no longer explains because it lost their events; left as they are. */
+export type RebuildResult = { upTo: number; entities: number; written: number; removed: number; kept: number };
+
+/**
+ * A rebuild deletes what the events do not explain, so it refuses to run on a stream that
+ * cannot explain everything: one configured to drop history (a limit someone set on an open
+ * server), or one created after a bucket that holds entries (deleted and created again).
+ */
+async function refuseUntrustedStream(jsm: JetStreamManager, names: Names): Promise<void> {
+  const events = await jsm.streams.info(names.eventsStream);
+  const dropping = historyDropping(events.config, { name: names.eventsStream, subjects: [names.eventSubjects], deny_delete: true, deny_purge: true });
+  if (dropping.length > 0) {
+    throw new StorageRefused(
+      `refusing to rebuild: ${names.eventsStream} has ${dropping.join(", ")}, set outside the registry, so its events may no longer explain every entry and a rebuild would delete what they lost. ` +
+        "Set it back (a running registry does so at its next storage check; or nats stream edit), then rebuild; the buckets are left as they are",
+    );
+  }
+  for (const bucket of Object.values(names.buckets)) {
+    const kv = await jsm.streams.info(`KV_${bucket}`).catch(() => null);
+    if (kv && kv.state.messages > 0 && Date.parse(events.created) > Date.parse(kv.created)) {
+      throw new StorageRefused(
+        `refusing to rebuild: ${names.eventsStream} was created at ${events.created}, after the bucket ${bucket} (${kv.created}) that holds ${kv.state.messages} entries: it was deleted and created again, so it cannot explain them. ` +
+          "Restore the stream from a backup; or, to start over on purpose, delete the buckets too",
+      );
+    }
+  }
+}
 
 export async function rebuildProjections(deps: RebuildDeps): Promise<RebuildResult> {
   const { js, jsm, names, store, writer, unreadable } = deps;
+  await refuseUntrustedStream(jsm, names);
   const startedAt = (deps.now?.() ?? new Date()).toISOString();
   const upTo = (await jsm.streams.info(names.eventsStream)).state.last_seq;
   const explained = Object.fromEntries(BUCKET_ENTITIES.map((b) => [b, new Set<string>()])) as Record<BucketName, Set<string>>;
@@ -104,7 +132,20 @@ export async function rebuildProjections(deps: RebuildDeps): Promise<RebuildResu
     }
   }
 
+  /**
+   * Whether the stream still holds the event an unexplained entry says it reflects: if not, the
+   * stream lost history (a limit set on it, a restore from an old backup) and the entry is kept.
+   */
+  async function streamLostEventOf(bucket: BucketName, key: string): Promise<boolean> {
+    const version = current[bucket].entry(key)?.version ?? 0;
+    if (version === 0) return false; // unreadable, or never versioned: it protects nothing
+    const event = await jsm.direct.getMessage(names.eventsStream, { seq: version }).catch(() => null);
+    const id = bucket === "instance" ? idOfInstanceKey(key) : key;
+    return event?.subject !== names.eventSubject(bucket, id);
+  }
+
   let removed = 0;
+  let kept = 0;
   const total = (await jsm.streams.info(names.eventsStream)).state.num_subjects ?? 0;
   try {
     const inFlight = new Set<Promise<void>>();
@@ -131,14 +172,20 @@ export async function rebuildProjections(deps: RebuildDeps): Promise<RebuildResu
     for (const bucket of BUCKET_ENTITIES) {
       const keys = [...current[bucket].entryKeys(), ...current[bucket].unreadableKeys()];
       for (const key of keys.filter((k) => !explained[bucket].has(k))) {
-        const outcome = await writer.write(names.buckets[bucket], key, null, upTo, { replaceUpTo: await replaceUpTo(bucket, key), known: known(bucket, key) });
+        const upToForKey = await replaceUpTo(bucket, key);
+        if (upToForKey === upTo && (await streamLostEventOf(bucket, key))) {
+          kept++;
+          continue;
+        }
+        const outcome = await writer.write(names.buckets[bucket], key, null, upTo, { replaceUpTo: upToForKey, known: known(bucket, key) });
         if (outcome === "written") removed++;
       }
     }
   } finally {
     for (const m of Object.values(current)) m.stop();
   }
-  return { upTo, entities, written, removed };
+  if (kept > 0) deps.log.warn({ kept, stream: names.eventsStream }, "entries kept that the stream no longer explains: it lost their events (history dropped); restore the stream from a backup, or remove them one by one");
+  return { upTo, entities, written, removed, kept };
 }
 
 /** Whether a bucket is empty while the stream holds events of its entity: it was purged or lost. */

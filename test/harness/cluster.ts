@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { StorageType, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { startNatsServer, type NatsServer } from "./natsServer.ts";
 import { until } from "./until.ts";
@@ -45,6 +45,16 @@ export async function startCluster(size = 3): Promise<Cluster> {
   const nc = await connect({ servers: urls.split(",") });
   try {
     await until(async () => (await (await jetstreamManager(nc)).getAccountInfo()) !== undefined, "the cluster to elect a JetStream leader", 30_000);
+    // A leader is not yet every peer: until each server has joined, an R3 stream has "no suitable peers for placement".
+    await until(
+      async () => {
+        const jsm = await jetstreamManager(nc);
+        await jsm.streams.add({ name: "PLACEMENT_PROBE", subjects: ["placement.probe"], num_replicas: size, storage: StorageType.Memory });
+        return jsm.streams.delete("PLACEMENT_PROBE");
+      },
+      `an R${size} stream to be placed on the cluster`,
+      30_000,
+    );
   } finally {
     await nc.close();
   }
