@@ -33,6 +33,7 @@ describe("service", () => {
       "registry.node.remove",
       "registry.node.select",
       "registry.node.self",
+      "registry.policy.reload",
     ]);
     assert.ok(info.endpoints.every((e) => e.queue_group === "registry"));
     const ping = (await r.nc.request("$SRV.PING.registry", "", { timeout: 5000 })).json<{ name: string }>();

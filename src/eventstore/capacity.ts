@@ -6,8 +6,8 @@
  *   ever dropped for room, and every process meets the same refusal at the same size;
  * - callers' writes are refused at the limit itself. Far below it the size is polled (every
  *   `tickMs`, plus what this process appended since); near it, every caller's append is
- *   checked against the server's own count first (one request shared by the appends of a few
- *   milliseconds), so registry processes agree on when the limit is reached.
+ *   checked against the server's own count first (one request shared by the appends that ask
+ *   while it is under way), so registry processes agree on when the limit is reached.
  *
  * The reserve between the two is for the registry's own loops (a node going Offline, a lease
  * lapsing, ...), which write past the limit, so liveness keeps working when callers cannot.
@@ -31,8 +31,6 @@ export type Capacity = {
 const WARN_SHARE = 0.8;
 /** Within this share of the limit (or of the reserve, when larger) every caller's append asks the server first. */
 const NEAR_SHARE = 0.1;
-/** A size read this recently answers the appends that ask meanwhile. */
-const FRESH_MS = 20;
 
 /** The stream's hard cap: the callers' limit plus the reserve the registry's own loops write into. */
 export const hardCapBytes = (maxBytes: number, reserveBytes: number) => maxBytes + reserveBytes;
@@ -41,17 +39,14 @@ export function streamCapacity(deps: { jsm: JetStreamManager; stream: string; ma
   const { jsm, stream, maxBytes, reserveBytes, log } = deps;
   let usage: StreamUsage = { bytes: 0, maxBytes, reserveBytes, messages: 0 };
   let appendedSince = 0;
-  let readAt = 0;
   let reading: Promise<void> | undefined;
   let warned = false;
   const nearFrom = maxBytes - Math.max(maxBytes * NEAR_SHARE, reserveBytes);
 
   async function read(): Promise<void> {
-    const startedAt = Date.now();
     const { state } = await jsm.streams.info(stream);
     usage = { bytes: state.bytes, maxBytes, reserveBytes, messages: state.messages };
     appendedSince = 0;
-    readAt = startedAt;
     const high = state.bytes >= WARN_SHARE * maxBytes;
     if (high && !warned) {
       const full = state.bytes >= maxBytes;
@@ -60,9 +55,8 @@ export function streamCapacity(deps: { jsm: JetStreamManager; stream: string; ma
     warned = high;
   }
 
-  /** The server's size, read at most once per FRESH_MS however many appends ask. */
+  /** The server's size: one read, shared by the appends that ask while it is under way. */
   function fresh(): Promise<void> {
-    if (Date.now() - readAt < FRESH_MS) return Promise.resolve();
     reading ??= read().finally(() => (reading = undefined));
     return reading;
   }
@@ -72,7 +66,8 @@ export function streamCapacity(deps: { jsm: JetStreamManager; stream: string; ma
     async admitsCaller() {
       if (usage.bytes + appendedSince < nearFrom) return true;
       await fresh().catch(() => undefined); // the server not answering: the append meets that itself
-      return usage.bytes + appendedSince < maxBytes;
+      // The server's own figure alone, which every process reads alike, so they refuse at the same size.
+      return usage.bytes < maxBytes;
     },
     appended(bytes) {
       appendedSince += bytes;

@@ -56,12 +56,17 @@ export type TestRegistry = Client & {
 
 export const silentLog = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
 
-/** Test defaults: the registry's own node is `self-node`, its node-id file goes to a temporary directory. */
+/**
+ * Test defaults: the registry's own node is `self-node`, its node-id file goes to a temporary
+ * directory. Another node id gets a URL of its own, since a node's URL is unique: two processes
+ * with one URL would be one node.
+ */
 export function testConfig(url: string, dataDir: string, overrides: Partial<Config> = {}): Config {
   return {
     ...defaultConfig(),
     natsUrl: url,
     nodeId: "self-node",
+    ...(overrides.nodeId !== undefined && overrides.nodeId !== "self-node" ? { selfUrl: `http://127.0.0.1:11337/${overrides.nodeId}` } : {}),
     dataDir,
     heartbeatIntervalMs: 1000,
     offlineAfterMs: 3000,
