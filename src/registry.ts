@@ -24,7 +24,7 @@ import type { EventStore } from "./eventstore/eventStore.ts";
 import { readDefinition, readInstance, readNode } from "./contract/readers.ts";
 import { unreadableCounter } from "./unreadable.ts";
 import { authorize } from "./access/authorizer.ts";
-import { callerOfBearer, loadPolicy, watchVisibility } from "./access/policy.ts";
+import { callerOfBearer, loadPolicy, policyWarnings, watchVisibility } from "./access/policy.ts";
 import { policyReloads } from "./access/policyReloads.ts";
 import { guardStorage, prepareOnReconnect, prepareStorage, storagePorts } from "./storage.ts";
 import { streamCapacity, type Capacity } from "./eventstore/capacity.ts";
@@ -133,6 +133,7 @@ const replyBudgetBytes = (nc: NatsConnection) => (nc.info?.max_payload ?? 1024 *
 export async function startRegistry(nc: NatsConnection, config: Config, log: Logger, clock: () => Date = () => new Date()): Promise<Registry> {
   const names = namesFor(config.prefix);
   let policy = config.policyFile ? await loadPolicy(config.policyFile) : undefined;
+  for (const warning of policy ? policyWarnings(policy) : []) log.warn({ file: config.policyFile }, warning);
   if (!policy) log.warn("running without authentication: no REGISTRY_POLICY, so every caller may do everything (fine on a loopback server; secure/ has a deployment's layout)");
   const { js, jsm } = await jetStreamOf(nc);
   const unreadable = unreadableCounter(log);
@@ -274,6 +275,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     }
     const accounts = Object.keys(policy.accounts).length;
     log.info({ file: config.policyFile, accounts }, "policy reloaded");
+    for (const warning of policyWarnings(policy)) log.warn({ file: config.policyFile }, warning);
     return { accounts };
   }
   const reloads = policyReloads({ nc, subject: names.policyReloads, selfId: () => serviceId, members: () => health.members.members(), reload: reloadPolicy, log });

@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RegistryError } from "../src/contract/errors.ts";
-import { callerOfBearer, loadPolicy, principalOf, tokenHash, type Policy } from "../src/access/policy.ts";
+import { callerOfBearer, loadPolicy, policyWarnings, principalOf, tokenHash, type Policy } from "../src/access/policy.ts";
 
 const policy: Policy = { accounts: { VIEWER: { role: "viewer" } }, httpTokens: { [tokenHash("t-1")]: { account: "VIEWER", name: "grafana" } } };
 
@@ -66,4 +66,9 @@ test("policy - an agent account binds its users to nodes; a binding elsewhere, o
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test("policy - a service granted no addresses loads, and is named in a warning saying it can register nothing", () => {
+  const policy: Policy = { accounts: { A: { role: "service", slug: "a-svc" }, B: { role: "service", slug: "b-svc", addresses: ["10.0.0.0/24"] }, V: { role: "viewer" } } };
+  assert.deepEqual(policyWarnings(policy), [`account A (service of a-svc) is granted no addresses, so it can register no instance; list where its instances are in its "addresses"`]);
 });

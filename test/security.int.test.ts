@@ -8,7 +8,6 @@ import assert from "node:assert/strict";
 import { copyFile, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -21,28 +20,9 @@ import { startHttpTarget } from "./harness/targets.ts";
 import { historyOf, runRegistryCommand, spawnRegistry } from "./harness/registry.ts";
 import { startNatsServer, type NatsServer } from "./harness/natsServer.ts";
 import { until } from "./harness/until.ts";
+import { secure, secureConfigIn, USERS, type User } from "./harness/secure.ts";
 
 const names = namesFor("registry");
-const secure = (file: string) => fileURLToPath(new URL(`../secure/${file}`, import.meta.url));
-const USERS = {
-  registry: "registry-example",
-  admin: "admin-example",
-  viewer: "viewer-example",
-  deployer: "deployer-example",
-  proxy: "proxy-example",
-  "user-svc": "user-svc-example",
-  "order-svc": "order-svc-example",
-  "agent-node-1": "agent-1-example",
-} as const;
-type User = keyof typeof USERS;
-
-/** secure/nats.conf, copied into `dir` with its JetStream store there too; returns the copy's path. */
-async function secureConfigIn(dir: string): Promise<string> {
-  const conf = join(dir, "nats.conf");
-  const text = await readFile(secure("nats.conf"), "utf8");
-  await writeFile(conf, text.replace('store_dir: "./data/nats-secure"', `store_dir: "${join(dir, "store")}"`));
-  return conf;
-}
 
 describe("security: roles of secure/policy.json, enforced by nats-server and the registry", () => {
   let server: NatsServer;

@@ -124,6 +124,13 @@ export async function loadPolicy(file: string): Promise<Policy> {
   }
 }
 
+/** What in a policy that loads is likely a mistake, to be logged: a service granted no addresses can register nothing. */
+export function policyWarnings(policy: Policy): string[] {
+  return Object.entries(policy.accounts)
+    .filter(([, a]) => a.role === "service" && (a.addresses ?? []).length === 0)
+    .map(([account, a]) => `account ${account} (service of ${a.slug ?? "no slug"}) is granted no addresses, so it can register no instance; list where its instances are in its "addresses"`);
+}
+
 /** The SHA-256 (hex) under which the policy keeps an HTTP bearer token. */
 export const tokenHash = (token: string) => createHash("sha256").update(token).digest("hex");
 
