@@ -12,5 +12,5 @@ export function createLogger(level: string, opts: { name?: string; format?: LogF
   const format = opts.format ?? (process.stdout.isTTY ? "pretty" : "json");
   const options = { name: opts.name ?? "registry", level };
   if (format === "json") return pino(options);
-  return pino(options, PinoPretty({ sync: true, colorize: process.stdout.isTTY === true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname" }));
+  return pino(options, PinoPretty({ sync: true, colorize: process.stdout.isTTY === true, translateTime: "SYS:HH:MM:ss.l", ignore: "hostname" }));
 }

@@ -349,7 +349,6 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
       definitions: definitions.size,
       nodes: nodes.size,
       http: http?.url ?? "off",
-      pid: process.pid,
     },
     "registry started",
   );

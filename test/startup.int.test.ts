@@ -64,7 +64,8 @@ test("logs - readable lines on a terminal, JSON lines otherwise; LOG_FORMAT choo
     // `script` gives the command a terminal, as a person running it has.
     const onTerminal = await run("script", ["-qec", `${process.execPath} --import tsx src/main.ts rebuild`, "/dev/null"], env);
     assert.equal(onTerminal.code, 0, onTerminal.stdout);
-    assert.match(onTerminal.stdout, /\[\d\d:\d\d:\d\d\.\d{3}\] \S*INFO\S* \(registry\): \S*buckets rebuilt in place from the events/);
+    // The process id is on every line, so an operator knows which process said it (and whom to signal).
+    assert.match(onTerminal.stdout, /\[\d\d:\d\d:\d\d\.\d{3}\] \S*INFO\S* \(registry\/\d+\): \S*buckets rebuilt in place from the events/);
     assert.doesNotMatch(onTerminal.stdout, /"level":/);
     const forcedJson = await run("script", ["-qec", `${process.execPath} --import tsx src/main.ts rebuild`, "/dev/null"], { ...env, LOG_FORMAT: "json" });
     assert.match(forcedJson.stdout, /"msg":"buckets rebuilt in place/);
