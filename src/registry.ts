@@ -46,6 +46,7 @@ import { membership as startMembership } from "./health/membership.ts";
 import { nodeInstances } from "./health/nodeInstances.ts";
 import { instanceKey } from "./contract/ids.ts";
 import { isNewerTelemetry } from "./domain/telemetry.ts";
+import { ownHeartbeatFreshMs } from "./domain/node.ts";
 
 export type Registry = {
   names: Names;
@@ -247,7 +248,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     stream: {
       latestStoredHeartbeat: (id) => ingest.latestStored(id),
       ownNodeId: () => agent.identity.id,
-      ownFreshMs: config.offlineAfterMs - config.heartbeatIntervalMs,
+      ownFreshMs: ownHeartbeatFreshMs(config.offlineAfterMs, config.heartbeatIntervalMs),
     },
     log,
     clock,

@@ -6,7 +6,7 @@ import { assertMayReportOn, assertMaySetStatusAs, checkReporter } from "../src/d
 import { resolveAddress } from "../src/domain/address.ts";
 import { definitionDecider } from "../src/domain/definition.ts";
 import { instanceDecider, type RegisterInstance } from "../src/domain/instance.ts";
-import { nodeDecider, urlHolder } from "../src/domain/node.ts";
+import { nodeDecider, ownHeartbeatFreshMs, urlHolder } from "../src/domain/node.ts";
 import { placeOn } from "../src/domain/placement.ts";
 
 const T0 = "2026-01-01T00:00:00.000Z";
@@ -212,4 +212,11 @@ describe("access: who reports checks and status causes", () => {
     assert.equal(urlHolder(nodes, "b", "http://b"), undefined);
     assert.equal(urlHolder(nodes, "c", "http://c"), undefined);
   });
+});
+
+test("liveness - this process's own heartbeat may be late by half an interval before liveness pauses, and still goes stale before any node goes Offline", () => {
+  // offline after two intervals: a beat 1.1 intervals old must not pause liveness (it did at offline - interval).
+  assert.equal(ownHeartbeatFreshMs(2000, 1000), 1500);
+  assert.equal(ownHeartbeatFreshMs(15_000, 5000), 10_000);
+  for (const [offline, interval] of [[2000, 1000], [15_000, 5000], [3000, 500]] as const) assert.ok(ownHeartbeatFreshMs(offline, interval) < offline);
 });

@@ -115,3 +115,13 @@ export const nodeDecider: Decider<NodeState, NodeCommand, NodeEvent> = {
     }
   },
 };
+
+/**
+ * How recent this process's own node's latest stored heartbeat must be for silence elsewhere to
+ * mean silent nodes: it goes stale before any node beating on the same interval goes Offline, yet
+ * an own beat that comes a little late (its usage is read before it is sent) does not pause
+ * liveness, which offline-after less one interval did when offline-after is two intervals.
+ */
+export function ownHeartbeatFreshMs(offlineAfterMs: number, intervalMs: number): number {
+  return Math.max(offlineAfterMs - intervalMs, (offlineAfterMs + intervalMs) / 2);
+}
