@@ -24,7 +24,7 @@ import type { EventStore } from "./eventstore/eventStore.ts";
 import { readDefinition, readInstance, readNode } from "./contract/readers.ts";
 import { unreadableCounter } from "./unreadable.ts";
 import { authorize } from "./access/authorizer.ts";
-import { callerOfBearer, loadPolicy, policyWarnings, watchVisibility } from "./access/policy.ts";
+import { callerOfBearer, loadPolicy, nodeUrlBindings, policyWarnings, watchVisibility } from "./access/policy.ts";
 import { policyReloads } from "./access/policyReloads.ts";
 import { guardStorage, prepareOnReconnect, prepareStorage, storagePorts } from "./storage.ts";
 import { streamCapacity, type Capacity } from "./eventstore/capacity.ts";
@@ -231,6 +231,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     checkMs: config.heartbeatIntervalMs,
     nodes,
     nodesWithUrl: (url) => nodeUrls.withUrl(url),
+    urlBindings: () => nodeUrlBindings(policy),
     writer,
     commands: background,
     offlineAfterMs: config.offlineAfterMs,
@@ -300,7 +301,6 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
       idOfUrl: (url) => instances.idOfUrl(url),
       derivedId: instanceIdForUrl,
       nodeUrlOf: (id) => instances.get(id)?.nodeUrl,
-      urlOfNode: async (nodeId) => (await nodes.sync(), nodes.get(nodeId)?.url),
     },
   );
   const service = await startService({

@@ -6,7 +6,7 @@ import { assertMayReportOn, assertMaySetStatusAs, checkReporter } from "../src/d
 import { resolveAddress } from "../src/domain/address.ts";
 import { definitionDecider } from "../src/domain/definition.ts";
 import { instanceDecider, type RegisterInstance } from "../src/domain/instance.ts";
-import { nodeDecider, ownHeartbeatFreshMs, urlHolder } from "../src/domain/node.ts";
+import { NO_BINDINGS, boundUrlConflict, nodeDecider, ownHeartbeatFreshMs, urlHolder } from "../src/domain/node.ts";
 import { placeOn } from "../src/domain/placement.ts";
 
 const T0 = "2026-01-01T00:00:00.000Z";
@@ -176,20 +176,28 @@ describe("placement", () => {
 });
 
 describe("access: who reports checks and status causes", () => {
-  const agent = { kind: "member", account: "AGENTS", role: "agent", reads: [], node: "node-1" } as const;
-  const service = { kind: "member", account: "ORDER_SVC", role: "service", slug: "order-svc", reads: [] } as const;
   const own = "http://10.0.0.1:11337";
+  const agent = { kind: "member", account: "AGENTS", role: "agent", reads: [], node: { id: "node-1", url: own } } as const;
+  const service = { kind: "member", account: "ORDER_SVC", role: "service", slug: "order-svc", reads: [] } as const;
 
-  test("an agent reports on its own node's instances only; unbound, or before its node joined, on none; other principals are not limited", () => {
-    assert.doesNotThrow(() => assertMayReportOn(agent, "i1", { nodeUrl: own }, own));
-    assert.throws(() => assertMayReportOn(agent, "i1", { nodeUrl: "http://10.0.0.2:11337" }, own), /instance i1 names http:\/\/10\.0\.0\.2:11337/);
-    assert.throws(() => assertMayReportOn(agent, "i1", {}, own), /names no node/);
-    assert.throws(() => assertMayReportOn({ ...agent, node: undefined }, "i1", { nodeUrl: own }, own), /bound to no node/);
-    assert.throws(() => assertMayReportOn(agent, "i1", { nodeUrl: own }, undefined), /once node node-1 has joined/);
-    assert.doesNotThrow(() => assertMayReportOn(agent, "gone", undefined, own), "a missing instance is the operation's 404");
+  test("an agent reports on the instances at its node's bound URL only; unbound, on none; other principals are not limited", () => {
+    assert.doesNotThrow(() => assertMayReportOn(agent, "i1", { nodeUrl: own }));
+    assert.throws(() => assertMayReportOn(agent, "i1", { nodeUrl: "http://10.0.0.2:11337" }), /\(nodeUrl http:\/\/10\.0\.0\.1:11337\); instance i1 names http:\/\/10\.0\.0\.2:11337/);
+    assert.throws(() => assertMayReportOn(agent, "i1", {}), /names no node/);
+    assert.throws(() => assertMayReportOn({ ...agent, node: undefined }, "i1", { nodeUrl: own }), /bound to no node/);
+    assert.doesNotThrow(() => assertMayReportOn(agent, "gone", undefined), "a missing instance is the operation's 404");
     for (const p of [{ kind: "registry" }, { kind: "open" }, { kind: "member", account: "ADMIN", role: "admin", reads: [] }] as const) {
-      assert.doesNotThrow(() => assertMayReportOn(p, "i1", { nodeUrl: "http://elsewhere" }, undefined));
+      assert.doesNotThrow(() => assertMayReportOn(p, "i1", { nodeUrl: "http://elsewhere" }));
     }
+  });
+
+  test("a node may hold only the URL the policy binds to it, and no node another's bound URL; unbound nodes and URLs are first come", () => {
+    const bindings = { urlOf: (n: string) => (n === "node-1" ? own : undefined), nodeAt: (u: string) => (u === own ? "node-1" : undefined) };
+    assert.equal(boundUrlConflict(bindings, "node-1", own), undefined);
+    assert.equal(boundUrlConflict(bindings, "node-1", "http://10.0.0.2:1"), "the policy binds node node-1 to http://10.0.0.1:11337");
+    assert.equal(boundUrlConflict(bindings, "node-9", own), "the policy binds http://10.0.0.1:11337 to node node-1");
+    assert.equal(boundUrlConflict(bindings, "node-9", "http://10.0.0.2:1"), undefined);
+    assert.equal(boundUrlConflict(NO_BINDINGS, "node-1", "http://10.0.0.2:1"), undefined);
   });
 
   test("the reporter is the caller's identity; without a caller, or open, what the report names", () => {

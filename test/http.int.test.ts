@@ -359,33 +359,25 @@ describe("HTTP face in a secured setup: bearer tokens stand for NATS accounts", 
   });
 
   test("an agent's token reports checks as its node and only on its node's instances; a token bound to no node reports none", async () => {
-    const nodeUrl = "http://127.0.0.1:11461";
-    const beat = () => r.nc.publish("registry.heartbeat.node-1", JSON.stringify({ ...heartbeat("node-1"), url: nodeUrl }));
-    beat();
-    const beating = setInterval(beat, 500); // node-1 stays Online however long the test takes
-    try {
-      await until(async () => (await r.call("node.get", { id: "node-1" })).body?.node?.url === nodeUrl, "node-1 to join with its URL");
-      const check = { type: "http", intervalMs: 60_000 };
-      const other = (await r.call("instance.register", { url: "http://127.0.0.1:25101", slug: "order-svc", check, status: "Healthy" })).body.instance;
-      const own = (await r.call("instance.register", { url: "http://127.0.0.1:25102", slug: "order-svc", nodeUrl, check, status: "Healthy" })).body.instance;
-      const events = await r.eventCount();
-      const report = { outcome: "unreachable", detail: "no answer", checkedBy: "registry t3b1" };
-      const elsewhere = await call("POST", `/registry-svc/instance/${other.id}/checked`, "agent-token", report);
-      assert.equal(elsewhere.status, 403, JSON.stringify(elsewhere.body));
-      assert.match(elsewhere.body.error.message, /of node node-1\) reports checks on the instances of its node only \(nodeUrl http:\/\/127\.0\.0\.1:11461\); instance \S+ names no node/);
-      const unbound = await call("POST", `/registry-svc/instance/${own.id}/checked`, "unbound-agent-token", report);
-      assert.equal(unbound.status, 403);
-      assert.match(unbound.body.error.message, /is bound to no node, so it may report no checks; give its user a node in the policy \(accounts\.AGENTS\.nodes/);
-      assert.equal(await r.eventCount(), events, "nothing written");
+    const nodeUrl = "http://127.0.0.1:11401"; // secure/policy.json binds agent-node-1's node to it
+    const check = { type: "http", intervalMs: 60_000 };
+    const other = (await r.call("instance.register", { url: "http://127.0.0.1:25101", slug: "order-svc", check, status: "Healthy" })).body.instance;
+    const own = (await r.call("instance.register", { url: "http://127.0.0.1:25102", slug: "order-svc", nodeUrl, check, status: "Healthy" })).body.instance;
+    const events = await r.eventCount();
+    const report = { outcome: "unreachable", detail: "no answer", checkedBy: "registry t3b1" };
+    const elsewhere = await call("POST", `/registry-svc/instance/${other.id}/checked`, "agent-token", report);
+    assert.equal(elsewhere.status, 403, JSON.stringify(elsewhere.body));
+    assert.match(elsewhere.body.error.message, /of node node-1\) reports checks on the instances of its node only \(nodeUrl http:\/\/127\.0\.0\.1:11401\); instance \S+ names no node/);
+    const unbound = await call("POST", `/registry-svc/instance/${own.id}/checked`, "unbound-agent-token", report);
+    assert.equal(unbound.status, 403);
+    assert.match(unbound.body.error.message, /is bound to no node, so it may report no checks; give its user a node in the policy \(accounts\.AGENTS\.nodes/);
+    assert.equal(await r.eventCount(), events, "nothing written");
 
-      const reported = await call("POST", `/registry-svc/instance/${own.id}/checked`, "agent-token", report);
-      assert.equal(reported.status, 200, JSON.stringify(reported.body));
-      assert.equal(reported.body.instance.status, "Unreachable");
-      const changed = (await r.call("history", { entity: "instance", id: own.id })).body.events.find((e: { type: string }) => e.type === "InstanceStatusChanged");
-      assert.match(changed.reason, /checked by node node-1 \(agent-node-1\)\)$/);
-      assert.deepEqual(changed.by, { account: "AGENTS", user: "agent-node-1", name: "http rack-1 agent" });
-    } finally {
-      clearInterval(beating);
-    }
+    const reported = await call("POST", `/registry-svc/instance/${own.id}/checked`, "agent-token", report);
+    assert.equal(reported.status, 200, JSON.stringify(reported.body));
+    assert.equal(reported.body.instance.status, "Unreachable");
+    const changed = (await r.call("history", { entity: "instance", id: own.id })).body.events.find((e: { type: string }) => e.type === "InstanceStatusChanged");
+    assert.match(changed.reason, /checked by node node-1 \(agent-node-1\)\)$/);
+    assert.deepEqual(changed.by, { account: "AGENTS", user: "agent-node-1", name: "http rack-1 agent" });
   });
 });

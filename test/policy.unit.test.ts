@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RegistryError } from "../src/contract/errors.ts";
-import { callerOfBearer, loadPolicy, policyWarnings, principalOf, tokenHash, type Policy } from "../src/access/policy.ts";
+import { callerOfBearer, loadPolicy, nodeUrlBindings, policyWarnings, principalOf, tokenHash, type Policy } from "../src/access/policy.ts";
 
 const policy: Policy = { accounts: { VIEWER: { role: "viewer" } }, httpTokens: { [tokenHash("t-1")]: { account: "VIEWER", name: "grafana" } } };
 
@@ -52,8 +52,8 @@ test("policy - an agent account binds its users to nodes; a binding elsewhere, o
   const dir = await mkdtemp(join(tmpdir(), "registry-policy-"));
   try {
     const file = join(dir, "policy.json");
-    const agents = { role: "agent", nodes: { "agent-node-1": "node-1" } };
-    await writeFile(file, JSON.stringify({ accounts: { AGENTS: agents, VIEWER: { role: "viewer", nodes: { viewer: "node-9" } } } }));
+    const agents = { role: "agent", nodes: { "agent-node-1": { node: "node-1", url: "http://10.0.0.1:4000" } } };
+    await writeFile(file, JSON.stringify({ accounts: { AGENTS: agents, VIEWER: { role: "viewer", nodes: { viewer: { node: "node-9", url: "http://10.0.0.9:4000" } } } } }));
     await assert.rejects(loadPolicy(file), /accounts\/VIEWER\/nodes binds users to nodes, which only an agent account has/);
     await writeFile(file, JSON.stringify({ accounts: { AGENTS: agents }, httpTokens: { [tokenHash("x")]: { account: "AGENTS", name: "n", user: "constructor" } } }));
     await assert.rejects(loadPolicy(file), /httpTokens\/[0-9a-f]{64}\/user names user constructor, which accounts\.AGENTS\.nodes does not bind to a node/);
@@ -61,8 +61,29 @@ test("policy - an agent account binds its users to nodes; a binding elsewhere, o
     const loaded = await loadPolicy(file);
     const caller = callerOfBearer(loaded, "Bearer x");
     assert.deepEqual(caller, { account: "AGENTS", user: "agent-node-1", name: "http rack" });
-    assert.deepEqual(principalOf(loaded, { caller }), { kind: "member", account: "AGENTS", role: "agent", reads: [], node: "node-1" });
+    assert.deepEqual(principalOf(loaded, { caller }), { kind: "member", account: "AGENTS", role: "agent", reads: [], node: { id: "node-1", url: "http://10.0.0.1:4000" } });
     assert.deepEqual(principalOf(loaded, { caller: { account: "AGENTS", user: "constructor" } }), { kind: "member", account: "AGENTS", role: "agent", reads: [] });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("policy - an agent's node is bound to its URL: a bare node id, one node at two URLs or one URL for two nodes stops the policy from loading; the bindings answer both ways", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "registry-policy-"));
+  try {
+    const file = join(dir, "policy.json");
+    const load = async (nodes: object) => (await writeFile(file, JSON.stringify({ accounts: { AGENTS: { role: "agent", nodes } } })), loadPolicy(file));
+    await assert.rejects(load({ a1: "node-1" }), /\/accounts\/AGENTS\/nodes\/a1 binds node node-1 but not its URL: write \{"node": "node-1", "url": "<the agent's OB_SELF_URL>"\}/);
+    await assert.rejects(load({ a1: { node: "node-1", url: "http://10.0.0.1:4000" }, a2: { node: "node-1", url: "http://10.0.0.2:4000" } }), /\/accounts\/AGENTS\/nodes\/a2 binds node node-1 to http:\/\/10\.0\.0\.2:4000, but \/accounts\/AGENTS\/nodes\/a1 to http:\/\/10\.0\.0\.1:4000: a node has one URL/);
+    await assert.rejects(load({ a1: { node: "node-1", url: "http://10.0.0.1:4000" }, a2: { node: "node-2", url: "http://10.0.0.1:4000" } }), /binds http:\/\/10\.0\.0\.1:4000 to node node-2, but \/accounts\/AGENTS\/nodes\/a1 to node node-1: a URL is one node's/);
+    await assert.rejects(load({ a1: { node: "node-1", url: "ftp://10.0.0.1" } }), /\/accounts\/AGENTS\/nodes\/a1\/url/);
+    // Two users of one node at one URL are one agent's two credentials.
+    const policy = await load({ a1: { node: "node-1", url: "http://10.0.0.1:4000" }, a1b: { node: "node-1", url: "http://10.0.0.1:4000" }, a2: { node: "node-2", url: "http://10.0.0.2:4000" } });
+    const bindings = nodeUrlBindings(policy);
+    assert.equal(bindings.urlOf("node-2"), "http://10.0.0.2:4000");
+    assert.equal(bindings.nodeAt("http://10.0.0.1:4000"), "node-1");
+    assert.equal(bindings.urlOf("node-3"), undefined);
+    assert.equal(nodeUrlBindings(undefined).nodeAt("http://10.0.0.1:4000"), undefined, "no policy binds nothing");
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -249,7 +249,7 @@ describe("security: roles of secure/policy.json, enforced by nats-server and the
   });
 
   test("security - an agent reports checks only on the instances naming its node, as itself: the payload's checkedBy is not the reporter", async () => {
-    const nodeUrl = "http://127.0.0.1:11451";
+    const nodeUrl = "http://127.0.0.1:11401"; // secure/policy.json binds node-1 to it
     const beat = () => as["agent-node-1"].publish(names.heartbeatSubject("node-1"), JSON.stringify({ ...heartbeat("node-1"), url: nodeUrl }));
     beat();
     const beating = setInterval(beat, 500); // node-1 stays Online however long the test takes
@@ -258,7 +258,7 @@ describe("security: roles of secure/policy.json, enforced by nats-server and the
       const check = { type: "http", intervalMs: 60_000 };
       const theirs = (await call("order-svc", "instance.register", { url: "http://127.0.0.1:9660", check, status: "Healthy" })).body.instance;
       const report = { outcome: "unreachable", detail: "no answer", checkedBy: "registry t3b1" };
-      await refused("agent-node-1", "instance.checked", { id: theirs.id, ...report }, /agent of node node-1\) reports checks on the instances of its node only \(nodeUrl http:\/\/127\.0\.0\.1:11451\); instance \S+ names no node/);
+      await refused("agent-node-1", "instance.checked", { id: theirs.id, ...report }, /agent of node node-1\) reports checks on the instances of its node only \(nodeUrl http:\/\/127\.0\.0\.1:11401\); instance \S+ names no node/);
       assert.equal((await call("viewer", "instance.get", { id: theirs.id })).body.instance.status, "Healthy");
 
       const onNode1 = (await call("order-svc", "instance.register", { url: "http://127.0.0.1:9661", nodeUrl, check, status: "Healthy" })).body.instance;
@@ -285,12 +285,13 @@ describe("security: roles of secure/policy.json, enforced by nats-server and the
 
   test("security - an agent cannot take over another node's URL: its heartbeats keep its own, and the refusal is logged once", async () => {
     const self = await until(async () => (await call("viewer", "node.get", { id: "registry-node" })).body.node, "the registry's node to join");
-    const own = "http://127.0.0.1:11452";
+    const own = "http://127.0.0.1:11401";
     const beat = (url = self.url) => as["agent-node-1"].publish(names.heartbeatSubject("node-1"), JSON.stringify({ ...heartbeat("node-1"), url }));
     beat(own);
     await until(async () => (await call("viewer", "node.get", { id: "node-1" })).body.node?.url === own, "node-1 to join with its own URL");
     beat();
-    await until(() => registry.output().includes("heartbeat refused a URL another node holds"), "the takeover to be refused");
+    const refusal = (line: string) => line.includes("heartbeat refused: the policy binds node node-1 to") && line.includes(self.url);
+    await until(() => registry.output().split("\n").some(refusal), "the takeover to be refused");
     const sent = Date.now();
     beat();
     beat();
@@ -298,7 +299,41 @@ describe("security: roles of secure/policy.json, enforced by nats-server and the
     const node1 = (await call("viewer", "node.get", { id: "node-1" })).body.node;
     assert.equal(node1.url, own);
     assert.equal((await call("viewer", "node.get", { url: self.url })).body.node.id, "registry-node");
-    assert.equal(registry.output().split("heartbeat refused a URL another node holds").length - 1, 1, "logged once");
+    assert.equal(registry.output().split("\n").filter(refusal).length, 1, "logged once");
+  });
+
+  test("security - a node's URL is the one the policy binds to its agent: another agent cannot take it, before the node joins or after it is removed", async () => {
+    const [node1Url, node2Url] = ["http://127.0.0.1:11401", "http://127.0.0.1:11402"]; // as secure/policy.json binds them
+    const claim = () => as["agent-node-1"].publish(names.heartbeatSubject("node-1"), JSON.stringify({ ...heartbeat("node-1"), url: node2Url }));
+    /** node-1's heartbeats sent from now on were taken (their telemetry is), and its URL is still its own. */
+    const claimsTaken = async () => {
+      const sent = Date.now();
+      claim();
+      await until(async () => Date.parse((await call("viewer", "node.get", { id: "node-1" })).body.node?.lastHeartbeat ?? 0) >= sent, "node-1's later heartbeats to be taken");
+      assert.equal((await call("viewer", "node.get", { id: "node-1" })).body.node.url, node1Url);
+    };
+    as["agent-node-1"].publish(names.heartbeatSubject("node-1"), JSON.stringify({ ...heartbeat("node-1"), url: node1Url }));
+    await until(async () => (await call("viewer", "node.get", { id: "node-1" })).body.node?.url === node1Url, "node-1 to join with its URL");
+
+    await claimsTaken(); // before node-2 ever joined
+    assert.equal((await call("viewer", "node.get", { url: node2Url })).code, 404);
+    const beat2 = () => as["agent-node-2"].publish(names.heartbeatSubject("node-2"), JSON.stringify({ ...heartbeat("node-2"), url: node2Url }));
+    beat2();
+    await until(async () => (await call("viewer", "node.get", { id: "node-2" })).body.node?.url === node2Url, "node-2 to join with its URL");
+    assert.equal((await call("admin", "node.remove", { id: "node-2" })).code, undefined);
+    await claimsTaken(); // after node-2 was removed
+    assert.equal((await call("viewer", "node.get", { url: node2Url })).code, 404);
+    const refusals = registry.output().split("\n").filter((line) => line.includes("heartbeat refused: the policy binds node node-1 to") && line.includes(node2Url));
+    assert.equal(refusals.length, 1, "logged once");
+    beat2();
+    await until(async () => (await call("viewer", "node.get", { id: "node-2" })).body.node?.url === node2Url, "node-2 to join again with its URL");
+
+    // Checks on node-2's instances are node-2's agent's to report.
+    const report = { outcome: "unreachable", detail: "no answer", checkedBy: "node node-2" };
+    const onNode2 = (await call("order-svc", "instance.register", { url: "http://127.0.0.1:9662", nodeUrl: node2Url, status: "Healthy" })).body.instance;
+    await refused("agent-node-1", "instance.checked", { id: onNode2.id, ...report }, /reports checks on the instances of its node only \(nodeUrl http:\/\/127\.0\.0\.1:11401\)/);
+    const taken = await call("agent-node-2", "instance.checked", { id: onNode2.id, ...report });
+    assert.equal(taken.code, undefined, JSON.stringify(taken.body));
   });
 
   test("security - registry auth add-token --user binds an agent's token to that agent user, and so to its node", async () => {
@@ -326,15 +361,15 @@ describe("security: roles of secure/policy.json, enforced by nats-server and the
         for await (const s of agent.status()) if (s.type === "error") resolve(String((s as { error?: Error }).error?.message ?? s.type));
       })();
     });
-    agent.publish(names.heartbeatSubject("node-1"), JSON.stringify(heartbeat("node-1")));
-    agent.publish(names.heartbeatSubject("node-2"), JSON.stringify(heartbeat("node-2")));
+    agent.publish(names.heartbeatSubject("node-1"), JSON.stringify({ ...heartbeat("node-1"), url: "http://127.0.0.1:11401" }));
+    agent.publish(names.heartbeatSubject("node-4"), JSON.stringify(heartbeat("node-4")));
     await agent.flush();
-    assert.match(await refusedByServer, /Permissions Violation for Publish to "registry\.heartbeat\.node-2"/);
+    assert.match(await refusedByServer, /Permissions Violation for Publish to "registry\.heartbeat\.node-4"/);
     await until(async () => (await call("viewer", "node.get", { id: "node-1" })).body.node?.status === "Online", "node-1 to join");
     // A service publishing a heartbeat publishes into its own account: it never reaches the registry.
     as["user-svc"].publish(names.heartbeatSubject("node-3"), JSON.stringify(heartbeat("node-3")));
     await as["user-svc"].flush();
-    assert.equal((await call("viewer", "node.get", { id: "node-2" })).code, 404);
+    assert.equal((await call("viewer", "node.get", { id: "node-4" })).code, 404);
     assert.equal((await call("viewer", "node.get", { id: "node-3" })).code, 404);
   });
 

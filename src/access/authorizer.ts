@@ -23,8 +23,6 @@ export type InstanceOwners = {
   derivedId(url: string): string;
   /** The nodeUrl an instance names; undefined for none, or no such instance. */
   nodeUrlOf(id: string): string | undefined;
-  /** The URL a node heartbeats with; undefined before it joined. */
-  urlOfNode(nodeId: string): Promise<string | undefined>;
 };
 
 const CHECK_CAUSE = /^check-(.*)$/;
@@ -120,9 +118,8 @@ export function authorize(api: RegistryApi, policy: () => Policy | undefined, ow
       assertMay(p, "check:report");
       if (p.kind === "member" && p.role === "agent") {
         await owners.sync();
-        const own = p.node === undefined ? undefined : await owners.urlOfNode(p.node);
         const exists = owners.slugOf(req.id) !== undefined;
-        assertMayReportOn(p, req.id, exists ? { nodeUrl: owners.nodeUrlOf(req.id) } : undefined, own);
+        assertMayReportOn(p, req.id, exists ? { nodeUrl: owners.nodeUrlOf(req.id) } : undefined);
       }
       return api.recordCheck({ ...req, checkedBy: checkReporter(p, ctx.caller, req.checkedBy) }, ctx);
     },

@@ -10,9 +10,11 @@ import Type from "typebox";
 import type { Caller, RequestContext } from "../contract/api.ts";
 import { unauthorized, type ErrorDetail } from "../contract/errors.ts";
 import { ID_PATTERN, SLUG_PATTERN } from "../contract/ids.ts";
+import { LIMITS, NODE_URL_PATTERN } from "../contract/limits.ts";
 import { validator } from "../contract/validate.ts";
-import { ROLES, idPrefixesMeet, may, ownIdPrefix, type Principal } from "../domain/access.ts";
+import { ROLES, idPrefixesMeet, may, ownIdPrefix, type NodeBinding, type Principal } from "../domain/access.ts";
 import { grantsOverlap, parseGrant, type AddressGrant } from "../domain/addressGrants.ts";
+import { NO_BINDINGS, type NodeUrlBindings } from "../domain/node.ts";
 
 const Slug = Type.String({ pattern: SLUG_PATTERN });
 const AccountPolicy = Type.Object(
@@ -27,9 +29,17 @@ const AccountPolicy = Type.Object(
       }),
     ),
     nodes: Type.Optional(
-      Type.Record(Type.String({ minLength: 1 }), Type.String({ pattern: ID_PATTERN }), {
-        description: "agents: the node each NATS user of the account heartbeats as (its permission to publish registry.heartbeat.<node>); it reports checks on that node's instances only",
-      }),
+      Type.Record(
+        Type.String({ minLength: 1 }),
+        Type.Object(
+          {
+            node: Type.String({ pattern: ID_PATTERN, description: "the node the user heartbeats as (its permission to publish registry.heartbeat.<node>)" }),
+            url: Type.String({ maxLength: LIMITS.urlLength, pattern: NODE_URL_PATTERN, description: "the node's URL (its agent's OB_SELF_URL): no other node may hold it, and the node holds no other" }),
+          },
+          { additionalProperties: false },
+        ),
+        { description: "agents: the node each NATS user of the account heartbeats as, and its URL; it reports checks on the instances naming that URL only" },
+      ),
     ),
   },
   { additionalProperties: false },
@@ -89,8 +99,54 @@ function ownershipProblems(accounts: Policy["accounts"]): ErrorDetail[] {
 }
 
 /** The node an agent account's user is bound to (own keys only: a user named "constructor" is no one's). */
-function nodeOf(account: AccountPolicy | undefined, user: string | undefined): string | undefined {
-  return account?.nodes !== undefined && user !== undefined && Object.hasOwn(account.nodes, user) ? account.nodes[user] : undefined;
+function nodeOf(account: AccountPolicy | undefined, user: string | undefined): NodeBinding | undefined {
+  const binding = account?.nodes !== undefined && user !== undefined && Object.hasOwn(account.nodes, user) ? account.nodes[user] : undefined;
+  return binding && { id: binding.node, url: binding.url };
+}
+
+/** Every user-to-node binding of the policy's agent accounts, with where it is written. */
+function nodeBindings(accounts: Policy["accounts"]): { path: string; node: string; url: string }[] {
+  return Object.entries(accounts).flatMap(([account, a]) => Object.entries(a.nodes ?? {}).map(([user, b]) => ({ path: `/accounts/${account}/nodes/${user}`, ...b })));
+}
+
+/** Bindings that disagree: one node at two URLs, or one URL given to two nodes. */
+function bindingProblems(accounts: Policy["accounts"]): ErrorDetail[] {
+  const all = nodeBindings(accounts);
+  return all.flatMap((b, i) => {
+    const clash = all.slice(0, i).find((o) => (o.node === b.node) !== (o.url === b.url));
+    if (!clash) return [];
+    const message = clash.node === b.node ? `binds node ${b.node} to ${b.url}, but ${clash.path} to ${clash.url}: a node has one URL` : `binds ${b.url} to node ${b.node}, but ${clash.path} to node ${clash.node}: a URL is one node's`;
+    return [{ path: b.path, message }];
+  });
+}
+
+const urlBindingsOf = new WeakMap<Policy, NodeUrlBindings>();
+/** Which URL the policy binds each agent's node to, and which node each bound URL is (kept per policy: read for every heartbeat). */
+export function nodeUrlBindings(policy: Policy | undefined): NodeUrlBindings {
+  if (!policy) return NO_BINDINGS;
+  let bindings = urlBindingsOf.get(policy);
+  if (!bindings) {
+    const all = nodeBindings(policy.accounts);
+    const urls = new Map(all.map((b) => [b.node, b.url]));
+    const nodes = new Map(all.map((b) => [b.url, b.node]));
+    bindings = { urlOf: (node) => urls.get(node), nodeAt: (url) => nodes.get(url) };
+    urlBindingsOf.set(policy, bindings);
+  }
+  return bindings;
+}
+
+/**
+ * A policy written before nodes were bound to URLs binds a user to a bare node id: say what to
+ * write instead (without its URL another agent could take the node's URL first).
+ */
+function bareNodeBindings(parsed: unknown): string[] {
+  const accounts = (parsed as { accounts?: unknown } | null)?.accounts;
+  if (typeof accounts !== "object" || accounts === null) return [];
+  return Object.entries(accounts).flatMap(([account, a]) =>
+    Object.entries(((a as { nodes?: unknown } | null)?.nodes as Record<string, unknown> | undefined) ?? {})
+      .filter(([, node]) => typeof node === "string")
+      .map(([user, node]) => `/accounts/${account}/nodes/${user} binds node ${String(node)} but not its URL: write {"node": ${JSON.stringify(node)}, "url": "<the agent's OB_SELF_URL>"}, so that no other agent can take that URL`),
+  );
 }
 
 const validPolicy = validator(Policy, "policy", (policy) => [
@@ -98,6 +154,7 @@ const validPolicy = validator(Policy, "policy", (policy) => [
     .filter(([, a]) => a.role === "service" && a.slug === undefined)
     .map(([account]) => ({ path: `/accounts/${account}/slug`, message: "is required for a service" })),
   ...ownershipProblems(policy.accounts),
+  ...bindingProblems(policy.accounts),
   ...Object.entries(policy.httpTokens ?? {})
     .filter(([, t]) => !(t.account in policy.accounts))
     .map(([hash, t]) => ({ path: `/httpTokens/${hash}/account`, message: `names account ${t.account}, which has no entry in accounts` })),
@@ -117,6 +174,8 @@ export async function loadPolicy(file: string): Promise<Policy> {
   } catch (err) {
     throw new Error(`REGISTRY_POLICY ${file} cannot be read as JSON (${(err as Error).message})`, { cause: err });
   }
+  const bare = typeof parsed === "object" ? bareNodeBindings(parsed) : [];
+  if (bare.length > 0) throw new Error(`REGISTRY_POLICY ${file}: ${bare.join("; ")}`);
   try {
     return validPolicy(parsed);
   } catch (err) {

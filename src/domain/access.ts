@@ -34,10 +34,13 @@ export type Permission = (typeof PERMISSIONS)[number];
  * trusted; `open`: no policy is configured, everything is allowed (a loopback development
  * server); `member`: an account the policy names; `stranger`: an account it does not.
  */
+/** An agent user's node, and the URL the node heartbeats with, as the policy binds them. */
+export type NodeBinding = { id: string; url: string };
+
 export type Principal =
   | { kind: "registry" }
   | { kind: "open" }
-  | { kind: "member"; account: string; role: Role; slug?: string; reads: readonly string[]; addresses?: readonly string[]; node?: string }
+  | { kind: "member"; account: string; role: Role; slug?: string; reads: readonly string[]; addresses?: readonly string[]; node?: NodeBinding }
   | { kind: "stranger"; account: string };
 
 const ALL: readonly Permission[] = PERMISSIONS;
@@ -55,7 +58,7 @@ const GRANTS: Record<Role, readonly Permission[]> = {
 };
 
 const who = (p: Principal) =>
-  p.kind === "member" ? `account ${p.account} (${p.role}${p.slug ? ` of ${p.slug}` : ""}${p.node ? ` of node ${p.node}` : ""})` : p.kind === "stranger" ? `account ${p.account}` : p.kind;
+  p.kind === "member" ? `account ${p.account} (${p.role}${p.slug ? ` of ${p.slug}` : ""}${p.node ? ` of node ${p.node.id}` : ""})` : p.kind === "stranger" ? `account ${p.account}` : p.kind;
 
 /** The slugs whose instances `p` may read: every one, or these. */
 export function readableSlugs(p: Principal): "all" | ReadonlySet<string> {
@@ -157,23 +160,21 @@ export const seesCheckDetail = (p: Principal) => !(p.kind === "member" && p.role
 export function checkReporter(p: Principal, caller: Caller | undefined, claimed: string): string {
   if (p.kind !== "member" || caller === undefined) return claimed;
   const user = caller.user ?? caller.name ?? caller.account;
-  return p.role === "agent" && p.node !== undefined ? `node ${p.node} (${user})` : `${user} of ${caller.account}`;
+  return p.role === "agent" && p.node !== undefined ? `node ${p.node.id} (${user})` : `${user} of ${caller.account}`;
 }
 
 /**
  * An agent reports checks only on the instances naming its own node: the instance's nodeUrl is
- * the URL its node heartbeats with (`ownNodeUrl`, undefined before the node joined). `instance`
- * undefined: there is no such instance, which the operation answers (404). Other roles are
- * decided by their permission alone.
+ * the URL the policy binds its node to. `instance` undefined: there is no such instance, which
+ * the operation answers (404). Other roles are decided by their permission alone.
  */
-export function assertMayReportOn(p: Principal, id: string, instance: { nodeUrl?: string | undefined } | undefined, ownNodeUrl: string | undefined): void {
+export function assertMayReportOn(p: Principal, id: string, instance: { nodeUrl?: string | undefined } | undefined): void {
   if (p.kind !== "member" || p.role !== "agent") return;
   if (p.node === undefined) {
-    throw forbidden(`${who(p)} is bound to no node, so it may report no checks; give its user a node in the policy (accounts.${p.account}.nodes: {"<user>": "<node id>"})`);
+    throw forbidden(`${who(p)} is bound to no node, so it may report no checks; give its user a node in the policy (accounts.${p.account}.nodes: {"<user>": {"node": "<node id>", "url": "<its OB_SELF_URL>"}})`);
   }
-  if (ownNodeUrl === undefined) throw forbidden(`${who(p)} may report checks once node ${p.node} has joined; start its agent so that it heartbeats`);
-  if (instance !== undefined && instance.nodeUrl !== ownNodeUrl) {
-    throw forbidden(`${who(p)} reports checks on the instances of its node only (nodeUrl ${ownNodeUrl}); instance ${id} names ${instance.nodeUrl ?? "no node"}`);
+  if (instance !== undefined && instance.nodeUrl !== p.node.url) {
+    throw forbidden(`${who(p)} reports checks on the instances of its node only (nodeUrl ${p.node.url}); instance ${id} names ${instance.nodeUrl ?? "no node"}`);
   }
 }
 

@@ -50,6 +50,19 @@ export function heartbeatChangesState(node: Node | null | undefined, h: Heartbea
   return !node || node.status === "Offline" || IDENTITY.some((f) => node[f] !== h[f]);
 }
 
+/** Where a policy binds agents' nodes to URLs: the URL of a bound node, the node of a bound URL. */
+export type NodeUrlBindings = { urlOf(nodeId: string): string | undefined; nodeAt(url: string): string | undefined };
+export const NO_BINDINGS: NodeUrlBindings = { urlOf: () => undefined, nodeAt: () => undefined };
+
+/** Why a node may not hold `url` under the policy's bindings (its own is another, or the URL is another's), or undefined when it may. */
+export function boundUrlConflict(bindings: NodeUrlBindings, nodeId: string, url: string): string | undefined {
+  const own = bindings.urlOf(nodeId);
+  if (own !== undefined && own !== url) return `the policy binds node ${nodeId} to ${own}`;
+  const holder = bindings.nodeAt(url);
+  if (holder !== undefined && holder !== nodeId) return `the policy binds ${url} to node ${holder}`;
+  return undefined;
+}
+
 /**
  * The other node that holds `url`, if any. A node's URL is its own: instances name their node by
  * it, so a heartbeat claiming another existing node's URL (an agent taking over its instances,

@@ -17,7 +17,7 @@ import { everyTick } from "../ticker.ts";
 import type { Entry, Names } from "../contract/names.ts";
 import { Heartbeat, type Node } from "../contract/schemas.ts";
 import { reader } from "../contract/validate.ts";
-import { heartbeatChangesState, isStale, urlHolder } from "../domain/node.ts";
+import { boundUrlConflict, heartbeatChangesState, isStale, urlHolder, type NodeUrlBindings } from "../domain/node.ts";
 import { isNewerTelemetry } from "../domain/telemetry.ts";
 import type { NodeLivenessCommands, NodesView } from "./ports.ts";
 import type { Unreadable } from "../unreadable.ts";
@@ -105,6 +105,8 @@ export function heartbeatIngest(deps: {
   nodes: NodesView;
   /** The nodes holding a URL (an index: a claim is checked without reading every node). */
   nodesWithUrl: (url: string) => Iterable<Node>;
+  /** The URLs the policy in force binds agents' nodes to (none without a policy: first come, first served). */
+  urlBindings: () => NodeUrlBindings;
   writer: TelemetryWriter;
   commands: NodeLivenessCommands;
   offlineAfterMs: number;
@@ -120,22 +122,29 @@ export function heartbeatIngest(deps: {
   const claiming = new Map<string, string>();
 
   /**
-   * The heartbeat as it may be taken: as it is, or, when it claims a URL another node holds,
-   * with the node's own URL kept (a known node) or not at all (a new one); logged and counted.
+   * The heartbeat as it may be taken: as it is, or, when it claims a URL that another node holds
+   * or that the policy does not bind to it, with the node's own URL kept (a known node) or not
+   * at all (a new one); logged and counted.
    */
   function withOwnUrl(h: Heartbeat, known: Node | undefined): Heartbeat | undefined {
-    if (known?.url === h.url) return h;
+    const unbound = boundUrlConflict(deps.urlBindings(), h.id, h.url);
+    if (unbound === undefined && known?.url === h.url) return h;
     const claimer = claiming.get(h.url);
     const holder = urlHolder(deps.nodesWithUrl(h.url), h.id, h.url)?.id ?? (claimer !== undefined && claimer !== h.id ? claimer : undefined);
-    if (holder === undefined) return h;
+    if (unbound === undefined && holder === undefined) return h;
     counts.urlTaken++;
     const key = `${h.id} ${h.url}`;
     if (!loggedClaims.has(key) && loggedClaims.size < MAX_LOGGED_CLAIMS) {
       loggedClaims.add(key);
-      log.warn(
-        { node: h.id, url: h.url, holder, kept: known?.url ?? null },
-        known ? "heartbeat refused a URL another node holds; the node keeps its own (remove the holder first: registry node rm)" : "node not joined: its URL is another node's (remove that node first: registry node rm, or give this one its own OB_SELF_URL)",
-      );
+      const kept = known?.url ?? null;
+      if (unbound !== undefined) {
+        log.warn({ node: h.id, url: h.url, kept }, `heartbeat refused: ${unbound} (set the agent's OB_SELF_URL to the URL its policy entry binds, or change the policy's nodes)`);
+      } else {
+        log.warn(
+          { node: h.id, url: h.url, holder, kept },
+          known ? "heartbeat refused a URL another node holds; the node keeps its own (remove the holder first: registry node rm)" : "node not joined: its URL is another node's (remove that node first: registry node rm, or give this one its own OB_SELF_URL)",
+        );
+      }
     }
     return known ? { ...h, url: known.url } : undefined;
   }

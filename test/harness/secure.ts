@@ -15,6 +15,7 @@ export const USERS = {
   "user-svc": "user-svc-example",
   "order-svc": "order-svc-example",
   "agent-node-1": "agent-1-example",
+  "agent-node-2": "agent-2-example",
 } as const;
 export type User = keyof typeof USERS;
 
