@@ -4,6 +4,7 @@
  */
 import { ID_PATTERN, PATTERN_MEANING, isValidId } from "./contract/ids.ts";
 import { isValidPrefix } from "./contract/names.ts";
+import { offlineWindowProblem } from "./domain/node.ts";
 
 export type Config = {
   /** NATS_URL: comma-separated server URLs. */
@@ -227,9 +228,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   if (!/^https?:\/\/[\x21-\x7E]+$/.test(config.selfUrl) || !URL.canParse(config.selfUrl)) {
     problems.push(`OB_SELF_URL "${config.selfUrl}" is not an http or https URL such as http://node1.internal:11337`);
   }
-  if (config.offlineAfterMs <= config.heartbeatIntervalMs) {
-    problems.push(`REGISTRY_OFFLINE_AFTER_MS (${config.offlineAfterMs}) must be longer than REGISTRY_HEARTBEAT_INTERVAL_MS (${config.heartbeatIntervalMs})`);
-  }
+  const offlineWindow = offlineWindowProblem(config.offlineAfterMs, config.heartbeatIntervalMs);
+  if (offlineWindow) problems.push(`REGISTRY_OFFLINE_AFTER_MS (${config.offlineAfterMs}) ${offlineWindow}`);
   if (!LEVELS.includes(config.logLevel)) problems.push(`LOG_LEVEL "${config.logLevel}" must be one of ${LEVELS.join(", ")}`);
   if ([config.natsCreds, config.natsNkey, config.natsUser].filter(Boolean).length > 1) {
     problems.push("more than one of NATS_CREDS, NATS_NKEY and NATS_USER is set; use one way to authenticate");

@@ -60,3 +60,13 @@ test("config - bad values are refused in one message naming each variable", () =
       /REGISTRY_HTTP_ADDR "everywhere" must be host:port .* or off/.test(err.message),
   );
 });
+
+test("config - an offline window under two heartbeat intervals is refused, saying the least it may be; two intervals and the default three start", () => {
+  assert.throws(
+    () => configFromEnv({ REGISTRY_HEARTBEAT_INTERVAL_MS: "5000", REGISTRY_OFFLINE_AFTER_MS: "6000" }),
+    (err: Error) => /REGISTRY_OFFLINE_AFTER_MS \(6000\) must be at least two heartbeat intervals \(10000 ms at REGISTRY_HEARTBEAT_INTERVAL_MS 5000\)/.test(err.message),
+  );
+  assert.throws(() => configFromEnv({ REGISTRY_OFFLINE_AFTER_MS: "9999" }), /REGISTRY_OFFLINE_AFTER_MS \(9999\) must be at least two heartbeat intervals/);
+  assert.equal(configFromEnv({ REGISTRY_OFFLINE_AFTER_MS: "10000" }).offlineAfterMs, 10_000);
+  assert.equal(configFromEnv({ REGISTRY_HEARTBEAT_INTERVAL_MS: "2000" }).offlineAfterMs, 6000);
+});

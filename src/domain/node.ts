@@ -130,6 +130,16 @@ export const nodeDecider: Decider<NodeState, NodeCommand, NodeEvent> = {
 };
 
 /**
+ * Why an offline window is too short for the heartbeat interval, or undefined. Under two
+ * intervals, one late heartbeat turns a live node Offline, and the registry's own heartbeat
+ * (`ownHeartbeatFreshMs`) has too little slack to tell a late beat from lost servers.
+ */
+export function offlineWindowProblem(offlineAfterMs: number, intervalMs: number): string | undefined {
+  if (offlineAfterMs >= 2 * intervalMs) return undefined;
+  return `must be at least two heartbeat intervals (${2 * intervalMs} ms at REGISTRY_HEARTBEAT_INTERVAL_MS ${intervalMs}): under that, one late heartbeat turns a live node Offline; leave it unset for three intervals`;
+}
+
+/**
  * How recent this process's own node's latest stored heartbeat must be for silence elsewhere to
  * mean silent nodes: it goes stale before any node beating on the same interval goes Offline, yet
  * an own beat that comes a little late (its usage is read before it is sent) does not pause
