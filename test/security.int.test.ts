@@ -230,6 +230,11 @@ describe("security: roles of secure/policy.json, enforced by nats-server and the
     const gone = (await call("order-svc", "instance.register", { id: "order-svc_gone", url: "http://127.0.0.1:9722" })).body.instance;
     await call("order-svc", "instance.remove", { id: gone.id });
     assert.equal((await call("order-svc", "history", { entity: "instance", id: gone.id })).body.events.length, 2);
+    // ...also once an operator gave the id to a service it may not read: it reads its own past on it, not the new owner's.
+    assert.equal((await call("deployer", "instance.register", { id: gone.id, url: "http://127.0.0.1:9024", slug: "user-svc" })).code, undefined);
+    const past = (await call("order-svc", "history", { entity: "instance", id: gone.id })).body;
+    assert.deepEqual(past.events?.map((e: { type: string; by?: { account: string } }) => [e.type, e.by?.account]), [["InstanceRegistered", "ORDER_SVC"], ["InstanceRemoved", "ORDER_SVC"]], JSON.stringify(past));
+    assert.equal((await call("order-svc", "instance.get", { id: gone.id })).code, 404, "its present is the new owner's");
     const { instance: hidden } = (await call("deployer", "instance.register", { url: "http://127.0.0.1:9723", slug: "billing-svc" })).body;
     await call("deployer", "instance.remove", { id: hidden.id });
     assert.equal((await call("order-svc", "history", { entity: "instance", id: hidden.id })).code, 404);
