@@ -155,8 +155,12 @@ describe("security: roles of secure/policy.json, enforced by nats-server and the
   test("security - a service registers only at the addresses its policy grants: another's is 403 naming its grant, and stays free for its owner", async () => {
     await refused("user-svc", "instance.register", { url: "http://10.20.0.99:8080" }, /may not register an instance at http:\/\/10\.20\.0\.99:8080\/?: its policy grants it 127\.0\.0\.1:9000-9299 only/);
     await refused("user-svc", "instance.register", { url: "http://127.0.0.1:9700" }, /its policy grants it 127\.0\.0\.1:9000-9299 only; register an address inside them, or ask an operator/);
-    // Another spelling of a granted address, which a resolver would read as 127.0.0.1, is not inside it.
-    await refused("user-svc", "instance.register", { url: "tcp://2130706433:9010" }, /may not register an instance at tcp:\/\/2130706433:9010/);
+    // Another spelling of an address, which a resolver would read as 127.0.0.1, is no address at all.
+    const before = await eventCount();
+    const spelled = await call("user-svc", "instance.register", { url: "tcp://2130706433:9010" });
+    assert.equal(spelled.code, 400);
+    assert.match(spelled.body.error.message, /writes the IPv4 address 127\.0\.0\.1 another way; write it as 127\.0\.0\.1/);
+    assert.equal(await eventCount(), before);
     await refused("user-svc", "instance.register", { host: "user.internal", ip: "127.0.0.1", port: 9011 }, /may not register an instance at http:\/\/user\.internal:9011/);
     const owner = await call("order-svc", "instance.register", { url: "http://127.0.0.1:9700" });
     assert.equal(owner.code, undefined, JSON.stringify(owner.body));

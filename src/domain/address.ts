@@ -33,6 +33,19 @@ function unparsable(url: string): string {
 }
 
 /**
+ * The IPv4 address a URL's host stands for when it is not written as one: a number, hex, octal,
+ * parts left out or percent-encoded (`2130706433`, `0x7f.1`, `0177.0.0.1`, `127.1`), which URL
+ * readers and resolvers take for an address (here 127.0.0.1); undefined for any other host.
+ * Such spellings are refused: a grant, a reader or a person would see another host than is called.
+ */
+function disguisedIpv4(url: string): string | undefined {
+  const written = /^[a-z][a-z0-9+.-]*:\/\/(?:[^@/?#]*@)?([^:/?#[\]]*)/i.exec(url)?.[1]?.toLowerCase();
+  if (!written || IPV4.test(written)) return undefined;
+  const read = URL.canParse(`http://${written}/`) ? new URL(`http://${written}/`).hostname : undefined;
+  return read !== undefined && IPV4.test(read) ? read : undefined;
+}
+
+/**
  * Where a URL may point: a scheme of `schemes`, a host, no `user:password@` (a registry is
  * read by every service: no secrets in it), at most the URL length. Returns what is wrong.
  */
@@ -45,6 +58,8 @@ function urlProblems(url: string, schemes: readonly string[]): string[] {
   if (!schemes.includes(scheme)) problems.push(`has scheme ${scheme}, which is not one of ${schemes.join(", ")}`);
   if (parsed.username || parsed.password) problems.push("carries a user or password; keep credentials out of the registry");
   if (!parsed.hostname) problems.push("has no host");
+  const ipv4 = disguisedIpv4(url);
+  if (ipv4 !== undefined) problems.push(`writes the IPv4 address ${ipv4} another way; write it as ${ipv4}`);
   return problems;
 }
 
@@ -53,6 +68,15 @@ function assertUrl(url: string, path: string, schemes: readonly string[]): void 
   if (problems.length === 0) return;
   const details = problems.map((message) => ({ path, message }));
   throw badRequest(`invalid instance: ${path} ${JSON.stringify(url.length > 100 ? `${url.slice(0, 100)}...` : url)} ${problems.join("; ")}`, details);
+}
+
+/** What a URL has where a registration gave `field` beside it (an IP address is its ip, not its host). */
+function urlPartSaid(field: "scheme" | "host" | "ip" | "port" | "path", read: Omit<Address, "url">): string {
+  const found = read[field];
+  if (found !== undefined) return `whose ${field} is ${JSON.stringify(found)}`;
+  if (field === "host") return `whose host is the IP address ${read.ip ?? ""} (give it as ip, or leave host out)`;
+  if (field === "ip") return `whose host is the name ${read.host ?? ""}, not an IP address (give it as host, or leave ip out)`;
+  return `which has no ${field}`;
 }
 
 function fromUrl(request: RegisterInstanceRequest & { url: string }): Address {
@@ -69,7 +93,7 @@ function fromUrl(request: RegisterInstanceRequest & { url: string }): Address {
   for (const field of ["scheme", "host", "ip", "port", "path"] as const) {
     const given = request[field];
     if (given !== undefined && given !== read[field]) {
-      mismatches.push({ path: `/${field}`, message: `${JSON.stringify(given)} does not match the url's ${JSON.stringify(read[field] ?? null)}` });
+      mismatches.push({ path: `/${field}`, message: `${JSON.stringify(given)} does not match the url, ${urlPartSaid(field, read)}` });
     }
   }
   if (mismatches.length > 0) {

@@ -6,8 +6,8 @@
  * address only, so a service's checks reach its granted addresses and nothing else.
  *
  * Matching is literal: an IP address matches IP grants only, a host name only a grant of that
- * name (case-insensitive), so no spelling of an address (`2130706433`, `0x7f.1`, `127.1`) that
- * a resolver would turn into another one slips past a block it is not in.
+ * name (case-insensitive). Spellings a resolver would turn into an IPv4 address (`2130706433`,
+ * `0x7f.1`, `127.1`) never get here: the address is refused first (domain/address.ts).
  */
 import { defaultPortOf, type Address } from "./address.ts";
 
