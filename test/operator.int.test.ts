@@ -33,6 +33,14 @@ describe("operator: registry auth add-service keeps an existing key", () => {
       assert.equal(forced.code, 0, forced.stderr);
       assert.notEqual(await readFile(seedFile, "utf8"), seed);
       assert.notEqual(JSON.parse(forced.stdout).publicKey, JSON.parse(first.stdout).publicKey);
+
+      // Billing_svc would get billing-svc's account, BILLING_SVC: refused, naming --account; nothing written.
+      const alike = await runCli(["auth", "add-service", "Billing_svc", "--dir", dir], { NATS_URL: "nats://127.0.0.1:1" });
+      assert.equal(alike.code, 2);
+      assert.match(alike.stderr, /Billing_svc would be account BILLING_SVC, which billing-svc \(.*billing-svc\.nk\) is already: give Billing_svc an account of its own with --account NAME/);
+      await assert.rejects(readFile(join(dir, "Billing_svc.nk")));
+      const named = await runCli(["auth", "add-service", "Billing_svc", "--dir", dir, "--account", "BILLING_2", "--json"], { NATS_URL: "nats://127.0.0.1:1" });
+      assert.equal(named.code, 0, named.stderr);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -104,7 +112,8 @@ describe("operator: registry auth reload reloads every registry process", () => 
   test("operator - only an admin may reload: the server does not route it for other accounts", async () => {
     for (const user of ["viewer", "user-svc", "deployer"] as const) {
       const run = await runCli(["auth", "reload"], as(user));
-      assert.notEqual(run.code, 0, user);
+      assert.equal(run.code, 1, `${user}: refused, not unreachable: ${run.stderr}`);
+      assert.match(run.stderr, /only an admin account may reload the policy: nats-server routes registry\.policy\.reload to the registry from ADMIN accounts alone, and the registry answers this connection's other requests; connect as an admin/, user);
     }
   });
 });

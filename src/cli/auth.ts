@@ -4,9 +4,11 @@
  * what to add to the server's configuration and the registry's policy, and how to reload
  * both. The registry keeps no credentials: nats-server checks them, the policy grants.
  */
-import { chmod, mkdir, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createUser } from "@nats-io/nkeys";
+import { RequestError } from "@nats-io/transport-node";
+import { RegistryError } from "../contract/errors.ts";
 import { SLUG_PATTERN } from "../contract/ids.ts";
 import { namesFor } from "../contract/names.ts";
 import { randomBytes } from "node:crypto";
@@ -44,7 +46,14 @@ export function authCommand(program: Command, cli: Cli): void {
 }
 
 async function reload(ctx: CliContext): Promise<void> {
-  const processes = await (await ctx.client()).reloadPolicy();
+  const client = await ctx.client();
+  const processes = await client.reloadPolicy().catch(async (err: unknown) => {
+    // The secure layout imports policy.reload into admin accounts only: to anyone else no registry answers it, though one runs.
+    if (!(err instanceof RegistryError && err.code === 503 && err.cause instanceof RequestError && err.cause.isNoResponders())) throw err;
+    const running = await client.healthStatus().then(() => true, () => false);
+    if (!running) throw err;
+    throw new RegistryError(403, "only an admin account may reload the policy: nats-server routes registry.policy.reload to the registry from ADMIN accounts alone, and the registry answers this connection's other requests; connect as an admin (NATS_USER and NATS_PASSWORD, NATS_NKEY or NATS_CREDS of one)", { cause: err });
+  });
   ctx.print({ processes }, () =>
     table(
       ["PROCESS", "PID", "POLICY"],
@@ -56,11 +65,23 @@ async function reload(ctx: CliContext): Promise<void> {
   if (kept.length > 0) throw new Error(`${kept.length} of ${processes.length} registry processes kept their last policy (pid ${kept.map((p) => p.pid).join(", ")}); fix what they say and run registry auth reload again`);
 }
 
+/** A service's NATS account unless --account names one: its slug in capitals, - as _. */
+const defaultAccountOf = (slug: string) => slug.toUpperCase().replaceAll("-", "_");
+
+/** Two slugs can make one default account (billing-svc, Billing_svc): refuse the second, by the keys already in `dir`. */
+async function assertAccountFree(dir: string, slug: string, account: string): Promise<void> {
+  const keys = await readdir(dir).catch(() => [] as string[]);
+  const other = keys.map((file) => /^(.+)\.nk$/.exec(file)?.[1]).find((s) => s !== undefined && s !== slug && defaultAccountOf(s) === account);
+  if (other !== undefined) {
+    throw new UsageError(`${slug} would be account ${account}, which ${other} (${join(dir, `${other}.nk`)}) is already: give ${slug} an account of its own with --account NAME`);
+  }
+}
+
 type ServiceOptions = { account?: string; reads?: string[]; address?: string[]; dir: string; force?: boolean };
 
 async function addService(ctx: CliContext, slug: string, o: ServiceOptions): Promise<void> {
   if (!new RegExp(SLUG_PATTERN).test(slug)) throw new UsageError(`slug "${slug}" must be 1 to 128 letters, digits, - and _`);
-  const account = o.account ?? slug.toUpperCase().replaceAll("-", "_");
+  const account = o.account ?? defaultAccountOf(slug);
   const reads = o.reads ?? [];
   const addresses = o.address ?? [];
   for (const grant of addresses) {
@@ -68,6 +89,8 @@ async function addService(ctx: CliContext, slug: string, o: ServiceOptions): Pro
     if (typeof read === "string") throw new UsageError(`--address ${grant}: ${read}`);
   }
   const dir = o.dir;
+
+  if (o.account === undefined) await assertAccountFree(dir, slug, account);
 
   const user = createUser();
   const seedFile = join(dir, `${slug}.nk`);
