@@ -24,7 +24,7 @@ import type { EventStore } from "./eventstore/eventStore.ts";
 import { readDefinition, readInstance, readNode } from "./contract/readers.ts";
 import { unreadableCounter } from "./unreadable.ts";
 import { authorize } from "./access/authorizer.ts";
-import { callerOfBearer, loadPolicy, nodeUrlBindings, policyWarnings, watchVisibility } from "./access/policy.ts";
+import { callerOfBearer, loadPolicy, nodeUrlBindings, policyWarnings, watchView } from "./access/policy.ts";
 import { policyReloads } from "./access/policyReloads.ts";
 import { guardStorage, prepareOnReconnect, prepareStorage, storagePorts } from "./storage.ts";
 import { streamCapacity, type Capacity } from "./eventstore/capacity.ts";
@@ -334,7 +334,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
           metrics: () => metrics.render(),
           watch: {
             feed: changeFeed({ js, eventsStream: names.eventsStream, eventSubjects: names.eventSubjects, definitions, instances: instanceMirror, nodes, log }),
-            visibleTo: (caller) => watchVisibility(policy, caller),
+            viewOf: (caller) => watchView(policy, caller),
             budget: watchers,
           },
         }).catch(async (err: unknown) => {

@@ -342,6 +342,16 @@ describe("HTTP face in a secured setup: bearer tokens stand for NATS accounts", 
       await viewer.next("user-svc, to a viewer", (e) => e.event === "instance" && e.data.slug === "user-svc");
       assert.ok(!service.events.some((e) => e.event === "instance" && e.data.slug === "payments"), "a service sees no other slug");
       assert.ok(!service.events.some((e) => e.event === "appended"), "a service has no audit:view");
+
+      // What a check saw goes to operators, not to the service (as when it reads the instance).
+      const own = (await r.call("instance.register", { url: "http://127.0.0.1:9103", slug: "user-svc", check: { type: "http", intervalMs: 60_000, failuresBeforeChange: 1 } })).body.instance;
+      await r.call("instance.checked", { id: own.id, outcome: "unreachable", detail: "connect ECONNREFUSED 10.9.9.9:5432", checkedBy: "registry test" });
+      const checked = (e: { event: string; data: any }) => e.event === "instance" && e.data.instance?.id === own.id && e.data.instance.status === "Unreachable";
+      const toViewer = await viewer.next("the check's outcome, to a viewer", checked);
+      assert.match(toViewer.data.instance.details, /ECONNREFUSED 10\.9\.9\.9/);
+      const toService = await service.next("the check's outcome, to its service", checked);
+      assert.equal(toService.data.instance.statusCause, "check-unreachable");
+      assert.equal(toService.data.instance.details, undefined, "not what the probe saw");
     } finally {
       await viewer.close();
       await service.close();

@@ -8,8 +8,8 @@
  */
 import type { RegistryApi, RequestContext } from "../contract/api.ts";
 import { notFound, RegistryError } from "../contract/errors.ts";
-import type { HistoryEntry, Instance } from "../contract/schemas.ts";
-import { assertMay, assertMayChooseId, assertMayRegisterAt, assertMayReportOn, assertMaySetStatusAs, checkReporter, ownedSlug, readableSlugs, seesCheckDetail, type Permission, type Principal } from "../domain/access.ts";
+import type { HistoryEntry } from "../contract/schemas.ts";
+import { instanceSeenBy, assertMay, assertMayChooseId, assertMayRegisterAt, assertMayReportOn, assertMaySetStatusAs, checkReporter, ownedSlug, readableSlugs, seesCheckDetail, type Permission, type Principal } from "../domain/access.ts";
 import { resolveAddress } from "../domain/address.ts";
 import { principalOf, type Policy } from "./policy.ts";
 
@@ -26,20 +26,6 @@ export type InstanceOwners = {
 };
 
 const CHECK_CAUSE = /^check-(.*)$/;
-/**
- * The causes whose details someone stated: the instance or an operator (given with the status
- * or the registration) or the lease's own words. A check's status keeps the probe's answer in
- * details, and causes that state none (node-offline, node-online, lease-renewed) keep the
- * details before them, which may be a check's.
- */
-const STATED_DETAILS = new Set<Instance["statusCause"]>(["registered", "reported", "operator", "lease-expired"]);
-
-/** An instance as a caller who may not see what checks saw reads it: its status and cause, without the probe's answer. */
-function outcomeOnly(instance: Instance): Instance {
-  if (STATED_DETAILS.has(instance.statusCause)) return instance;
-  const { details: _probeAnswer, ...rest } = instance;
-  return rest;
-}
 /** A history entry, likewise: a check's status change says its outcome, not the probe's answer. */
 function entryOutcomeOnly(entry: HistoryEntry): HistoryEntry {
   const outcome = CHECK_CAUSE.exec(entry.cause ?? "")?.[1];
@@ -61,7 +47,6 @@ export function authorize(api: RegistryApi, policy: () => Policy | undefined, ow
   }
 
   /** What a reply shows `p` of an instance. */
-  const shown = (p: Principal, instance: Instance) => (seesCheckDetail(p) ? instance : outcomeOnly(instance));
 
   /** Reads of an instance one may not read look like reads of one that is not there. */
   async function viewInstance(p: Principal, id: string): Promise<void> {
@@ -94,7 +79,7 @@ export function authorize(api: RegistryApi, policy: () => Policy | undefined, ow
         for (const id of new Set([request.id, holder])) if (id !== undefined) await onInstance(p, "instance:edit", id);
       }
       const reply = await api.registerInstance(request, ctx);
-      return { ...reply, instance: shown(p, reply.instance) };
+      return { ...reply, instance: instanceSeenBy(p, reply.instance) };
     },
     async removeInstance(req, ctx) {
       await onInstance(principal(ctx), "instance:delete", req.id);
@@ -105,13 +90,13 @@ export function authorize(api: RegistryApi, policy: () => Policy | undefined, ow
       await onInstance(p, "instance:edit", req.id);
       assertMaySetStatusAs(p, req.by);
       const { instance } = await api.reportStatus(req, ctx);
-      return { instance: shown(p, instance) };
+      return { instance: instanceSeenBy(p, instance) };
     },
     async renewLease(req, ctx) {
       const p = principal(ctx);
       await onInstance(p, "instance:edit", req.id);
       const { instance } = await api.renewLease(req, ctx);
-      return { instance: shown(p, instance) };
+      return { instance: instanceSeenBy(p, instance) };
     },
     async recordCheck(req, ctx) {
       const p = principal(ctx);
@@ -128,7 +113,7 @@ export function authorize(api: RegistryApi, policy: () => Policy | undefined, ow
       assertMay(p, "instance:view", p.kind === "member" && p.role === "service" ? p.slug : undefined);
       await viewInstance(p, req.id);
       const { instance } = await api.getInstance(req, ctx);
-      return { instance: shown(p, instance) };
+      return { instance: instanceSeenBy(p, instance) };
     },
     async listInstances(req, ctx) {
       const p = principal(ctx);
@@ -137,7 +122,7 @@ export function authorize(api: RegistryApi, policy: () => Policy | undefined, ow
       if (req.slug !== undefined) assertMay(p, "instance:view", req.slug);
       else assertMay(p, "instance:view", p.kind === "member" ? p.slug : undefined);
       const page = await api.listInstances(req, { ...ctx, readableSlugs: readable });
-      return { ...page, instances: page.instances.map((i) => shown(p, i)) };
+      return { ...page, instances: page.instances.map((i) => instanceSeenBy(p, i)) };
     },
 
     getNode: (req, ctx) => (may(ctx, "node:view"), api.getNode(req, ctx)),

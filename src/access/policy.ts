@@ -8,11 +8,12 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import Type from "typebox";
 import type { Caller, RequestContext } from "../contract/api.ts";
+import type { Instance } from "../contract/schemas.ts";
 import { unauthorized, type ErrorDetail } from "../contract/errors.ts";
 import { ID_PATTERN, SLUG_PATTERN } from "../contract/ids.ts";
 import { LIMITS, NODE_URL_PATTERN } from "../contract/limits.ts";
 import { validator } from "../contract/validate.ts";
-import { ROLES, idPrefixesMeet, may, ownIdPrefix, type NodeBinding, type Principal } from "../domain/access.ts";
+import { ROLES, idPrefixesMeet, instanceSeenBy, may, ownIdPrefix, type NodeBinding, type Principal } from "../domain/access.ts";
 import { grantsOverlap, parseGrant, type AddressGrant } from "../domain/addressGrants.ts";
 import { NO_BINDINGS, type NodeUrlBindings } from "../domain/node.ts";
 
@@ -223,11 +224,27 @@ export function principalOf(policy: Policy | undefined, ctx: RequestContext): Pr
   };
 }
 
-/** What a watcher sees of the live feed: each kind of change only where its role may view it. */
-export function watchVisibility(policy: Policy | undefined, caller: Caller | undefined): (change: { kind: "instance" | "node" | "definition" | "appended"; slug?: string | undefined }) => boolean {
+/** A change on the live feed, as far as who may see it matters. */
+type WatchedChange = { kind: "instance" | "node" | "definition" | "appended"; slug?: string | undefined; instance?: Instance | null };
+/** Changes as a caller who may not see what checks saw gets them, one copy per change whoever watches (the face sends each copy's frame once). */
+const outcomeOnlyCopies = new WeakMap<object, object>();
+
+/**
+ * What a watcher sees of the live feed: each kind of change only where its role may view it
+ * (undefined: not at all), and an instance as that role reads it (a service: without what checks saw).
+ */
+export function watchView(policy: Policy | undefined, caller: Caller | undefined): <C extends WatchedChange>(change: C) => C | undefined {
   const p = principalOf(policy, caller ? { caller } : {});
   const permission = { instance: "instance:view", node: "node:view", definition: "definition:view", appended: "audit:view" } as const;
-  return (change) => may(p, permission[change.kind], change.kind === "instance" ? change.slug : undefined);
+  return (change) => {
+    if (!may(p, permission[change.kind], change.kind === "instance" ? change.slug : undefined)) return undefined;
+    if (!change.instance) return change;
+    const seen = instanceSeenBy(p, change.instance);
+    if (seen === change.instance) return change;
+    let copy = outcomeOnlyCopies.get(change) as typeof change | undefined;
+    if (!copy) outcomeOnlyCopies.set(change, (copy = { ...change, instance: seen }));
+    return copy;
+  };
 }
 
 /** What the NATS server says of the registry's connection (src/nats/serverAccount.ts). */

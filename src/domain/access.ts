@@ -4,6 +4,7 @@
  * permissions (`registry-svc:instance:view` and the rest) are granted to roles here, once.
  */
 import type { Caller } from "../contract/api.ts";
+import type { Instance } from "../contract/schemas.ts";
 import { forbidden } from "../contract/errors.ts";
 import { DERIVED_ID_PREFIX } from "../contract/ids.ts";
 import type { Address } from "./address.ts";
@@ -147,10 +148,28 @@ export function assertMayChooseId(p: Principal, id: string, derived: string): vo
 }
 
 /**
+ * The causes whose details someone stated: the instance or an operator (given with the status
+ * or the registration) or the lease's own words. A check's status keeps the probe's answer in
+ * details, and causes that state none (node-offline, node-online, lease-renewed) keep the
+ * details before them, which may be a check's.
+ */
+const STATED_DETAILS = new Set<Instance["statusCause"]>(["registered", "reported", "operator", "lease-expired"]);
+
+/** An instance as a caller who may not see what checks saw reads it: its status and cause, without the probe's answer. */
+function outcomeOnly(instance: Instance): Instance {
+  if (STATED_DETAILS.has(instance.statusCause)) return instance;
+  const { details: _probeAnswer, ...rest } = instance;
+  return rest;
+}
+
+/**
  * Whether `p` sees what a check saw (the probe's answer, its error, its timing) or only its
  * outcome: the checks run from the registry's network, which a service has no view of.
  */
 export const seesCheckDetail = (p: Principal) => !(p.kind === "member" && p.role === "service");
+
+/** An instance as `p` may read it: whole, or without what checks saw. */
+export const instanceSeenBy = (p: Principal, instance: Instance): Instance => (seesCheckDetail(p) ? instance : outcomeOnly(instance));
 
 /**
  * Who ran a check, as the history tells it: for a caller, its identity (an agent's node and its

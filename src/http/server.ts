@@ -42,7 +42,7 @@ export type HttpDeps = {
   /** Told of every operation answered: ok or the error code, and how long it took. */
   observe?: (operation: string, outcome: string, seconds: number) => void;
   /** `GET /registry-svc/watch`: the live feed, what of it a caller may see, and what watchers may hold. */
-  watch?: { feed: ChangeFeed; visibleTo: (caller: Caller | undefined) => (e: FeedEvent) => boolean; budget: WatcherBudget };
+  watch?: { feed: ChangeFeed; viewOf: (caller: Caller | undefined) => (e: FeedEvent) => FeedEvent | undefined; budget: WatcherBudget };
   /** `GET /metrics`: the Prometheus text. */
   metrics?: () => Promise<{ contentType: string; body: string }>;
 };
@@ -181,7 +181,7 @@ export async function startHttp(deps: HttpDeps): Promise<HttpFace> {
         const full = new RegistryError(503, `too many watchers: ${max} are connected, the most this registry takes (REGISTRY_WATCHERS_MAX); retry in ${WATCH_RETRY_AFTER_S} s, or raise REGISTRY_WATCHERS_MAX`);
         return reply.code(503).header("retry-after", String(WATCH_RETRY_AFTER_S)).send(full.toJSON());
       }
-      const visible = watch.visibleTo(caller);
+      const view = watch.viewOf(caller);
       reply.hijack();
       const out = reply.raw;
       let unsubscribe = () => undefined as void;
@@ -210,7 +210,8 @@ export async function startHttp(deps: HttpDeps): Promise<HttpFace> {
       write(": changes of instances, nodes and definitions, and events as they are appended\n\n");
       if (out.destroyed) return;
       unsubscribe = watch.feed.subscribe((e) => {
-        if (visible(e)) write(frameOf(e));
+        const seen = view(e);
+        if (seen) write(frameOf(seen));
       });
     });
   }
