@@ -94,6 +94,13 @@ describe("storage: changed from outside", () => {
       assert.ok(lines.some((l) => l.includes(`${names.eventsStream} is gone: deleted outside the registry"`)), "logged, and not restored");
       assert.match(await (await fetch(`${r.httpUrl}/metrics`)).text(), new RegExp(`registry_storage_changes_total\\{stream="${names.eventsStream}"\\} 1`));
       await assert.rejects(c.jsm.streams.info(names.eventsStream), "not created again");
+      // Callers are told the stream is gone, as a 503, not a timeout of the server or an internal error.
+      for (const [subject, body] of [["history", { since: new Date(0).toISOString() }], ["instance.register", { url: "http://127.0.0.1:7399", slug: "kept-svc" }]] as const) {
+        const reply = await c.call(subject, body);
+        assert.equal(reply.code, 503, `${subject}: ${JSON.stringify(reply.body)}`);
+        assert.match(reply.body.error.message, new RegExp(`the stream ${names.eventsStream} is gone: it was deleted outside the registry.*restore it from a backup`), subject);
+      }
+      await assert.rejects(c.jsm.streams.info(names.eventsStream), "not created by a write either");
       await c.jsm.streams.add(config); // as another client (or an old registry) would
       await assert.rejects(rebuildBuckets(c.nc, names, silentLog), /refusing to rebuild: .*was created at .* after the bucket/);
       for (const id of ids) assert.equal((await c.call("instance.get", { id })).code, undefined, `${id} is still registered`);

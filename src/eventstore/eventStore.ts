@@ -16,6 +16,7 @@ import { RegistryError } from "../contract/errors.ts";
 import type { Unreadable } from "../unreadable.ts";
 import { hardCapBytes, type Capacity } from "./capacity.ts";
 import { readSubjects } from "../nats/readSubjects.ts";
+import { streamExists, streamGone } from "../nats/streamGone.ts";
 import { StreamApiError, WRONG_LAST_SEQUENCE, type StreamRequests } from "../nats/streamRequests.ts";
 import { readEvent, type EventEnvelope } from "./storedEvents.ts";
 
@@ -118,6 +119,11 @@ export function natsEventStore(
     return found;
   }
 
+  /** Why a read or an append failed: the stream is gone (a direct get of a missing stream only times out), or the server is unavailable. */
+  async function failure(what: string, err: unknown): Promise<RegistryError> {
+    return (await streamExists(js, stream)) === false ? streamGone(stream, err) : unavailable(what, err);
+  }
+
   return {
     latestReadableBefore,
 
@@ -126,7 +132,7 @@ export function natsEventStore(
       try {
         msg = await requests.lastBySubject(stream, subject);
       } catch (err) {
-        throw unavailable(`reading ${subject} from ${stream}`, err);
+        throw await failure(`reading ${subject} from ${stream}`, err);
       }
       if (msg === null) return null;
       const read = readEvent(msg.data, subject);
@@ -148,7 +154,7 @@ export function natsEventStore(
       } catch (err) {
         if (err instanceof StreamApiError && err.errCode === WRONG_LAST_SEQUENCE) throw new VersionConflict(subject, expectedSeq);
         if (err instanceof StreamApiError && err.errCode === STREAM_STORE_FAILED) throw new StreamFull(stream, err.message, err);
-        throw unavailable(`appending to ${stream}`, err);
+        throw await failure(`appending to ${stream}`, err);
       }
     },
   };

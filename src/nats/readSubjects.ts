@@ -7,6 +7,7 @@
  * what it waited for.
  */
 import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
+import { isStreamNotFound, streamGone } from "./streamGone.ts";
 
 const IDLE_MS = 10_000;
 
@@ -71,6 +72,7 @@ async function lastMessageOf(js: JetStreamClient, stream: string, filter: string
     return m ? { seq: m.seq, time: m.time.getTime() } : undefined;
   } catch (err) {
     if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) return undefined;
+    if (isStreamNotFound(err)) throw streamGone(stream, err);
     throw err;
   }
 }
