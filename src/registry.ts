@@ -333,7 +333,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
           observe: (operation, outcome, seconds) => metrics.observeRequest("http", operation, outcome, seconds),
           metrics: () => metrics.render(),
           watch: {
-            feed: changeFeed({ js, eventsStream: names.eventsStream, eventSubjects: names.eventSubjects, definitions, instances: instanceMirror, nodes, log }),
+            feed: changeFeed({ js, eventsStream: names.eventsStream, eventSubjects: names.eventSubjects, definitions, instances: instanceMirror, nodes, unreadable, log }),
             viewOf: (caller) => watchView(policy, caller),
             budget: watchers,
           },

@@ -20,6 +20,7 @@ import { projectorConsumerConfig } from "./projector/projector.ts";
 import { emptiedBuckets, rebuildProjections } from "./projector/rebuild.ts";
 import { unreadableCounter, type Unreadable } from "./unreadable.ts";
 import { everyTick } from "./ticker.ts";
+import { kvStream } from "./nats/kvSubjects.ts";
 
 /**
  * The retention and replication of the streams and buckets (docs/API.md, "Retention" and
@@ -78,7 +79,7 @@ export async function storageFindings(jsm: JetStreamManager, names: Names, limit
 /** Entries the buckets hold, all together. */
 async function bucketEntries(jsm: JetStreamManager, names: Names): Promise<number> {
   let n = 0;
-  for (const bucket of Object.values(names.buckets)) n += await jsm.streams.info(`KV_${bucket}`).then((i) => i.state.messages, () => 0);
+  for (const bucket of Object.values(names.buckets)) n += await jsm.streams.info(kvStream(bucket)).then((i) => i.state.messages, () => 0);
   return n;
 }
 

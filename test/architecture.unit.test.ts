@@ -85,3 +85,21 @@ test("architecture - every domain/ file opens with a sentence that says what it 
     assert.match(text, /^\/\*\*\n \* \S/, `${relative(src, file)} has no heading comment`);
   }
 });
+
+test("architecture - the KV wire grammar ($KV. subjects, KV_ streams, the KV-Operation header) is spelled in src/nats/kvSubjects.ts only", () => {
+  const grammar = /\$KV\.|KV-Operation|[`"']KV_/;
+  for (const file of files(src)) {
+    if (relative(src, file) === "nats/kvSubjects.ts") continue;
+    const code = readFileSync(file, "utf8").replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, ""); // comments may name it
+    assert.doesNotMatch(code, grammar, `${relative(src, file)} spells the KV wire grammar itself; use src/nats/kvSubjects.ts`);
+  }
+});
+
+test("architecture - event subjects are built and read by contract/names.ts only, and events read back through eventstore/readEvents.ts", () => {
+  for (const file of files(src)) {
+    const path = relative(src, file);
+    const code = readFileSync(file, "utf8").replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, "");
+    if (path !== "contract/names.ts") assert.doesNotMatch(code, /\.events\.`|\.events\.\$\{|`\$\{[^}]*prefix\}\.events/, `${path} builds or parses an event subject itself; use names.eventSubject / eventSubjectParts`);
+    if (!["eventstore/readEvents.ts", "eventstore/storedEvents.ts"].includes(path)) assert.doesNotMatch(code, /\breadEvent\(/, `${path} decodes events itself; use readEvents() or eventOf() (they count what cannot be read)`);
+  }
+});

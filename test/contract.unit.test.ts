@@ -5,6 +5,8 @@ import { instanceKey, idOfInstanceKey, isValidId } from "../src/contract/ids.ts"
 import { namesFor } from "../src/contract/names.ts";
 import { renderSchemas, SCHEMAS_DIR } from "../src/contract/writeSchemas.ts";
 import { configFromEnv, defaultConfig } from "../src/config.ts";
+import { headers } from "@nats-io/transport-node";
+import { isKvDeletion, kvKeyOf, kvOperationOf, kvStream, kvSubject, markKvDeletion } from "../src/nats/kvSubjects.ts";
 
 test("schemas - the files in schemas/ are what the TypeBox definitions generate (run make schemas)", async () => {
   const expected = renderSchemas();
@@ -69,4 +71,31 @@ test("config - an offline window under two heartbeat intervals is refused, sayin
   assert.throws(() => configFromEnv({ REGISTRY_OFFLINE_AFTER_MS: "9999" }), /REGISTRY_OFFLINE_AFTER_MS \(9999\) must be at least two heartbeat intervals/);
   assert.equal(configFromEnv({ REGISTRY_OFFLINE_AFTER_MS: "10000" }).offlineAfterMs, 10_000);
   assert.equal(configFromEnv({ REGISTRY_HEARTBEAT_INTERVAL_MS: "2000" }).offlineAfterMs, 6000);
+});
+
+test("names - an event subject reads back as the entity and id it was built from, under any prefix; other subjects read as none", () => {
+  for (const prefix of ["registry", "acme.registry"]) {
+    const names = namesFor(prefix);
+    for (const [entity, id] of [["instance", "inst_1"], ["node", "n-1"], ["protection", "expiry"]] as const) {
+      assert.deepEqual(names.eventSubjectParts(names.eventSubject(entity, id)), { entity, id });
+    }
+    assert.equal(names.eventSubjectParts(`${prefix}.instance.register`), undefined);
+    assert.equal(names.eventSubjectParts(`${prefix}.events.instance`), undefined);
+  }
+});
+
+test("KV wire grammar - a bucket's stream and key subjects, a key read back from its subject, and what a message does to its key", () => {
+  assert.equal(kvStream("registry_instances"), "KV_registry_instances");
+  assert.equal(kvSubject("registry_instances", "user-svc.inst_1"), "$KV.registry_instances.user-svc.inst_1");
+  assert.equal(kvKeyOf("registry_instances", "$KV.registry_instances.user-svc.inst_1"), "user-svc.inst_1");
+  assert.equal(kvKeyOf("registry_instances", "$KV.registry_nodes.n1"), undefined);
+  const h = headers();
+  assert.equal(kvOperationOf(h), "PUT");
+  assert.equal(isKvDeletion(undefined), false);
+  markKvDeletion(h);
+  assert.equal(kvOperationOf(h), "DEL");
+  assert.ok(isKvDeletion(h));
+  const purged = headers();
+  purged.set("KV-Operation", "PURGE");
+  assert.ok(isKvDeletion(purged));
 });

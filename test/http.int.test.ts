@@ -11,7 +11,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { Validator } from "@seriousme/openapi-schema-validator";
+import { jetstream } from "@nats-io/jetstream";
 import { wireSchemas } from "../src/contract/schemas.ts";
+import { namesFor } from "../src/contract/names.ts";
 import { tokenHash } from "../src/access/policy.ts";
 import { startTestRegistry, type TestRegistry } from "./harness/registry.ts";
 import { gpu, heartbeat, publishHeartbeat } from "./harness/nodes.ts";
@@ -279,6 +281,23 @@ gpus: [.gpus[] | {name: .name, memory: .memoryTotal, utilization: .gpuUtilizatio
       await feed.next("the node", (e) => e.event === "node" && e.data.node?.id === "watched-node");
       await r.call("definition.save", { definition: { id: "watched-def", image: { name: "nginx:latest" } } });
       await feed.next("the definition", (e) => e.event === "definition" && e.data.definition?.id === "watched-def");
+    } finally {
+      await feed.close();
+    }
+  });
+
+  test("the watch feed counts an appended event it cannot read, as every reader of the event stream does, and goes on", async () => {
+    const unreadableEvents = async () => (await r.call("health.status", {})).body.unreadable.events as number;
+    const feed = await watchFeed(`${base}/registry-svc/watch`);
+    try {
+      const first = (await r.call("instance.register", { url: "http://127.0.0.1:27011", slug: "poisoned" })).body.instance.id as string;
+      await feed.next("the feed to follow appended events", (e) => e.event === "appended" && e.data.subject.endsWith(first));
+      const before = await unreadableEvents();
+      await jetstream(r.nc).publish(namesFor("registry").eventSubject("instance", "inst_poison"), "not json");
+      const next = (await r.call("instance.register", { url: "http://127.0.0.1:27012", slug: "poisoned" })).body.instance.id as string;
+      await feed.next("the event after it", (e) => e.event === "appended" && e.data.subject.endsWith(next));
+      // The projector skips and counts it once; the feed, following while someone watches, once more.
+      await until(async () => (await unreadableEvents()) >= before + 2, "the projector and the feed to count it");
     } finally {
       await feed.close();
     }

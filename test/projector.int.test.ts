@@ -40,7 +40,7 @@ describe("projector", () => {
     const kv = await instances();
     const entry = await kv.get(`p-svc.${instance.id}`);
     assert.ok(entry);
-    const latest = await natsEventStore(jetstream(r.nc), streamRequestsOf(r.nc), names.eventsStream).readLatest(names.eventSubject("instance", instance.id));
+    const latest = await natsEventStore(jetstream(r.nc), streamRequestsOf(r.nc), names.eventsStream, { unreadable: unreadableCounter(silentLog) }).readLatest(names.eventSubject("instance", instance.id));
     assert.ok(latest);
     await project(latest.envelope!, latest.seq);
     await project(latest.envelope!, latest.seq);
@@ -64,7 +64,7 @@ describe("projector", () => {
   });
 
   test("projector - an event appended but not projected (a crash in between) is projected by the durable consumer", async () => {
-    const store = natsEventStore(jetstream(r.nc), streamRequestsOf(r.nc), names.eventsStream);
+    const store = natsEventStore(jetstream(r.nc), streamRequestsOf(r.nc), names.eventsStream, { unreadable: unreadableCounter(silentLog) });
     const at = new Date().toISOString();
     const instance = { id: "inst_orphan", url: "http://localhost:6003", scheme: "http", host: "localhost", port: 6003, slug: "orphan-svc", tags: [], status: "Unknown" as const, createdAt: at, updatedAt: at };
     await store.append(names.eventSubject("instance", instance.id), { type: "InstanceRegistered", data: { instance }, metadata: { at } }, 0);

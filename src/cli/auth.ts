@@ -8,6 +8,7 @@ import { chmod, mkdir, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createUser } from "@nats-io/nkeys";
 import { RequestError } from "@nats-io/transport-node";
+import { kvSubject } from "../nats/index.ts";
 import { RegistryError } from "../contract/errors.ts";
 import { SLUG_PATTERN } from "../contract/ids.ts";
 import { namesFor } from "../contract/names.ts";
@@ -106,9 +107,9 @@ async function addService(ctx: CliContext, slug: string, o: ServiceOptions): Pro
   const services = [...["definition", "instance", "node", "health"].map((e) => `${names.prefix}.${e}.>`), `${names.prefix}.history`].map(
     (subject) => `      { service: { account: REGISTRY, subject: "${subject}" }, share: true }`,
   );
-  const changes = `$KV.${names.buckets.instance}`;
-  const imports = [...services, `      { stream: { account: REGISTRY, subject: "${changes}.>" } }`].join("\n");
-  const watchable = ["_INBOX.>", ...[slug, ...reads].map((s) => `${changes}.${s}.>`)].map((s) => `"${s}"`).join(", ");
+  const changes = (key: string) => kvSubject(names.buckets.instance, key);
+  const imports = [...services, `      { stream: { account: REGISTRY, subject: "${changes(">")}" } }`].join("\n");
+  const watchable = ["_INBOX.>", ...[slug, ...reads].map((s) => changes(`${s}.>`))].map((s) => `"${s}"`).join(", ");
   const userLine = `{ nkey: ${user.getPublicKey()}, permissions: { subscribe: { allow: [${watchable}] } } }`;
   const block = `  ${account}: {\n    users: [ ${userLine} ]\n    imports: [\n${imports}\n    ]\n  }`;
   const policy = JSON.stringify({ [account]: { role: "service", slug, ...(reads.length > 0 ? { reads } : {}), addresses } });

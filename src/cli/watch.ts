@@ -6,6 +6,7 @@
  */
 import { jetstreamManager } from "@nats-io/jetstream";
 import { KvWatchInclude, Kvm } from "@nats-io/kv";
+import { kvKeyOf, kvOperationOf, kvStream, kvSubject } from "../nats/index.ts";
 import { Argument, type Command } from "commander";
 import { RegistryError } from "../contract/errors.ts";
 import { count, UsageError } from "./args.ts";
@@ -56,7 +57,7 @@ async function watch(ctx: CliContext, cli: Cli, wanted: Kind[], o: WatchOptions)
     }
     if (o.from !== undefined) throw new UsageError("--from needs the registry's account (it reads the bucket's stream); outside it, watch from now");
     const bucket = names.buckets.instance;
-    const sub = nc.subscribe(`$KV.${bucket}.${o.slug}.>`);
+    const sub = nc.subscribe(kvSubject(bucket, `${o.slug}.>`));
     await nc.flush();
     if (sub.isClosed()) throw new RegistryError(403, `this connection may not watch the instances of ${o.slug}; its account has no grant for them`);
     if (!ctx.json) ctx.out.write(`watching instances of ${o.slug} (${what}); Ctrl-C to stop\n`);
@@ -66,13 +67,12 @@ async function watch(ctx: CliContext, cli: Cli, wanted: Kind[], o: WatchOptions)
         print({ bucket, key: `${o.slug}.${i.id}`, operation: "PUT", revision: null, created: new Date(i.updatedAt), update: false, value: i });
       }
     }
-    const prefix = `$KV.${bucket}.`;
     await Promise.race([
       cli.interrupted(),
       (async () => {
         for await (const m of sub) {
-          const operation = m.headers?.get("KV-Operation") || "PUT";
-          print({ bucket, key: m.subject.slice(prefix.length), operation, revision: null, created: new Date(), update: true, value: operation === "PUT" ? readableJson(m) : null });
+          const operation = kvOperationOf(m.headers);
+          print({ bucket, key: kvKeyOf(bucket, m.subject) ?? m.subject, operation, revision: null, created: new Date(), update: true, value: operation === "PUT" ? readableJson(m) : null });
         }
       })(),
     ]);
@@ -87,7 +87,7 @@ async function watch(ctx: CliContext, cli: Cli, wanted: Kind[], o: WatchOptions)
       const key = w === "instances" && o.slug ? `${o.slug}.>` : ">";
       // What the bucket held when the watch began is its current state; later revisions are changes.
       // (The watcher's own "is an update" flag counts on num_pending, which 2.9 gives short with delete markers.)
-      const stateUpTo = o.from === undefined ? (await jsm.streams.info(`KV_${bucket}`)).state.last_seq : 0;
+      const stateUpTo = o.from === undefined ? (await jsm.streams.info(kvStream(bucket))).state.last_seq : 0;
       const watch = await (await kvm.open(bucket)).watch({ key, include, ...(o.from !== undefined ? { resumeFromRevision: o.from } : {}) });
       return { watch, stateUpTo };
     }),

@@ -7,6 +7,7 @@
  * Used by discover() (one slug's keys) and by node agents (every key, listed by node URL).
  */
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import { isKvDeletion, kvKeyOf, kvSubject } from "../nats/index.ts";
 import type { Logger } from "pino";
 import { RegistryError } from "../contract/errors.ts";
 import { instanceKey } from "../contract/ids.ts";
@@ -52,14 +53,12 @@ export class KeysFeed {
 
   /** Subscribes, then lists; resolves once the current state is in. */
   async start(): Promise<void> {
-    const prefix = `$KV.${this.bucket}.`;
-    this.#sub = this.nc.subscribe(`${prefix}${this.keys}`, {
+    this.#sub = this.nc.subscribe(kvSubject(this.bucket, this.keys), {
       callback: (err, m) => {
         if (err) return;
-        const key = m.subject.slice(prefix.length);
-        const op = m.headers?.get("KV-Operation");
+        const key = kvKeyOf(this.bucket, m.subject) ?? m.subject;
         const version = Number(m.headers?.get(VERSION_HEADER)) || 0;
-        if (op === "DEL" || op === "PURGE") return this.#apply(key, null, version);
+        if (isKvDeletion(m.headers)) return this.#apply(key, null, version);
         let read;
         try {
           read = readInstance(m.json(), key);
@@ -72,7 +71,7 @@ export class KeysFeed {
     });
     await this.nc.flush(); // a subscription the server refuses is closed by now
     if (this.#sub.isClosed()) {
-      throw new RegistryError(403, `this connection may not watch ${prefix}${this.keys}; its account has no grant for those instances (see docs/API.md, Security)`);
+      throw new RegistryError(403, `this connection may not watch ${kvSubject(this.bucket, this.keys)}; its account has no grant for those instances (see docs/API.md, Security)`);
     }
     for (let after: string | undefined; ; ) {
       const page = await this.listPage(after);

@@ -24,8 +24,10 @@ export type Names = {
   eventsStream: string;
   heartbeatsStream: string;
   buckets: Record<BucketEntity, string>;
-  /** The subject that holds one entity's history. */
+  /** The subject that holds one entity's history (`>` for every entity of a kind). */
   eventSubject(entity: Entity, id: string): string;
+  /** The entity kind and id an event subject names (the other way of eventSubject); undefined for another subject. */
+  eventSubjectParts(subject: string): { entity: string; id: string } | undefined;
   /** Every event subject, for the stream and the projector. */
   eventSubjects: string;
   heartbeatSubjects: string;
@@ -33,6 +35,12 @@ export type Names = {
   /** Where one process asks every registry process to read its policy again; nobody outside the registry's account can publish here. */
   policyReloads: string;
 };
+
+/** The token after the prefix of every event subject: `<prefix>.events.<entity>.<id>`. */
+const EVENTS = "events";
+
+/** Whether `subject` is, under any prefix, the history subject whose tail is `<entity>.<id>`. */
+export const isEventSubjectOf = (subject: string, entityAndId: string) => subject.endsWith(`.${EVENTS}.${entityAndId}`);
 
 const PREFIX_PATTERN = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 
@@ -45,6 +53,7 @@ export function namesFor(prefix: string): Names {
     throw new Error(`REGISTRY_PREFIX "${prefix}" is not a subject prefix: use tokens of letters, digits, - and _ joined by dots`);
   }
   const flat = prefix.replaceAll(".", "_");
+  const eventsPrefix = `${prefix}.${EVENTS}.`;
   return {
     prefix,
     eventsStream: `${flat.toUpperCase()}_EVENTS`,
@@ -54,8 +63,13 @@ export function namesFor(prefix: string): Names {
       instance: `${flat}_instances`,
       node: `${flat}_nodes`,
     },
-    eventSubject: (entity, id) => `${prefix}.events.${entity}.${id}`,
-    eventSubjects: `${prefix}.events.>`,
+    eventSubject: (entity, id) => `${eventsPrefix}${entity}.${id}`,
+    eventSubjectParts(subject) {
+      if (!subject.startsWith(eventsPrefix)) return undefined;
+      const dot = subject.indexOf(".", eventsPrefix.length);
+      return dot < 0 ? undefined : { entity: subject.slice(eventsPrefix.length, dot), id: subject.slice(dot + 1) };
+    },
+    eventSubjects: `${eventsPrefix}>`,
     heartbeatSubjects: `${prefix}.heartbeat.*`,
     heartbeatSubject: (nodeId) => `${prefix}.heartbeat.${nodeId}`,
     policyReloads: `${prefix}.internal.policy.reload`,

@@ -15,10 +15,10 @@ import type { Names } from "../contract/names.ts";
 import { RegistryError } from "../contract/errors.ts";
 import type { Unreadable } from "../unreadable.ts";
 import { hardCapBytes, type Capacity } from "./capacity.ts";
-import { readSubjects } from "../nats/readSubjects.ts";
 import { streamExists, streamGone } from "../nats/streamGone.ts";
 import { StreamApiError, WRONG_LAST_SEQUENCE, type StreamRequests } from "../nats/streamRequests.ts";
-import { readEvent, type EventEnvelope } from "./storedEvents.ts";
+import type { EventEnvelope } from "./storedEvents.ts";
+import { eventOf, readEvents } from "./readEvents.ts";
 
 export type { EventEnvelope, EventMetadata } from "./storedEvents.ts";
 
@@ -104,17 +104,16 @@ export function natsEventStore(
   js: JetStreamClient,
   requests: StreamRequests,
   stream: string,
-  opts: { unreadable?: Unreadable; capacity?: Pick<Capacity, "admitsCaller" | "appended">; reserve?: boolean } = {},
+  opts: { unreadable: Unreadable; capacity?: Pick<Capacity, "admitsCaller" | "appended">; reserve?: boolean },
 ): EventStore {
   const { unreadable, capacity } = opts;
   /** The registry's own loops write into the reserve past the callers' limit; the server's cap stops them. */
   const admitted = async () => opts.reserve === true || capacity === undefined || (await capacity.admitsCaller());
   async function latestReadableBefore(subject: string, before: number): Promise<EventEnvelope | null> {
     let found: EventEnvelope | null = null;
-    for await (const m of readSubjects(js, stream, subject, "all")) {
-      if (m.seq >= before) break;
-      const read = readEvent(m.data, m.subject);
-      if (read.ok) found = read.value;
+    for await (const { event, seq } of readEvents({ js, stream, unreadable }, subject, "all")) {
+      if (seq >= before) break;
+      found = event;
     }
     return found;
   }
@@ -135,10 +134,8 @@ export function natsEventStore(
         throw await failure(`reading ${subject} from ${stream}`, err);
       }
       if (msg === null) return null;
-      const read = readEvent(msg.data, subject);
-      if (read.ok) return { envelope: read.value, seq: msg.seq, subject };
-      unreadable?.skip("events", String(msg.seq), read.reason, { stream, subject, seq: msg.seq });
-      return { envelope: await latestReadableBefore(subject, msg.seq), seq: msg.seq, subject };
+      const envelope = eventOf({ ...msg, subject }, stream, unreadable) ?? (await latestReadableBefore(subject, msg.seq));
+      return { envelope, seq: msg.seq, subject };
     },
 
     async append(subject, envelope, expectedSeq, dedupeId) {

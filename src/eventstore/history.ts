@@ -7,15 +7,15 @@ import type { JetStreamClient } from "@nats-io/jetstream";
 import type { Names } from "../contract/names.ts";
 import { instanceSlugOf } from "../domain/events.ts";
 import type { HistoryEntry, HistoryRequest } from "../contract/schemas.ts";
-import { readSubjects } from "../nats/readSubjects.ts";
 import type { Unreadable } from "../unreadable.ts";
-import { readEvent, type EventEnvelope } from "./storedEvents.ts";
+import type { EventEnvelope } from "./storedEvents.ts";
+import { readEvents } from "./readEvents.ts";
 
 export const DEFAULT_HISTORY_PAGE = 100;
 
 /** What history shows of an event: its kind, time and caller, and the fields that say what changed. */
 function entryOf(e: EventEnvelope, seq: number, subject: string, names: Names): HistoryEntry {
-  const [entity = "", id = ""] = subject.slice(`${names.prefix}.events.`.length).split(".");
+  const { entity = "", id = "" } = names.eventSubjectParts(subject) ?? {};
   const data = e.data as { cause?: string; from?: string; to?: string; changed?: string[]; reason?: string };
   return {
     seq,
@@ -51,16 +51,11 @@ export async function readHistory(
   const start = req.after !== undefined ? { startSeq: req.after + 1 } : req.since !== undefined ? { startTime: req.since } : ("all" as const);
   const until = req.until !== undefined ? Date.parse(req.until) : Infinity;
   const events: HistoryEntry[] = [];
-  for await (const m of readSubjects(js, names.eventsStream, filter, start)) {
-    const read = readEvent(m.data, m.subject);
-    if (!read.ok) {
-      deps.unreadable.skip("events", String(m.seq), read.reason, { stream: names.eventsStream, subject: m.subject, seq: m.seq });
-      continue;
-    }
-    if (Date.parse(read.value.metadata.at) > until) return { events };
-    if (!readableBy(read.value, readable)) continue;
+  for await (const { event, seq, subject } of readEvents({ js, stream: names.eventsStream, unreadable: deps.unreadable }, filter, start)) {
+    if (Date.parse(event.metadata.at) > until) return { events };
+    if (!readableBy(event, readable)) continue;
     if (events.length === limit) return { events, next: events.at(-1)!.seq };
-    events.push(entryOf(read.value, m.seq, m.subject, names));
+    events.push(entryOf(event, seq, subject, names));
   }
   return { events };
 }

@@ -10,6 +10,7 @@ import { Definition, Id, Instance, InstanceStatus, Node, STATUS_CAUSES } from ".
 import { reader, type ReadResult, type Reader } from "../contract/validate.ts";
 import type { RegistryEvent } from "../domain/events.ts";
 import type { Caller } from "../contract/api.ts";
+import { isEventSubjectOf } from "../contract/names.ts";
 
 /** When, for which request, and by whom (absent: the registry itself, or a request from inside its account). */
 export type EventMetadata = { at: string; requestId?: string; commandId?: string; by?: Caller };
@@ -92,7 +93,7 @@ export function readEvent(bytes: Uint8Array, subject: string): ReadResult<EventE
   const read = typeof type === "string" ? readers.get(type) : undefined;
   if (!read) return { ok: false, reason: `unknown event type ${JSON.stringify(type) ?? "(none)"}` };
   const result = read(parsed) as ReadResult<EventEnvelope>;
-  if (result.ok && !subject.endsWith(`.events.${entityOf(result.value)}`)) {
+  if (result.ok && !isEventSubjectOf(subject, entityOf(result.value))) {
     return { ok: false, reason: `an event of ${entityOf(result.value)} found on ${subject}` };
   }
   return result;

@@ -11,9 +11,8 @@ import { definitionDecider } from "../domain/definition.ts";
 import type { DefinitionEvent, InstanceEvent, NodeEvent, RegistryEvent } from "../domain/events.ts";
 import { instanceDecider } from "../domain/instance.ts";
 import { nodeDecider } from "../domain/node.ts";
-import { readSubjects } from "../nats/readSubjects.ts";
 import type { Unreadable } from "../unreadable.ts";
-import { readEvent } from "./storedEvents.ts";
+import { readEvents } from "./readEvents.ts";
 import { RegistryError } from "../contract/errors.ts";
 
 export type PastState = { definitions: Definition[]; instances: Instance[]; nodes: Node[] };
@@ -100,7 +99,7 @@ export async function stateAsOf(deps: StateAsOfDeps, asOf: string | number, sign
   let eventsRead = 0;
   let inSlice = 0;
   let sliceStarted = performance.now();
-  for await (const m of readSubjects(js, names.eventsStream, names.eventSubjects, "all", undefined, signal)) {
+  for await (const { event, seq, subject } of readEvents({ js, stream: names.eventsStream, unreadable: deps.unreadable }, names.eventSubjects, "all", { signal })) {
     if (signal?.aborted) break; // leaving the loop stops the consumer
     eventsRead++;
     inSlice++;
@@ -110,22 +109,16 @@ export async function stateAsOf(deps: StateAsOfDeps, asOf: string | number, sign
       await new Promise((resolve) => setImmediate(resolve));
       sliceStarted = performance.now();
     }
-    if (typeof asOf === "number" && m.seq > until) break;
-    const read = readEvent(m.data, m.subject);
-    if (!read.ok) {
-      deps.unreadable.skip("events", String(m.seq), read.reason, { stream: names.eventsStream, subject: m.subject, seq: m.seq });
-      continue;
-    }
-    if (typeof asOf === "string" && Date.parse(read.value.metadata.at) > until) break;
-    latest.set(m.subject, read.value);
+    if (typeof asOf === "number" && seq > until) break;
+    if (typeof asOf === "string" && Date.parse(event.metadata.at) > until) break;
+    latest.set(subject, event);
   }
   deps.progress?.(inSlice);
   if (signal?.aborted) throw new StoppedError(eventsRead); // even if it came as the last event did: no one waits for the answer
   const past: PastState = { definitions: [], instances: [], nodes: [] };
-  const entityAt = `${names.prefix}.events.`.length;
   for (const [subject, event] of latest) {
     // Each entity's subject holds only its own events (readEvent checks), so its kind says which fold applies.
-    const entity = subject.slice(entityAt, subject.indexOf(".", entityAt));
+    const entity = names.eventSubjectParts(subject)?.entity;
     if (entity === "definition") push(past.definitions, definitionDecider.evolve(null, event as DefinitionEvent));
     else if (entity === "instance") push(past.instances, instanceDecider.evolve(null, event as InstanceEvent));
     else if (entity === "node") push(past.nodes, nodeDecider.evolve(null, event as NodeEvent));

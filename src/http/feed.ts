@@ -7,7 +7,9 @@
 import { DeliverPolicy, type JetStreamClient } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import type { Definition, Instance, Node } from "../contract/schemas.ts";
-import { readEvent } from "../eventstore/storedEvents.ts";
+import { eventOf } from "../eventstore/readEvents.ts";
+import { instanceSlugOf } from "../domain/events.ts";
+import type { Unreadable } from "../unreadable.ts";
 import type { KvMirror } from "../nats/kvMirror.ts";
 
 export type FeedEvent =
@@ -25,6 +27,7 @@ export function changeFeed(deps: {
   definitions: KvMirror<Definition>;
   instances: KvMirror<Instance>;
   nodes: KvMirror<Node>;
+  unreadable: Unreadable;
   log: Logger;
 }): ChangeFeed {
   const listeners = new Set<(e: FeedEvent) => void>();
@@ -40,10 +43,9 @@ export function changeFeed(deps: {
     const consumer = await deps.js.consumers.get(deps.eventsStream, { filter_subjects: deps.eventSubjects, deliver_policy: DeliverPolicy.New });
     const messages = await consumer.consume({
       callback: (m) => {
-        const read = readEvent(m.data, m.subject);
-        if (!read.ok) return; // the projector counts and logs what cannot be read
-        const e = read.value as { type: string; data: { instance?: { slug?: string }; slug?: string }; metadata: { at: string; by?: unknown } };
-        emit({ kind: "appended", seq: m.seq, subject: m.subject, type: e.type, at: e.metadata.at, ...(e.metadata.by ? { by: e.metadata.by } : {}), slug: e.data.instance?.slug ?? e.data.slug });
+        const e = eventOf(m, deps.eventsStream, deps.unreadable);
+        if (!e) return;
+        emit({ kind: "appended", seq: m.seq, subject: m.subject, type: e.type, at: e.metadata.at, ...(e.metadata.by ? { by: e.metadata.by } : {}), slug: instanceSlugOf(e)?.slug });
       },
     });
     stopAppended = () => void messages.stop();

@@ -14,6 +14,7 @@ import { RegistryError } from "../contract/errors.ts";
 import { VERSION_HEADER, type Entry } from "../contract/names.ts";
 import type { ReadResult } from "../contract/validate.ts";
 import type { Unreadable } from "../unreadable.ts";
+import { isKvDeletion, kvStream, kvSubject } from "./kvSubjects.ts";
 
 export type ChangeListener<T> = (key: string, value: T | null, previous: T | null) => void;
 
@@ -67,8 +68,8 @@ export class KvMirror<T> {
     private readonly log: Logger,
     private readonly options: MirrorOptions<T>,
   ) {
-    this.#stream = `KV_${bucket}`;
-    this.#prefixLength = `$KV.${bucket}.`.length;
+    this.#stream = kvStream(bucket);
+    this.#prefixLength = kvSubject(bucket, "").length;
     this.keys = options.keys ?? ">";
   }
 
@@ -143,7 +144,7 @@ export class KvMirror<T> {
   async #follow(): Promise<void> {
     const from = this.#applied + 1;
     const consumer = await this.js.consumers.getPushConsumer(this.#stream, {
-      filter_subjects: `$KV.${this.bucket}.${this.keys}`,
+      filter_subjects: kvSubject(this.bucket, this.keys),
       ...(from === 1 ? { deliver_policy: DeliverPolicy.All } : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from }),
     });
     const messages = await consumer.consume({ callback: (m) => this.#apply(m) });
@@ -226,16 +227,15 @@ export class KvMirror<T> {
 
   /** The sequence of the last message of the followed keys that is still in the stream. */
   async #lastExisting(): Promise<number> {
-    const last = await this.jsm.direct.getMessage(this.#stream, { last_by_subj: `$KV.${this.bucket}.${this.keys}` });
+    const last = await this.jsm.direct.getMessage(this.#stream, { last_by_subj: kvSubject(this.bucket, this.keys) });
     return last?.seq ?? 0;
   }
 
   #apply(m: JsMsg): void {
     if (m.seq <= this.#applied) return; // a restarted consumer's overlap
     const key = ownString(m.subject.substring(this.#prefixLength));
-    const op = m.headers?.get("KV-Operation");
     const previous = this.#entries.get(key)?.value ?? null;
-    const deleted = op === "DEL" || op === "PURGE";
+    const deleted = isKvDeletion(m.headers);
     const value = deleted ? null : this.#read(m, key);
     const version = Number(m.headers?.get(VERSION_HEADER)) || 0;
     if (deleted) this.#unreadableKeys.delete(key);

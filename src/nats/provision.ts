@@ -7,6 +7,7 @@
 import { DiscardPolicy, JetStreamApiCodes, JetStreamApiError, StorageType, type ConsumerConfig, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { kvStream, kvSubject } from "./kvSubjects.ts";
 
 /** A configuration the registry refuses to run on, or to rebuild from; the message says what to do. */
 export class StorageRefused extends Error {
@@ -88,8 +89,8 @@ export async function ensureConsumer(jsm: JetStreamManager, stream: string, spec
  */
 export function bucketStreamSpec(bucket: string): StreamSpec {
   return {
-    name: `KV_${bucket}`,
-    subjects: [`$KV.${bucket}.>`],
+    name: kvStream(bucket),
+    subjects: [kvSubject(bucket, ">")],
     storage: StorageType.File,
     discard: DiscardPolicy.New,
     max_msgs_per_subject: 1,

@@ -5,17 +5,17 @@
  * same event applied twice, two projectors racing, or events applied out of order all
  * end with each key at its newest version.
  *
- * It writes to the bucket's stream directly (a KV bucket is the stream `KV_<bucket>`,
- * one subject `$KV.<bucket>.<key>` per key) because KV's own put and delete cannot carry
- * a header; watchers see ordinary KV entries.
+ * It writes to the bucket's stream directly (src/nats/kvSubjects.ts) because KV's own put
+ * and delete cannot carry a header; watchers see ordinary KV entries.
  *
  * Stored entries are untrusted: one this version cannot read (not JSON, or not an entity of
  * its bucket) protects nothing, whatever version it claims, and is replaced by any write.
  */
 import { headers } from "@nats-io/transport-node";
-import { StreamApiError, WRONG_LAST_SEQUENCE, type DirectMsg, type StreamRequests } from "../nats/streamRequests.ts";
+import { StreamApiError, WRONG_LAST_SEQUENCE, type StreamRequests } from "../nats/streamRequests.ts";
 import { VERSION_HEADER, type Entry } from "../contract/names.ts";
 import { sameJson } from "../domain/decider.ts";
+import { isKvDeletion, kvStream, kvSubject, markKvDeletion } from "../nats/kvSubjects.ts";
 
 const MAX_ATTEMPTS = 10;
 
@@ -53,17 +53,12 @@ export type KvWriter = {
 /** Whether a stored value is an entity of its bucket, under its key. */
 export type EntryCheck = (bucket: string, key: string, value: unknown) => boolean;
 
-const isDelete = (m: DirectMsg) => {
-  const op = m.header?.get("KV-Operation");
-  return op === "DEL" || op === "PURGE";
-};
-
 export function kvWriter(requests: StreamRequests, readable: EntryCheck = () => true): KvWriter {
   async function read(bucket: string, key: string): Promise<StoredEntry | null> {
-    const m = await requests.lastBySubject(`KV_${bucket}`, `$KV.${bucket}.${key}`);
+    const m = await requests.lastBySubject(kvStream(bucket), kvSubject(bucket, key));
     if (m === null) return null;
     const version = Number(m.header?.get(VERSION_HEADER)) || 0;
-    if (isDelete(m)) return { value: null, revision: m.seq, version };
+    if (isKvDeletion(m.header)) return { value: null, revision: m.seq, version };
     let value: unknown;
     try {
       value = m.json();
@@ -77,9 +72,9 @@ export function kvWriter(requests: StreamRequests, readable: EntryCheck = () => 
   async function put(bucket: string, key: string, value: unknown, version: number, revision: number): Promise<boolean> {
     const h = headers();
     h.set(VERSION_HEADER, String(version));
-    if (value === null) h.set("KV-Operation", "DEL");
+    if (value === null) markKvDeletion(h);
     try {
-      await requests.publish(`$KV.${bucket}.${key}`, value === null ? undefined : JSON.stringify(value), { headers: h, expectLastSubjectSequence: revision });
+      await requests.publish(kvSubject(bucket, key), value === null ? undefined : JSON.stringify(value), { headers: h, expectLastSubjectSequence: revision });
       return true;
     } catch (err) {
       if (err instanceof StreamApiError && err.errCode === WRONG_LAST_SEQUENCE) return false;
@@ -100,7 +95,7 @@ export function kvWriter(requests: StreamRequests, readable: EntryCheck = () => 
         if (replaceUpTo !== undefined && stored !== null && stored.version === version && sameJson(stored.value, next)) return "skipped";
         if (await put(bucket, key, next, version, stored?.revision ?? 0)) return "written";
       }
-      throw new Error(`$KV.${bucket}.${key} kept changing for ${MAX_ATTEMPTS} attempts`);
+      throw new Error(`${kvSubject(bucket, key)} kept changing for ${MAX_ATTEMPTS} attempts`);
     },
 
     async update(bucket, key, change, known) {
@@ -113,7 +108,7 @@ export function kvWriter(requests: StreamRequests, readable: EntryCheck = () => 
         if (await put(bucket, key, next, stored.version, stored.revision)) return "written";
         stored = undefined;
       }
-      throw new Error(`$KV.${bucket}.${key} kept changing for ${MAX_ATTEMPTS} attempts`);
+      throw new Error(`${kvSubject(bucket, key)} kept changing for ${MAX_ATTEMPTS} attempts`);
     },
   };
 }

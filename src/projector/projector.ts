@@ -12,7 +12,7 @@ import type { Names } from "../contract/names.ts";
 import type { RegistryEvent } from "../domain/events.ts";
 import { writesFor, type BucketName } from "./projections.ts";
 import type { KvWriter, StoredEntry } from "./kvWriter.ts";
-import { readEvent } from "../eventstore/storedEvents.ts";
+import { eventOf } from "../eventstore/readEvents.ts";
 import type { Unreadable } from "../unreadable.ts";
 
 export const PROJECTOR_DURABLE = "projector";
@@ -96,13 +96,11 @@ export function projector(deps: {
   }
 
   async function handle(m: JsMsg): Promise<void> {
-    const read = readEvent(m.data, m.subject);
-    if (!read.ok) {
-      deps.unreadable.skip("events", String(m.seq), read.reason, { stream: names.eventsStream, subject: m.subject, seq: m.seq });
+    const event = eventOf(m, names.eventsStream, deps.unreadable);
+    if (!event) {
       m.term();
       return;
     }
-    const event = read.value;
     try {
       if (!(await reflected(event, m.seq, m.info.timestampNanos / 1e6))) await replay(event, m.seq);
       m.ack();

@@ -24,11 +24,11 @@ import { StorageRefused, historyDropping } from "../nats/provision.ts";
 import type { Instance, Node } from "../contract/schemas.ts";
 import type { RegistryEvent } from "../domain/events.ts";
 import type { EventStore } from "../eventstore/eventStore.ts";
-import { readSubjects } from "../nats/readSubjects.ts";
-import { readEvent } from "../eventstore/storedEvents.ts";
+import { readEvents } from "../eventstore/readEvents.ts";
 import type { Unreadable } from "../unreadable.ts";
 import type { KvWriter } from "./kvWriter.ts";
 import { writesFor, type BucketName } from "./projections.ts";
+import { kvStream } from "../nats/kvSubjects.ts";
 
 const IN_FLIGHT = 64;
 
@@ -63,7 +63,7 @@ async function refuseUntrustedStream(jsm: JetStreamManager, names: Names): Promi
     );
   }
   for (const bucket of Object.values(names.buckets)) {
-    const kv = await jsm.streams.info(`KV_${bucket}`).catch(() => null);
+    const kv = await jsm.streams.info(kvStream(bucket)).catch(() => null);
     if (kv && kv.state.messages > 0 && Date.parse(events.created) > Date.parse(kv.created)) {
       throw new StorageRefused(
         `refusing to rebuild: ${names.eventsStream} was created at ${events.created}, after the bucket ${bucket} (${kv.created}) that holds ${kv.state.messages} entries: it was deleted and created again, so it cannot explain them. ` +
@@ -149,14 +149,9 @@ export async function rebuildProjections(deps: RebuildDeps): Promise<RebuildResu
   const total = (await jsm.streams.info(names.eventsStream)).state.num_subjects ?? 0;
   try {
     const inFlight = new Set<Promise<void>>();
-    for await (const m of readSubjects(js, names.eventsStream, names.eventSubjects, "last-per-subject")) {
-      let event: RegistryEvent | null;
-      const read = readEvent(m.data, m.subject);
-      if (read.ok) event = read.value;
-      else {
-        unreadable.skip("events", String(m.seq), read.reason, { stream: names.eventsStream, subject: m.subject, seq: m.seq });
-        event = await store.latestReadableBefore(m.subject, m.seq);
-      }
+    for await (const m of readEvents({ js, stream: names.eventsStream, unreadable }, names.eventSubjects, "last-per-subject", { unreadableToo: true })) {
+      // An entity whose latest event cannot be read is rebuilt from the one before it.
+      const event: RegistryEvent | null = m.event ?? (await store.latestReadableBefore(m.subject, m.seq));
       if (event === null) continue;
       if (m.seq <= upTo) {
         entities++; // later ones are the live projector's
@@ -192,9 +187,9 @@ export async function rebuildProjections(deps: RebuildDeps): Promise<RebuildResu
 export async function emptiedBuckets(jsm: JetStreamManager, names: Names): Promise<BucketName[]> {
   const emptied: BucketName[] = [];
   for (const bucket of BUCKET_ENTITIES) {
-    const { state } = await jsm.streams.info(`KV_${names.buckets[bucket]}`);
+    const { state } = await jsm.streams.info(kvStream(names.buckets[bucket]));
     if (state.messages > 0) continue;
-    const anyEvent = await jsm.direct.getMessage(names.eventsStream, { last_by_subj: `${names.prefix}.events.${bucket}.>` });
+    const anyEvent = await jsm.direct.getMessage(names.eventsStream, { last_by_subj: names.eventSubject(bucket, ">") });
     if (anyEvent !== null) emptied.push(bucket);
   }
   return emptied;
