@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { jetstream } from "@nats-io/jetstream";
-import { wireSchemas } from "../src/contract/schemas.ts";
+import { publishedSchemas } from "../src/contract/published.ts";
 import { namesFor } from "../src/contract/names.ts";
 import { tokenHash } from "../src/access/policy.ts";
 import { startTestRegistry, type TestRegistry } from "./harness/registry.ts";
@@ -221,7 +221,11 @@ gpus: [.gpus[] | {name: .name, memory: .memoryTotal, utilization: .gpuUtilizatio
     for (const route of listed.filter((r) => !r.path.endsWith("/openapi.json"))) {
       assert.ok(doc.paths[route.path.replace(/:(\w+)/g, "{$1}")]?.[route.method.toLowerCase()], `${route.method} ${route.path} is documented`);
     }
-    assert.deepEqual(Object.keys(doc.components.schemas).sort(), Object.keys(wireSchemas).sort());
+    assert.deepEqual(Object.keys(doc.components.schemas).sort(), Object.keys(publishedSchemas).sort());
+    // Every operation's reply is a published schema, by reference (the row's reply schema).
+    for (const [path, methods] of Object.entries(doc.paths as Record<string, Record<string, { responses: Record<string, any> }>>)) {
+      for (const [method, op] of Object.entries(methods)) assert.match(op.responses["200"].content["application/json"].schema.$ref ?? "", /^#\/components\/schemas\/\w+$/, `${method} ${path}'s reply`);
+    }
     const refs = JSON.stringify(doc).match(/#\/components\/schemas\/\w+/g) ?? [];
     for (const r of refs) assert.ok(doc.components.schemas[r.split("/").at(-1)!], `${r} resolves`);
     const list = doc.paths["/registry-svc/instances"].get;

@@ -9,7 +9,9 @@
 import type { RegistryApi, RequestContext } from "../contract/api.ts";
 import { notFound, RegistryError } from "../contract/errors.ts";
 import type { HistoryEntry } from "../contract/schemas.ts";
-import { instanceSeenBy, assertMay, assertMayChooseId, assertMayRegisterAt, assertMayReportOn, assertMaySetStatusAs, checkReporter, ownedSlug, readableSlugs, seesCheckDetail, type Permission, type Principal } from "../domain/access.ts";
+import { instanceSeenBy, assertMay, assertMayChooseId, assertMayRegisterAt, assertMayReportOn, assertMaySetStatusAs, checkReporter, ownedSlug, readableSlugs, seesCheckDetail, type Principal } from "../domain/access.ts";
+import type { Permission } from "../contract/permissions.ts";
+import { OPERATIONS } from "../contract/operations.ts";
 import { resolveAddress } from "../domain/address.ts";
 import { principalOf, type Policy } from "./policy.ts";
 
@@ -59,10 +61,10 @@ export function authorize(api: RegistryApi, policy: () => Policy | undefined, ow
   }
 
   return {
-    saveDefinition: (req, ctx) => (may(ctx, "definition:edit"), api.saveDefinition(req, ctx)),
-    removeDefinition: (req, ctx) => (may(ctx, "definition:delete"), api.removeDefinition(req, ctx)),
-    getDefinition: (req, ctx) => (may(ctx, "definition:view"), api.getDefinition(req, ctx)),
-    listDefinitions: (req, ctx) => (may(ctx, "definition:view"), api.listDefinitions(req, ctx)),
+    saveDefinition: (req, ctx) => (may(ctx, OPERATIONS.saveDefinition.permission), api.saveDefinition(req, ctx)),
+    removeDefinition: (req, ctx) => (may(ctx, OPERATIONS.removeDefinition.permission), api.removeDefinition(req, ctx)),
+    getDefinition: (req, ctx) => (may(ctx, OPERATIONS.getDefinition.permission), api.getDefinition(req, ctx)),
+    listDefinitions: (req, ctx) => (may(ctx, OPERATIONS.listDefinitions.permission), api.listDefinitions(req, ctx)),
 
     async registerInstance(req, ctx) {
       const p = principal(ctx);
@@ -125,13 +127,13 @@ export function authorize(api: RegistryApi, policy: () => Policy | undefined, ow
       return { ...page, instances: page.instances.map((i) => instanceSeenBy(p, i)) };
     },
 
-    getNode: (req, ctx) => (may(ctx, "node:view"), api.getNode(req, ctx)),
-    listNodes: (req, ctx) => (may(ctx, "node:view"), api.listNodes(req, ctx)),
-    selfNode: (req, ctx) => (may(ctx, "node:view"), api.selfNode(req, ctx)),
-    selectNodes: (req, ctx) => (may(ctx, "node:view"), api.selectNodes(req, ctx)),
-    removeNode: (req, ctx) => (may(ctx, "node:delete"), api.removeNode(req, ctx)),
+    getNode: (req, ctx) => (may(ctx, OPERATIONS.getNode.permission), api.getNode(req, ctx)),
+    listNodes: (req, ctx) => (may(ctx, OPERATIONS.listNodes.permission), api.listNodes(req, ctx)),
+    selfNode: (req, ctx) => (may(ctx, OPERATIONS.selfNode.permission), api.selfNode(req, ctx)),
+    selectNodes: (req, ctx) => (may(ctx, OPERATIONS.selectNodes.permission), api.selectNodes(req, ctx)),
+    removeNode: (req, ctx) => (may(ctx, OPERATIONS.removeNode.permission), api.removeNode(req, ctx)),
 
-    healthStatus: (req, ctx) => (may(ctx, "health:view"), api.healthStatus(req, ctx)),
+    healthStatus: (req, ctx) => (may(ctx, OPERATIONS.healthStatus.permission), api.healthStatus(req, ctx)),
 
     async history(req, ctx) {
       const p = principal(ctx);
@@ -148,7 +150,7 @@ export function authorize(api: RegistryApi, policy: () => Policy | undefined, ow
       if (req.entity === "instance" && req.after === undefined && page.events.length === 0) throw notFound(`instance "${req.id}" not found`);
       return { ...page, events: seesCheckDetail(p) ? page.events : page.events.map(entryOutcomeOnly) };
     },
-    switchProtection: (req, ctx) => (may(ctx, "health:edit"), api.switchProtection(req, ctx)),
-    reloadPolicy: (req, ctx) => (may(ctx, "policy:reload"), api.reloadPolicy(req, ctx)),
+    switchProtection: (req, ctx) => (may(ctx, OPERATIONS.switchProtection.permission), api.switchProtection(req, ctx)),
+    reloadPolicy: (req, ctx) => (may(ctx, OPERATIONS.reloadPolicy.permission), api.reloadPolicy(req, ctx)),
   };
 }

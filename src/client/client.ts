@@ -6,6 +6,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { pino, type Logger } from "pino";
 import type { ExpiryProtection, HealthStatus, NodeRef, NodeRefusal, PolicyReload } from "../contract/api.ts";
+import { OPERATIONS, type OperationName, type ReplyOf, type RequestOf } from "../contract/operations.ts";
 import { RegistryError } from "../contract/errors.ts";
 import { namesFor } from "../contract/names.ts";
 import type {
@@ -51,17 +52,17 @@ export class RegistryClient {
   // ------------------------------------------------------------ definitions
 
   async saveDefinition(definition: Definition): Promise<Definition> {
-    return (await this.#request<{ definition: Definition }>("definition.save", { definition }, { write: true })).definition;
+    return (await this.#call("saveDefinition", { definition })).definition;
   }
   async getDefinition(id: string): Promise<Definition> {
-    return (await this.#request<{ definition: Definition }>("definition.get", { id })).definition;
+    return (await this.#call("getDefinition", { id })).definition;
   }
   /** Every definition, in id order, fetched a page at a time; `asOf` gives them as they were then. */
   async listDefinitions(opts: { asOf?: string | number } = {}): Promise<Definition[]> {
-    return this.#everyPage<Definition>("definition.list", "definitions", { ...opts });
+    return this.#everyPage("listDefinitions", (p) => p.definitions, { ...opts });
   }
   async removeDefinition(id: string): Promise<void> {
-    await this.#request("definition.remove", { id }, { write: true });
+    await this.#call("removeDefinition", { id });
   }
 
   // ------------------------------------------------------------ instances
@@ -71,77 +72,84 @@ export class RegistryClient {
   }
   /** A registration's whole reply: the instance, and `movedFrom` when it took the instance from another slug. */
   async registration(req: RegisterInstanceRequest): Promise<{ instance: Instance; movedFrom?: { slug: string } }> {
-    return this.#request("instance.register", req, { write: true });
+    return this.#call("registerInstance", req);
   }
   async getInstance(id: string): Promise<Instance> {
-    return (await this.#request<{ instance: Instance }>("instance.get", { id })).instance;
+    return (await this.#call("getInstance", { id })).instance;
   }
   /** Every instance that passes the filter, in id order, fetched a page at a time (one page when `limit` is given). */
   async listInstances(filter: ListInstancesRequest = {}): Promise<Instance[]> {
     if (filter.limit !== undefined) return (await this.listInstancePage(filter)).instances;
-    return this.#everyPage<Instance>("instance.list", "instances", { ...filter, limit: 1000 });
+    return this.#everyPage("listInstances", (p) => p.instances, { ...filter, limit: 1000 });
   }
   /** One page: at most `limit` instances after `after`; `next` is the `after` of the next page, absent on the last. */
   async listInstancePage(filter: ListInstancesRequest): Promise<{ instances: Instance[]; next?: string; versions?: Record<string, number> }> {
-    return this.#request("instance.list", filter);
+    return this.#call("listInstances", filter);
   }
   async removeInstance(id: string): Promise<void> {
-    await this.#request("instance.remove", { id }, { write: true });
+    await this.#call("removeInstance", { id });
   }
   async reportStatus(id: string, status: InstanceStatus, details?: string, by?: "instance" | "operator"): Promise<Instance> {
     const body = { id, status, ...(details !== undefined ? { details } : {}), ...(by ? { by } : {}) };
-    return (await this.#request<{ instance: Instance }>("instance.status", body, { write: true })).instance;
+    return (await this.#call("reportStatus", body)).instance;
   }
   async renewLease(id: string): Promise<Instance> {
-    return (await this.#request<{ instance: Instance }>("instance.renew", { id })).instance;
+    return (await this.#call("renewLease", { id })).instance;
   }
 
   // ------------------------------------------------------------ nodes and health
 
   /** Every node (or those of `ids`), in id order, fetched a page at a time; `asOf` gives them as they were then. */
   async listNodes(ids?: string[], opts: { asOf?: string | number } = {}): Promise<Node[]> {
-    return this.#everyPage<Node>("node.list", "nodes", { ...(ids ? { ids } : {}), ...opts });
+    return this.#everyPage("listNodes", (p) => p.nodes, { ...(ids ? { ids } : {}), ...opts });
   }
   async getNode(ref: NodeRef): Promise<Node> {
-    return (await this.#request<{ node: Node }>("node.get", ref)).node;
+    return (await this.#call("getNode", ref)).node;
   }
   async selfNode(): Promise<Node> {
-    return (await this.#request<{ node: Node }>("node.self")).node;
+    return (await this.#call("selfNode", {})).node;
   }
   async removeNode(ref: NodeRef): Promise<void> {
-    await this.#request("node.remove", ref, { write: true });
+    await this.#call("removeNode", ref);
   }
   async selectNodes(requirements: SelectNodesRequest = {}): Promise<Node[]> {
-    return (await this.#request<{ nodes: Node[] }>("node.select", requirements)).nodes;
+    return (await this.#call("selectNodes", requirements)).nodes;
   }
   /** The nodes that fit, and each node that does not with the requirements it fails. */
   async explainPlacement(requirements: SelectNodesRequest): Promise<{ nodes: Node[]; refused: NodeRefusal[] }> {
-    return this.#request("node.select", { ...requirements, explain: true });
+    const { nodes, refused = [] } = await this.#call("selectNodes", { ...requirements, explain: true });
+    return { nodes, refused };
   }
   /** One page of history: an entity's events (entity and id), or every change from `since` (the audit log). */
   async history(req: HistoryRequest): Promise<{ events: HistoryEntry[]; next?: number }> {
-    return this.#request("history", req);
+    return this.#call("history", req);
   }
   async healthStatus(): Promise<HealthStatus> {
-    return this.#request("health.status");
+    return this.#call("healthStatus", {});
   }
   async setExpiryProtection(enabled: boolean): Promise<ExpiryProtection> {
-    return (await this.#request<{ protection: ExpiryProtection }>("health.protection", { enabled }, { write: true })).protection;
+    return (await this.#call("switchProtection", { enabled })).protection;
   }
   /** Has every registry process read its policy file again (an admin's request): what each process said. */
   async reloadPolicy(): Promise<PolicyReload[]> {
-    return (await this.#request<{ processes: PolicyReload[] }>("policy.reload")).processes;
+    return (await this.#call("reloadPolicy", {})).processes;
   }
 
   /** Follows `next` from page to page (a page ends at `limit` or before a reply outgrows the server's max_payload). */
-  async #everyPage<T>(subject: string, field: string, body: Record<string, unknown> & { after?: string | undefined }): Promise<T[]> {
+  async #everyPage<K extends "listDefinitions" | "listInstances" | "listNodes", T>(name: K, items: (page: ReplyOf<K>) => T[], body: RequestOf<K>): Promise<T[]> {
     const all: T[] = [];
     for (let after = body.after; ; ) {
-      const page = await this.#request<Record<string, unknown> & { next?: string }>(subject, { ...body, ...(after !== undefined ? { after } : {}) });
-      all.push(...(page[field] as T[]));
+      const page = await this.#call(name, { ...body, ...(after !== undefined ? { after } : {}) });
+      all.push(...items(page));
       if (page.next === undefined) return all;
       after = page.next;
     }
+  }
+
+  /** One operation, as its row in the operation table says: its subject, and a Nats-Msg-Id (and one retry) when it changes state. */
+  #call<K extends OperationName>(name: K, req: RequestOf<K>): Promise<ReplyOf<K>> {
+    const op = OPERATIONS[name];
+    return this.#request<ReplyOf<K>>(op.subject, req, { write: op.changes });
   }
 
   // ------------------------------------------------------------ for services

@@ -374,20 +374,21 @@ export const HistoryRequest = Type.Object(
 export type HistoryRequest = Type.Static<typeof HistoryRequest>;
 
 /** One event as history shows it: what happened, when, why and by whom. */
-export type HistoryEntry = {
-  seq: number;
-  type: string;
-  at: string;
-  entity: string;
-  id: string;
-  by?: { account: string; user?: string; name?: string };
-  requestId?: string;
-  cause?: string;
-  from?: string;
-  to?: string;
-  changed?: string[];
-  reason?: string;
-};
+export const HistoryEntry = Type.Object({
+  seq: Type.Integer({ description: "its sequence in the event stream" }),
+  type: Type.String(),
+  at: Type.String(),
+  entity: Type.String(),
+  id: Type.String(),
+  by: Type.Optional(Type.Object({ account: Type.String(), user: Type.Optional(Type.String()), name: Type.Optional(Type.String()) })),
+  requestId: Type.Optional(Type.String()),
+  cause: Type.Optional(Type.String()),
+  from: Type.Optional(Type.String()),
+  to: Type.Optional(Type.String()),
+  changed: Type.Optional(Type.Array(Type.String())),
+  reason: Type.Optional(Type.String()),
+});
+export type HistoryEntry = Type.Static<typeof HistoryEntry>;
 
 /**
  * The `Nats-Request-Info` header nats-server sets on a request imported from another

@@ -4,13 +4,13 @@
  */
 import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { wireSchemas } from "./schemas.ts";
+import { publishedSchemas } from "./published.ts";
 
 export const SCHEMAS_DIR = fileURLToPath(new URL("../../schemas/", import.meta.url));
 
 export function renderSchemas(): Record<string, string> {
   const files: Record<string, string> = {};
-  for (const [name, schema] of Object.entries(wireSchemas)) {
+  for (const [name, schema] of Object.entries(publishedSchemas)) {
     const document = { $schema: "https://json-schema.org/draft/2020-12/schema", title: name, ...schema };
     files[`${name}.schema.json`] = `${JSON.stringify(document, null, 2)}\n`;
   }

@@ -7,28 +7,14 @@ import type { Caller } from "../contract/api.ts";
 import type { Instance } from "../contract/schemas.ts";
 import { forbidden } from "../contract/errors.ts";
 import { DERIVED_ID_PREFIX } from "../contract/ids.ts";
+import { PERMISSIONS, type Permission } from "../contract/permissions.ts";
 import type { Address } from "./address.ts";
 import { addressGranted, parseGrant, type AddressGrant } from "./addressGrants.ts";
 
 export const ROLES = ["admin", "viewer", "deployer", "proxy", "service", "agent"] as const;
 export type Role = (typeof ROLES)[number];
 
-export const PERMISSIONS = [
-  "instance:view",
-  "instance:edit",
-  "instance:delete",
-  "definition:view",
-  "definition:edit",
-  "definition:delete",
-  "node:view",
-  "node:delete",
-  "health:view",
-  "health:edit",
-  "check:report",
-  "audit:view",
-  "policy:reload",
-] as const;
-export type Permission = (typeof PERMISSIONS)[number];
+
 
 /**
  * Who is asking. `registry`: the registry's own account (its processes and node agents),

@@ -1,10 +1,11 @@
 /**
- * The HTTP face's routes: seed 002's `/registry-svc` paths, and the rest of the operations in
- * the same style. Each route names the operation (the NATS subject) it is, and how its request
- * is made of the HTTP request: the JSON body, the query string, or a path parameter.
+ * The HTTP face's routes, made from the operation table (contract/operations.ts): seed 002's
+ * `/registry-svc` paths, and the rest of the operations in the same style. Each route is one
+ * operation's, and its request is made of the HTTP request as the row says: the JSON body, the
+ * query string, or a path parameter.
  */
 import type { TSchema } from "typebox";
-import * as S from "../contract/schemas.ts";
+import { operationRows, type OperationName, type RequestSource } from "../contract/operations.ts";
 
 export const API_PREFIX = "/registry-svc";
 
@@ -13,14 +14,11 @@ export type HttpRequestParts = { body: Record<string, unknown>; query: Record<st
 export type Route = {
   method: "GET" | "PUT" | "POST" | "DELETE";
   path: string;
-  /** The operation's subject (contract/operations.ts). */
+  operation: OperationName;
+  /** The operation's NATS subject, by which metrics and errors name it. */
   subject: string;
-  /**
-   * A POST that only reads (the seed's `curl -X POST /registry-svc/nodes`): without a body it
-   * needs no Content-Type. Every other PUT, POST and DELETE changes state and needs
-   * `application/json` (guard.ts).
-   */
-  readOnly?: true;
+  /** It changes state, so it needs `application/json` (guard.ts); a POST that only reads (the seed's `curl -X POST /registry-svc/nodes`) does not without a body. */
+  changes: boolean;
   request(parts: HttpRequestParts): unknown;
 };
 
@@ -75,30 +73,15 @@ export function fromQuery(schema: TSchema, query: Record<string, string | string
 /** A node named in a path: its percent-encoded URL (seed 002's `DELETE /node/{url}`) or its id. */
 const nodeRef = (ref: string) => (ref.includes("://") ? { url: ref } : { id: ref });
 
-const body = ({ body }: HttpRequestParts) => body;
-const query = (schema: TSchema) => ({ query }: HttpRequestParts) => fromQuery(schema, query);
-const id = ({ params }: HttpRequestParts) => ({ id: params.id });
+const SOURCES: Record<RequestSource, (schema: TSchema) => (parts: HttpRequestParts) => unknown> = {
+  body: () => ({ body }) => body,
+  query: (schema) => ({ query }) => fromQuery(schema, query),
+  id: () => ({ params }) => ({ id: params.id }),
+  nodeRef: () => ({ params }) => nodeRef(params.ref!),
+  bodyAndId: () => ({ body, params }) => ({ ...body, id: params.id }),
+  none: () => () => ({}),
+};
 
-export const routes: Route[] = [
-  { method: "PUT", path: "/instance", subject: "instance.register", request: body },
-  { method: "GET", path: "/instances", subject: "instance.list", request: query(S.ListInstancesRequest) },
-  { method: "GET", path: "/instance/:id", subject: "instance.get", request: id },
-  { method: "DELETE", path: "/instance/:id", subject: "instance.remove", request: id },
-  { method: "PUT", path: "/instance/:id/status", subject: "instance.status", request: (p) => ({ ...p.body, id: p.params.id }) },
-  { method: "POST", path: "/instance/:id/renew", subject: "instance.renew", request: id },
-  { method: "POST", path: "/instance/:id/checked", subject: "instance.checked", request: (p) => ({ ...p.body, id: p.params.id }) },
-  { method: "PUT", path: "/definition", subject: "definition.save", request: body },
-  { method: "GET", path: "/definitions", subject: "definition.list", request: query(S.ListDefinitionsRequest) },
-  { method: "GET", path: "/definition/:id", subject: "definition.get", request: id },
-  { method: "DELETE", path: "/definition/:id", subject: "definition.remove", request: id },
-  { method: "POST", path: "/nodes", subject: "node.list", request: body, readOnly: true },
-  { method: "GET", path: "/nodes", subject: "node.list", request: query(S.ListNodesRequest) },
-  { method: "POST", path: "/nodes/select", subject: "node.select", request: body, readOnly: true },
-  { method: "GET", path: "/node/self", subject: "node.self", request: () => ({}) },
-  { method: "GET", path: "/node/:ref", subject: "node.get", request: ({ params }) => nodeRef(params.ref!) },
-  { method: "DELETE", path: "/node/:ref", subject: "node.remove", request: ({ params }) => nodeRef(params.ref!) },
-  { method: "GET", path: "/history", subject: "history", request: query(S.HistoryRequest) },
-  { method: "GET", path: "/health", subject: "health.status", request: () => ({}) },
-  { method: "PUT", path: "/health/protection", subject: "health.protection", request: body },
-  { method: "POST", path: "/policy/reload", subject: "policy.reload", request: () => ({}) },
-];
+export const routes: Route[] = operationRows.flatMap(([operation, op]) =>
+  op.http.map((r) => ({ method: r.method, path: r.path, operation, subject: op.subject, changes: op.changes, request: SOURCES[r.from](op.request) })),
+);

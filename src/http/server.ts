@@ -11,7 +11,7 @@ import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import type { Logger } from "pino";
 import type { Caller, RegistryApi, RequestContext } from "../contract/api.ts";
 import { RegistryError, notFound } from "../contract/errors.ts";
-import { operations } from "../contract/operations.ts";
+import { callOperation } from "../contract/operations.ts";
 import { parseRequestBody } from "../contract/validate.ts";
 import type { ChangeFeed, FeedEvent } from "./feed.ts";
 import { openApiDocument } from "./openapi.ts";
@@ -74,7 +74,6 @@ export async function startHttp(deps: HttpDeps): Promise<HttpFace> {
   const { api, log } = deps;
   // forceCloseConnections: stopping must not wait for watchers, whose streams never end by themselves.
   const app: FastifyInstance = Fastify({ bodyLimit: deps.maxRequestBytes, logger: false, forceCloseConnections: true });
-  const bySubject = new Map(operations.map((o) => [o.subject, o]));
 
   // A JSON body reaches the registry's own parsing as text; no other content type is taken (guard.ts).
   app.removeAllContentTypeParsers();
@@ -116,14 +115,12 @@ export async function startHttp(deps: HttpDeps): Promise<HttpFace> {
   app.get(`${API_PREFIX}/`, () => ({ routes: routes.map((r) => ({ method: r.method, path: `${API_PREFIX}${r.path}`, operation: r.subject })) }));
 
   for (const route of routes) {
-    const operation = bySubject.get(route.subject);
-    if (!operation) throw new Error(`route ${route.method} ${route.path} names no operation ${route.subject}`);
     app.route({
       method: route.method,
       url: `${API_PREFIX}${route.path}`,
       onRequest: async (req, reply) => {
         const hasBody = Number(req.headers["content-length"] ?? 0) > 0 || req.headers["transfer-encoding"] !== undefined;
-        const refused = refuseContentType({ method: req.method, contentType: req.headers["content-type"], hasBody, changesState: !route.readOnly });
+        const refused = refuseContentType({ method: req.method, contentType: req.headers["content-type"], hasBody, changesState: route.changes });
         if (refused) return refuse(reply, refused, route.path);
       },
       handler: async (req, reply) => {
@@ -145,7 +142,7 @@ export async function startHttp(deps: HttpDeps): Promise<HttpFace> {
             ...(caller ? { caller } : {}),
             signal: gone.signal,
           };
-          return await operation.handle(api, route.request(parts), ctx);
+          return await callOperation(api, route.operation, route.request(parts), ctx);
         } catch (err) {
           const { status, body } = errorReply(err, log, route.path);
           outcome = String(status);

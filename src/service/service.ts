@@ -11,7 +11,8 @@ import { RequestInfo } from "../contract/schemas.ts";
 import { parseRequestBody, reader } from "../contract/validate.ts";
 import { RegistryError, badRequest } from "../contract/errors.ts";
 import type { Names } from "../contract/names.ts";
-import { operations, type Operation } from "../contract/operations.ts";
+import { callOperation, operationRows, type OperationName } from "../contract/operations.ts";
+import { publishedName } from "../contract/published.ts";
 
 export const SERVICE_NAME = "registry";
 const decoder = new TextDecoder();
@@ -54,14 +55,14 @@ export async function startService(deps: {
 }): Promise<Service> {
   const { nc, names, api, log, maxRequestBytes } = deps;
 
-  async function answer(spec: Operation, msg: ServiceMsg): Promise<void> {
+  async function answer(name: OperationName, subject: string, msg: ServiceMsg): Promise<void> {
     const started = performance.now();
     let outcome = "ok";
     try {
       if (msg.data.length > maxRequestBytes) {
         throw new RegistryError(413, `request body is ${msg.data.length} bytes, over the registry's limit of ${maxRequestBytes} (REGISTRY_MAX_REQUEST_BYTES)`);
       }
-      const reply = JSON.stringify(await spec.handle(api, parseBody(msg.data), contextOf(msg)));
+      const reply = JSON.stringify(await callOperation(api, name, parseBody(msg.data), contextOf(msg)));
       const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
       if (reply.length > maxPayload) {
         throw new RegistryError(413, `the reply is ${reply.length} bytes, over the NATS max_payload of ${maxPayload}; narrow it with filters, or page through it with limit and after`);
@@ -75,7 +76,7 @@ export async function startService(deps: {
       outcome = String(e.code);
       msg.respondError(e.code, e.message, JSON.stringify(e.toJSON()));
     } finally {
-      deps.observe?.(spec.subject, outcome, (performance.now() - started) / 1000);
+      deps.observe?.(subject, outcome, (performance.now() - started) / 1000);
     }
   }
 
@@ -88,16 +89,16 @@ export async function startService(deps: {
     ...(deps.stats ? { statsHandler: deps.stats } : {}),
   });
   const group = service.addGroup(names.prefix);
-  for (const spec of operations) {
-    group.addEndpoint(spec.subject.replace(".", "-"), {
-      subject: spec.subject,
-      metadata: { request: spec.schema },
+  for (const [name, op] of operationRows) {
+    group.addEndpoint(op.subject.replace(".", "-"), {
+      subject: op.subject,
+      metadata: { request: publishedName(op.request) ?? "EmptyRequest", reply: publishedName(op.reply) ?? "" },
       handler: (err, msg) => {
         if (err) {
-          log.error({ err, endpoint: spec.subject }, "endpoint subscription failed");
+          log.error({ err, endpoint: op.subject }, "endpoint subscription failed");
           return;
         }
-        void answer(spec, msg);
+        void answer(name, op.subject, msg);
       },
     });
   }
