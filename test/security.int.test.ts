@@ -75,6 +75,16 @@ describe("security: roles of secure/policy.json, enforced by nats-server and the
     assert.deepEqual(registered?.metadata.by, { account: "USER_SVC", user: "user-svc" });
   });
 
+  test("security - the list of services shows a service its own slug and those it reads, an operator every one", async () => {
+    await call("user-svc", "instance.register", { url: "http://127.0.0.1:9031" });
+    await call("order-svc", "instance.register", { url: "http://127.0.0.1:9531" });
+    await call("deployer", "instance.register", { url: "http://127.0.0.1:9931", slug: "billing-svc" });
+    const slugsOf = async (user: User) => (await call(user, "service.list", {})).body.services?.map((s: { slug: string }) => s.slug);
+    assert.deepEqual(await slugsOf("user-svc"), ["order-svc", "user-svc"]);
+    assert.deepEqual(await slugsOf("order-svc"), ["order-svc"]);
+    assert.ok((await slugsOf("viewer")).includes("billing-svc"));
+  });
+
   test("security - a slug forged in the payload has no effect: 403 saying what it may register", async () => {
     await refused("user-svc", "instance.register", { url: "http://127.0.0.1:9002", slug: "order-svc" }, /registers instances of user-svc only, not of order-svc/);
   });

@@ -127,6 +127,13 @@ export function authorize(api: RegistryApi, policy: () => Policy | undefined, ow
       return { ...page, instances: page.instances.map((i) => instanceSeenBy(p, i)) };
     },
 
+    async listServices(req, ctx) {
+      const p = principal(ctx);
+      const readable = readableSlugs(p);
+      assertMay(p, OPERATIONS.listServices.permission, readable === "all" || p.kind !== "member" ? undefined : p.slug);
+      return api.listServices(req, readable === "all" ? ctx : { ...ctx, readableSlugs: readable });
+    },
+
     getNode: (req, ctx) => (may(ctx, OPERATIONS.getNode.permission), api.getNode(req, ctx)),
     listNodes: (req, ctx) => (may(ctx, OPERATIONS.listNodes.permission), api.listNodes(req, ctx)),
     selfNode: (req, ctx) => (may(ctx, OPERATIONS.selfNode.permission), api.selfNode(req, ctx)),

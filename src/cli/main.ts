@@ -12,6 +12,7 @@ import { UsageError } from "./args.ts";
 import { CliContext, type Cli, type Out } from "./context.ts";
 import { definitionsCommand } from "./definitions.ts";
 import { instancesCommand } from "./instances.ts";
+import { servicesCommand } from "./services.ts";
 import { nodesCommand } from "./nodes.ts";
 import { topCommand } from "./top.ts";
 import { watchCommand } from "./watch.ts";
@@ -79,6 +80,7 @@ export function buildProgram(io: CliIo, opened: CliContext[]): Command {
 
   definitionsCommand(program, cli);
   instancesCommand(program, cli);
+  servicesCommand(program, cli);
   nodesCommand(program, cli);
   healthCommand(program, cli);
   historyCommand(program, cli);

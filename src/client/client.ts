@@ -5,7 +5,7 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { pino, type Logger } from "pino";
-import type { ExpiryProtection, HealthStatus, NodeRef, NodeRefusal, PolicyReload } from "../contract/api.ts";
+import type { ExpiryProtection, HealthStatus, NodeRef, NodeRefusal, PolicyReload, ServiceSummary } from "../contract/api.ts";
 import { OPERATIONS, type OperationName, type ReplyOf, type RequestOf } from "../contract/operations.ts";
 import { RegistryError } from "../contract/errors.ts";
 import { namesFor } from "../contract/names.ts";
@@ -120,6 +120,10 @@ export class RegistryClient {
     const { nodes, refused = [] } = await this.#call("selectNodes", { ...requirements, explain: true });
     return { nodes, refused };
   }
+  /** Every service (slug) that has instances, in slug order, with its instances counted in all and by status. */
+  async listServices(): Promise<ServiceSummary[]> {
+    return this.#everyPage("listServices", (p) => p.services, { limit: 1000 });
+  }
   /** One page of history: an entity's events (entity and id), or every change from `since` (the audit log). */
   async history(req: HistoryRequest): Promise<{ events: HistoryEntry[]; next?: number }> {
     return this.#call("history", req);
@@ -136,7 +140,7 @@ export class RegistryClient {
   }
 
   /** Follows `next` from page to page (a page ends at `limit` or before a reply outgrows the server's max_payload). */
-  async #everyPage<K extends "listDefinitions" | "listInstances" | "listNodes", T>(name: K, items: (page: ReplyOf<K>) => T[], body: RequestOf<K>): Promise<T[]> {
+  async #everyPage<K extends "listDefinitions" | "listInstances" | "listNodes" | "listServices", T>(name: K, items: (page: ReplyOf<K>) => T[], body: RequestOf<K>): Promise<T[]> {
     const all: T[] = [];
     for (let after = body.after; ; ) {
       const page = await this.#call(name, { ...body, ...(after !== undefined ? { after } : {}) });

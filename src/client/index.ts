@@ -14,7 +14,7 @@ export type { RttBounds } from "./rtt.ts";
 export type { SelfRegistration } from "./selfRegister.ts";
 export { RegistryError } from "../contract/errors.ts";
 export type { ErrorCode, ErrorDetail } from "../contract/errors.ts";
-export type { ExpiryProtection, HealthStatus, NodeRef, PolicyReload } from "../contract/api.ts";
+export type { ExpiryProtection, HealthStatus, NodeRef, PolicyReload, ServiceSummary } from "../contract/api.ts";
 export type {
   Definition,
   HealthCheck,

@@ -6,7 +6,7 @@
 import type { RegistryApi } from "./operations.ts";
 
 export type { RegistryApi } from "./operations.ts";
-export type { ExpiryProtection, HealthStatus, NodeRefusal, PolicyReload } from "./replies.ts";
+export type { ExpiryProtection, HealthStatus, NodeRefusal, PolicyReload, ServiceSummary } from "./replies.ts";
 
 /** Who sent a request, as nats-server says: the `Nats-Request-Info` it sets on requests imported from another account. */
 export type Caller = { account: string; user?: string; name?: string };
@@ -29,4 +29,4 @@ export type NodeRef = { id?: string; url?: string };
 export type RegistryCommands = Pick<RegistryApi, "saveDefinition" | "removeDefinition" | "registerInstance" | "removeInstance" | "removeNode" | "reportStatus" | "recordCheck" | "switchProtection">;
 
 /** The operations the read side (readmodels/) answers. */
-export type RegistryQueries = Pick<RegistryApi, "getDefinition" | "listDefinitions" | "getInstance" | "listInstances" | "getNode" | "listNodes" | "selfNode" | "selectNodes">;
+export type RegistryQueries = Pick<RegistryApi, "getDefinition" | "listDefinitions" | "getInstance" | "listInstances" | "listServices" | "getNode" | "listNodes" | "selfNode" | "selectNodes">;

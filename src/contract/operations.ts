@@ -61,6 +61,8 @@ export const OPERATIONS = {
   renewLease: row({ subject: "instance.renew", request: S.ByIdRequest, requestIs: "request", reply: R.InstanceReply, permission: "instance:edit", changes: true, http: [{ method: "POST", path: "/instance/:id/renew", from: "id" }] }),
   recordCheck: row({ subject: "instance.checked", request: S.CheckResultRequest, requestIs: "check result", reply: R.InstanceReply, permission: "check:report", changes: true, http: [{ method: "POST", path: "/instance/:id/checked", from: "bodyAndId" }] }),
 
+  listServices: row({ subject: "service.list", request: S.ListServicesRequest, requestIs: "request", reply: R.ServicePage, permission: "instance:view", changes: false, http: [{ method: "GET", path: "/services", from: "query" }] }),
+
   // The POST is seed 002's `curl -X POST /registry-svc/nodes` with the ids in the body.
   listNodes: row({ subject: "node.list", request: S.ListNodesRequest, requestIs: "request", reply: R.NodePage, permission: "node:view", changes: false, http: [{ method: "GET", path: "/nodes", from: "query" }, { method: "POST", path: "/nodes", from: "body" }] }),
   getNode: row({ subject: "node.get", request: S.NodeRefRequest, requestIs: "node reference", rule: exactlyOneRef, reply: R.NodeReply, permission: "node:view", changes: false, http: [{ method: "GET", path: "/node/:ref", from: "nodeRef" }] }),

@@ -4,7 +4,7 @@
  * not compile), and the OpenAPI document and `schemas/` publish them.
  */
 import Type from "typebox";
-import { Definition, HistoryEntry, Instance, Node } from "./schemas.ts";
+import { Definition, HistoryEntry, Instance, InstanceStatus, Node } from "./schemas.ts";
 
 const Next = Type.Optional(Type.String({ description: "the `after` of the next page; absent on the last" }));
 
@@ -73,6 +73,14 @@ export const HealthStatus = Type.Object(
 );
 export type HealthStatus = Type.Static<typeof HealthStatus>;
 
+/** A service as the list of services shows it: its instances counted, in all and by status. */
+export const ServiceSummary = Type.Object({
+  slug: Type.String(),
+  instances: Type.Integer({ description: "every instance of the slug" }),
+  byStatus: Type.Record(InstanceStatus, Type.Integer(), { description: "how many are in each status" }),
+});
+export type ServiceSummary = Type.Static<typeof ServiceSummary>;
+
 export const EmptyReply = Type.Object({});
 export const DefinitionReply = Type.Object({ definition: Definition });
 export const DefinitionPage = Type.Object({ definitions: Type.Array(Definition), next: Next });
@@ -86,6 +94,7 @@ export const InstancePage = Type.Object({
   next: Next,
   versions: Type.Optional(Type.Record(Type.String(), Type.Integer(), { description: "with withVersions: each instance's version (the event sequence its entry reflects)" })),
 });
+export const ServicePage = Type.Object({ services: Type.Array(ServiceSummary), next: Next });
 export const NodeReply = Type.Object({ node: Node });
 export const NodePage = Type.Object({ nodes: Type.Array(Node), next: Next });
 export const Placement = Type.Object({
@@ -107,6 +116,7 @@ export const replySchemas = {
   RegistrationReply,
   InstanceReply,
   InstancePage,
+  ServicePage,
   NodeReply,
   NodePage,
   Placement,

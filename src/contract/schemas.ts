@@ -356,6 +356,8 @@ export type ListNodesRequest = Type.Static<typeof ListNodesRequest>;
 export const ListDefinitionsRequest = Type.Object({ ...Paging }, strict);
 export type ListDefinitionsRequest = Type.Static<typeof ListDefinitionsRequest>;
 export const EmptyRequest = Type.Object({}, strict);
+export const ListServicesRequest = Type.Object({ ...Paging }, { ...strict, description: "a page of the slugs that have instances, in slug order (after: a slug)" });
+export type ListServicesRequest = Type.Static<typeof ListServicesRequest>;
 export const SaveDefinitionRequest = Type.Object({ definition: Definition }, strict);
 
 // ---------------------------------------------------------------- history
@@ -420,6 +422,7 @@ export const wireSchemas = {
   ListInstancesRequest,
   ListNodesRequest,
   ListDefinitionsRequest,
+  ListServicesRequest,
   ByIdRequest,
   NodeRefRequest,
   SelectNodesRequest,

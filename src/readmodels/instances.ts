@@ -7,7 +7,8 @@
  */
 import type { Entry } from "../contract/names.ts";
 import type { Instance, ListInstancesRequest } from "../contract/schemas.ts";
-import { byId, idOfInstanceKey } from "../contract/ids.ts";
+import { NO_SLUG_TOKEN, byId, idOfInstanceKey } from "../contract/ids.ts";
+import type { ServiceSummary } from "../contract/replies.ts";
 import { normalizeUrl } from "../domain/address.ts";
 import { takesTraffic } from "../domain/instanceHealth.ts";
 import { holdsAll } from "../domain/instance.ts";
@@ -30,6 +31,29 @@ export function matchesFilter(i: Instance, filter: ListInstancesRequest, onlySlu
   if (filter.status !== undefined && i.status !== filter.status) return false;
   if (filter.healthy !== undefined && takesTraffic(i.status) !== filter.healthy) return false;
   return holdsAll(i, filter);
+}
+
+/** A service as the list of services shows it: its instances counted, in all and by status. */
+export function serviceSummary(slug: string, instances: Iterable<Instance>): ServiceSummary {
+  const byStatus: ServiceSummary["byStatus"] = { Unknown: 0, Starting: 0, Healthy: 0, Degraded: 0, Unhealthy: 0, Unreachable: 0, Stopping: 0 };
+  let count = 0;
+  for (const i of instances) {
+    count++;
+    byStatus[i.status]++;
+  }
+  return { slug, instances: count, byStatus };
+}
+
+/** The services of a list of instances (as they were, for time travel), in slug order, past `after`, of `onlySlugs` when given. */
+export function servicesOf(instances: Iterable<Instance>, after?: string, onlySlugs?: ReadonlySet<string>): ServiceSummary[] {
+  const bySlug = new Map<string, Instance[]>();
+  for (const i of instances) {
+    if (i.slug === undefined || (after !== undefined && i.slug <= after) || (onlySlugs && !onlySlugs.has(i.slug))) continue;
+    let list = bySlug.get(i.slug);
+    if (!list) bySlug.set(i.slug, (list = []));
+    list.push(i);
+  }
+  return [...bySlug.keys()].sort().map((slug) => serviceSummary(slug, bySlug.get(slug)!));
 }
 
 export type InstancePage = { instances: Instance[]; next?: string; versions?: Record<string, number> };
@@ -135,6 +159,18 @@ export class InstancesView {
     for (const id of this.#sortedIds.after(after)) {
       const i = this.get(id);
       if (i) yield i;
+    }
+  }
+
+  /**
+   * Each slug with instances after `after` (of `onlySlugs` when given), in slug order, with its
+   * instances counted in all and by status. Instances without a slug belong to no service.
+   */
+  *services(after?: string, onlySlugs?: ReadonlySet<string>): Iterable<ServiceSummary> {
+    for (const slug of [...this.#keysOfSlug.keys()].sort()) {
+      if (slug === NO_SLUG_TOKEN || (after !== undefined && slug <= after) || (onlySlugs && !onlySlugs.has(slug))) continue;
+      const summary = serviceSummary(slug, this.#ofKeys(this.#keysOfSlug.get(slug) ?? new Set()));
+      if (summary.instances > 0) yield summary;
     }
   }
 

@@ -13,12 +13,17 @@ export type Page<T> = { items: T[]; next?: string };
  * `extraBytes` is what the reply carries per item besides the item itself.
  */
 export function takePage<T extends { id: string }>(items: Iterable<T>, limit: number | undefined, budgetBytes: number, extraBytes = 0): Page<T> {
+  return takePageBy(items, (item) => item.id, limit, budgetBytes, extraBytes);
+}
+
+/** takePage for items ordered by another key than an id (services by slug): `keyOf` is what `next` names. */
+export function takePageBy<T>(items: Iterable<T>, keyOf: (item: T) => string, limit: number | undefined, budgetBytes: number, extraBytes = 0): Page<T> {
   const page: T[] = [];
   let bytes = 0;
   for (const item of items) {
     const size = Buffer.byteLength(JSON.stringify(item)) + 1 + extraBytes;
     const full = page.length === (limit ?? Infinity) || (page.length > 0 && bytes + size > budgetBytes);
-    if (full) return { items: page, next: page.at(-1)!.id };
+    if (full) return { items: page, next: keyOf(page.at(-1)!) };
     bytes += size;
     page.push(item);
   }

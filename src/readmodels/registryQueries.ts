@@ -6,10 +6,10 @@ import type { RegistryQueries } from "../contract/api.ts";
 import { RegistryError, notFound } from "../contract/errors.ts";
 import { placeOn, placementRequest } from "../domain/placement.ts";
 import type { Definition, Instance, Node } from "../contract/schemas.ts";
-import { matchesFilter, type InstancesView } from "./instances.ts";
+import { matchesFilter, servicesOf, type InstancesView } from "./instances.ts";
 import type { KvMirror } from "../nats/kvMirror.ts";
 import { byId } from "../contract/ids.ts";
-import { after, takePage } from "./paging.ts";
+import { after, takePage, takePageBy } from "./paging.ts";
 
 
 export function nodeIdOfUrl(nodes: KvMirror<Node>, url: string): string | undefined {
@@ -58,6 +58,12 @@ export function registryQueries(views: {
       }
       await instances.sync();
       return instances.list(filter, views.replyBudgetBytes(), ctx.readableSlugs);
+    },
+
+    async listServices({ limit, after: afterSlug, asOf }, ctx) {
+      const services = asOf !== undefined ? servicesOf((await views.pastState(asOf, ctx.signal)).instances, afterSlug, ctx.readableSlugs) : (await instances.sync(), instances.services(afterSlug, ctx.readableSlugs));
+      const { items, next } = takePageBy(services, (s) => s.slug, limit, views.replyBudgetBytes());
+      return { services: items, ...(next !== undefined ? { next } : {}) };
     },
 
     async getNode(ref) {
