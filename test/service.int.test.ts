@@ -34,6 +34,7 @@ describe("service", () => {
       "registry.node.select",
       "registry.node.self",
       "registry.policy.reload",
+      "registry.service.list",
     ]);
     assert.ok(info.endpoints.every((e) => e.queue_group === "registry"));
     const ping = (await r.nc.request("$SRV.PING.registry", "", { timeout: 5000 })).json<{ name: string }>();
