@@ -30,7 +30,7 @@ import { guardStorage, prepareOnReconnect, prepareStorage, storagePorts } from "
 import { streamCapacity, type Capacity } from "./eventstore/capacity.ts";
 import { readHistory } from "./eventstore/history.ts";
 import { boundedTimeTravel } from "./eventstore/timeTravel.ts";
-import type { KvWriter } from "./projector/kvWriter.ts";
+import { telemetryWrites, type TelemetryWrites } from "./projector/telemetryWrites.ts";
 import { compactInstance, interner } from "./readmodels/compact.ts";
 import { startHttp } from "./http/server.ts";
 import { changeFeed } from "./http/feed.ts";
@@ -44,8 +44,6 @@ import { healthChecker } from "./health/checker.ts";
 import { leases as startLeases } from "./health/leases.ts";
 import { membership as startMembership } from "./health/membership.ts";
 import { nodeInstances } from "./health/nodeInstances.ts";
-import { instanceKey } from "./contract/ids.ts";
-import { isNewerTelemetry } from "./domain/telemetry.ts";
 import { ownHeartbeatFreshMs } from "./domain/node.ts";
 
 export type Registry = {
@@ -79,7 +77,7 @@ export type Registry = {
 function startHealth(deps: {
   nc: NatsConnection;
   names: Names;
-  writer: KvWriter;
+  telemetry: TelemetryWrites;
   instances: InstancesView;
   nodes: KvMirror<Node>;
   commands: ReturnType<typeof registryCommands>;
@@ -90,16 +88,14 @@ function startHealth(deps: {
   clock: () => Date;
   serviceId: () => string;
 }) {
-  const { nc, names, writer, instances, nodes, commands, background, agent, config, log } = deps;
+  const { nc, names, telemetry, instances, nodes, commands, background, agent, config, log } = deps;
   const members = startMembership({ nc, service: SERVICE_NAME, selfId: deps.serviceId, intervalMs: 1000, log });
   const owns = (id: string) => members.owns(id);
   const leaseKeeper = startLeases({
     instances: { get: (id) => instances.get(id), leased: () => instances.leased(), sync: () => instances.sync() },
     commands: background,
     touch: async (instance, at) => {
-      await writer.update(names.buckets.instance, instanceKey(instance.slug, instance.id), (stored) =>
-        isNewerTelemetry(stored as Instance, at) ? { ...(stored as Instance), lastHeartbeat: at } : null,
-      );
+      await telemetry.renewal(instance, at);
     },
     owns,
     protection: { share: config.expiryProtectionShare, windowMs: config.expiryProtectionWindowMs },
@@ -146,6 +142,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
   await capacity.refresh();
   const ports = storagePorts(nc, js, names, unreadable, capacity);
   const { writer } = ports;
+  const telemetry = telemetryWrites(writer, names);
   // Read at each scrape; what they read is started below.
   const metrics = registryMetrics({
     instances: () => instances.all(),
@@ -188,7 +185,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     writer,
     log,
     unreadable,
-    knownEntry: (bucket, key) => mirrors[bucket].entry(key) ?? null,
+    knownEntries: { definition: (key) => definitions.entry(key) ?? null, instance: (key) => instanceMirror.entry(key) ?? null, node: (key) => nodes.entry(key) ?? null },
     whenReflected: (bucket, key, version, withinMs) => mirrors[bucket].whenReflects(key, version, withinMs),
   });
   void proj.run();
@@ -232,7 +229,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     nodes,
     nodesWithUrl: (url) => nodeUrls.withUrl(url),
     urlBindings: () => nodeUrlBindings(policy),
-    writer,
+    foldHeartbeat: telemetry.heartbeat,
     commands: background,
     offlineAfterMs: config.offlineAfterMs,
     unreadable,
@@ -265,7 +262,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
   });
 
   let serviceId = "starting";
-  const health = startHealth({ nc, names, writer, instances, nodes, commands: ownCommands, background, agent, config, log, clock, serviceId: () => serviceId });
+  const health = startHealth({ nc, names, telemetry, instances, nodes, commands: ownCommands, background, agent, config, log, clock, serviceId: () => serviceId });
 
   async function reloadPolicy(): Promise<{ accounts: number }> {
     if (!config.policyFile) throw new Error("this process runs without REGISTRY_POLICY, so it has no policy to read");

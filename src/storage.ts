@@ -7,7 +7,6 @@ import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStr
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import type { Names } from "./contract/names.ts";
-import { readDefinition, readInstance, readNode } from "./contract/readers.ts";
 import type { Capacity } from "./eventstore/capacity.ts";
 import { eventsStreamConfig, eventsStreamMaxBytes, natsEventStore } from "./eventstore/eventStore.ts";
 import { defaultConfig, eventsReserveBytesOf } from "./config.ts";
@@ -143,15 +142,10 @@ export async function provisionRegistry(
  */
 export function storagePorts(nc: NatsConnection, js: JetStreamClient, names: Names, unreadable: Unreadable, capacity?: Capacity) {
   const requests = streamRequestsOf(nc);
-  const entryReaders: Record<string, (value: unknown, key: string) => { ok: boolean }> = {
-    [names.buckets.definition]: readDefinition,
-    [names.buckets.instance]: readInstance,
-    [names.buckets.node]: readNode,
-  };
   return {
     store: natsEventStore(js, requests, names.eventsStream, { unreadable, ...(capacity ? { capacity } : {}) }),
     ownStore: natsEventStore(js, requests, names.eventsStream, { unreadable, ...(capacity ? { capacity } : {}), reserve: true }),
-    writer: kvWriter(requests, (bucket, key, value) => entryReaders[bucket]?.(value, key).ok ?? false),
+    writer: kvWriter(requests),
   };
 }
 

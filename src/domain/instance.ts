@@ -9,8 +9,16 @@ import { ADDRESS_FIELDS, type Address } from "./address.ts";
 import { sameJson, unhandled, type CommandMetadata, type Decider } from "./decider.ts";
 import type { InstanceEvent } from "./events.ts";
 import { decideHealth, type InstanceHealthCommand } from "./instanceHealth.ts";
+import { telemetryRule } from "./telemetry.ts";
 
 export type InstanceState = Instance | null;
+
+/** An instance's telemetry: when its lease was last renewed (see domain/telemetry.ts). */
+export type LeaseTelemetry = Pick<Instance, "lastHeartbeat">;
+export const leaseTelemetry = telemetryRule<Instance, LeaseTelemetry>({
+  of: ({ lastHeartbeat }) => (lastHeartbeat !== undefined ? { lastHeartbeat } : {}),
+  with: ({ lastHeartbeat: _at, ...instance }, telemetry) => ({ ...instance, ...telemetry }),
+});
 
 export type RegisterInstance = {
   type: "RegisterInstance";

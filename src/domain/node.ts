@@ -6,7 +6,7 @@ import type { Heartbeat, Node } from "../contract/schemas.ts";
 import { notFound } from "../contract/errors.ts";
 import { unhandled, type CommandMetadata, type Decider } from "./decider.ts";
 import type { NodeEvent } from "./events.ts";
-import { isNewerTelemetry } from "./telemetry.ts";
+import { isNewerTelemetry, telemetryRule } from "./telemetry.ts";
 
 export type NodeState = Node | null;
 
@@ -27,16 +27,27 @@ export type NodeCommand = ObserveHeartbeat | CheckLiveness | RemoveNode;
 
 const IDENTITY = ["url", "region", "availabilityZone"] as const;
 
+/** What a heartbeat tells of a node's use, dated by when the registry received it. */
+export type NodeTelemetry = Pick<Node, "lastHeartbeat" | "usage" | "gpus">;
+
+export function heartbeatTelemetry(h: Heartbeat, receivedAt: string): NodeTelemetry {
+  return { lastHeartbeat: receivedAt, usage: h.usage, ...(h.gpus !== undefined ? { gpus: h.gpus } : {}) };
+}
+
+/** A node's telemetry: its last heartbeat, usage and GPUs (see domain/telemetry.ts). */
+export const nodeTelemetry = telemetryRule<Node, NodeTelemetry>({
+  of: ({ lastHeartbeat, usage, gpus }) => ({ usage, ...(lastHeartbeat !== undefined ? { lastHeartbeat } : {}), ...(gpus !== undefined ? { gpus } : {}) }),
+  with: ({ lastHeartbeat: _at, usage: _usage, gpus: _gpus, ...node }, telemetry) => ({ ...node, ...telemetry }),
+});
+
 export function nodeFromHeartbeat(h: Heartbeat, status: Node["status"], receivedAt: string): Node {
   return {
     id: h.id,
     url: h.url,
     ...(h.region !== undefined ? { region: h.region } : {}),
     ...(h.availabilityZone !== undefined ? { availabilityZone: h.availabilityZone } : {}),
-    lastHeartbeat: receivedAt,
     status,
-    usage: h.usage,
-    ...(h.gpus !== undefined ? { gpus: h.gpus } : {}),
+    ...heartbeatTelemetry(h, receivedAt),
   };
 }
 

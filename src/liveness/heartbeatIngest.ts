@@ -17,15 +17,13 @@ import { everyTick } from "../ticker.ts";
 import type { Entry, Names } from "../contract/names.ts";
 import { Heartbeat, type Node } from "../contract/schemas.ts";
 import { reader } from "../contract/validate.ts";
-import { boundUrlConflict, heartbeatChangesState, isStale, urlHolder, type NodeUrlBindings } from "../domain/node.ts";
+import { boundUrlConflict, heartbeatChangesState, heartbeatTelemetry, isStale, urlHolder, type NodeTelemetry, type NodeUrlBindings } from "../domain/node.ts";
 import { isNewerTelemetry } from "../domain/telemetry.ts";
 import type { NodeLivenessCommands, NodesView } from "./ports.ts";
 import type { Unreadable } from "../unreadable.ts";
 
-/** Rewrites a live KV entry in place (the projector's kvWriter.update). */
-export type TelemetryWriter = {
-  update(bucket: string, key: string, change: (value: unknown) => unknown, known?: Entry<unknown>): Promise<unknown>;
-};
+/** Folds a heartbeat's telemetry into its node's entry (projector/telemetryWrites.ts). */
+export type FoldHeartbeat = (nodeId: string, telemetry: NodeTelemetry, known?: Entry<Node>) => Promise<"written" | "skipped">;
 
 export const HEARTBEATS_DURABLE = "heartbeats";
 /** Heartbeats older than this say nothing about now; the stream forgets them. */
@@ -107,14 +105,14 @@ export function heartbeatIngest(deps: {
   nodesWithUrl: (url: string) => Iterable<Node>;
   /** The URLs the policy in force binds agents' nodes to (none without a policy: first come, first served). */
   urlBindings: () => NodeUrlBindings;
-  writer: TelemetryWriter;
+  foldHeartbeat: FoldHeartbeat;
   commands: NodeLivenessCommands;
   offlineAfterMs: number;
   unreadable: Unreadable;
   log: Logger;
   clock?: () => Date;
 }): HeartbeatIngest {
-  const { js, names, nodes, writer, commands, unreadable, log } = deps;
+  const { js, names, nodes, commands, unreadable, log } = deps;
   const skewed = new Set<string>();
   const counts = { folded: 0, stale: 0, urlTaken: 0 };
   const loggedClaims = new Set<string>();
@@ -188,17 +186,7 @@ export function heartbeatIngest(deps: {
         if (claiming.get(taken.url) === taken.id) claiming.delete(taken.url);
       }
     }
-    const outcome = await writer.update(
-      names.buckets.node,
-      h.id,
-      (stored) => {
-        const node = stored as Node;
-        if (!isNewerTelemetry(node, receivedAt)) return null;
-        const { gpus: _old, ...rest } = node;
-        return { ...rest, lastHeartbeat: receivedAt, usage: h.usage, ...(h.gpus ? { gpus: h.gpus } : {}) };
-      },
-      known,
-    );
+    const outcome = await deps.foldHeartbeat(h.id, heartbeatTelemetry(h, receivedAt), known);
     if (outcome === "written") counts.folded++;
   }
 

@@ -9,11 +9,13 @@
  * and delete cannot carry a header; watchers see ordinary KV entries.
  *
  * Stored entries are untrusted: one this version cannot read (not JSON, or not an entity of
- * its bucket) protects nothing, whatever version it claims, and is replaced by any write.
+ * its bucket, as the bucket's reader says) protects nothing, whatever version it claims, and
+ * is replaced by any write.
  */
 import { headers } from "@nats-io/transport-node";
 import { StreamApiError, WRONG_LAST_SEQUENCE, type StreamRequests } from "../nats/streamRequests.ts";
-import { VERSION_HEADER, type Entry } from "../contract/names.ts";
+import { VERSION_HEADER } from "../contract/names.ts";
+import type { ReadResult } from "../contract/validate.ts";
 import { sameJson } from "../domain/decider.ts";
 import { isKvDeletion, kvStream, kvSubject, markKvDeletion } from "../nats/kvSubjects.ts";
 
@@ -22,13 +24,16 @@ const MAX_ATTEMPTS = 10;
 export type WriteOutcome = "written" | "skipped";
 
 /** What is stored under a key: its value (null when deleted or unreadable), KV revision and version. */
-export type StoredEntry = Entry<unknown>;
+export type StoredEntry<T> = { value: T | null; revision: number; version: number };
 
-export type WriteOptions = {
+/** A bucket as the writer sees it: its name, and how a stored value reads as its entity under its key. */
+export type KvBucket<T> = { name: string; read: (value: unknown, key: string) => ReadResult<T> };
+
+export type WriteOptions<T> = {
   /** Combines the stored value (when there is a readable one) with the new value before writing. */
-  merge?: ((stored: unknown, value: unknown) => unknown) | undefined;
+  merge?: ((stored: T, value: T) => T) | undefined;
   /** The caller's copy of the entry (null: believed absent): saves the read when current; a stale copy costs a retry. */
-  known?: StoredEntry | null | undefined;
+  known?: StoredEntry<T> | null | undefined;
   /**
    * A rebuild from events up to this sequence: the entry is replaced whenever it differs
    * from the value, whatever its version, unless a live write after the rebuild began
@@ -36,26 +41,23 @@ export type WriteOptions = {
    */
   replaceUpTo?: number;
   /** For a rebuild: completes a value that has no readable stored entry to merge with (lost telemetry). */
-  whenAbsent?: (value: unknown) => unknown; // may return a promise
+  whenAbsent?: (value: T) => Promise<T>;
 };
 
 export type KvWriter = {
   /** Writes the value of event `version` (null deletes), unless the key already reflects that version or a later one. */
-  write(bucket: string, key: string, value: unknown, version: number, options?: WriteOptions): Promise<WriteOutcome>;
+  write<T>(bucket: KvBucket<T>, key: string, value: T | null, version: number, options?: WriteOptions<T>): Promise<WriteOutcome>;
   /**
    * Rewrites a live entry in place, keeping its version: for data that is not an event
-   * (a node's telemetry). `change` returns null to leave it. `known` saves a read when the
-   * caller has a recent copy of the entry; a stale copy only costs a retry.
+   * (telemetry). `change` returns null to leave it. `known` saves a read when the caller has
+   * a recent copy of the entry; a stale copy only costs a retry.
    */
-  update(bucket: string, key: string, change: (value: unknown) => unknown, known?: StoredEntry): Promise<WriteOutcome>;
+  update<T>(bucket: KvBucket<T>, key: string, change: (value: T) => T | null, known?: StoredEntry<T>): Promise<WriteOutcome>;
 };
 
-/** Whether a stored value is an entity of its bucket, under its key. */
-export type EntryCheck = (bucket: string, key: string, value: unknown) => boolean;
-
-export function kvWriter(requests: StreamRequests, readable: EntryCheck = () => true): KvWriter {
-  async function read(bucket: string, key: string): Promise<StoredEntry | null> {
-    const m = await requests.lastBySubject(kvStream(bucket), kvSubject(bucket, key));
+export function kvWriter(requests: StreamRequests): KvWriter {
+  async function read<T>(bucket: KvBucket<T>, key: string): Promise<StoredEntry<T> | null> {
+    const m = await requests.lastBySubject(kvStream(bucket.name), kvSubject(bucket.name, key));
     if (m === null) return null;
     const version = Number(m.header?.get(VERSION_HEADER)) || 0;
     if (isKvDeletion(m.header)) return { value: null, revision: m.seq, version };
@@ -65,16 +67,17 @@ export function kvWriter(requests: StreamRequests, readable: EntryCheck = () => 
     } catch {
       return { value: null, revision: m.seq, version: 0 };
     }
-    return readable(bucket, key, value) ? { value, revision: m.seq, version } : { value: null, revision: m.seq, version: 0 };
+    const entity = bucket.read(value, key);
+    return entity.ok ? { value: entity.value, revision: m.seq, version } : { value: null, revision: m.seq, version: 0 };
   }
 
   /** Publishes with compare-and-set on `revision`; false when another writer got there first. */
-  async function put(bucket: string, key: string, value: unknown, version: number, revision: number): Promise<boolean> {
+  async function put<T>(bucket: KvBucket<T>, key: string, value: T | null, version: number, revision: number): Promise<boolean> {
     const h = headers();
     h.set(VERSION_HEADER, String(version));
     if (value === null) markKvDeletion(h);
     try {
-      await requests.publish(kvSubject(bucket, key), value === null ? undefined : JSON.stringify(value), { headers: h, expectLastSubjectSequence: revision });
+      await requests.publish(kvSubject(bucket.name, key), value === null ? undefined : JSON.stringify(value), { headers: h, expectLastSubjectSequence: revision });
       return true;
     } catch (err) {
       if (err instanceof StreamApiError && err.errCode === WRONG_LAST_SEQUENCE) return false;
@@ -95,20 +98,20 @@ export function kvWriter(requests: StreamRequests, readable: EntryCheck = () => 
         if (replaceUpTo !== undefined && stored !== null && stored.version === version && sameJson(stored.value, next)) return "skipped";
         if (await put(bucket, key, next, version, stored?.revision ?? 0)) return "written";
       }
-      throw new Error(`${kvSubject(bucket, key)} kept changing for ${MAX_ATTEMPTS} attempts`);
+      throw new Error(`${kvSubject(bucket.name, key)} kept changing for ${MAX_ATTEMPTS} attempts`);
     },
 
     async update(bucket, key, change, known) {
-      let stored: StoredEntry | null | undefined = known;
+      let stored = known;
       for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-        stored ??= await read(bucket, key);
-        if (stored === null || stored.value === null) return "skipped";
-        const next = change(stored.value);
+        const current = stored ?? (await read(bucket, key));
+        if (current === null || current.value === null) return "skipped";
+        const next = change(current.value);
         if (next === null) return "skipped";
-        if (await put(bucket, key, next, stored.version, stored.revision)) return "written";
+        if (await put(bucket, key, next, current.version, current.revision)) return "written";
         stored = undefined;
       }
-      throw new Error(`${kvSubject(bucket, key)} kept changing for ${MAX_ATTEMPTS} attempts`);
+      throw new Error(`${kvSubject(bucket.name, key)} kept changing for ${MAX_ATTEMPTS} attempts`);
     },
   };
 }

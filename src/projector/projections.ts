@@ -1,72 +1,143 @@
 /**
- * What each event does to the KV buckets, as declarations: a list of writes, each a key
- * and its new value (null deletes the key). Because events carry whole state, a write
- * needs no previous value; the version guard of `kvWriter.ts` makes replays harmless.
+ * One declared projection per bucket (Emmett's `{canHandle, evolve}`): the events it
+ * handles, what each writes (a key and its new value; null deletes), how a stored entry is
+ * read, and how a write meets it. Because events carry whole state, a write needs no previous
+ * value, only the telemetry folded in since (domain/telemetry.ts decides which is newer); the
+ * version guard of `kvWriter.ts` makes replays harmless. The projector, the heartbeat ingest,
+ * lease renewals and rebuild all write through these.
  */
 import { instanceKey } from "../contract/ids.ts";
-import type { BucketEntity } from "../contract/names.ts";
+import type { BucketEntity, Names } from "../contract/names.ts";
+import type { Definition, Instance, Node } from "../contract/schemas.ts";
+import type { ReadResult } from "../contract/validate.ts";
+import { readDefinition, readInstance, readNode } from "../contract/readers.ts";
 import type { RegistryEvent } from "../domain/events.ts";
-import { isNewerTelemetry } from "../domain/telemetry.ts";
 import { unhandled } from "../domain/decider.ts";
+import { leaseTelemetry } from "../domain/instance.ts";
+import { nodeTelemetry } from "../domain/node.ts";
+import type { KvBucket, StoredEntry } from "./kvWriter.ts";
 
 export type BucketName = BucketEntity;
-export type KvWrite = {
-  bucket: BucketName;
-  key: string;
-  value: unknown;
-  /** Combines the stored value (when there is one) with `value` before writing. */
-  merge?: (stored: unknown, value: unknown) => unknown;
+/** The entity each bucket holds. */
+export type Entities = { definition: Definition; instance: Instance; node: Node };
+export type ProjectedWrite<T> = { key: string; value: T | null };
+
+export type Projection<T> = {
+  entity: BucketName;
+  canHandle: readonly RegistryEvent["type"][];
+  /** What an event does to the bucket; nothing for an event it does not handle. */
+  evolve: (event: RegistryEvent) => ProjectedWrite<T>[];
+  /** A stored entry, untrusted until it reads as this bucket's entity under its key. */
+  read: (value: unknown, key: string) => ReadResult<T>;
+  /** An event's value meeting the stored entry: what is written. */
+  merge: (stored: T, value: T) => T;
 };
 
-type WithHeartbeat = { lastHeartbeat?: string } & Record<string, unknown>;
+type EventOf<E extends RegistryEvent["type"]> = Extract<RegistryEvent, { type: E }>;
 
-/**
- * Telemetry (a node's heartbeats, an instance's lease renewals) is folded into the entry
- * between events, so an event's snapshot may carry older telemetry than the entry: the
- * newer `lastHeartbeat` wins, with the telemetry fields that came with it.
- */
-function keepNewerTelemetry(fields: string[]) {
-  return (stored: unknown, value: unknown): unknown => {
-    const s = stored as WithHeartbeat;
-    const v = value as WithHeartbeat;
-    if (!isNewerTelemetry(v, s.lastHeartbeat)) return v;
-    const telemetry: Record<string, unknown> = {};
-    for (const f of fields) if (s[f] !== undefined) telemetry[f] = s[f];
-    return { ...v, ...telemetry };
+function projection<T, E extends RegistryEvent["type"]>(p: {
+  entity: BucketName;
+  canHandle: readonly E[];
+  evolve: (event: EventOf<E>) => ProjectedWrite<T>[];
+  read: (value: unknown, key: string) => ReadResult<T>;
+  merge?: (stored: T, value: T) => T;
+}): Projection<T> {
+  const handled: readonly RegistryEvent["type"][] = p.canHandle;
+  const handles = (event: RegistryEvent): event is EventOf<E> => handled.includes(event.type);
+  return {
+    entity: p.entity,
+    canHandle: p.canHandle,
+    evolve: (event) => (handles(event) ? p.evolve(event) : []),
+    read: p.read,
+    merge: p.merge ?? ((_stored, value) => value),
   };
 }
-export const keepNewerNodeTelemetry = keepNewerTelemetry(["lastHeartbeat", "usage", "gpus"]);
-export const keepNewerRenewal = keepNewerTelemetry(["lastHeartbeat"]);
 
-export function writesFor(event: RegistryEvent): KvWrite[] {
-  switch (event.type) {
-    case "DefinitionSaved":
-      return [{ bucket: "definition", key: event.data.definition.id, value: event.data.definition }];
-    case "DefinitionRemoved":
-      return [{ bucket: "definition", key: event.data.id, value: null }];
-    case "InstanceRegistered":
-    case "InstanceStatusChanged":
-      return [{ bucket: "instance", key: instanceKey(event.data.instance.slug, event.data.instance.id), value: event.data.instance, merge: keepNewerRenewal }];
-    case "InstanceUpdated": {
-      const { instance, movedFrom } = event.data;
-      const put: KvWrite = { bucket: "instance", key: instanceKey(instance.slug, instance.id), value: instance, merge: keepNewerRenewal };
-      return movedFrom ? [{ bucket: "instance", key: instanceKey(movedFrom.slug, instance.id), value: null }, put] : [put];
+const DEFINITION_EVENTS = ["DefinitionSaved", "DefinitionRemoved"] as const;
+const INSTANCE_EVENTS = ["InstanceRegistered", "InstanceStatusChanged", "InstanceUpdated", "InstanceRemoved", "InstanceExpired"] as const;
+const NODE_EVENTS = ["NodeJoined", "NodeUpdated", "NodeWentOffline", "NodeCameBack", "NodeRemoved"] as const;
+/** Expiry protection is read from its own subject, not a bucket. */
+type Unprojected = "ExpiryProtectionEngaged" | "ExpiryProtectionReleased" | "ExpiryProtectionSwitched";
+type Placed = (typeof DEFINITION_EVENTS | typeof INSTANCE_EVENTS | typeof NODE_EVENTS)[number] | Unprojected;
+// Does not compile while an event type is in none of the lists above.
+const everyEventPlaced: Record<Exclude<RegistryEvent["type"], Placed>, never> = {};
+void everyEventPlaced;
+
+const definitions = projection<Definition, (typeof DEFINITION_EVENTS)[number]>({
+  entity: "definition",
+  canHandle: DEFINITION_EVENTS,
+  read: readDefinition,
+  evolve(event) {
+    switch (event.type) {
+      case "DefinitionSaved":
+        return [{ key: event.data.definition.id, value: event.data.definition }];
+      case "DefinitionRemoved":
+        return [{ key: event.data.id, value: null }];
+      default:
+        return unhandled(event);
     }
-    case "InstanceRemoved":
-    case "InstanceExpired":
-      return [{ bucket: "instance", key: instanceKey(event.data.slug, event.data.id), value: null }];
-    case "NodeJoined":
-    case "NodeUpdated":
-    case "NodeWentOffline":
-    case "NodeCameBack":
-      return [{ bucket: "node", key: event.data.node.id, value: event.data.node, merge: keepNewerNodeTelemetry }];
-    case "NodeRemoved":
-      return [{ bucket: "node", key: event.data.id, value: null }];
-    case "ExpiryProtectionEngaged":
-    case "ExpiryProtectionReleased":
-    case "ExpiryProtectionSwitched":
-      return []; // read from its own subject, not a bucket
-    default:
-      return unhandled(event);
-  }
+  },
+});
+
+const instances = projection<Instance, (typeof INSTANCE_EVENTS)[number]>({
+  entity: "instance",
+  canHandle: INSTANCE_EVENTS,
+  read: readInstance,
+  merge: leaseTelemetry.keepNewer,
+  evolve(event) {
+    switch (event.type) {
+      case "InstanceRegistered":
+      case "InstanceStatusChanged":
+        return [{ key: instanceKey(event.data.instance.slug, event.data.instance.id), value: event.data.instance }];
+      case "InstanceUpdated": {
+        const { instance, movedFrom } = event.data;
+        const put = { key: instanceKey(instance.slug, instance.id), value: instance };
+        return movedFrom ? [{ key: instanceKey(movedFrom.slug, instance.id), value: null }, put] : [put];
+      }
+      case "InstanceRemoved":
+      case "InstanceExpired":
+        return [{ key: instanceKey(event.data.slug, event.data.id), value: null }];
+      default:
+        return unhandled(event);
+    }
+  },
+});
+
+const nodes = projection<Node, (typeof NODE_EVENTS)[number]>({
+  entity: "node",
+  canHandle: NODE_EVENTS,
+  read: readNode,
+  merge: nodeTelemetry.keepNewer,
+  evolve(event) {
+    switch (event.type) {
+      case "NodeJoined":
+      case "NodeUpdated":
+      case "NodeWentOffline":
+      case "NodeCameBack":
+        return [{ key: event.data.node.id, value: event.data.node }];
+      case "NodeRemoved":
+        return [{ key: event.data.id, value: null }];
+      default:
+        return unhandled(event);
+    }
+  },
+});
+
+export const PROJECTIONS: { [B in BucketName]: Projection<Entities[B]> } = {
+  definition: definitions,
+  instance: instances,
+  node: nodes,
+};
+
+/** The bucket a projection fills, under this deployment's names, for the KV writer. */
+export function bucketOf<T>(names: Names, p: Projection<T>): KvBucket<T> {
+  return { name: names.buckets[p.entity], read: p.read };
 }
+
+/** The keys an event writes, in every bucket. */
+export function keysWrittenBy(event: RegistryEvent): { bucket: BucketName; key: string }[] {
+  return Object.values(PROJECTIONS).flatMap((p) => p.evolve(event).map((w) => ({ bucket: p.entity, key: w.key })));
+}
+
+/** A read model's copy of each bucket's entries (null: absent; undefined: not known, read it). */
+export type KnownEntries = { [B in BucketName]: (key: string) => StoredEntry<Entities[B]> | null | undefined };

@@ -10,12 +10,13 @@ import { durableWorker } from "../nats/durableWorker.ts";
 import type { Logger } from "pino";
 import type { Names } from "../contract/names.ts";
 import type { RegistryEvent } from "../domain/events.ts";
-import { writesFor, type BucketName } from "./projections.ts";
+import { bucketOf, keysWrittenBy, PROJECTIONS, type BucketName, type KnownEntries, type Projection } from "./projections.ts";
 import type { KvWriter, StoredEntry } from "./kvWriter.ts";
 import { eventOf } from "../eventstore/readEvents.ts";
 import type { Unreadable } from "../unreadable.ts";
 
 export const PROJECTOR_DURABLE = "projector";
+const GUESS_ABSENT: KnownEntries = { definition: () => null, instance: () => null, node: () => null };
 
 /**
  * The durable consumer shared by every registry process, starting at `startSeq` (a new one
@@ -62,7 +63,7 @@ export function projector(deps: {
   log: Logger;
   unreadable: Unreadable;
   /** A read model's copy of an entry (null: absent), to write without reading first. */
-  knownEntry?: (bucket: BucketName, key: string) => StoredEntry | null | undefined;
+  knownEntries?: KnownEntries;
   /** Resolves true once a read model shows version `version` of a key, false after `withinMs`. */
   whenReflected?: (bucket: BucketName, key: string, version: number, withinMs: number) => Promise<boolean>;
 }): Projector {
@@ -73,14 +74,16 @@ export function projector(deps: {
    * see) guesses the key is absent instead: true for every key of a rebuild, and a wrong
    * guess only costs the read it would have made anyway.
    */
-  async function write(event: RegistryEvent, seq: number, trustCopies: boolean): Promise<void> {
-    for (const w of writesFor(event)) {
-      const known = trustCopies ? deps.knownEntry?.(w.bucket, w.key) : null;
-      await writer.write(names.buckets[w.bucket], w.key, w.value, seq, { merge: w.merge, known });
-    }
+  async function write(event: RegistryEvent, seq: number, known: KnownEntries | undefined): Promise<void> {
+    await writeTo(PROJECTIONS.definition, event, seq, known?.definition);
+    await writeTo(PROJECTIONS.instance, event, seq, known?.instance);
+    await writeTo(PROJECTIONS.node, event, seq, known?.node);
   }
-  const project = (event: RegistryEvent, seq: number) => write(event, seq, true);
-  const replay = (event: RegistryEvent, seq: number) => write(event, seq, false);
+  async function writeTo<T>(p: Projection<T>, event: RegistryEvent, seq: number, known: ((key: string) => StoredEntry<T> | null | undefined) | undefined): Promise<void> {
+    for (const w of p.evolve(event)) await writer.write(bucketOf(names, p), w.key, w.value, seq, { merge: p.merge, known: known?.(w.key) });
+  }
+  const project = (event: RegistryEvent, seq: number) => write(event, seq, deps.knownEntries);
+  const replay = (event: RegistryEvent, seq: number) => write(event, seq, GUESS_ABSENT);
 
   /**
    * Whether every write of the event is already in the read models (so in the buckets): the
@@ -91,7 +94,7 @@ export function projector(deps: {
     const { whenReflected } = deps;
     if (!whenReflected) return false;
     const wait = Math.min(REFLECTED_WITHIN_MS, Math.max(0, appendedAtMs + REFLECTED_WITHIN_MS - Date.now()));
-    const shown = await Promise.all(writesFor(event).map((w) => whenReflected(w.bucket, w.key, seq, wait)));
+    const shown = await Promise.all(keysWrittenBy(event).map((w) => whenReflected(w.bucket, w.key, seq, wait)));
     return shown.every(Boolean);
   }
 

@@ -18,16 +18,16 @@ import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import { BUCKET_ENTITIES, type Names } from "../contract/names.ts";
 import { idOfInstanceKey } from "../contract/ids.ts";
-import { readDefinition, readInstance, readNode } from "../contract/readers.ts";
 import { KvMirror } from "../nats/kvMirror.ts";
 import { StorageRefused, historyDropping } from "../nats/provision.ts";
-import type { Instance, Node } from "../contract/schemas.ts";
+import { leaseTelemetry } from "../domain/instance.ts";
+import { nodeTelemetry } from "../domain/node.ts";
 import type { RegistryEvent } from "../domain/events.ts";
 import type { EventStore } from "../eventstore/eventStore.ts";
 import { readEvents } from "../eventstore/readEvents.ts";
 import type { Unreadable } from "../unreadable.ts";
-import type { KvWriter } from "./kvWriter.ts";
-import { writesFor, type BucketName } from "./projections.ts";
+import type { KvWriter, StoredEntry } from "./kvWriter.ts";
+import { bucketOf, PROJECTIONS, type BucketName, type Entities, type Projection } from "./projections.ts";
 import { kvStream } from "../nats/kvSubjects.ts";
 
 const IN_FLIGHT = 64;
@@ -83,27 +83,22 @@ export async function rebuildProjections(deps: RebuildDeps): Promise<RebuildResu
   let written = 0;
 
   /** Telemetry a lost entry cannot keep: a node's last heartbeat is in the heartbeats stream; a lease restarts now. */
-  async function withTelemetry(bucket: BucketName, value: unknown): Promise<unknown> {
-    if (bucket === "node") {
-      const node = value as Node;
+  const lostTelemetry: { [B in BucketName]: (value: Entities[B]) => Promise<Entities[B]> } = {
+    definition: (definition) => Promise.resolve(definition),
+    instance: (instance) => Promise.resolve(instance.ttlSeconds === undefined ? instance : (leaseTelemetry.fold(instance, { lastHeartbeat: startedAt }) ?? instance)),
+    async node(node) {
       const beat = await jsm.direct.getMessage(names.heartbeatsStream, { last_by_subj: names.heartbeatSubject(node.id) }).catch(() => null);
-      const at = beat?.time.toISOString();
-      return at && (!node.lastHeartbeat || at > node.lastHeartbeat) ? { ...node, lastHeartbeat: at } : node;
-    }
-    const instance = value as Instance;
-    if (bucket !== "instance" || instance.ttlSeconds === undefined) return value;
-    return !instance.lastHeartbeat || startedAt > instance.lastHeartbeat ? { ...instance, lastHeartbeat: startedAt } : instance;
-  }
+      if (!beat) return node;
+      return nodeTelemetry.fold(node, { ...nodeTelemetry.of(node), lastHeartbeat: beat.time.toISOString() }) ?? node;
+    },
+  };
 
   // The buckets as they are, read in one pass: most entries are then checked without a read each.
-  const current = {
-    definition: new KvMirror<unknown>(js, jsm, names.buckets.definition, deps.log, { read: readDefinition }),
-    instance: new KvMirror<unknown>(js, jsm, names.buckets.instance, deps.log, { read: readInstance }),
-    node: new KvMirror<unknown>(js, jsm, names.buckets.node, deps.log, { read: readNode }),
-  };
+  const mirrorOf = <T>(p: Projection<T>) => new KvMirror<T>(js, jsm, names.buckets[p.entity], deps.log, { read: p.read });
+  const current = { definition: mirrorOf(PROJECTIONS.definition), instance: mirrorOf(PROJECTIONS.instance), node: mirrorOf(PROJECTIONS.node) };
   await Promise.all(Object.values(current).map((m) => m.start()));
   /** The entry as read at the start; undefined (read it) when it was unreadable. */
-  const known = (bucket: BucketName, key: string) => current[bucket].entry(key) ?? (current[bucket].unreadableKeys().has(key) ? undefined : null);
+  const known = <T>(mirror: KvMirror<T>, key: string): StoredEntry<T> | null | undefined => mirror.entry(key) ?? (mirror.unreadableKeys().has(key) ? undefined : null);
 
   /**
    * Up to which version an entry is rebuilt: the stream's last sequence at the start, so a
@@ -119,16 +114,31 @@ export async function rebuildProjections(deps: RebuildDeps): Promise<RebuildResu
   }
 
   async function replay(event: RegistryEvent, seq: number): Promise<void> {
-    for (const w of writesFor(event)) {
-      if (w.value !== null) explained[w.bucket].add(w.key);
+    await replayInto(PROJECTIONS.definition, current.definition, lostTelemetry.definition, event, seq);
+    await replayInto(PROJECTIONS.instance, current.instance, lostTelemetry.instance, event, seq);
+    await replayInto(PROJECTIONS.node, current.node, lostTelemetry.node, event, seq);
+  }
+  async function replayInto<T>(p: Projection<T>, mirror: KvMirror<T>, whenAbsent: (value: T) => Promise<T>, event: RegistryEvent, seq: number): Promise<void> {
+    for (const w of p.evolve(event)) {
+      if (w.value !== null) explained[p.entity].add(w.key);
       if (seq > upTo) continue; // the live projector's
-      const outcome = await writer.write(names.buckets[w.bucket], w.key, w.value, seq, {
-        merge: w.merge,
-        known: known(w.bucket, w.key),
-        replaceUpTo: await replaceUpTo(w.bucket, w.key),
-        whenAbsent: (value) => withTelemetry(w.bucket, value),
-      });
+      const replaceUpToKey = await replaceUpTo(p.entity, w.key);
+      const outcome = await writer.write(bucketOf(names, p), w.key, w.value, seq, { merge: p.merge, known: known(mirror, w.key), replaceUpTo: replaceUpToKey, whenAbsent });
       if (outcome === "written") written++;
+    }
+  }
+
+  /** Deletes the keys of a bucket that no event explains, unless the stream lost their events. */
+  async function removeUnexplained<T>(p: Projection<T>, mirror: KvMirror<T>): Promise<void> {
+    const keys = [...mirror.entryKeys(), ...mirror.unreadableKeys()];
+    for (const key of keys.filter((k) => !explained[p.entity].has(k))) {
+      const upToForKey = await replaceUpTo(p.entity, key);
+      if (upToForKey === upTo && (await streamLostEventOf(p.entity, key))) {
+        kept++;
+        continue;
+      }
+      const outcome = await writer.write(bucketOf(names, p), key, null, upTo, { replaceUpTo: upToForKey, known: known(mirror, key) });
+      if (outcome === "written") removed++;
     }
   }
 
@@ -164,18 +174,9 @@ export async function rebuildProjections(deps: RebuildDeps): Promise<RebuildResu
     await Promise.all(inFlight);
     deps.progress?.(entities, entities); // done: the subjects not counted held nothing readable up to the start
 
-    for (const bucket of BUCKET_ENTITIES) {
-      const keys = [...current[bucket].entryKeys(), ...current[bucket].unreadableKeys()];
-      for (const key of keys.filter((k) => !explained[bucket].has(k))) {
-        const upToForKey = await replaceUpTo(bucket, key);
-        if (upToForKey === upTo && (await streamLostEventOf(bucket, key))) {
-          kept++;
-          continue;
-        }
-        const outcome = await writer.write(names.buckets[bucket], key, null, upTo, { replaceUpTo: upToForKey, known: known(bucket, key) });
-        if (outcome === "written") removed++;
-      }
-    }
+    await removeUnexplained(PROJECTIONS.definition, current.definition);
+    await removeUnexplained(PROJECTIONS.instance, current.instance);
+    await removeUnexplained(PROJECTIONS.node, current.node);
   } finally {
     for (const m of Object.values(current)) m.stop();
   }
