@@ -9,7 +9,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { namesFor } from "../src/contract/names.ts";
 import { pino } from "pino";
 import { PROJECTOR_DURABLE } from "../src/projector/projector.ts";
-import { provisionRegistry, rebuildBuckets } from "../src/storage.ts";
+import { provisionRegistry, rebuildBuckets } from "../src/app/storage.ts";
 import { sampleInstance, throughput, waitUntil } from "./lib.ts";
 
 export type RebuildResult = { events: number; entities: number; seconds: number; eventsPerSecond: number; publishPerSecond: number };

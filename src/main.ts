@@ -21,7 +21,7 @@ export async function main(argv: string[]): Promise<void> {
     runProcess: (command) => {
       ranProcess = true;
       // Loaded only here, so that the CLI's own commands start without the server's modules.
-      return import("./processes.ts").then((p) => p.runProcess(command));
+      return import("./app/processes.ts").then((p) => p.runProcess(command));
     },
   });
   if (!ranProcess || code !== 0) process.exit(code);

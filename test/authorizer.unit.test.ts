@@ -21,7 +21,7 @@ const instance = (statusCause: Instance["statusCause"]): Instance => ({
 test("authorizer - a service reads details only where someone stated them; a check's answer, kept through its node's outage, is left out", async () => {
   let current = instance("check-unreachable");
   const api = { getInstance: () => Promise.resolve({ instance: current }) } as unknown as RegistryApi;
-  const owners = { sync: () => Promise.resolve(), slugOf: () => "a-svc", idOfUrl: () => undefined, derivedId: () => "inst_x", nodeUrlOf: () => undefined };
+  const owners = { instances: { sync: () => Promise.resolve(), get: () => current, idOfUrl: () => undefined }, derivedId: () => "inst_x" };
   const authorized = authorize(api, () => policy, owners);
   const read = async (account: string) => (await authorized.getInstance({ id: "a-svc_1" }, { caller: { account } })).instance;
   for (const cause of ["check-unreachable", "node-offline", "node-online", "lease-renewed"] as const) {

@@ -10,7 +10,7 @@ import { Kvm } from "@nats-io/kv";
 import { connect, headers as natsHeaders } from "@nats-io/transport-node";
 import { RegistryClient } from "../src/client/index.ts";
 import { namesFor } from "../src/contract/names.ts";
-import { provisionRegistry, rebuildBuckets } from "../src/storage.ts";
+import { provisionRegistry, rebuildBuckets } from "../src/app/storage.ts";
 import { clientFor, historyOf, runRegistryCommand, silentLog, spawnRegistry, startRegistryOn, startTestRegistry, type TestRegistry } from "./harness/registry.ts";
 import { startNatsServer } from "./harness/natsServer.ts";
 import { heartbeat, publishHeartbeat } from "./harness/nodes.ts";

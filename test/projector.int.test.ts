@@ -11,7 +11,7 @@ import { projector } from "../src/projector/projector.ts";
 import { unreadableCounter } from "../src/unreadable.ts";
 import { clientFor, silentLog, startRegistryOn, startTestRegistry, type TestRegistry } from "./harness/registry.ts";
 import { startNatsServer } from "./harness/natsServer.ts";
-import { provisionRegistry, rebuildBuckets } from "../src/storage.ts";
+import { provisionRegistry, rebuildBuckets } from "../src/app/storage.ts";
 import { until } from "./harness/until.ts";
 import { heartbeat } from "./harness/nodes.ts";
 

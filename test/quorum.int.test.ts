@@ -10,7 +10,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
 import { namesFor, VERSION_HEADER } from "../src/contract/names.ts";
 import { instanceKey } from "../src/contract/ids.ts";
-import { startRegistry, type Registry } from "../src/registry.ts";
+import { startRegistry, type Registry } from "../src/app/registry.ts";
 import { PROJECTOR_DURABLE } from "../src/projector/projector.ts";
 import { startCluster } from "./harness/cluster.ts";
 import { heartbeat, publishHeartbeat } from "./harness/nodes.ts";

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
-import type { Registry } from "../src/registry.ts";
+import type { Registry } from "../src/app/registry.ts";
 import { startRegistryOn, startTestRegistry, type TestRegistry } from "./harness/registry.ts";
 import { metricValue } from "./harness/metrics.ts";
 import { until } from "./harness/until.ts";

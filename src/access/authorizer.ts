@@ -13,18 +13,13 @@ import { instanceSeenBy, assertMay, assertMayChooseId, assertMayRegisterAt, asse
 import type { Permission } from "../contract/permissions.ts";
 import { OPERATIONS } from "../contract/operations.ts";
 import { resolveAddress } from "../domain/address.ts";
+import type { InstanceReadModel } from "../contract/readModels.ts";
 import { principalOf, type Policy } from "./policy.ts";
 
-/** What the authorizer needs to know of instances: which slug one has, and which instance holds a URL. */
+/** What the authorizer needs to know of instances: the read model (which slug one has, which holds a URL), and the id a registration of a URL without one gets. */
 export type InstanceOwners = {
-  sync(): Promise<void>;
-  /** undefined: no such instance; otherwise its slug (null when it has none). */
-  slugOf(id: string): string | null | undefined;
-  idOfUrl(url: string): string | undefined;
-  /** The id the registry gives a registration of `url` without one. */
+  instances: Pick<InstanceReadModel, "sync" | "get" | "idOfUrl">;
   derivedId(url: string): string;
-  /** The nodeUrl an instance names; undefined for none, or no such instance. */
-  nodeUrlOf(id: string): string | undefined;
 };
 
 const CHECK_CAUSE = /^check-(.*)$/;
@@ -42,10 +37,10 @@ export function authorize(api: RegistryApi, policy: () => Policy | undefined, ow
   /** The permission on an existing instance; a missing one is left to the operation (its 404). */
   async function onInstance(p: Principal, permission: Permission, id: string): Promise<void> {
     if (p.kind === "open" || p.kind === "registry") return;
-    await owners.sync();
-    const slug = owners.slugOf(id);
-    if (slug === undefined) return;
-    assertMay(p, permission, slug ?? undefined);
+    await owners.instances.sync();
+    const instance = owners.instances.get(id);
+    if (instance === undefined) return;
+    assertMay(p, permission, instance.slug);
   }
 
   /** What a reply shows `p` of an instance. */
@@ -75,9 +70,9 @@ export function authorize(api: RegistryApi, policy: () => Policy | undefined, ow
         const address = resolveAddress(request);
         assertMayRegisterAt(p, address);
         // Taking over an instance (by id, or by its URL) is changing it: it must be one's own.
-        await owners.sync();
-        if (request.id !== undefined && owners.slugOf(request.id) === undefined) assertMayChooseId(p, request.id, owners.derivedId(address.url));
-        const holder = owners.idOfUrl(address.url);
+        await owners.instances.sync();
+        if (request.id !== undefined && owners.instances.get(request.id) === undefined) assertMayChooseId(p, request.id, owners.derivedId(address.url));
+        const holder = owners.instances.idOfUrl(address.url);
         for (const id of new Set([request.id, holder])) if (id !== undefined) await onInstance(p, "instance:edit", id);
       }
       const reply = await api.registerInstance(request, ctx);
@@ -104,9 +99,9 @@ export function authorize(api: RegistryApi, policy: () => Policy | undefined, ow
       const p = principal(ctx);
       assertMay(p, "check:report");
       if (p.kind === "member" && p.role === "agent") {
-        await owners.sync();
-        const exists = owners.slugOf(req.id) !== undefined;
-        assertMayReportOn(p, req.id, exists ? { nodeUrl: owners.nodeUrlOf(req.id) } : undefined);
+        await owners.instances.sync();
+        const instance = owners.instances.get(req.id);
+        assertMayReportOn(p, req.id, instance ? { nodeUrl: instance.nodeUrl } : undefined);
       }
       return api.recordCheck({ ...req, checkedBy: checkReporter(p, ctx.caller, req.checkedBy) }, ctx);
     },

@@ -14,8 +14,6 @@ import { nodeDecider } from "../domain/node.ts";
 import { expiryProtectionDecider } from "../domain/expiryProtection.ts";
 import { writePath, type WritePathDeps } from "./writePath.ts";
 
-export type { Lookups } from "./writePath.ts";
-
 /**
  * An instance registered without an id gets one derived from its URL, so two registry
  * processes registering the same new URL at once write to one entity, never twins.
@@ -25,8 +23,8 @@ export function instanceIdForUrl(url: string): string {
 }
 
 export function registryCommands(deps: WritePathDeps): RegistryCommands {
-  const { names, lookups } = deps;
-  const { now, run, instanceHint } = writePath(deps);
+  const { names } = deps;
+  const { now, run, instanceHint, syncInstances } = writePath(deps);
   const instanceSubject = (id: string) => names.eventSubject("instance", id);
 
   return {
@@ -43,8 +41,8 @@ export function registryCommands(deps: WritePathDeps): RegistryCommands {
 
     async registerInstance(request, ctx) {
       const address = resolveAddress(request);
-      await lookups.syncInstances();
-      const id = registrationTarget(address.url, request.id, lookups.instanceIdOfUrl(address.url), instanceIdForUrl(address.url));
+      await syncInstances();
+      const id = registrationTarget(address.url, request.id, deps.instances.idOfUrl(address.url), instanceIdForUrl(address.url));
       const command = { type: "RegisterInstance" as const, data: { id, address, request }, metadata: { now: now() } };
       const { state, events } = await run(instanceDecider, instanceSubject(id), command, { ...ctx, hint: instanceHint(id) });
       const previousSlug = events.map((e) => (e.type === "InstanceUpdated" ? e.data.movedFrom?.slug : undefined)).find((slug) => slug !== undefined);
@@ -60,8 +58,8 @@ export function registryCommands(deps: WritePathDeps): RegistryCommands {
     async removeNode(ref, ctx) {
       let id = ref.id;
       if (id === undefined) {
-        await lookups.syncNodes();
-        id = lookups.nodeIdOfUrl(ref.url ?? "");
+        await deps.nodes.sync();
+        id = deps.nodes.idOfUrl(ref.url ?? "");
         if (id === undefined) throw notFound(`no node has url ${ref.url}`, { text: "list them", operation: "node.list" });
       }
       const command = { type: "RemoveNode" as const, data: { id, reason: "removed by an operator" }, metadata: { now: now() } };

@@ -156,3 +156,15 @@ export function natsEventStore(
     },
   };
 }
+
+/** The store, telling `appended` of each event it appends (not of a retried request's duplicate): for metrics. */
+export function observedStore(inner: EventStore, appended: (type: string) => void): EventStore {
+  return {
+    ...inner,
+    async append(subject, envelope, expectedSeq, dedupeId) {
+      const result = await inner.append(subject, envelope, expectedSeq, dedupeId);
+      if (!result.duplicate) appended(envelope.type);
+      return result;
+    },
+  };
+}

@@ -10,15 +10,10 @@ import type { ExpiryProtection, RequestContext } from "../contract/api.ts";
 import type { InstanceHealthCommands } from "./ports.ts";
 import { RegistryError, notFound } from "../contract/errors.ts";
 import type { Instance } from "../contract/schemas.ts";
+import type { InstanceReadModel } from "../contract/readModels.ts";
 import { lapseChangesStatus, leaseLapsesAt, leaseVerdict, renewalRecovers } from "../domain/instanceHealth.ts";
 import { everyTick } from "../ticker.ts";
 
-export type InstanceSource = {
-  get(id: string): Instance | undefined;
-  /** The instances with a lease (others are never looked at). */
-  leased(): Iterable<Instance>;
-  sync(): Promise<void>;
-};
 
 export type ProtectionSettings = { share: number; windowMs: number };
 
@@ -48,10 +43,10 @@ function census(instances: Iterable<Instance>, nowMs: number, windowMs: number) 
 }
 
 export function leases(deps: {
-  instances: InstanceSource;
+  instances: Pick<InstanceReadModel, "get" | "leased" | "sync">;
   commands: InstanceHealthCommands;
   /** Moves an instance's lastHeartbeat in its KV entry (no event). */
-  touch(instance: Instance, at: string): Promise<void>;
+  touch(instance: Instance, at: string): Promise<unknown>;
   /** Whether this registry process handles this instance's lease (one process per instance). */
   owns(id: string): boolean;
   protection: ProtectionSettings;

@@ -1,7 +1,7 @@
 /**
  * A stream the registry reads or writes that no longer exists: deleted outside the registry
  * (an open server lets any client do it). Said as such, at once, rather than as a timeout or an
- * internal error; the storage guard logs it and says how to recover (src/storage.ts).
+ * internal error; the storage guard logs it and says how to recover (src/app/storage.ts).
  */
 import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient } from "@nats-io/jetstream";
 import { RegistryError } from "../contract/errors.ts";

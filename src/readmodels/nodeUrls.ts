@@ -10,7 +10,7 @@ import type { KvMirror } from "../nats/kvMirror.ts";
 export function nodeUrlIndex(
   nodes: Pick<KvMirror<Node>, "onChange" | "get">,
   onShared: (url: string, ids: string[]) => void = () => undefined,
-): { withUrl(url: string): Iterable<Node> } {
+): { withUrl(url: string): Iterable<Node>; idOfUrl(url: string): string | undefined } {
   const idsByUrl = new Map<string, Set<string>>();
   nodes.onChange((id, value, previous) => {
     if (previous && previous.url !== value?.url) {
@@ -26,6 +26,7 @@ export function nodeUrlIndex(
     }
   });
   return {
+    idOfUrl: (url) => [...(idsByUrl.get(url) ?? [])].find((id) => nodes.get(id) !== undefined),
     *withUrl(url) {
       for (const id of idsByUrl.get(url) ?? []) {
         const node = nodes.get(id);

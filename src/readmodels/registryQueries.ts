@@ -12,15 +12,12 @@ import { byId } from "../contract/ids.ts";
 import { after, takePage, takePageBy } from "./paging.ts";
 
 
-export function nodeIdOfUrl(nodes: KvMirror<Node>, url: string): string | undefined {
-  for (const n of nodes.values()) if (n.url === url) return n.id;
-  return undefined;
-}
-
 export function registryQueries(views: {
   definitions: KvMirror<Definition>;
   instances: InstancesView;
   nodes: KvMirror<Node>;
+  /** The node that holds a URL (the nodes' URL index). */
+  nodeIdOfUrl: (url: string) => string | undefined;
   /** The node of this registry process. */
   selfNodeId: string;
   /** How many bytes of items a list reply may carry (the NATS max_payload less room for the rest). */
@@ -68,7 +65,7 @@ export function registryQueries(views: {
 
     async getNode(ref) {
       await nodes.sync();
-      const id = ref.id ?? nodeIdOfUrl(nodes, ref.url as string);
+      const id = ref.id ?? views.nodeIdOfUrl(ref.url ?? "");
       const node = id === undefined ? undefined : nodes.get(id);
       if (!node) throw notFound(`node ${ref.id !== undefined ? `"${ref.id}"` : `with url ${ref.url}`} not found`, { text: "list them", operation: "node.list" });
       return { node };

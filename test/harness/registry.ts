@@ -8,7 +8,7 @@ import { connect, headers as natsHeaders, type NatsConnection } from "@nats-io/t
 import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { pino } from "pino";
 import { defaultConfig, type Config } from "../../src/config.ts";
-import { startRegistry, type Registry } from "../../src/registry.ts";
+import { startRegistry, type Registry } from "../../src/app/registry.ts";
 import { readSubjects } from "../../src/nats/readSubjects.ts";
 import { startNatsServer, type NatsServer } from "./natsServer.ts";
 import { until } from "./until.ts";

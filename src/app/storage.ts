@@ -6,20 +6,20 @@
 import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import type { Names } from "./contract/names.ts";
-import type { Capacity } from "./eventstore/capacity.ts";
-import { eventsStreamConfig, eventsStreamMaxBytes, natsEventStore } from "./eventstore/eventStore.ts";
-import { defaultConfig, eventsReserveBytesOf } from "./config.ts";
-import { heartbeatsConsumerConfig, heartbeatsStreamConfig } from "./liveness/heartbeatIngest.ts";
-import { jetStreamOf } from "./nats/connect.ts";
-import { streamRequestsOf } from "./nats/streamRequests.ts";
-import { StorageRefused, bucketStreamSpec, changedFields, ensureBuckets, ensureConsumer, ensureStream, historyDropping, type StreamSpec } from "./nats/provision.ts";
-import { kvWriter } from "./projector/kvWriter.ts";
-import { projectorConsumerConfig } from "./projector/projector.ts";
-import { emptiedBuckets, rebuildProjections } from "./projector/rebuild.ts";
-import { unreadableCounter, type Unreadable } from "./unreadable.ts";
-import { everyTick } from "./ticker.ts";
-import { kvStream } from "./nats/kvSubjects.ts";
+import type { Names } from "../contract/names.ts";
+import type { Capacity } from "../eventstore/capacity.ts";
+import { eventsStreamConfig, eventsStreamMaxBytes, natsEventStore } from "../eventstore/eventStore.ts";
+import { defaultConfig, eventsReserveBytesOf } from "../config.ts";
+import { heartbeatsConsumerConfig, heartbeatsStreamConfig } from "../liveness/heartbeatIngest.ts";
+import { jetStreamOf } from "../nats/connect.ts";
+import { streamRequestsOf } from "../nats/streamRequests.ts";
+import { StorageRefused, bucketStreamSpec, changedFields, ensureBuckets, ensureConsumer, ensureStream, historyDropping, type StreamSpec } from "../nats/provision.ts";
+import { kvWriter } from "../projector/kvWriter.ts";
+import { projectorConsumerConfig } from "../projector/projector.ts";
+import { emptiedBuckets, rebuildProjections } from "../projector/rebuild.ts";
+import { unreadableCounter, type Unreadable } from "../unreadable.ts";
+import { everyTick } from "../ticker.ts";
+import { kvStream } from "../nats/kvSubjects.ts";
 
 /**
  * The retention and replication of the streams and buckets (docs/API.md, "Retention" and

@@ -3,18 +3,18 @@
  * drains; `agent` only the node agent, for machines that host services but no registry;
  * `rebuild` writes the KV buckets again from the events, in place.
  */
-import { unenforceablePolicy } from "./access/policy.ts";
-import { ConfigError, configFromEnv, type Config } from "./config.ts";
-import { namesFor } from "./contract/names.ts";
-import { createLogger } from "./logger.ts";
-import { connectNats, jetStreamOf } from "./nats/connect.ts";
-import { connectionAccount } from "./nats/serverAccount.ts";
+import { unenforceablePolicy } from "../access/policy.ts";
+import { ConfigError, configFromEnv, type Config } from "../config.ts";
+import { namesFor } from "../contract/names.ts";
+import { createLogger } from "../logger.ts";
+import { connectNats, jetStreamOf } from "../nats/connect.ts";
+import { connectionAccount } from "../nats/serverAccount.ts";
 import { startStandaloneAgent } from "./nodeAgent.ts";
 import { startRegistry } from "./registry.ts";
 import { provisionRegistry, rebuildBuckets } from "./storage.ts";
-import { progressReporter } from "./progress.ts";
+import { progressReporter } from "../progress.ts";
 import { setFlagsFromString } from "node:v8";
-import type { ProcessCommand } from "./cli/main.ts";
+import type { ProcessCommand } from "../cli/main.ts";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 

@@ -5,21 +5,21 @@
  */
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import type { Config } from "./config.ts";
-import { namesFor, type Names } from "./contract/names.ts";
-import type { Instance } from "./contract/schemas.ts";
-import { startNodeAgent, type NodeAgent } from "./agent/agent.ts";
-import { nvidiaSmiProbe } from "./agent/gpus.ts";
-import { configurationWarning, resolveIdentity } from "./agent/identity.ts";
-import { systemUsageProbe } from "./agent/usage.ts";
-import { healthChecker, type HealthChecker } from "./health/checker.ts";
-import { jetStreamOf } from "./nats/connect.ts";
-import { readInstance } from "./contract/readers.ts";
-import { KvMirror } from "./nats/kvMirror.ts";
-import { unreadableCounter } from "./unreadable.ts";
-import { InstancesView } from "./readmodels/instances.ts";
-import { RegistryClient } from "./client/client.ts";
-import { KeysFeed } from "./client/keysFeed.ts";
+import type { Config } from "../config.ts";
+import { namesFor, type Names } from "../contract/names.ts";
+import type { Instance } from "../contract/schemas.ts";
+import { startNodeAgent, type NodeAgent } from "../agent/agent.ts";
+import { nvidiaSmiProbe } from "../agent/gpus.ts";
+import { configurationWarning, resolveIdentity } from "../agent/identity.ts";
+import { systemUsageProbe } from "../agent/usage.ts";
+import { healthChecker, type HealthChecker } from "../health/checker.ts";
+import { jetStreamOf } from "../nats/connect.ts";
+import { readInstance } from "../contract/readers.ts";
+import { KvMirror } from "../nats/kvMirror.ts";
+import { unreadableCounter } from "../unreadable.ts";
+import { InstancesView } from "../readmodels/instances.ts";
+import { RegistryClient } from "../client/client.ts";
+import { KeysFeed } from "../client/keysFeed.ts";
 
 /** This machine's node agent: identity, the one configuration warning, heartbeats. */
 export async function startAgent(nc: NatsConnection, config: Config, log: Logger): Promise<NodeAgent> {

@@ -1,0 +1,72 @@
+/**
+ * Instance health in a registry process. Leases and instances following their node are each
+ * handled by one live registry process (rendezvous hashing on the instance id over the
+ * members that answer `$SRV.PING`); active checks by the node agent of the node an instance
+ * names, or else by one registry process.
+ */
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+import type { Config } from "../config.ts";
+import type { Names } from "../contract/names.ts";
+import type { Node } from "../contract/schemas.ts";
+import type { NodeAgent } from "../agent/agent.ts";
+import type { registryCommands } from "../commands/registryCommands.ts";
+import type { backgroundCommands } from "../commands/backgroundCommands.ts";
+import { healthChecker } from "../health/checker.ts";
+import { leases as startLeases } from "../health/leases.ts";
+import { membership as startMembership } from "../health/membership.ts";
+import { nodeInstances } from "../health/nodeInstances.ts";
+import type { KvMirror } from "../nats/kvMirror.ts";
+import type { TelemetryWrites } from "../projector/telemetryWrites.ts";
+import type { InstancesView } from "../readmodels/instances.ts";
+import { SERVICE_NAME } from "../service/service.ts";
+import { nodeAgentChecks } from "./nodeAgent.ts";
+
+export type InstanceHealth = ReturnType<typeof startHealth>;
+
+export function startHealth(deps: {
+  nc: NatsConnection;
+  names: Names;
+  telemetry: TelemetryWrites;
+  instances: InstancesView;
+  nodes: KvMirror<Node>;
+  commands: ReturnType<typeof registryCommands>;
+  background: ReturnType<typeof backgroundCommands>;
+  agent: NodeAgent;
+  config: Config;
+  log: Logger;
+  clock: () => Date;
+  serviceId: () => string;
+}) {
+  const { nc, names, telemetry, instances, nodes, commands, background, agent, config, log } = deps;
+  const members = startMembership({ nc, service: SERVICE_NAME, selfId: deps.serviceId, intervalMs: 1000, log });
+  const owns = (id: string) => members.owns(id);
+  const leaseKeeper = startLeases({
+    instances,
+    commands: background,
+    touch: telemetry.renewal,
+    owns,
+    protection: { share: config.expiryProtectionShare, windowMs: config.expiryProtectionWindowMs },
+    tickMs: config.healthTickMs,
+    log,
+    clock: deps.clock,
+  });
+  const followers = nodeInstances({ instances: () => instances.onNodes(), nodes: () => nodes.values(), owns, commands: background, tickMs: config.healthTickMs, log });
+  const replicaChecks = healthChecker({
+    assigned: function* () {
+      const nodeUrls = new Set([...nodes.values()].map((n) => n.url));
+      for (const i of instances.checked()) if (i.check && (i.nodeUrl === undefined || !nodeUrls.has(i.nodeUrl)) && owns(i.id)) yield i;
+    },
+    current: (id) => instances.get(id),
+    report: (r) => commands.recordCheck({ ...r, checkedBy: `registry ${deps.serviceId()}` }, {}).then(() => undefined),
+    log,
+  });
+  const agentChecks = nodeAgentChecks(nc, names, agent, () => instances.checked(), (id) => instances.get(id), log);
+  return {
+    members,
+    leases: leaseKeeper,
+    stop() {
+      for (const s of [members, leaseKeeper, followers, replicaChecks, agentChecks]) s.stop();
+    },
+  };
+}

@@ -1,0 +1,60 @@
+/**
+ * The read models of one registry process: mirrors of the three buckets, the instance
+ * indexes and the nodes' URL index over them; one interface each onto instances and nodes
+ * (contract/readModels.ts) for every part that asks, and what the projector may ask of them.
+ */
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import type { Logger } from "pino";
+import type { Names } from "../contract/names.ts";
+import type { NodeReadModel } from "../contract/readModels.ts";
+import type { Definition, Instance, Node } from "../contract/schemas.ts";
+import { readDefinition, readInstance, readNode } from "../contract/readers.ts";
+import { KvMirror } from "../nats/kvMirror.ts";
+import type { BucketName, KnownEntries } from "../projector/projections.ts";
+import { compactInstance, interner } from "../readmodels/compact.ts";
+import { InstancesView } from "../readmodels/instances.ts";
+import { nodeUrlIndex } from "../readmodels/nodeUrls.ts";
+import type { Unreadable } from "../unreadable.ts";
+
+export type ReadModels = ReturnType<typeof readModels>;
+
+/** Builds them; `start()` reads the buckets in full and follows them. */
+export function readModels(deps: { js: JetStreamClient; jsm: JetStreamManager; names: Names; log: Logger; unreadable: Unreadable }) {
+  const { js, jsm, names, log, unreadable } = deps;
+  const definitions = new KvMirror<Definition>(js, jsm, names.buckets.definition, log, { read: readDefinition, unreadable });
+  const pool = interner();
+  const readCompactInstance = (value: unknown, key: string) => {
+    const read = readInstance(value, key);
+    return read.ok ? { ok: true as const, value: compactInstance(read.value, pool) } : read;
+  };
+  const instanceMirror = new KvMirror<Instance>(js, jsm, names.buckets.instance, log, { read: readCompactInstance, unreadable });
+  const nodeMirror = new KvMirror<Node>(js, jsm, names.buckets.node, log, { read: readNode, unreadable });
+  const instances = new InstancesView(instanceMirror);
+  // Before the mirror starts: it sees every entry, and says which URLs nodes written before URLs were unique share.
+  const nodeUrls = nodeUrlIndex(nodeMirror, (url, ids) =>
+    log.warn({ url, nodes: ids }, "nodes share a URL (written before a node's URL was its own): instances naming it follow either; remove all but one (registry node rm)"),
+  );
+  const nodes: NodeReadModel = { sync: () => nodeMirror.sync(), idOfUrl: (url) => nodeUrls.idOfUrl(url) };
+  const mirrors = { definition: definitions, instance: instanceMirror, node: nodeMirror } as const;
+  const knownEntries: KnownEntries = {
+    definition: (key) => definitions.entry(key) ?? null,
+    instance: (key) => instanceMirror.entry(key) ?? null,
+    node: (key) => nodeMirror.entry(key) ?? null,
+  };
+  return {
+    definitions,
+    instanceMirror,
+    instances,
+    nodeMirror,
+    nodes,
+    nodeUrls,
+    knownEntries,
+    whenReflected: (bucket: BucketName, key: string, version: number, withinMs: number) => mirrors[bucket].whenReflects(key, version, withinMs),
+    start: () => Promise.all(Object.values(mirrors).map((m) => m.start())).then(() => undefined),
+    /** Waits until all three reflect every write acknowledged so far. */
+    sync: () => Promise.all(Object.values(mirrors).map((m) => m.sync())).then(() => undefined),
+    stop() {
+      for (const m of Object.values(mirrors)) m.stop();
+    },
+  };
+}

@@ -1,0 +1,252 @@
+/**
+ * The composition root of one registry process: it builds the adapters and connects them,
+ * and decides nothing itself. Storage (storage.ts), the read models (readModels.ts), where
+ * the operations meet (operations.ts), instance health (health.ts) and this machine's agent
+ * (nodeAgent.ts) each have a module; the adapters never import each other.
+ */
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Service } from "@nats-io/services";
+import type { Logger } from "pino";
+import { eventsReserveBytesOf, type Config } from "../config.ts";
+import { VERSION } from "../contract/version.ts";
+import { namesFor, type Names } from "../contract/names.ts";
+import type { NodeAgent } from "../agent/agent.ts";
+import { instanceIdForUrl, registryCommands } from "../commands/registryCommands.ts";
+import { backgroundCommands } from "../commands/backgroundCommands.ts";
+import type { WritePathDeps } from "../commands/writePath.ts";
+import { heartbeatIngest } from "../liveness/heartbeatIngest.ts";
+import { livenessMonitor } from "../liveness/livenessMonitor.ts";
+import { PROJECTOR_DURABLE, projector } from "../projector/projector.ts";
+import { telemetryWrites } from "../projector/telemetryWrites.ts";
+import { observedStore } from "../eventstore/eventStore.ts";
+import { streamCapacity, type Capacity } from "../eventstore/capacity.ts";
+import { readHistory } from "../eventstore/history.ts";
+import { boundedTimeTravel } from "../eventstore/timeTravel.ts";
+import { unreadableCounter } from "../unreadable.ts";
+import { authorize } from "../access/authorizer.ts";
+import { callerOfBearer, nodeUrlBindings, watchView } from "../access/policy.ts";
+import { policyInForce } from "../access/policyInForce.ts";
+import { policyReloads } from "../access/policyReloads.ts";
+import { jetStreamOf } from "../nats/connect.ts";
+import { startHttp } from "../http/server.ts";
+import { changeFeed } from "../http/feed.ts";
+import { WatcherBudget } from "../http/watchers.ts";
+import { registryMetrics } from "../metrics/metrics.ts";
+import { registryQueries } from "../readmodels/registryQueries.ts";
+import { startService } from "../service/service.ts";
+import { ownHeartbeatFreshMs } from "../domain/node.ts";
+import { guardStorage, prepareOnReconnect, prepareStorage, storagePorts } from "./storage.ts";
+import { startAgent } from "./nodeAgent.ts";
+import { readModels } from "./readModels.ts";
+import { startHealth } from "./health.ts";
+import { registryOperations } from "./operations.ts";
+
+export type Registry = {
+  names: Names;
+  service: Service;
+  /** Where the HTTP face answers (REGISTRY_HTTP_ADDR), when it is on. */
+  httpUrl: string | undefined;
+  agent: NodeAgent;
+  commands: ReturnType<typeof registryCommands>;
+  /** The commands of the registry's own loops (heartbeats, liveness, leases, nodes). */
+  background: ReturnType<typeof backgroundCommands>;
+  /** The event stream's size against REGISTRY_EVENTS_MAX_BYTES (checked every second, and before each caller's write near it; `refresh()` checks now). */
+  capacity: Capacity;
+  /** Reads REGISTRY_POLICY again (SIGHUP, `policy.reload`); a policy that cannot be read leaves the last one in force, and the error says why. */
+  reloadPolicy(): Promise<{ accounts: number }>;
+  /** Checks the configuration of the registry's streams and buckets now (it is checked every REGISTRY_STORAGE_CHECK_MS). */
+  checkStorage(): Promise<void>;
+  /** The live registry processes (micro service ids) this one splits checks and leases with. */
+  members(): string[];
+  /** Stops answering, then stops following streams. The connection is the caller's. */
+  stop(): Promise<void>;
+};
+
+/** Room left in a reply for list items: the server's max_payload less what the envelope and headers take. */
+const replyBudgetBytes = (nc: NatsConnection) => (nc.info?.max_payload ?? 1024 * 1024) - 4096;
+
+/** Starts one registry process on `nc`; `clock` is the time every decision is taken at (tests give their own). */
+export async function startRegistry(nc: NatsConnection, config: Config, log: Logger, clock: () => Date = () => new Date()): Promise<Registry> {
+  const names = namesFor(config.prefix);
+  const policy = await policyInForce(config.policyFile, log);
+  const { js, jsm } = await jetStreamOf(nc);
+  const unreadable = unreadableCounter(log);
+  const upgraded = await prepareStorage(nc, names, config, log, unreadable, { refuseDropping: true });
+  for (const f of upgraded) if (!f.missing) log.info({ stream: f.stream, fields: f.fields }, "brought to this version's configuration");
+  prepareOnReconnect(nc, () => prepareStorage(nc, names, config, log, unreadable), log);
+  const storageGuard = guardStorage({ nc, names, limits: config, log, unreadable, intervalMs: config.storageCheckMs });
+  const capacity = streamCapacity({ jsm, stream: names.eventsStream, maxBytes: config.eventsMaxBytes, reserveBytes: eventsReserveBytesOf(config), tickMs: 1000, log });
+  await capacity.refresh();
+  const ports = storagePorts(nc, js, names, unreadable, capacity);
+  const telemetry = telemetryWrites(ports.writer, names);
+  const timeTravel = boundedTimeTravel({ js, names, unreadable }, { maxConcurrent: config.timeTravelConcurrency, timeoutMs: config.timeTravelTimeoutMs });
+  const watchers = new WatcherBudget({ maxWatchers: config.watchersMax, bufferBytes: config.watchBufferBytes, totalBytes: config.watchTotalBytes });
+  const models = readModels({ js, jsm, names, log, unreadable });
+  const { definitions, instances, nodeMirror: nodes } = models;
+  // Read at each scrape; what they read is started below.
+  const metrics = registryMetrics({
+    instances: () => instances.all(),
+    nodes: () => nodes.values(),
+    projectionPending: async () => {
+      const info = await jsm.consumers.info(names.eventsStream, PROJECTOR_DURABLE);
+      return info.num_pending + info.num_ack_pending;
+    },
+    heartbeats: () => ({ ...ingest.counts(), dropped: ingest.stream().dropped }),
+    unreadable: () => unreadable.counts(),
+    protection: () => health.leases.lastProtection(),
+    watchers: () => watchers.counts(),
+    timeTravel: () => timeTravel.counts(),
+    storageChanges: () => storageGuard.counts(),
+  });
+
+  const proj = projector({ js, names, writer: ports.writer, log, unreadable, knownEntries: models.knownEntries, whenReflected: models.whenReflected });
+  void proj.run();
+  await models.start();
+
+  const writeDeps: WritePathDeps = {
+    clock,
+    store: observedStore(ports.store, (type) => metrics.eventAppended(type)),
+    names,
+    project: proj.project,
+    replyAfter: config.replyAfter,
+    projectionFailed: (err, seq) => log.warn({ err, seq }, "projection failed; the projector consumer will make it"),
+    instances,
+    nodes: models.nodes,
+  };
+  const commands = registryCommands(writeDeps);
+  // The registry's own loops write on past REGISTRY_EVENTS_MAX_BYTES, into the reserve: liveness must not stop with callers.
+  const ownWrites = { ...writeDeps, store: observedStore(ports.ownStore, (type) => metrics.eventAppended(type)) };
+  const background = backgroundCommands(ownWrites);
+
+  const ingest = heartbeatIngest({
+    js,
+    jsm,
+    names,
+    maxNodes: config.heartbeatSubjects,
+    checkMs: config.heartbeatIntervalMs,
+    nodes,
+    nodesWithUrl: (url) => models.nodeUrls.withUrl(url),
+    urlBindings: () => nodeUrlBindings(policy.current()),
+    foldHeartbeat: telemetry.heartbeat,
+    commands: background,
+    offlineAfterMs: config.offlineAfterMs,
+    unreadable,
+    log,
+    clock,
+  });
+  void ingest.run();
+  const agent = await startAgent(nc, config, log);
+  const liveness = livenessMonitor({
+    nodes,
+    commands: background,
+    offlineAfterMs: config.offlineAfterMs,
+    tickMs: Math.min(config.heartbeatIntervalMs, 1000),
+    stream: {
+      latestStoredHeartbeat: (id) => ingest.latestStored(id),
+      ownNodeId: () => agent.identity.id,
+      ownFreshMs: ownHeartbeatFreshMs(config.offlineAfterMs, config.heartbeatIntervalMs),
+    },
+    log,
+    clock,
+  });
+
+  let serviceId = "starting";
+  const health = startHealth({ nc, names, telemetry, instances, nodes, commands: registryCommands(ownWrites), background, agent, config, log, clock, serviceId: () => serviceId });
+  const reloads = policyReloads({ nc, subject: names.policyReloads, selfId: () => serviceId, members: () => health.members.members(), reload: policy.reload, log });
+
+  const operations = registryOperations({
+    commands,
+    queries: registryQueries({
+      definitions,
+      instances,
+      nodes,
+      nodeIdOfUrl: models.nodes.idOfUrl,
+      selfNodeId: agent.identity.id,
+      replyBudgetBytes: () => replyBudgetBytes(nc),
+      pastState: (asOf, signal) => timeTravel.stateAsOf(asOf, signal),
+    }),
+    leases: health.leases,
+    history: (req, ctx) => readHistory({ js, names, unreadable }, req, ctx.readableSlugs),
+    reloadPolicy: () => reloads.reloadEverywhere(),
+    figures: () => ({ events: capacity.usage(), heartbeats: ingest.stream(), storage: storageGuard.status(), unreadable: unreadable.counts() }),
+  });
+  const api = authorize(operations.api, policy.current, { instances, derivedId: instanceIdForUrl });
+  const service = await startService({
+    nc,
+    names,
+    api,
+    log,
+    version: VERSION,
+    maxRequestBytes: config.maxRequestBytes,
+    stats: operations.stats,
+    observe: (operation, outcome, seconds) => metrics.observeRequest("nats", operation, outcome, seconds),
+  });
+  serviceId = service.info().id;
+  // Not awaited: a ping gathers answers for up to half a second, and until it is in this process
+  // checks every instance without an agent itself (checked twice at worst; a status changes once).
+  void health.members.refresh();
+  const http =
+    config.httpAddr === "off"
+      ? undefined
+      : await startHttp({
+          api,
+          ...config.httpAddr,
+          hosts: config.httpHosts,
+          maxRequestBytes: config.maxRequestBytes,
+          version: VERSION,
+          log,
+          authenticate: (authorization) => {
+            const current = policy.current();
+            return current ? callerOfBearer(current, authorization) : undefined;
+          },
+          ready: models.sync,
+          connected: () => !nc.isClosed(),
+          observe: (operation, outcome, seconds) => metrics.observeRequest("http", operation, outcome, seconds),
+          metrics: () => metrics.render(),
+          watch: {
+            feed: changeFeed({ js, eventsStream: names.eventsStream, eventSubjects: names.eventSubjects, definitions, instances: models.instanceMirror, nodes, unreadable, log }),
+            viewOf: (caller) => watchView(policy.current(), caller),
+            budget: watchers,
+          },
+        }).catch(async (err: unknown) => {
+          await service.stop();
+          throw new Error(`the HTTP face cannot listen (${(err as Error).message}); set REGISTRY_HTTP_ADDR to a free host:port, or off`, { cause: err });
+        });
+  log.info(
+    {
+      prefix: names.prefix,
+      stream: names.eventsStream,
+      node: agent.identity.id,
+      instances: models.instanceMirror.size,
+      definitions: definitions.size,
+      nodes: nodes.size,
+      http: http?.url ?? "off",
+    },
+    "registry started",
+  );
+
+  return {
+    names,
+    service,
+    httpUrl: http?.url,
+    agent,
+    commands,
+    background,
+    capacity,
+    checkStorage: () => storageGuard.check(),
+    members: () => health.members.members(),
+    reloadPolicy: policy.reload,
+    async stop() {
+      await http?.stop();
+      await service.stop();
+      reloads.stop();
+      agent.stop();
+      liveness.stop();
+      health.stop();
+      capacity.stop();
+      storageGuard.stop();
+      await Promise.all([proj.stop(), ingest.stop()]);
+      models.stop();
+    },
+  };
+}
