@@ -246,7 +246,7 @@ describe("registry CLI", () => {
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /has no lease to renew; register it with ttlSeconds/);
     const missing = await runCli(["i", "renew", "inst_nobody"], env);
-    assert.equal(missing.stderr, 'registry: instance "inst_nobody" not found (its lease may have expired); register it again with registry instances register\n');
+    assert.equal(missing.stderr, 'registry: instance "inst_nobody" not found (it was removed, or its lease expired); list them with registry instances list\n');
   });
 
   test("cli - registering a known URL under another slug says it moved the instance from that service", async () => {

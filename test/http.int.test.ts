@@ -204,9 +204,9 @@ gpus: [.gpus[] | {name: .name, memory: .memoryTotal, utilization: .gpuUtilizatio
     assert.equal(missing.status, 404);
     assert.match(missing.body.error.message, /no route GET \/registry-svc\/nothing-here/);
     const none = await oo("get", "/registry-svc/instance/inst_none");
-    assert.deepEqual(none.body.error, { code: 404, message: 'instance "inst_none" not found; list them with GET /registry-svc/instances' }, "the hint names the route");
+    assert.deepEqual(none.body.error, { code: 404, message: 'instance "inst_none" not found (it was removed, or its lease expired); list them with GET /registry-svc/instances' }, "the hint names the route");
     const overNats = await r.call("instance.get", { id: "inst_none" });
-    assert.deepEqual(overNats.body.error, { code: 404, message: 'instance "inst_none" not found; list them with registry.instance.list', hint: { text: "list them", operation: "instance.list" } });
+    assert.deepEqual(overNats.body.error, { code: 404, message: 'instance "inst_none" not found (it was removed, or its lease expired); list them with registry.instance.list', hint: { text: "list them", operation: "instance.list" } });
     assert.equal(await r.eventCount(), events, "nothing was written");
   });
 

@@ -7,7 +7,7 @@
  * checks concluded rather than what the probe saw.
  */
 import type { RegistryApi, RequestContext } from "../contract/api.ts";
-import { notFound, RegistryError } from "../contract/errors.ts";
+import { instanceNotFound, RegistryError } from "../contract/errors.ts";
 import type { HistoryEntry } from "../contract/schemas.ts";
 import { instanceSeenBy, assertMay, assertMayChooseId, assertMayRegisterAt, assertMayReportOn, assertMaySetStatusAs, checkReporter, ownedSlug, readableSlugs, seesCheckDetail, type Principal } from "../domain/access.ts";
 import type { Permission } from "../contract/permissions.ts";
@@ -50,7 +50,7 @@ export function authorize(api: RegistryApi, policy: () => Policy | undefined, ow
     try {
       await onInstance(p, "instance:view", id);
     } catch (err) {
-      if (err instanceof RegistryError && err.code === 403) throw notFound(`instance "${id}" not found`, { text: "list them", operation: "instance.list" });
+      if (err instanceof RegistryError && err.code === 403) throw instanceNotFound(id);
       throw err;
     }
   }
@@ -149,7 +149,7 @@ export function authorize(api: RegistryApi, policy: () => Policy | undefined, ow
       // An id can change hands (removed, then registered again by another service, or moved by an
       // operator): each event shows only to who may read the slug it was about when it was written.
       const page = await api.history(req, { ...ctx, readableSlugs: readable });
-      if (req.entity === "instance" && req.after === undefined && page.events.length === 0) throw notFound(`instance "${req.id}" not found`);
+      if (req.entity === "instance" && req.id !== undefined && req.after === undefined && page.events.length === 0) throw instanceNotFound(req.id);
       return { ...page, events: seesCheckDetail(p) ? page.events : page.events.map(entryOutcomeOnly) };
     },
     switchProtection: (req, ctx) => (may(ctx, OPERATIONS.switchProtection.permission), api.switchProtection(req, ctx)),

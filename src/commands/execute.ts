@@ -16,7 +16,7 @@
 import { createHash } from "node:crypto";
 import type { Caller } from "../contract/api.ts";
 import { RegistryError, conflict } from "../contract/errors.ts";
-import type { Decider } from "../domain/decider.ts";
+import { evolves, type Decider } from "../domain/decider.ts";
 import type { RegistryEvent } from "../domain/events.ts";
 import { VersionConflict, type EventStore, type StoredEvent } from "../eventstore/eventStore.ts";
 
@@ -68,7 +68,8 @@ export type StateHint<State> = { state: State; version: number };
 
 /** An entity's state folded from its latest readable event, the one place events become state. */
 function stateOf<State, Event extends RegistryEvent>(decider: Decider<State, never, Event>, stored: StoredEvent | null): State {
-  return stored?.envelope ? decider.evolve(decider.initialState(), stored.envelope as unknown as Event) : decider.initialState();
+  const event = stored?.envelope;
+  return event && evolves(decider, event) ? decider.evolve(decider.initialState(), event) : decider.initialState();
 }
 
 /** The entity's current state, read from its latest event (nothing decided, nothing written). */

@@ -4,7 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import type { RegistryCommands } from "../contract/api.ts";
-import { notFound } from "../contract/errors.ts";
+import { instanceNotFound, nodeNotFound } from "../contract/errors.ts";
 import { DERIVED_ID_PREFIX } from "../contract/ids.ts";
 import type { Instance } from "../contract/schemas.ts";
 import { normalizeUrl, resolveAddress } from "../domain/address.ts";
@@ -20,6 +20,12 @@ import { writePath, type WritePathDeps } from "./writePath.ts";
  */
 export function instanceIdForUrl(url: string): string {
   return `${DERIVED_ID_PREFIX}${createHash("sha256").update(normalizeUrl(url)).digest("hex").slice(0, 20)}`;
+}
+
+/** The instance a command left, which a reply shows; gone (removed meanwhile) is its not-found. */
+function existing(state: Instance | null, id: string): Instance {
+  if (state === null) throw instanceNotFound(id);
+  return state;
 }
 
 export function registryCommands(deps: WritePathDeps): RegistryCommands {
@@ -46,7 +52,7 @@ export function registryCommands(deps: WritePathDeps): RegistryCommands {
       const command = { type: "RegisterInstance" as const, data: { id, address, request }, metadata: { now: now() } };
       const { state, events } = await run(instanceDecider, instanceSubject(id), command, { ...ctx, hint: instanceHint(id) });
       const previousSlug = events.map((e) => (e.type === "InstanceUpdated" ? e.data.movedFrom?.slug : undefined)).find((slug) => slug !== undefined);
-      return { instance: state as Instance, ...(previousSlug !== undefined ? { movedFrom: { slug: previousSlug } } : {}) };
+      return { instance: existing(state, id), ...(previousSlug !== undefined ? { movedFrom: { slug: previousSlug } } : {}) };
     },
 
     async removeInstance({ id }, ctx) {
@@ -60,7 +66,7 @@ export function registryCommands(deps: WritePathDeps): RegistryCommands {
       if (id === undefined) {
         await deps.nodes.sync();
         id = deps.nodes.idOfUrl(ref.url ?? "");
-        if (id === undefined) throw notFound(`no node has url ${ref.url}`, { text: "list them", operation: "node.list" });
+        if (id === undefined) throw nodeNotFound({ url: ref.url });
       }
       const command = { type: "RemoveNode" as const, data: { id, reason: "removed by an operator" }, metadata: { now: now() } };
       await run(nodeDecider, names.eventSubject("node", id), command, ctx);
@@ -70,14 +76,13 @@ export function registryCommands(deps: WritePathDeps): RegistryCommands {
     async reportStatus({ id, status, details, by }, ctx) {
       const data = { id, status, by: by ?? ("instance" as const), ...(details !== undefined ? { details } : {}) };
       const { state } = await run(instanceDecider, instanceSubject(id), { type: "ReportStatus", data, metadata: { now: now() } }, { ...ctx, hint: instanceHint(id) });
-      return { instance: state as Instance };
+      return { instance: existing(state, id) };
     },
 
     async recordCheck({ id, outcome, detail, checkedBy }, ctx) {
       const command = { type: "RecordCheck" as const, data: { id, outcome, detail, checkedBy }, metadata: { now: now() } };
       const { state } = await run(instanceDecider, instanceSubject(id), command, { ...ctx, hint: instanceHint(id) });
-      if (state === null) throw notFound(`instance "${id}" not found; it may have been removed`);
-      return { instance: state };
+      return { instance: existing(state, id) };
     },
 
     async switchProtection({ enabled }, ctx) {

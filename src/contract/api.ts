@@ -4,12 +4,11 @@
  * replies.ts.
  */
 import type { RegistryApi } from "./operations.ts";
+import type { Caller } from "./schemas.ts";
 
 export type { RegistryApi } from "./operations.ts";
-export type { ExpiryProtection, HealthStatus, NodeRefusal, PolicyReload, ServiceSummary } from "./replies.ts";
-
-/** Who sent a request, as nats-server says: the `Nats-Request-Info` it sets on requests imported from another account. */
-export type Caller = { account: string; user?: string; name?: string };
+export type { HealthStatus, NodeRefusal, PolicyReload, ServiceSummary } from "./replies.ts";
+export type { Caller, ExpiryProtection } from "./schemas.ts";
 
 /** What comes with every request, to every command and query. */
 export type RequestContext = {

@@ -53,4 +53,36 @@ export const forbidden = (message: string) => new RegistryError(403, message);
 
 export const notFound = (message: string, hint?: ErrorHint) => new RegistryError(404, message, hint ? { hint } : {});
 
+/** Not found, said one way per entity, with one hint: where to look. */
+export const definitionNotFound = (id: string) => notFound(`definition "${id}" not found`, { text: "list them", operation: "definition.list" });
+export const instanceNotFound = (id: string) => notFound(`instance "${id}" not found (it was removed, or its lease expired)`, { text: "list them", operation: "instance.list" });
+export const nodeNotFound = (ref: { id?: string | undefined; url?: string | undefined }) =>
+  notFound(`node ${ref.id !== undefined ? `"${ref.id}"` : `with url ${ref.url}`} not found`, { text: "list them", operation: "node.list" });
+
 export const conflict = (message: string) => new RegistryError(409, message);
+
+/** A request body over REGISTRY_MAX_REQUEST_BYTES, on either face (`bytes` when the face knows its size). */
+export const requestTooLarge = (limit: number, bytes?: number) =>
+  new RegistryError(413, `request body ${bytes !== undefined ? `is ${bytes} bytes, ` : "is "}over the registry's limit of ${limit} (REGISTRY_MAX_REQUEST_BYTES)`);
+
+/** The log an error reply is told to (pino's logger is one). */
+export type ErrorLog = {
+  error(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+  debug(fields: object, message: string): void;
+};
+
+/**
+ * What either face (NATS, HTTP) replies for an error a request met, logged once: a
+ * RegistryError as it is (a refusal at debug level, a failure at warn); anything else is a
+ * 500 that says to look in the log, which has it whole.
+ */
+export function errorToReply(err: unknown, log: ErrorLog, where: object): RegistryError {
+  if (!(err instanceof RegistryError)) {
+    log.error({ err, ...where }, "request failed");
+    return new RegistryError(500, `internal error (${err instanceof Error ? err.message : String(err)}); see the registry's log`, { cause: err });
+  }
+  if (err.code >= 500) log.warn({ ...where, code: err.code, error: err.message }, "request failed");
+  else log.debug({ ...where, code: err.code, error: err.message }, "request refused");
+  return err;
+}

@@ -4,17 +4,10 @@
  * not compile), and the OpenAPI document and `schemas/` publish them.
  */
 import Type from "typebox";
-import { Definition, HistoryEntry, Instance, InstanceStatus, Node } from "./schemas.ts";
+import { Definition, ExpiryProtection, HistoryEntry, Instance, InstanceStatus, Node } from "./schemas.ts";
 
 const Next = Type.Optional(Type.String({ description: "the `after` of the next page; absent on the last" }));
 
-export const ExpiryProtection = Type.Object({
-  enabled: Type.Boolean(),
-  engaged: Type.Boolean(),
-  since: Type.Optional(Type.String()),
-  reason: Type.Optional(Type.String()),
-});
-export type ExpiryProtection = Type.Static<typeof ExpiryProtection>;
 
 /** A node that does not fit: each requirement it fails, as the request's field, what it asks and what the node has. */
 export const NodeRefusal = Type.Object({

@@ -375,6 +375,19 @@ export const HistoryRequest = Type.Object(
 );
 export type HistoryRequest = Type.Static<typeof HistoryRequest>;
 
+/** Who sent a request, as nats-server says: the `Nats-Request-Info` it sets on requests imported from another account. */
+export const Caller = Type.Object({ account: Type.String(), user: Type.Optional(Type.String()), name: Type.Optional(Type.String()) });
+export type Caller = Type.Static<typeof Caller>;
+
+/** The expiry protection: whether it may engage, whether it is engaged, since when and why. */
+export const ExpiryProtection = Type.Object({
+  enabled: Type.Boolean(),
+  engaged: Type.Boolean(),
+  since: Type.Optional(Type.String()),
+  reason: Type.Optional(Type.String()),
+});
+export type ExpiryProtection = Type.Static<typeof ExpiryProtection>;
+
 /** One event as history shows it: what happened, when, why and by whom. */
 export const HistoryEntry = Type.Object({
   seq: Type.Integer({ description: "its sequence in the event stream" }),
@@ -382,7 +395,7 @@ export const HistoryEntry = Type.Object({
   at: Type.String(),
   entity: Type.String(),
   id: Type.String(),
-  by: Type.Optional(Type.Object({ account: Type.String(), user: Type.Optional(Type.String()), name: Type.Optional(Type.String()) })),
+  by: Type.Optional(Caller),
   requestId: Type.Optional(Type.String()),
   cause: Type.Optional(Type.String()),
   from: Type.Optional(Type.String()),

@@ -3,11 +3,19 @@
  * entity's current state into events; events evolve the state. Pure functions: time,
  * generated ids and the request id arrive with the command, never read here.
  */
-export type Decider<State, Command, Event> = {
+export type Decider<State, Command, Event extends { type: string }> = {
   decide(command: Command, state: State): Event[];
   evolve(state: State, event: Event): State;
   initialState(): State;
+  /** The event types it evolves (domain/events.ts lists them per entity). */
+  eventTypes: readonly Event["type"][];
 };
+
+/** Whether an event read back (untrusted, of any entity) is one this decider evolves. */
+export function evolves<Event extends { type: string }>(decider: { eventTypes: readonly Event["type"][] }, event: { type: string }): event is Event {
+  const types: readonly string[] = decider.eventTypes;
+  return types.includes(event.type);
+}
 
 export type CommandMetadata = {
   /** RFC 3339 UTC time of the command. */

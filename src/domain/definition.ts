@@ -3,9 +3,9 @@
  * one source, an unchanged save writes nothing, and removing one that is not there is 404.
  */
 import type { Definition } from "../contract/schemas.ts";
-import { badRequest, notFound } from "../contract/errors.ts";
+import { badRequest, definitionNotFound } from "../contract/errors.ts";
 import { sameJson, unhandled, type CommandMetadata, type Decider } from "./decider.ts";
-import type { DefinitionEvent } from "./events.ts";
+import { EVENT_TYPES, type DefinitionEvent } from "./events.ts";
 
 export type DefinitionState = Definition | null;
 
@@ -32,6 +32,7 @@ function assertRttBounds(definition: Definition): void {
 }
 
 export const definitionDecider: Decider<DefinitionState, DefinitionCommand, DefinitionEvent> = {
+  eventTypes: EVENT_TYPES.definition,
   initialState: () => null,
 
   decide(command, state) {
@@ -44,7 +45,7 @@ export const definitionDecider: Decider<DefinitionState, DefinitionCommand, Defi
         return [{ type: "DefinitionSaved", data: { definition } }];
       }
       case "RemoveDefinition":
-        if (state === null) throw notFound(`definition "${command.data.id}" not found`, { text: "list them", operation: "definition.list" });
+        if (state === null) throw definitionNotFound(command.data.id);
         return [{ type: "DefinitionRemoved", data: { id: command.data.id } }];
       default:
         return unhandled(command);

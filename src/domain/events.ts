@@ -4,7 +4,7 @@
  * is therefore a snapshot of it, which is what lets the write path read one message per
  * command instead of folding the entity's whole history.
  */
-import type { Definition, Instance, InstanceStatus, Node, StatusCause } from "../contract/schemas.ts";
+import type { Definition, ExpiryProtection, Instance, InstanceStatus, Node, StatusCause } from "../contract/schemas.ts";
 
 export type DefinitionSaved = { type: "DefinitionSaved"; data: { definition: Definition } };
 export type DefinitionRemoved = { type: "DefinitionRemoved"; data: { id: string } };
@@ -32,7 +32,8 @@ export type NodeCameBack = { type: "NodeCameBack"; data: { node: Node; reason: s
 export type NodeRemoved = { type: "NodeRemoved"; data: { id: string; url: string; reason: string } };
 export type NodeEvent = NodeJoined | NodeUpdated | NodeWentOffline | NodeCameBack | NodeRemoved;
 
-export type ExpiryProtectionState = { enabled: boolean; engaged: boolean; since?: string; reason?: string };
+/** What the expiry protection is (contract/schemas.ts): its events carry it whole. */
+export type ExpiryProtectionState = ExpiryProtection;
 export type ExpiryProtectionEngaged = { type: "ExpiryProtectionEngaged"; data: { state: ExpiryProtectionState; reason: string } };
 export type ExpiryProtectionReleased = { type: "ExpiryProtectionReleased"; data: { state: ExpiryProtectionState; reason: string } };
 export type ExpiryProtectionSwitched = { type: "ExpiryProtectionSwitched"; data: { state: ExpiryProtectionState; reason: string } };
@@ -40,7 +41,24 @@ export type ExpiryProtectionEvent = ExpiryProtectionEngaged | ExpiryProtectionRe
 
 export type RegistryEvent = DefinitionEvent | InstanceEvent | NodeEvent | ExpiryProtectionEvent;
 
-const INSTANCE_EVENT_TYPES = new Set<RegistryEvent["type"]>(["InstanceRegistered", "InstanceUpdated", "InstanceRemoved", "InstanceStatusChanged", "InstanceExpired"]);
+/** The event types of each entity, listed once: its decider evolves them, its projection handles them. */
+export const EVENT_TYPES = {
+  definition: ["DefinitionSaved", "DefinitionRemoved"],
+  instance: ["InstanceRegistered", "InstanceUpdated", "InstanceRemoved", "InstanceStatusChanged", "InstanceExpired"],
+  node: ["NodeJoined", "NodeUpdated", "NodeWentOffline", "NodeCameBack", "NodeRemoved"],
+  protection: ["ExpiryProtectionEngaged", "ExpiryProtectionReleased", "ExpiryProtectionSwitched"],
+} as const satisfies {
+  definition: readonly DefinitionEvent["type"][];
+  instance: readonly InstanceEvent["type"][];
+  node: readonly NodeEvent["type"][];
+  protection: readonly ExpiryProtectionEvent["type"][];
+};
+type Listed = (typeof EVENT_TYPES)[keyof typeof EVENT_TYPES][number];
+// Does not compile while an event type is missing from its entity's list.
+const everyTypeListed: Record<Exclude<RegistryEvent["type"], Listed>, never> = {};
+void everyTypeListed;
+
+const INSTANCE_EVENT_TYPES = new Set<RegistryEvent["type"]>(EVENT_TYPES.instance);
 
 /**
  * Whom an event is about, for who may read it: for an instance's event, the slug the

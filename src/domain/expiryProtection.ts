@@ -5,7 +5,7 @@
  * registry; an operator can switch it off.
  */
 import type { CommandMetadata, Decider } from "./decider.ts";
-import type { ExpiryProtectionEvent, ExpiryProtectionState } from "./events.ts";
+import { EVENT_TYPES, type ExpiryProtectionEvent, type ExpiryProtectionState } from "./events.ts";
 
 /** What the lease monitor counted at one moment. */
 export type LeaseCensus = {
@@ -30,6 +30,7 @@ export const MIN_LAPSED = 2;
 const percent = (n: number) => `${Math.round(n * 100)}%`;
 
 export const expiryProtectionDecider: Decider<ExpiryProtectionState, ExpiryProtectionCommand, ExpiryProtectionEvent> = {
+  eventTypes: EVENT_TYPES.protection,
   initialState: () => ({ enabled: true, engaged: false }),
 
   decide(command, state) {

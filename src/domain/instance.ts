@@ -4,10 +4,10 @@
  * instanceHealth.ts. Also which instance a registration of a URL writes to.
  */
 import type { Instance, RegisterInstanceRequest } from "../contract/schemas.ts";
-import { conflict, notFound } from "../contract/errors.ts";
+import { conflict, instanceNotFound } from "../contract/errors.ts";
 import { ADDRESS_FIELDS, type Address } from "./address.ts";
 import { sameJson, unhandled, type CommandMetadata, type Decider } from "./decider.ts";
-import type { InstanceEvent } from "./events.ts";
+import { EVENT_TYPES, type InstanceEvent } from "./events.ts";
 import { decideHealth, type InstanceHealthCommand } from "./instanceHealth.ts";
 import { telemetryRule } from "./telemetry.ts";
 
@@ -97,6 +97,7 @@ function register(command: RegisterInstance, state: InstanceState): InstanceEven
 }
 
 export const instanceDecider: Decider<InstanceState, InstanceCommand, InstanceEvent> = {
+  eventTypes: EVENT_TYPES.instance,
   initialState: () => null,
 
   decide(command, state) {
@@ -104,7 +105,7 @@ export const instanceDecider: Decider<InstanceState, InstanceCommand, InstanceEv
       case "RegisterInstance":
         return register(command, state);
       case "RemoveInstance":
-        if (state === null) throw notFound(`instance "${command.data.id}" not found`, { text: "list them", operation: "instance.list" });
+        if (state === null) throw instanceNotFound(command.data.id);
         return [{ type: "InstanceRemoved", data: { id: state.id, ...(state.slug !== undefined ? { slug: state.slug } : {}) } }];
       case "ReportStatus":
       case "RecordCheck":

@@ -6,7 +6,7 @@
  * decides (`outranks`), so they never take turns overwriting each other.
  */
 import type { CheckOutcome, Instance, InstanceStatus, StatusCause } from "../contract/schemas.ts";
-import { notFound } from "../contract/errors.ts";
+import { instanceNotFound } from "../contract/errors.ts";
 import { unhandled, type CommandMetadata } from "./decider.ts";
 import type { InstanceEvent } from "./events.ts";
 
@@ -109,7 +109,7 @@ export function decideHealth(command: InstanceHealthCommand, state: Instance | n
   const { now } = command.metadata;
   if (state === null) {
     if (command.type === "ReportStatus" || command.type === "RenewLease") {
-      throw notFound(`instance "${command.data.id}" not found`, { text: "register it again", operation: "instance.register" });
+      throw instanceNotFound(command.data.id);
     }
     return [];
   }

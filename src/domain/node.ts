@@ -3,9 +3,9 @@
  * here (joined, identity changed, went offline, came back, removed), each with its reason.
  */
 import type { Heartbeat, Node } from "../contract/schemas.ts";
-import { notFound } from "../contract/errors.ts";
+import { nodeNotFound } from "../contract/errors.ts";
 import { unhandled, type CommandMetadata, type Decider } from "./decider.ts";
-import type { NodeEvent } from "./events.ts";
+import { EVENT_TYPES, type NodeEvent } from "./events.ts";
 import { isNewerTelemetry, telemetryRule } from "./telemetry.ts";
 
 export type NodeState = Node | null;
@@ -109,6 +109,7 @@ function checkLiveness(command: CheckLiveness, state: NodeState): NodeEvent[] {
 }
 
 export const nodeDecider: Decider<NodeState, NodeCommand, NodeEvent> = {
+  eventTypes: EVENT_TYPES.node,
   initialState: () => null,
 
   decide(command, state) {
@@ -118,7 +119,7 @@ export const nodeDecider: Decider<NodeState, NodeCommand, NodeEvent> = {
       case "CheckLiveness":
         return checkLiveness(command, state);
       case "RemoveNode":
-        if (state === null) throw notFound(`node "${command.data.id}" not found`, { text: "list them", operation: "node.list" });
+        if (state === null) throw nodeNotFound(command.data);
         return [{ type: "NodeRemoved", data: { id: state.id, url: state.url, reason: command.data.reason } }];
       default:
         return unhandled(command);

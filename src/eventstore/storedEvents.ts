@@ -6,10 +6,9 @@
  */
 import Type, { type TSchema } from "typebox";
 import { SLUG_PATTERN } from "../contract/ids.ts";
-import { Definition, Id, Instance, InstanceStatus, Node, STATUS_CAUSES } from "../contract/schemas.ts";
+import { Caller, Definition, ExpiryProtection, Id, Instance, InstanceStatus, Node, STATUS_CAUSES } from "../contract/schemas.ts";
 import { reader, type ReadResult, type Reader } from "../contract/validate.ts";
 import type { RegistryEvent } from "../domain/events.ts";
-import type { Caller } from "../contract/api.ts";
 import { isEventSubjectOf } from "../contract/names.ts";
 
 /** When, for which request, and by whom (absent: the registry itself, or a request from inside its account). */
@@ -20,7 +19,7 @@ const Reason = Type.String();
 const Slug = Type.Optional(Type.String({ pattern: SLUG_PATTERN }));
 const NodeChange = Type.Object({ node: Node, reason: Reason });
 const ProtectionChange = Type.Object({
-  state: Type.Object({ enabled: Type.Boolean(), engaged: Type.Boolean(), since: Type.Optional(Type.String()), reason: Type.Optional(Type.String()) }),
+  state: ExpiryProtection,
   reason: Reason,
 });
 
@@ -46,7 +45,7 @@ const Metadata = Type.Object({
   at: Type.String({ format: "date-time" }),
   requestId: Type.Optional(Type.String()),
   commandId: Type.Optional(Type.String()),
-  by: Type.Optional(Type.Object({ account: Type.String(), user: Type.Optional(Type.String()), name: Type.Optional(Type.String()) })),
+  by: Type.Optional(Caller),
 });
 
 const readers = new Map<string, Reader<TSchema>>(

@@ -8,7 +8,7 @@
 import type { Logger } from "pino";
 import type { ExpiryProtection, RequestContext } from "../contract/api.ts";
 import type { InstanceHealthCommands } from "./ports.ts";
-import { RegistryError, notFound } from "../contract/errors.ts";
+import { instanceNotFound, RegistryError } from "../contract/errors.ts";
 import type { Instance } from "../contract/schemas.ts";
 import type { InstanceReadModel } from "../contract/readModels.ts";
 import { lapseChangesStatus, leaseLapsesAt, leaseVerdict, renewalRecovers } from "../domain/instanceHealth.ts";
@@ -86,14 +86,14 @@ export function leases(deps: {
         await instances.sync();
         instance = instances.get(id);
       }
-      if (!instance) throw notFound(`instance "${id}" not found (its lease may have expired)`, { text: "register it again", operation: "instance.register" });
+      if (!instance) throw instanceNotFound(id);
       if (instance.ttlSeconds === undefined) {
         throw new RegistryError(400, `instance "${id}" has no lease to renew; register it with ttlSeconds to give it one`);
       }
       const at = now().toISOString();
       if (renewalRecovers(instance)) {
         const recovered = await commands.recoverLease(id, ctx.caller);
-        if (!recovered.instance) throw notFound(`instance "${id}" not found (its lease has expired); register it again`);
+        if (!recovered.instance) throw instanceNotFound(id);
         instance = recovered.instance;
       }
       await deps.touch(instance, at);

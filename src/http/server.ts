@@ -10,7 +10,7 @@ import { readFile } from "node:fs/promises";
 import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import type { Logger } from "pino";
 import type { Caller, RegistryApi, RequestContext } from "../contract/api.ts";
-import { RegistryError, notFound } from "../contract/errors.ts";
+import { RegistryError, errorToReply, notFound, requestTooLarge } from "../contract/errors.ts";
 import { callOperation } from "../contract/operations.ts";
 import { parseRequestBody } from "../contract/validate.ts";
 import type { ChangeFeed, FeedEvent } from "./feed.ts";
@@ -61,13 +61,8 @@ function inHttpTerms(err: RegistryError): RegistryError {
 }
 
 function errorReply(err: unknown, log: Logger, route: string): { status: number; body: unknown } {
-  if (err instanceof RegistryError) {
-    if (err.code >= 500) log.warn({ route, code: err.code, error: err.message }, "HTTP request failed");
-    return { status: err.code, body: inHttpTerms(err).toJSON() };
-  }
-  log.error({ err, route }, "HTTP request failed");
-  const internal = new RegistryError(500, `internal error (${(err as Error).message}); see the registry's log`);
-  return { status: 500, body: internal.toJSON() };
+  const e = errorToReply(err, log, { route });
+  return { status: e.code, body: inHttpTerms(e).toJSON() };
 }
 
 export async function startHttp(deps: HttpDeps): Promise<HttpFace> {
@@ -96,7 +91,7 @@ export async function startHttp(deps: HttpDeps): Promise<HttpFace> {
     const status = err.statusCode === 413 || err.statusCode === 415 ? err.statusCode : (err.statusCode ?? 500) < 500 ? 400 : 500;
     const wrapped =
       status === 413
-        ? new RegistryError(413, `request body over the registry's limit of ${deps.maxRequestBytes} bytes (REGISTRY_MAX_REQUEST_BYTES)`)
+        ? requestTooLarge(deps.maxRequestBytes)
         : status === 415
           ? (refuseContentType({ method: req.method, contentType: req.headers["content-type"], hasBody: true, changesState: true }) ?? new RegistryError(415, err.message))
         : status === 400

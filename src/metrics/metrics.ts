@@ -6,7 +6,7 @@
  * process metrics (CPU, memory, event loop lag).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { Instance, Node } from "../contract/schemas.ts";
+import type { ExpiryProtection, Instance, Node } from "../contract/schemas.ts";
 import type { UnreadableCounts } from "../unreadable.ts";
 
 /** The watchers of the HTTP watch feed: connected, bytes they leave unread, refused for want of a place, cut off by reason. */
@@ -28,7 +28,7 @@ export type MetricSources = {
   /** `dropped`: left the heartbeats stream unread (a stream-wide count, the same on every process). */
   heartbeats: () => { folded: number; stale: number; urlTaken: number; dropped: number };
   unreadable: () => UnreadableCounts;
-  protection: () => { enabled: boolean; engaged: boolean } | undefined;
+  protection: () => ExpiryProtection | undefined;
   watchers: () => WatcherStats;
   timeTravel: () => { running: number; eventsRead: number; outcomes: Record<string, number> };
   /** Changes to the registry's streams and buckets found by its storage check, by stream. */

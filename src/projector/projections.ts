@@ -11,7 +11,7 @@ import type { BucketEntity, Names } from "../contract/names.ts";
 import type { Definition, Instance, Node } from "../contract/schemas.ts";
 import type { ReadResult } from "../contract/validate.ts";
 import { readDefinition, readInstance, readNode } from "../contract/readers.ts";
-import type { RegistryEvent } from "../domain/events.ts";
+import { EVENT_TYPES, type RegistryEvent } from "../domain/events.ts";
 import { unhandled } from "../domain/decider.ts";
 import { leaseTelemetry } from "../domain/instance.ts";
 import { nodeTelemetry } from "../domain/node.ts";
@@ -53,19 +53,12 @@ function projection<T, E extends RegistryEvent["type"]>(p: {
   };
 }
 
-const DEFINITION_EVENTS = ["DefinitionSaved", "DefinitionRemoved"] as const;
-const INSTANCE_EVENTS = ["InstanceRegistered", "InstanceStatusChanged", "InstanceUpdated", "InstanceRemoved", "InstanceExpired"] as const;
-const NODE_EVENTS = ["NodeJoined", "NodeUpdated", "NodeWentOffline", "NodeCameBack", "NodeRemoved"] as const;
-/** Expiry protection is read from its own subject, not a bucket. */
-type Unprojected = "ExpiryProtectionEngaged" | "ExpiryProtectionReleased" | "ExpiryProtectionSwitched";
-type Placed = (typeof DEFINITION_EVENTS | typeof INSTANCE_EVENTS | typeof NODE_EVENTS)[number] | Unprojected;
-// Does not compile while an event type is in none of the lists above.
-const everyEventPlaced: Record<Exclude<RegistryEvent["type"], Placed>, never> = {};
-void everyEventPlaced;
+// Each bucket's projection handles its entity's events (domain/events.ts); expiry protection's
+// are read from their own subject, not a bucket.
 
-const definitions = projection<Definition, (typeof DEFINITION_EVENTS)[number]>({
+const definitions = projection({
   entity: "definition",
-  canHandle: DEFINITION_EVENTS,
+  canHandle: EVENT_TYPES.definition,
   read: readDefinition,
   evolve(event) {
     switch (event.type) {
@@ -79,9 +72,9 @@ const definitions = projection<Definition, (typeof DEFINITION_EVENTS)[number]>({
   },
 });
 
-const instances = projection<Instance, (typeof INSTANCE_EVENTS)[number]>({
+const instances = projection({
   entity: "instance",
-  canHandle: INSTANCE_EVENTS,
+  canHandle: EVENT_TYPES.instance,
   read: readInstance,
   merge: leaseTelemetry.keepNewer,
   evolve(event) {
@@ -103,9 +96,9 @@ const instances = projection<Instance, (typeof INSTANCE_EVENTS)[number]>({
   },
 });
 
-const nodes = projection<Node, (typeof NODE_EVENTS)[number]>({
+const nodes = projection({
   entity: "node",
-  canHandle: NODE_EVENTS,
+  canHandle: EVENT_TYPES.node,
   read: readNode,
   merge: nodeTelemetry.keepNewer,
   evolve(event) {

@@ -3,7 +3,7 @@
  * read-your-writes barrier of its bucket, so it sees every write acknowledged before it.
  */
 import type { RegistryQueries } from "../contract/api.ts";
-import { RegistryError, notFound } from "../contract/errors.ts";
+import { definitionNotFound, instanceNotFound, nodeNotFound, RegistryError } from "../contract/errors.ts";
 import { placeOn, placementRequest } from "../domain/placement.ts";
 import type { Definition, Instance, Node } from "../contract/schemas.ts";
 import { matchesFilter, servicesOf, type InstancesView } from "./instances.ts";
@@ -30,7 +30,7 @@ export function registryQueries(views: {
     async getDefinition({ id }) {
       await definitions.sync();
       const definition = definitions.get(id);
-      if (!definition) throw notFound(`definition "${id}" not found`, { text: "list them", operation: "definition.list" });
+      if (!definition) throw definitionNotFound(id);
       return { definition };
     },
 
@@ -43,7 +43,7 @@ export function registryQueries(views: {
     async getInstance({ id }) {
       await instances.sync();
       const instance = instances.get(id);
-      if (!instance) throw notFound(`instance "${id}" not found`, { text: "list them", operation: "instance.list" });
+      if (!instance) throw instanceNotFound(id);
       return { instance };
     },
 
@@ -67,7 +67,7 @@ export function registryQueries(views: {
       await nodes.sync();
       const id = ref.id ?? views.nodeIdOfUrl(ref.url ?? "");
       const node = id === undefined ? undefined : nodes.get(id);
-      if (!node) throw notFound(`node ${ref.id !== undefined ? `"${ref.id}"` : `with url ${ref.url}`} not found`, { text: "list them", operation: "node.list" });
+      if (!node) throw nodeNotFound(ref);
       return { node };
     },
 
@@ -92,7 +92,7 @@ export function registryQueries(views: {
       if (definitionId !== undefined) {
         await definitions.sync();
         const definition = definitions.get(definitionId);
-        if (!definition) throw notFound(`definition "${definitionId}" not found`, { text: "list them", operation: "definition.list" });
+        if (!definition) throw definitionNotFound(definitionId);
         requirements = definition.requirements;
       }
       await nodes.sync();

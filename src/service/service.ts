@@ -9,7 +9,7 @@ import type { Logger } from "pino";
 import type { Caller, RegistryApi, RequestContext } from "../contract/api.ts";
 import { RequestInfo } from "../contract/schemas.ts";
 import { parseRequestBody, reader } from "../contract/validate.ts";
-import { RegistryError, badRequest } from "../contract/errors.ts";
+import { RegistryError, badRequest, errorToReply, requestTooLarge } from "../contract/errors.ts";
 import type { Names } from "../contract/names.ts";
 import { callOperation, operationRows, type OperationName } from "../contract/operations.ts";
 import { publishedName } from "../contract/published.ts";
@@ -60,7 +60,7 @@ export async function startService(deps: {
     let outcome = "ok";
     try {
       if (msg.data.length > maxRequestBytes) {
-        throw new RegistryError(413, `request body is ${msg.data.length} bytes, over the registry's limit of ${maxRequestBytes} (REGISTRY_MAX_REQUEST_BYTES)`);
+        throw requestTooLarge(maxRequestBytes, msg.data.length);
       }
       const reply = JSON.stringify(await callOperation(api, name, parseBody(msg.data), contextOf(msg)));
       const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
@@ -69,10 +69,7 @@ export async function startService(deps: {
       }
       msg.respond(reply);
     } catch (err) {
-      const e = err instanceof RegistryError ? err : new RegistryError(500, `internal error (${(err as Error).message}); see the registry's log`, { cause: err });
-      if (!(err instanceof RegistryError)) log.error({ err, subject: msg.subject }, "request failed");
-      else if (e.code >= 500) log.warn({ subject: msg.subject, code: e.code, error: e.message }, "request failed");
-      else log.debug({ subject: msg.subject, code: e.code, error: e.message }, "request refused");
+      const e = errorToReply(err, log, { subject: msg.subject });
       outcome = String(e.code);
       msg.respondError(e.code, e.message, JSON.stringify(e.toJSON()));
     } finally {
