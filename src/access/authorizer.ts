@@ -38,9 +38,12 @@ export function authorize(api: RegistryApi, policy: () => Policy | undefined, ow
   async function onInstance(p: Principal, permission: Permission, id: string): Promise<void> {
     if (p.kind === "open" || p.kind === "registry") return;
     await owners.instances.sync();
+    onSyncedInstance(p, permission, id);
+  }
+  /** The same, on a read model synced for this request already. */
+  function onSyncedInstance(p: Principal, permission: Permission, id: string): void {
     const instance = owners.instances.get(id);
-    if (instance === undefined) return;
-    assertMay(p, permission, instance.slug);
+    if (instance !== undefined) assertMay(p, permission, instance.slug);
   }
 
   /** What a reply shows `p` of an instance. */
@@ -73,7 +76,7 @@ export function authorize(api: RegistryApi, policy: () => Policy | undefined, ow
         await owners.instances.sync();
         if (request.id !== undefined && owners.instances.get(request.id) === undefined) assertMayChooseId(p, request.id, owners.derivedId(address.url));
         const holder = owners.instances.idOfUrl(address.url);
-        for (const id of new Set([request.id, holder])) if (id !== undefined) await onInstance(p, "instance:edit", id);
+        for (const id of new Set([request.id, holder])) if (id !== undefined) onSyncedInstance(p, "instance:edit", id);
       }
       const reply = await api.registerInstance(request, ctx);
       return { ...reply, instance: instanceSeenBy(p, reply.instance) };
