@@ -207,6 +207,8 @@ gpus: [.gpus[] | {name: .name, memory: .memoryTotal, utilization: .gpuUtilizatio
     assert.deepEqual(none.body.error, { code: 404, message: 'instance "inst_none" not found (it was removed, or its lease expired); list them with GET /registry-svc/instances' }, "the hint names the route");
     const overNats = await r.call("instance.get", { id: "inst_none" });
     assert.deepEqual(overNats.body.error, { code: 404, message: 'instance "inst_none" not found (it was removed, or its lease expired); list them with registry.instance.list', hint: { text: "list them", operation: "instance.list" } });
+    const huge = await send("PUT", "/registry-svc/instance", JSON.stringify({ url: "http://127.0.0.1:25003", details: "x".repeat(300_000) }));
+    assert.deepEqual(huge.body.error, { code: 413, message: "request body is over the registry's limit of 262144 bytes (REGISTRY_MAX_REQUEST_BYTES)" }, "the same 413 as over NATS");
     assert.equal(await r.eventCount(), events, "nothing was written");
   });
 

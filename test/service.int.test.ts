@@ -83,7 +83,7 @@ describe("service", () => {
     const big = { definition: { id: "big", image: { name: "x" }, envars: [{ key: "K", value: "v".repeat(300 * 1024) }] } };
     const reply = await r.call("definition.save", big);
     assert.equal(reply.code, 413);
-    assert.match(reply.body.error.message, /over the registry's limit of 262144 \(REGISTRY_MAX_REQUEST_BYTES\)/);
+    assert.match(reply.body.error.message, /over the registry's limit of 262144 bytes \(REGISTRY_MAX_REQUEST_BYTES\)/);
     assert.equal(await r.eventCount(), before);
   });
 

@@ -63,7 +63,7 @@ export const conflict = (message: string) => new RegistryError(409, message);
 
 /** A request body over REGISTRY_MAX_REQUEST_BYTES, on either face (`bytes` when the face knows its size). */
 export const requestTooLarge = (limit: number, bytes?: number) =>
-  new RegistryError(413, `request body ${bytes !== undefined ? `is ${bytes} bytes, ` : "is "}over the registry's limit of ${limit} (REGISTRY_MAX_REQUEST_BYTES)`);
+  new RegistryError(413, `request body ${bytes !== undefined ? `is ${bytes} bytes, ` : "is "}over the registry's limit of ${limit} bytes (REGISTRY_MAX_REQUEST_BYTES)`);
 
 /** The log an error reply is told to (pino's logger is one). */
 export type ErrorLog = {
