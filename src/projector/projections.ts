@@ -60,16 +60,7 @@ const definitions = projection({
   entity: "definition",
   canHandle: EVENT_TYPES.definition,
   read: readDefinition,
-  evolve(event) {
-    switch (event.type) {
-      case "DefinitionSaved":
-        return [{ key: event.data.definition.id, value: event.data.definition }];
-      case "DefinitionRemoved":
-        return [{ key: event.data.id, value: null }];
-      default:
-        return unhandled(event);
-    }
-  },
+  evolve: (event) => [event.type === "DefinitionRemoved" ? { key: event.data.id, value: null } : { key: event.data.definition.id, value: event.data.definition }],
 });
 
 const instances = projection({
@@ -96,24 +87,13 @@ const instances = projection({
   },
 });
 
+// Every node event but its removal carries the node whole.
 const nodes = projection({
   entity: "node",
   canHandle: EVENT_TYPES.node,
   read: readNode,
   merge: nodeTelemetry.keepNewer,
-  evolve(event) {
-    switch (event.type) {
-      case "NodeJoined":
-      case "NodeUpdated":
-      case "NodeWentOffline":
-      case "NodeCameBack":
-        return [{ key: event.data.node.id, value: event.data.node }];
-      case "NodeRemoved":
-        return [{ key: event.data.id, value: null }];
-      default:
-        return unhandled(event);
-    }
-  },
+  evolve: (event) => [event.type === "NodeRemoved" ? { key: event.data.id, value: null } : { key: event.data.node.id, value: event.data.node }],
 });
 
 export const PROJECTIONS: { [B in BucketName]: Projection<Entities[B]> } = {
