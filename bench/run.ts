@@ -11,6 +11,7 @@ import { connect } from "@nats-io/transport-node";
 import { startNatsServer } from "../test/harness/natsServer.ts";
 import { spawnRegistry } from "../test/harness/registry.ts";
 import { benchDurable } from "./durable.ts";
+import { benchFleet } from "./fleet.ts";
 import { benchEtcd } from "./etcd.ts";
 import { benchHeartbeats } from "./heartbeats.ts";
 import { ratio } from "./lib.ts";
@@ -22,8 +23,10 @@ import { benchRegister, registerThroughput } from "./register.ts";
 
 const quick = process.env.BENCH_QUICK === "1";
 const plan = quick
-  ? { ops: 1000, querySizes: [1_000, 10_000], queryOps: 300, heartbeatNodes: [100, 1_000], heartbeatSeconds: 5, rebuildEvents: [10_000, 100_000], listersSeconds: 3 }
-  : { ops: 5000, querySizes: [1_000, 10_000, 100_000], queryOps: 1000, heartbeatNodes: [100, 1_000, 5_000], heartbeatSeconds: 10, rebuildEvents: [100_000, 1_000_000], listersSeconds: 10 };
+  ? { ops: 1000, querySizes: [1_000, 10_000], queryOps: 300, heartbeatNodes: [100, 1_000], heartbeatSeconds: 5, rebuildEvents: [10_000, 100_000], listersSeconds: 3, fleetWarmupSeconds: 15, fleetSteadySeconds: 20 }
+  : { ops: 5000, querySizes: [1_000, 10_000, 100_000], queryOps: 1000, heartbeatNodes: [100, 1_000, 5_000], heartbeatSeconds: 10, rebuildEvents: [100_000, 1_000_000], listersSeconds: 10, fleetWarmupSeconds: 30, fleetSteadySeconds: 60 };
+/** Issue 24's fleet: nodes at the default heartbeat interval, leased instances (ttl 15 s), some with http checks. */
+const FLEET = { nodes: 10_000, instances: 100_000, checked: 200 };
 const LISTERS = { clients: 50, pageSize: 100, nodes: 500, instances: 10_000 };
 const started = Date.now();
 const log = (line: string) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s] ${line}\n`);
@@ -98,6 +101,9 @@ for (const events of plan.rebuildEvents) {
   }
 }
 
+log(`fleet: ${FLEET.nodes} nodes, ${FLEET.instances} leased instances, ${plan.fleetSteadySeconds}s steady`);
+const fleet = await benchFleet({ ...FLEET, warmupSeconds: plan.fleetWarmupSeconds, steadySeconds: plan.fleetSteadySeconds });
+
 // ---------------------------------------------------------------- report
 
 const seconds = Math.round((Date.now() - started) / 1000);
@@ -146,12 +152,18 @@ for (const h of heartbeats) {
 for (const b of rebuilds) {
   row(`rebuild from ${b.events} events (${b.entities} instances)`, `${b.eventsPerSecond} events/s`, `${b.seconds} s`, "", "");
 }
+const fleetLabel = `fleet: ${fleet.nodes} nodes, ${fleet.instances} leased instances, ${fleet.steadySeconds}s steady`;
+row(`${fleetLabel}: stored writes`, `${fleet.storedWritesPerSecond}/s`, "all the registry's streams", "", "<= 500/s");
+row(`${fleetLabel}: CPU`, `registry ${fleet.registryCpuCores} cores`, `nats-server ${fleet.natsCpuCores} cores`, "", "registry <= 0.5");
+row(`${fleetLabel}: false expiries`, `${fleet.falseExpiries}`, "", "", "0");
+row(`${fleetLabel}: detect p99`, fleet.detectP99Ms === null ? "not all detected" : `${fleet.detectP99Ms} ms`, "past ttl / offline window", "", "<= 1000 ms");
+row(`${fleetLabel}: registry RSS`, `${fleet.registryRssMiB} MiB`, "", "", "<= 400 MiB");
 const widths = [0, 1, 2, 3, 4].map((c) => Math.max(...rows.map((r) => r[c]!.length), ["FIGURE", "VALUE", "REFERENCE", "RATIO", "TARGET"][c]!.length));
 const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
 process.stdout.write(`${line(["FIGURE", "VALUE", "REFERENCE", "RATIO", "TARGET"])}\n${rows.map(line).join("\n")}\n`);
 process.stdout.write(`\n${quick ? "quick" : "full"} run took ${seconds} s on ${machine.cores} x ${machine.cpu}, ${machine.memoryGiB} GiB, ${machine.natsServer}, Node ${machine.node}\n`);
 await writeFile(
   new URL("./results.json", import.meta.url),
-  `${JSON.stringify({ at: new Date().toISOString(), quick, seconds, machine, plan, results, durable, listers, heartbeats, rebuilds }, null, 2)}\n`,
+  `${JSON.stringify({ at: new Date().toISOString(), quick, seconds, machine, plan, results: { ...results, fleet }, durable, listers, heartbeats, rebuilds }, null, 2)}\n`,
 );
 process.exit(0);

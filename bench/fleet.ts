@@ -1,0 +1,217 @@
+/**
+ * A quiet fleet's cost (issue 24): `nodes` simulated nodes heartbeat at the default interval
+ * and `instances` leased instances (ttl 15 s) renew as the client does (every ttl/3, a
+ * request each), `checked` of them with an http check the registry runs. After warm-up, a
+ * steady window in which nothing changes measures the registry's and nats-server's CPU (from
+ * /proc), the messages stored per second in the registry's streams, and false expiries
+ * (entities kept alive that went Unhealthy, were removed or went Offline). Then 1% of the
+ * instances stop renewing and 1% of the nodes stop beating: from each one's last message to
+ * its status change showing in the bucket, less the ttl or the offline window, is detect.
+ *
+ *   node --import tsx bench/fleet.ts [nodes instances]     (default 1000 10000; BENCH_SECONDS=15)
+ *
+ * Loopback only: the nats-server, the registry and the checked HTTP server are started here.
+ * The load generator shares the machine with them, as a fleet's traffic would not.
+ */
+import { createServer } from "node:http";
+import { readFile } from "node:fs/promises";
+import type { AddressInfo } from "node:net";
+import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { RegistryClient } from "../src/client/client.ts";
+import { instanceKey } from "../src/contract/ids.ts";
+import { namesFor } from "../src/contract/names.ts";
+import type { Instance, Node } from "../src/contract/schemas.ts";
+import { heartbeat, publishHeartbeat } from "../test/harness/nodes.ts";
+import { startNatsServer } from "../test/harness/natsServer.ts";
+import { spawnRegistry } from "../test/harness/registry.ts";
+import { percentile, rssOf } from "./lib.ts";
+
+const TTL_S = 15;
+const RENEW_EVERY_MS = (TTL_S * 1000) / 3; // as the client's selfRegister does
+const HEARTBEAT_MS = 5000; // the registry's default
+const OFFLINE_AFTER_MS = 15_000; // the registry's default
+const TICK_MS = 50;
+const IN_FLIGHT = 256;
+const CLK_TCK = 100;
+const names = namesFor("registry");
+
+/** The keys issue 24 names for bench/results.json, compared from run to run. */
+export type FleetResult = {
+  nodes: number;
+  instances: number;
+  steadySeconds: number;
+  registryCpuCores: number;
+  natsCpuCores: number;
+  storedWritesPerSecond: number;
+  falseExpiries: number;
+  detectP99Ms: number | null;
+  registryRssMiB: number;
+};
+
+/** CPU seconds a process has used (user + system). */
+async function cpuSeconds(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, "utf8")).split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime, stime
+}
+
+/** Messages stored so far in the registry's streams (events, buckets, heartbeats). */
+async function storedSoFar(nc: NatsConnection): Promise<number> {
+  const jsm = await jetstreamManager(nc);
+  let total = 0;
+  for await (const s of jsm.streams.list()) total += s.state.last_seq;
+  return total;
+}
+
+/** Calls `each(i)` for i in [0, n) once every `periodMs`, spread evenly, until stopped. */
+function spread(n: number, periodMs: number, each: (i: number) => void): () => void {
+  const perTick = n / (periodMs / TICK_MS);
+  let cursor = 0;
+  let owed = 0;
+  const timer = setInterval(() => {
+    owed += perTick;
+    for (; owed >= 1; owed--) each(cursor++ % n);
+  }, TICK_MS);
+  return () => clearInterval(timer);
+}
+
+export async function benchFleet(opts: { nodes: number; instances: number; checked: number; warmupSeconds: number; steadySeconds: number }): Promise<FleetResult> {
+  const server = await startNatsServer();
+  const registry = await spawnRegistry(server.url, { OB_NODE_ID: "bench-registry", REGISTRY_DATA_DIR: server.dir });
+  const target = createServer((_req, res) => res.end("ok")).listen(0, "127.0.0.1");
+  await new Promise((resolve) => target.once("listening", resolve));
+  const port = (target.address() as AddressInfo).port;
+  const nc = await connect({ servers: server.url });
+  const client = new RegistryClient(nc);
+  const registryPid = registry.child.pid!;
+  const natsPid = server.pid()!;
+  const stops: (() => void)[] = [];
+  try {
+    // The fleet: instances first (64 in flight), then nodes and renewals start together.
+    const ids: string[] = new Array<string>(opts.instances);
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 64 }, async () => {
+        for (let i = next++; i < opts.instances; i = next++) {
+          const check = i < opts.checked ? { check: { type: "http" as const, path: `/i/${i}`, intervalMs: 10_000 } } : {};
+          ids[i] = (await client.registerInstance({ url: `http://127.0.0.1:${port}/i/${i}`, slug: `fleet-svc-${i % 100}`, ttlSeconds: TTL_S, ...check })).id;
+        }
+      }),
+    );
+    const nodeIds = Array.from({ length: opts.nodes }, (_, i) => `fleet-node-${i}`);
+    const indexOf = new Map<string, number>([...ids.map((id, i) => [id, i] as const), ...nodeIds.map((id, i) => [id, i] as const)]);
+    const silent = { instances: new Set<number>(), nodes: new Set<number>() };
+    const lastSent = { instances: new Map<string, number>(), nodes: new Map<string, number>() };
+    stops.push(
+      spread(opts.nodes, HEARTBEAT_MS, (i) => {
+        if (silent.nodes.has(i)) return;
+        publishHeartbeat(nc, heartbeat(nodeIds[i]!));
+        lastSent.nodes.set(nodeIds[i]!, Date.now());
+      }),
+    );
+    let inFlight = 0;
+    let behind = 0;
+    let renewed = 0;
+    stops.push(
+      spread(opts.instances, RENEW_EVERY_MS, (i) => {
+        if (silent.instances.has(i)) return;
+        if (inFlight >= IN_FLIGHT) return void behind++;
+        inFlight++;
+        const id = ids[i]!;
+        client.renewLease(id).then(
+          () => {
+            renewed++;
+            if (!silent.instances.has(i)) lastSent.instances.set(id, Date.now());
+          },
+          () => undefined,
+        ).finally(() => inFlight--);
+      }),
+    );
+
+    // What the registry decides, from its events: a status change of an entity kept alive is false.
+    const js = jetstream(nc);
+    const falseExpiries = new Set<string>();
+    const changedAt = new Map<string, number>();
+    const consumer = await js.consumers.get(names.eventsStream, { filter_subjects: names.eventSubjects, deliver_policy: DeliverPolicy.New });
+    const events = await consumer.consume({
+      callback: (m) => {
+        const e = m.json<{ type: string; data: { instance?: Instance; node?: Node; id?: string } }>();
+        const lapsed = e.type === "InstanceExpired" || (e.type === "InstanceStatusChanged" && e.data.instance?.statusCause === "lease-expired");
+        const id = lapsed ? (e.data.instance?.id ?? e.data.id) : e.type === "NodeWentOffline" ? e.data.node?.id : undefined;
+        if (id === undefined) return;
+        if (!changedAt.has(id)) changedAt.set(id, Date.now());
+        const alive = !(id.startsWith("fleet-node-") ? silent.nodes : silent.instances).has(indexOf.get(id) ?? -1);
+        if (alive) falseExpiries.add(id);
+      },
+    });
+    stops.push(() => void events.stop());
+
+    await new Promise((r) => setTimeout(r, opts.warmupSeconds * 1000));
+    const before = { registry: await cpuSeconds(registryPid), nats: await cpuSeconds(natsPid), stored: await storedSoFar(nc), renewed, at: performance.now() };
+    await new Promise((r) => setTimeout(r, opts.steadySeconds * 1000));
+    const seconds = (performance.now() - before.at) / 1000;
+    const steady = {
+      registryCpuCores: (await cpuSeconds(registryPid) - before.registry) / seconds,
+      natsCpuCores: (await cpuSeconds(natsPid) - before.nats) / seconds,
+      storedWritesPerSecond: (await storedSoFar(nc) - before.stored) / seconds,
+      renewedPerSecond: Math.round((renewed - before.renewed) / seconds),
+    };
+
+    // 1% stop; each is detected once its status change shows in its bucket.
+    const stopped = { instances: Array.from({ length: Math.max(1, Math.floor(opts.instances / 100)) }, (_, k) => k * 100 + 50).filter((i) => i < opts.instances), nodes: Array.from({ length: Math.max(1, Math.floor(opts.nodes / 100)) }, (_, k) => k * 100 + 50).filter((i) => i < opts.nodes) };
+    for (const i of stopped.instances) silent.instances.add(i);
+    for (const i of stopped.nodes) silent.nodes.add(i);
+    const kvm = new Kvm(nc);
+    const [instanceKv, nodeKv] = await Promise.all([kvm.open(names.buckets.instance), kvm.open(names.buckets.node)]);
+    const detections: number[] = [];
+    const deadline = Date.now() + Math.max(TTL_S * 1000, OFFLINE_AFTER_MS) + 20_000;
+    const pending = new Set([...stopped.instances.map((i) => `i:${ids[i]}`), ...stopped.nodes.map((i) => `n:${nodeIds[i]}`)]);
+    while (pending.size > 0 && Date.now() < deadline) {
+      for (const key of [...pending]) {
+        const [kind, id] = [key.slice(0, 1), key.slice(2)];
+        if (!changedAt.has(id)) continue;
+        const shown =
+          kind === "i"
+            ? await instanceKv.get(instanceKey(`fleet-svc-${(indexOf.get(id) ?? 0) % 100}`, id)).then((e) => e === null || e.operation !== "PUT" || e.json<Instance>().statusCause === "lease-expired")
+            : await nodeKv.get(id).then((e) => e !== null && e.json<Node>().status === "Offline");
+        if (!shown) continue;
+        const last = kind === "i" ? lastSent.instances.get(id) : lastSent.nodes.get(id);
+        if (last !== undefined) detections.push(Date.now() - last - (kind === "i" ? TTL_S * 1000 : OFFLINE_AFTER_MS));
+        pending.delete(key);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    detections.sort((a, b) => a - b);
+    // Beside the figures, not among them (issue 24 names those): what explains them.
+    const undetected = [...pending].reduce((n, key) => ({ ...n, [key[0]!]: (n[key[0]!] ?? 0) + 1 }), {} as Record<string, number>);
+    process.stderr.write(
+      `fleet: ${steady.renewedPerSecond} renewals answered/s of ${Math.round(opts.instances / (RENEW_EVERY_MS / 1000))}/s sent for; ${behind} skipped with ${IN_FLIGHT} in flight; ` +
+        `not detected by the deadline: ${undetected.i ?? 0} of ${stopped.instances.length} instances, ${undetected.n ?? 0} of ${stopped.nodes.length} nodes\n`,
+    );
+    return {
+      nodes: opts.nodes,
+      instances: opts.instances,
+      steadySeconds: Math.round(seconds),
+      registryCpuCores: Math.round(steady.registryCpuCores * 100) / 100,
+      natsCpuCores: Math.round(steady.natsCpuCores * 100) / 100,
+      storedWritesPerSecond: Math.round(steady.storedWritesPerSecond),
+      falseExpiries: falseExpiries.size,
+      // An entity never detected by the deadline makes the figure null: detection failed.
+      detectP99Ms: pending.size > 0 ? null : Math.round(percentile(detections, 99)),
+      registryRssMiB: Math.round((await rssOf(registryPid)) / 1024 ** 2),
+    };
+  } finally {
+    for (const stop of stops) stop();
+    await nc.close();
+    target.close();
+    await registry.stop();
+    await server.stop();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const [nodes = 1000, instances = 10_000] = process.argv.slice(2).map(Number);
+  const steadySeconds = Number(process.env.BENCH_SECONDS ?? 15);
+  console.log(JSON.stringify(await benchFleet({ nodes, instances, checked: Math.min(200, instances), warmupSeconds: 15, steadySeconds }), null, 2));
+}
