@@ -55,6 +55,21 @@ describe("nodes: agent, heartbeats and liveness", () => {
     assert.equal(history[3]?.data.reason, "removed by an operator");
   });
 
+  test("node - a URL held by a node gone Offline passes to the new node heartbeating with it (a machine set up again, a checkout cloned again); the old one is removed, saying why", async () => {
+    const url = "http://127.0.0.1:11601";
+    publishHeartbeat(r.nc, { ...heartbeat("old-box"), url });
+    await until(async () => (await statusOf(r, "old-box")) === "Online", "old-box to join");
+    await until(async () => (await statusOf(r, "old-box")) === "Offline", "old-box, silent, to go Offline");
+    publishHeartbeat(r.nc, { ...heartbeat("new-box"), url });
+    await until(async () => (await statusOf(r, "new-box")) === "Online", "new-box to join with old-box's URL");
+    assert.equal((await r.call("node.get", { url })).body.node.id, "new-box");
+    assert.equal((await r.call("node.get", { id: "old-box" })).code, 404);
+    const old = await nodeEvents(r, "old-box");
+    assert.deepEqual(old.map((e) => e.type), ["NodeJoined", "NodeWentOffline", "NodeRemoved"]);
+    assert.equal(old[2]?.data.reason, `its URL ${url} passed to node new-box, which heartbeats with it, after this node went offline`);
+    assert.deepEqual((await nodeEvents(r, "new-box")).map((e) => e.type), ["NodeJoined"]);
+  });
+
   test("node - `registry agent` runs the agent alone: its machine joins, and goes Offline when it stops", async () => {
     const solo = await spawnRegistry(r.server.url, { OB_NODE_ID: "solo", OB_SELF_URL: "http://127.0.0.1:11401", REGISTRY_DATA_DIR: r.server.dir, REGISTRY_HEARTBEAT_INTERVAL_MS: "200" }, "agent");
     try {

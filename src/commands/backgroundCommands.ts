@@ -34,6 +34,12 @@ export function backgroundCommands(deps: WritePathDeps) {
       return { node: state, written };
     },
 
+    /** A node the registry removes itself (its URL passed to another): an event with the reason. */
+    async removeNode(id: string, reason: string): Promise<Written> {
+      const { written } = await run(nodeDecider, names.eventSubject("node", id), { type: "RemoveNode", data: { id, reason }, metadata: { now: now() } });
+      return { written };
+    },
+
     /** A renewal that brings the instance back: an event, by the caller that renewed. */
     async recoverLease(id: string, caller?: Caller): Promise<Written & { instance: Instance | null }> {
       const command = { type: "RenewLease" as const, data: { id }, metadata: { now: now() } };

@@ -79,6 +79,15 @@ export function boundUrlConflict(bindings: NodeUrlBindings, nodeId: string, url:
  * it, so a heartbeat claiming another existing node's URL (an agent taking over its instances,
  * or two machines configured alike) is refused until that node is removed.
  */
+/**
+ * Whether a URL passes from the node holding it to one heartbeating with it: when the holder
+ * has gone Offline (a machine set up again under a new id, a checkout cloned again), the URL
+ * is the newcomer's and the holder is removed, saying why. A policy's binding is checked first
+ * (boundUrlConflict): a bound URL passes only to its bound node.
+ */
+export const urlPassesFrom = (holder: Node): boolean => holder.status === "Offline";
+export const urlTakenReason = (holder: Node, claimant: string) => `its URL ${holder.url} passed to node ${claimant}, which heartbeats with it, after this node went offline`;
+
 export function urlHolder(nodes: Iterable<Node>, claimant: string, url: string): Node | undefined {
   for (const n of nodes) if (n.url === url && n.id !== claimant) return n;
   return undefined;

@@ -17,7 +17,7 @@ import { everyTick } from "../ticker.ts";
 import type { Entry, Names } from "../contract/names.ts";
 import { Heartbeat, type Node } from "../contract/schemas.ts";
 import { reader } from "../contract/validate.ts";
-import { boundUrlConflict, heartbeatChangesState, heartbeatTelemetry, isStale, urlHolder, type NodeTelemetry, type NodeUrlBindings } from "../domain/node.ts";
+import { boundUrlConflict, heartbeatChangesState, heartbeatTelemetry, isStale, urlHolder, urlPassesFrom, urlTakenReason, type NodeTelemetry, type NodeUrlBindings } from "../domain/node.ts";
 import { isNewerTelemetry } from "../domain/telemetry.ts";
 import type { NodeLivenessCommands, NodesView } from "./ports.ts";
 import type { Unreadable } from "../unreadable.ts";
@@ -120,16 +120,19 @@ export function heartbeatIngest(deps: {
   const claiming = new Map<string, string>();
 
   /**
-   * The heartbeat as it may be taken: as it is, or, when it claims a URL that another node holds
-   * or that the policy does not bind to it, with the node's own URL kept (a known node) or not
-   * at all (a new one); logged and counted.
+   * The heartbeat as it may be taken: as it is (with the Offline node whose URL passes to it,
+   * see urlPassesFrom), or, when it claims a URL that another node holds or that the policy
+   * does not bind to it, with the node's own URL kept (a known node) or not at all (a new one);
+   * logged and counted.
    */
-  function withOwnUrl(h: Heartbeat, known: Node | undefined): Heartbeat | undefined {
+  function claimOf(h: Heartbeat, known: Node | undefined): { heartbeat: Heartbeat; replaces?: Node } | undefined {
     const unbound = boundUrlConflict(deps.urlBindings(), h.id, h.url);
-    if (unbound === undefined && known?.url === h.url) return h;
+    if (unbound === undefined && known?.url === h.url) return { heartbeat: h };
     const claimer = claiming.get(h.url);
-    const holder = urlHolder(deps.nodesWithUrl(h.url), h.id, h.url)?.id ?? (claimer !== undefined && claimer !== h.id ? claimer : undefined);
-    if (unbound === undefined && holder === undefined) return h;
+    const rival = claimer !== undefined && claimer !== h.id ? claimer : undefined;
+    const holding = urlHolder(deps.nodesWithUrl(h.url), h.id, h.url);
+    if (unbound === undefined && rival === undefined && (holding === undefined || urlPassesFrom(holding))) return { heartbeat: h, ...(holding ? { replaces: holding } : {}) };
+    const holder = holding?.id ?? rival;
     counts.urlTaken++;
     const key = `${h.id} ${h.url}`;
     if (!loggedClaims.has(key) && loggedClaims.size < MAX_LOGGED_CLAIMS) {
@@ -144,7 +147,7 @@ export function heartbeatIngest(deps: {
         );
       }
     }
-    return known ? { ...h, url: known.url } : undefined;
+    return known ? { heartbeat: { ...h, url: known.url } } : undefined;
   }
 
   function read(m: JsMsg): Heartbeat | undefined {
@@ -175,11 +178,16 @@ export function heartbeatIngest(deps: {
     }
     const known = nodes.entry(h.id);
     if (known && !isNewerTelemetry(known.value, receivedAt)) return;
-    const taken = withOwnUrl(h, known?.value);
-    if (!taken) return;
+    const claim = claimOf(h, known?.value);
+    if (!claim) return;
+    const taken = claim.heartbeat;
     if (heartbeatChangesState(known?.value, taken)) {
       claiming.set(taken.url, taken.id);
       try {
+        if (claim.replaces) {
+          await commands.removeNode(claim.replaces.id, urlTakenReason(claim.replaces, taken.id));
+          log.info({ node: claim.replaces.id, url: taken.url, by: taken.id }, "offline node removed: its URL passed to the node heartbeating with it");
+        }
         const { written, node } = await commands.observeHeartbeat(taken, receivedAt);
         if (written) log.info({ node: h.id, status: node?.status }, "node state changed by heartbeat");
       } finally {
