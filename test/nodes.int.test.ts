@@ -158,6 +158,30 @@ describe("nodes: a node's URL is its own", () => {
   });
 });
 
+describe("nodes: a registry process whose node cannot join", () => {
+  let r: TestRegistry;
+  before(async () => (r = await startTestRegistry({ heartbeatIntervalMs: 1000, offlineAfterMs: 120_000 })));
+  after(async () => r.stop());
+
+  test("node - node/self says which node holds its URL and what to do, not that its heartbeat is on the way", async () => {
+    await until(async () => (await r.call("node.self", {})).body.node !== undefined, "the registry's own node to join");
+    const holder = (await r.call("node.self", {})).body.node as Node;
+    const twin = await startRegistryOn(r.server.url, r.server.dir, { nodeId: "twin", selfUrl: holder.url });
+    try {
+      const self = await fetch(`${twin.registry.httpUrl}/registry-svc/node/self`);
+      assert.equal(self.status, 409);
+      assert.equal(
+        ((await self.json()) as { error: { message: string } }).error.message,
+        `this registry's node "twin" cannot join: node "${holder.id}" holds its URL ${holder.url}; give this process its own OB_SELF_URL, or remove ${holder.id} (registry node rm ${holder.id})`,
+      );
+      assert.equal((await r.call("node.get", { id: "twin" })).code, 404, "nothing was written");
+    } finally {
+      await twin.registry.stop();
+      await twin.nc.close();
+    }
+  });
+});
+
 describe("nodes: placement", () => {
   let r: TestRegistry;
   before(async () => {

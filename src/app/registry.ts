@@ -161,7 +161,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
       instances,
       nodes,
       nodeIdOfUrl: models.nodes.idOfUrl,
-      selfNodeId: agent.identity.id,
+      selfNode: agent.identity,
       replyBudgetBytes: () => replyBudgetBytes(nc),
       pastState: (asOf, signal) => timeTravel.stateAsOf(asOf, signal),
     }),

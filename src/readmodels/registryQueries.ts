@@ -19,7 +19,7 @@ export function registryQueries(views: {
   /** The node that holds a URL (the nodes' URL index). */
   nodeIdOfUrl: (url: string) => string | undefined;
   /** The node of this registry process. */
-  selfNodeId: string;
+  selfNode: { id: string; url: string };
   /** How many bytes of items a list reply may carry (the NATS max_payload less room for the rest). */
   replyBudgetBytes: () => number;
   /** The state as it was at a time or after a stream sequence (time travel: lists with asOf); it stops when `signal` aborts. */
@@ -81,9 +81,14 @@ export function registryQueries(views: {
 
     async selfNode() {
       await nodes.sync();
-      const node = nodes.get(views.selfNodeId);
-      if (!node) throw new RegistryError(503, `this registry's node "${views.selfNodeId}" has not joined yet; its first heartbeat is on the way, retry in a moment`);
-      return { node };
+      const self = views.selfNode;
+      const node = nodes.get(self.id);
+      if (node) return { node };
+      const holder = views.nodeIdOfUrl(self.url);
+      if (holder !== undefined && holder !== self.id) {
+        throw new RegistryError(409, `this registry's node "${self.id}" cannot join: node "${holder}" holds its URL ${self.url}; give this process its own OB_SELF_URL, or remove ${holder} (registry node rm ${holder})`);
+      }
+      throw new RegistryError(503, `this registry's node "${self.id}" has not joined yet; its first heartbeat is on the way, retry in a moment`);
     },
 
     async selectNodes(request) {
