@@ -102,7 +102,13 @@ test("quorum - two of three servers killed and restarted: no 500, nodes that kep
     // Nodes that kept beating never went Offline, during the outage or after it.
     await until(async () => (await Promise.all(nodeIds.map(statusOf))).every((s) => s === "Online"), "every node to read Online", 10_000);
     for (const id of nodeIds) {
-      const events = await historyOf(client, names.eventsStream, names.eventSubject("node", id));
+      // Right after a restart the stream may still be choosing its leader ("JetStream system temporarily unavailable"): read until it answers.
+      let events: Awaited<ReturnType<typeof historyOf>> = [];
+      await until(async () => {
+        const read = await historyOf(client, names.eventsStream, names.eventSubject("node", id)).catch(() => undefined);
+        if (read) events = read;
+        return read !== undefined;
+      }, `${id}'s history to be readable`, 10_000);
       const types = events.map((e) => e.type);
       assert.ok(!types.includes("NodeWentOffline"), `${id} never went Offline: ${events.map((e) => `${e.type} at ${e.metadata.at} (${e.data.reason ?? ""})`).join(", ")}`);
     }
