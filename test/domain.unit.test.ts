@@ -161,6 +161,14 @@ describe("node decider", () => {
     assert.deepEqual(removed, { type: "NodeRemoved", data: { id: "n1", url: online.url, reason: "operator" } });
     assert.throws(() => nodeDecider.decide({ type: "RemoveNode", data: { id: "n1", reason: "operator" }, metadata: { now: T0 } }, null), code(404));
   });
+
+  test("given a URL passing on, when its holder came back or is already gone, then nothing is removed and nothing is refused", () => {
+    const passing = { type: "RemoveNode", data: { id: "n1", reason: "URL passed", whenOffline: true }, metadata: { now: T0 } } as const;
+    const offline = nodeDecider.evolve(online, nodeDecider.decide(check(T0, "2026-01-01T00:00:20.000Z"), online)[0]!)!;
+    assert.equal(nodeDecider.decide(passing, offline)[0]?.type, "NodeRemoved");
+    assert.deepEqual(nodeDecider.decide(passing, online), [], "an Online holder keeps its URL");
+    assert.deepEqual(nodeDecider.decide(passing, null), [], "a holder removed meanwhile is no 404");
+  });
 });
 
 describe("placement", () => {
@@ -219,6 +227,8 @@ describe("access: who reports checks and status causes", () => {
     assert.equal(urlHolder(nodes, "a", "http://b")?.id, "b", "an Offline node still holds its URL");
     assert.equal(urlHolder(nodes, "b", "http://b"), undefined);
     assert.equal(urlHolder(nodes, "c", "http://c"), undefined);
+    const twice = [{ id: "old", url: "http://b", status: "Offline" }, { id: "new", url: "http://b", status: "Online" }] as Node[];
+    assert.equal(urlHolder(twice, "c", "http://b")?.id, "new", "an Online holder is named before an Offline one");
   });
 });
 

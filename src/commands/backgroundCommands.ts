@@ -34,10 +34,11 @@ export function backgroundCommands(deps: WritePathDeps) {
       return { node: state, written };
     },
 
-    /** A node the registry removes itself (its URL passed to another): an event with the reason. */
-    async removeNode(id: string, reason: string): Promise<Written> {
-      const { written } = await run(nodeDecider, names.eventSubject("node", id), { type: "RemoveNode", data: { id, reason }, metadata: { now: now() } });
-      return { written };
+    /** Removes a node whose URL passes to another, if it is still Offline; `node` is what is left (null: gone). */
+    async removeOfflineNode(id: string, reason: string): Promise<Written & { node: Node | null }> {
+      const command = { type: "RemoveNode" as const, data: { id, reason, whenOffline: true }, metadata: { now: now() } };
+      const { state, written } = await run(nodeDecider, names.eventSubject("node", id), command);
+      return { node: state, written };
     },
 
     /** A renewal that brings the instance back: an event, by the caller that renewed. */

@@ -22,7 +22,8 @@ export type CheckLiveness = {
   data: { id: string; lastHeartbeat: string; offlineAfterMs: number };
   metadata: CommandMetadata;
 };
-export type RemoveNode = { type: "RemoveNode"; data: { id: string; reason: string }; metadata: CommandMetadata };
+/** `whenOffline`: remove it only if it is still Offline (its URL passing to another node); otherwise nothing happens. */
+export type RemoveNode = { type: "RemoveNode"; data: { id: string; reason: string; whenOffline?: boolean }; metadata: CommandMetadata };
 export type NodeCommand = ObserveHeartbeat | CheckLiveness | RemoveNode;
 
 const IDENTITY = ["url", "region", "availabilityZone"] as const;
@@ -75,11 +76,6 @@ export function boundUrlConflict(bindings: NodeUrlBindings, nodeId: string, url:
 }
 
 /**
- * The other node that holds `url`, if any. A node's URL is its own: instances name their node by
- * it, so a heartbeat claiming another existing node's URL (an agent taking over its instances,
- * or two machines configured alike) is refused until that node is removed.
- */
-/**
  * Whether a URL passes from the node holding it to one heartbeating with it: when the holder
  * has gone Offline (a machine set up again under a new id, a checkout cloned again), the URL
  * is the newcomer's and the holder is removed, saying why. A policy's binding is checked first
@@ -88,9 +84,20 @@ export function boundUrlConflict(bindings: NodeUrlBindings, nodeId: string, url:
 export const urlPassesFrom = (holder: Node): boolean => holder.status === "Offline";
 export const urlTakenReason = (holder: Node, claimant: string) => `its URL ${holder.url} passed to node ${claimant}, which heartbeats with it, after this node went offline`;
 
+/**
+ * The other node that holds `url`, if any, an Online one first. A node's URL is its own:
+ * instances name their node by it, so a heartbeat claiming the URL of another node that is
+ * Online (an agent taking over its instances, or two machines configured alike) is refused
+ * until that node is removed or goes Offline (urlPassesFrom).
+ */
 export function urlHolder(nodes: Iterable<Node>, claimant: string, url: string): Node | undefined {
-  for (const n of nodes) if (n.url === url && n.id !== claimant) return n;
-  return undefined;
+  let offline: Node | undefined;
+  for (const n of nodes) {
+    if (n.url !== url || n.id === claimant) continue;
+    if (!urlPassesFrom(n)) return n;
+    offline ??= n;
+  }
+  return offline;
 }
 
 function observe(command: ObserveHeartbeat, state: NodeState): NodeEvent[] {
@@ -128,6 +135,7 @@ export const nodeDecider: Decider<NodeState, NodeCommand, NodeEvent> = {
       case "CheckLiveness":
         return checkLiveness(command, state);
       case "RemoveNode":
+        if (command.data.whenOffline && (state === null || state.status !== "Offline")) return [];
         if (state === null) throw nodeNotFound(command.data);
         return [{ type: "NodeRemoved", data: { id: state.id, url: state.url, reason: command.data.reason } }];
       default:

@@ -185,8 +185,9 @@ export function heartbeatIngest(deps: {
       claiming.set(taken.url, taken.id);
       try {
         if (claim.replaces) {
-          await commands.removeNode(claim.replaces.id, urlTakenReason(claim.replaces, taken.id));
-          log.info({ node: claim.replaces.id, url: taken.url, by: taken.id }, "offline node removed: its URL passed to the node heartbeating with it");
+          const { node: left, written: removed } = await commands.removeOfflineNode(claim.replaces.id, urlTakenReason(claim.replaces, taken.id));
+          if (removed) log.info({ node: claim.replaces.id, url: taken.url, by: taken.id }, "offline node removed: its URL passed to the node heartbeating with it");
+          if (left !== null) return; // it came back meanwhile: the next heartbeat finds it Online and is refused
         }
         const { written, node } = await commands.observeHeartbeat(taken, receivedAt);
         if (written) log.info({ node: h.id, status: node?.status }, "node state changed by heartbeat");

@@ -6,7 +6,7 @@ import type { Heartbeat, Node } from "../contract/schemas.ts";
 export type NodeLivenessCommands = {
   observeHeartbeat(heartbeat: Heartbeat, receivedAt: string): Promise<{ node: Node | null; written: boolean }>;
   checkLiveness(id: string, lastHeartbeat: string, offlineAfterMs: number): Promise<{ node: Node | null; written: boolean }>;
-  removeNode(id: string, reason: string): Promise<{ written: boolean }>;
+  removeOfflineNode(id: string, reason: string): Promise<{ node: Node | null; written: boolean }>;
 };
 
 /** The nodes bucket as last seen: each entry with its KV revision and version. */
