@@ -102,6 +102,25 @@ describe("security: roles of secure/policy.json, enforced by nats-server and the
     assert.equal((await call("user-svc", "instance.remove", { id: mine.id })).code, undefined);
   });
 
+  test("security - a service renews its own leases by publish; publishes naming another service's instance renew nothing", async () => {
+    const mine = (await call("order-svc", "instance.register", { url: "http://127.0.0.1:9541", ttlSeconds: 1, graceSeconds: 60 })).body.instance;
+    const theirs = (await call("user-svc", "instance.register", { url: "http://127.0.0.1:9041", ttlSeconds: 1, graceSeconds: 60 })).body.instance;
+    const subjects = [`registry.lease.order-svc.${mine.id}`, `registry.lease.user-svc.${theirs.id}`, `registry.lease.order-svc.${theirs.id}`];
+    const renewing = setInterval(() => subjects.forEach((s) => as["order-svc"].publish(s)), 100);
+    try {
+      // The first renewal of an instance only a lease tells about makes it Healthy: order-svc's own publishes reach the registry.
+      await until(async () => (await call("order-svc", "instance.get", { id: mine.id })).body.instance.status === "Healthy", "order-svc's renewals to reach the registry");
+      await until(async () => (await call("user-svc", "instance.get", { id: theirs.id })).body.instance.status === "Unhealthy", "user-svc's lease to lapse");
+      assert.equal((await call("order-svc", "instance.get", { id: mine.id })).body.instance.status, "Healthy", "renewed all along");
+      const recovered = (await historyOf(as.registry, names.eventsStream, names.eventSubject("instance", mine.id))).find((e) => e.type === "InstanceStatusChanged");
+      assert.equal(recovered?.metadata.by?.account, "ORDER_SVC", "the recovery is attributed to the account nats-server names");
+      const lapsed = (await historyOf(as.registry, names.eventsStream, names.eventSubject("instance", theirs.id))).map((e) => `${e.type}:${e.data.instance?.statusCause ?? ""}`);
+      assert.deepEqual(lapsed, ["InstanceRegistered:registered", "InstanceStatusChanged:lease-expired"]);
+    } finally {
+      clearInterval(renewing);
+    }
+  });
+
   test("security - a service reads its own instances and the slugs granted to it, nothing more", async () => {
     await call("order-svc", "instance.register", { url: "http://127.0.0.1:9506" });
     await call("deployer", "instance.register", { url: "http://127.0.0.1:9507", slug: "billing-svc" });

@@ -8,12 +8,14 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import type { Config } from "../config.ts";
 import type { Names } from "../contract/names.ts";
+import { instanceKey } from "../contract/ids.ts";
 import type { Node } from "../contract/schemas.ts";
 import type { NodeAgent } from "../agent/agent.ts";
 import type { registryCommands } from "../commands/registryCommands.ts";
 import type { backgroundCommands } from "../commands/backgroundCommands.ts";
 import { healthChecker } from "../health/checker.ts";
 import { leases as startLeases } from "../health/leases.ts";
+import { listenForRenewals } from "../health/renewals.ts";
 import { membership as startMembership } from "../health/membership.ts";
 import { nodeInstances } from "../health/nodeInstances.ts";
 import type { KvMirror } from "../nats/kvMirror.ts";
@@ -45,12 +47,14 @@ export function startHealth(deps: {
     instances,
     commands: background,
     touch: telemetry.renewal,
+    publishRenewal: (i) => nc.publish(names.leaseSubject(instanceKey(i.slug, i.id))),
     owns,
     protection: { share: config.expiryProtectionShare, windowMs: config.expiryProtectionWindowMs },
     tickMs: config.healthTickMs,
     log,
     clock: deps.clock,
   });
+  const renewals = listenForRenewals({ nc, names, leases: leaseKeeper, log });
   const followers = nodeInstances({ instances: () => instances.onNodes(), nodes: () => nodes.values(), owns, commands: background, tickMs: config.healthTickMs, log });
   const replicaChecks = healthChecker({
     assigned: function* () {
@@ -65,8 +69,9 @@ export function startHealth(deps: {
   return {
     members,
     leases: leaseKeeper,
+    renewals,
     stop() {
-      for (const s of [members, leaseKeeper, followers, replicaChecks, agentChecks]) s.stop();
+      for (const s of [renewals, members, leaseKeeper, followers, replicaChecks, agentChecks]) s.stop();
     },
   };
 }

@@ -92,6 +92,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
       return info.num_pending + info.num_ack_pending;
     },
     heartbeats: () => ({ ...ingest.counts(), dropped: ingest.stream().dropped }),
+    renewals: () => health.renewals.counts(),
     unreadable: () => unreadable.counts(),
     protection: () => health.leases.lastProtection(),
     watchers: () => watchers.counts(),

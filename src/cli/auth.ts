@@ -103,8 +103,8 @@ async function addService(ctx: CliContext, slug: string, o: ServiceOptions): Pro
   });
   await chmod(seedFile, 0o600);
   const names = namesFor(ctx.config.prefix);
-  // Exactly what the registry exports (secure/nats.conf): its request subjects, and its instances' changes.
-  const services = [...["definition", "instance", "service", "node", "health"].map((e) => `${names.prefix}.${e}.>`), `${names.prefix}.history`].map(
+  // Exactly what the registry exports (secure/nats.conf): its request subjects, its own slug's lease renewals, and its instances' changes.
+  const services = [...["definition", "instance", "service", "node", "health"].map((e) => `${names.prefix}.${e}.>`), `${names.prefix}.history`, names.leaseSubject(`${slug}.*`)].map(
     (subject) => `      { service: { account: REGISTRY, subject: "${subject}" }, share: true }`,
   );
   const changes = (key: string) => kvSubject(names.buckets.instance, key);

@@ -8,6 +8,7 @@ import { pino, type Logger } from "pino";
 import type { ExpiryProtection, HealthStatus, NodeRef, NodeRefusal, PolicyReload, ServiceSummary } from "../contract/api.ts";
 import { OPERATIONS, type OperationName, type ReplyOf, type RequestOf } from "../contract/operations.ts";
 import { RegistryError } from "../contract/errors.ts";
+import { instanceKey } from "../contract/ids.ts";
 import { namesFor } from "../contract/names.ts";
 import type {
   Definition,
@@ -23,6 +24,7 @@ import type {
 import { discover, mirrorOfSlug, type Discovery, type DiscoveryOptions } from "./discovery.ts";
 import type { RttBounds } from "./rtt.ts";
 import { KeysFeed } from "./keysFeed.ts";
+import { isKvDeletion, kvSubject } from "../nats/index.ts";
 import { requester } from "./request.ts";
 import { selfRegister, type SelfRegistration } from "./selfRegister.ts";
 
@@ -93,8 +95,26 @@ export class RegistryClient {
     const body = { id, status, ...(details !== undefined ? { details } : {}), ...(by ? { by } : {}) };
     return (await this.#call("reportStatus", body)).instance;
   }
+  /** Renews a lease and answers with the instance (a request); selfRegister renews with publishRenewal instead. */
   async renewLease(id: string): Promise<Instance> {
     return (await this.#call("renewLease", { id })).instance;
+  }
+  /**
+   * Renews a lease by a publish on the instance's lease subject: no request, no answer, nothing
+   * stored by the registry. A renewal of an instance the registry no longer has renews nothing:
+   * watch the instance's entry (whenRemoved) to know.
+   */
+  publishRenewal(instance: Pick<Instance, "slug" | "id">): void {
+    this.nc.publish(this.#names.leaseSubject(instanceKey(instance.slug, instance.id)));
+  }
+  /** Calls `removed` when the instance's entry leaves the instances bucket (its lease expired, or someone removed it). */
+  whenRemoved(instance: Pick<Instance, "slug" | "id">, removed: () => void): { stop(): void } {
+    const sub = this.nc.subscribe(kvSubject(this.#names.buckets.instance, instanceKey(instance.slug, instance.id)), {
+      callback: (err, m) => {
+        if (!err && isKvDeletion(m.headers)) removed();
+      },
+    });
+    return { stop: () => sub.unsubscribe() };
   }
 
   // ------------------------------------------------------------ nodes and health
@@ -190,14 +210,27 @@ export class RegistryClient {
   }
 
   /**
-   * Registers this service's instance with a lease (`ttlSeconds`, default 15), renews it
-   * until `stop()`, and deregisters it then.
+   * Registers this service's instance with a lease (`ttlSeconds`, default 15), renews it by
+   * publishes (ttl/3 apart) until `stop()`, and deregisters it then. It registers again when the
+   * instance leaves the bucket, and checks with a renewal request after every reconnect.
    */
   selfRegister(req: RegisterInstanceRequest): Promise<SelfRegistration> {
     return selfRegister(
       {
         registerInstance: (r) => this.registerInstance(r),
         renewLease: (id) => this.renewLease(id),
+        publishRenewal: (i) => this.publishRenewal(i),
+        whenRemoved: (i, removed) => this.whenRemoved(i, removed),
+        whenReconnected: (reconnected) => {
+          let stopped = false;
+          void (async () => {
+            for await (const s of this.nc.status()) {
+              if (stopped) break;
+              if (s.type === "reconnect") reconnected();
+            }
+          })();
+          return { stop: () => void (stopped = true) };
+        },
         reportStatus: (id, status, details) => this.reportStatus(id, status, details),
         removeInstance: (id) => this.removeInstance(id),
       },

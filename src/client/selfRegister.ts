@@ -1,6 +1,8 @@
 /**
- * A service registering itself: register with a lease, renew it a few times per ttl,
- * register again if the registry let it expire (after an outage), and deregister on stop.
+ * A service registering itself: register with a lease, renew it a few times per ttl by
+ * publishes (the registry folds them in memory: nothing is stored, nothing answers), register
+ * again when the registry let it expire (its entry leaves the bucket, or a renewal request after
+ * a reconnect says it is gone), and deregister on stop.
  */
 import type { Logger } from "pino";
 import { RegistryError } from "../contract/errors.ts";
@@ -18,6 +20,9 @@ export type SelfRegistration = {
 export type SelfRegisterApi = {
   registerInstance(req: RegisterInstanceRequest): Promise<Instance>;
   renewLease(id: string): Promise<Instance>;
+  publishRenewal(instance: Instance): void;
+  whenRemoved(instance: Instance, removed: () => void): { stop(): void };
+  whenReconnected(reconnected: () => void): { stop(): void };
   reportStatus(id: string, status: Instance["status"], details?: string): Promise<Instance>;
   removeInstance(id: string): Promise<void>;
 };
@@ -30,21 +35,41 @@ export async function selfRegister(api: SelfRegisterApi, request: RegisterInstan
   const renewEveryMs = Math.max(100, (req.ttlSeconds * 1000) / 3);
   let stopped = false;
 
-  const renew = async () => {
+  const registerAgain = async (why: string) => {
+    if (stopped) return;
+    log.warn({ instance: instance.id }, `${why}; registering again`);
+    try {
+      instance = await api.registerInstance({ ...req, id: instance.id });
+    } catch (err) {
+      log.warn({ err, instance: instance.id }, "registering again failed; trying at the next renewal");
+      gone = true;
+    }
+  };
+  let gone = false;
+  const removal = api.whenRemoved(instance, () => void registerAgain("the registry removed the instance (its lease expired, or someone removed it)"));
+  /** After a reconnect, renewals published meanwhile were lost: one request says whether the instance is still there. */
+  const check = async () => {
     try {
       instance = await api.renewLease(instance.id);
     } catch (err) {
-      if (err instanceof RegistryError && err.code === 404) {
-        log.warn({ instance: instance.id }, "the registry had let the lease expire; registering again");
-        instance = await api.registerInstance({ ...req, id: instance.id });
-      } else {
-        log.warn({ err, instance: instance.id }, "lease renewal failed; trying again");
-      }
+      if (err instanceof RegistryError && err.code === 404) await registerAgain("the registry had let the lease expire");
+      else log.warn({ err, instance: instance.id }, "lease renewal failed; trying again");
     }
   };
+  const reconnects = api.whenReconnected(() => void check());
+
   let timer: NodeJS.Timeout | undefined;
   const loop = async () => {
-    await renew().catch(() => undefined);
+    if (gone) {
+      gone = false;
+      await check();
+    } else {
+      try {
+        api.publishRenewal(instance);
+      } catch (err) {
+        log.warn({ err, instance: instance.id }, "lease renewal not published; trying again");
+      }
+    }
     if (!stopped) timer = setTimeout(() => void loop(), renewEveryMs);
   };
   timer = setTimeout(() => void loop(), renewEveryMs);
@@ -57,6 +82,8 @@ export async function selfRegister(api: SelfRegisterApi, request: RegisterInstan
     async stop() {
       stopped = true;
       clearTimeout(timer);
+      removal.stop();
+      reconnects.stop();
       await api.removeInstance(instance.id).catch((err) => {
         if (!(err instanceof RegistryError && err.code === 404)) throw err;
       });

@@ -32,6 +32,12 @@ export type Names = {
   eventSubjects: string;
   heartbeatSubjects: string;
   heartbeatSubject(nodeId: string): string;
+  /** Every lease renewal subject, `<prefix>.lease.<slug>.<id>` (`_` for an instance without slug). */
+  leaseSubjects: string;
+  /** Where an instance's lease is renewed by a publish: its slug and id, so subject permissions say who may renew what. */
+  leaseSubject(instanceKey: string): string;
+  /** The instance key (`<slug>.<id>`) a lease subject names; undefined for another subject. */
+  leaseSubjectKey(subject: string): string | undefined;
   /** Where one process asks every registry process to read its policy again; nobody outside the registry's account can publish here. */
   policyReloads: string;
 };
@@ -54,6 +60,7 @@ export function namesFor(prefix: string): Names {
   }
   const flat = prefix.replaceAll(".", "_");
   const eventsPrefix = `${prefix}.${EVENTS}.`;
+  const leasePrefix = `${prefix}.lease.`;
   return {
     prefix,
     eventsStream: `${flat.toUpperCase()}_EVENTS`,
@@ -72,6 +79,9 @@ export function namesFor(prefix: string): Names {
     eventSubjects: `${eventsPrefix}>`,
     heartbeatSubjects: `${prefix}.heartbeat.*`,
     heartbeatSubject: (nodeId) => `${prefix}.heartbeat.${nodeId}`,
+    leaseSubjects: `${leasePrefix}*.*`,
+    leaseSubject: (key) => `${leasePrefix}${key}`,
+    leaseSubjectKey: (subject) => (subject.startsWith(leasePrefix) ? subject.slice(leasePrefix.length) : undefined),
     policyReloads: `${prefix}.internal.policy.reload`,
   };
 }

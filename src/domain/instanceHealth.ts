@@ -33,8 +33,9 @@ export const STATUS_OF_OUTCOME: Record<CheckOutcome, InstanceStatus> = {
 /** When a lapsed lease deregisters the instance, after its grace period. */
 export const graceSecondsOf = (i: Instance) => i.graceSeconds ?? 2 * (i.ttlSeconds ?? 0);
 
-export function leaseLapsesAt(i: Instance, lastRenewal: string): number {
-  return Date.parse(lastRenewal) + (i.ttlSeconds ?? Infinity) * 1000;
+/** When a lease renewed at `lastRenewal` (a time, or epoch milliseconds) lapses. */
+export function leaseLapsesAt(i: Instance, lastRenewal: string | number): number {
+  return (typeof lastRenewal === "number" ? lastRenewal : Date.parse(lastRenewal)) + (i.ttlSeconds ?? Infinity) * 1000;
 }
 
 /**

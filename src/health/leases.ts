@@ -1,33 +1,49 @@
 /**
- * Leases, for instances that register themselves with `ttlSeconds`. A renewal is
- * telemetry: it moves the instance's `lastHeartbeat` in its KV entry and writes an event
- * only when it brings the instance back. The lease monitor, in every registry process,
- * turns instances whose lease lapsed Unhealthy and deregisters them after their grace
- * period, unless the expiry protection is engaged because too many lapsed at once.
+ * Leases, for instances that register themselves with `ttlSeconds`. A renewal is telemetry,
+ * folded in memory where it arrives: a publish on the instance's lease subject (or the request
+ * form, which publishes one) moves the instance's last renewal in every registry process's
+ * memory, and nothing is stored unless it brings the instance back (an event) or the stored
+ * `lastHeartbeat` is older than LEASE_RECORD_EVERY_MS (a coarse record, by the instance's
+ * owner). The lease monitor, in every registry process, turns instances whose lease lapsed
+ * Unhealthy and deregisters them after their grace period, unless the expiry protection is
+ * engaged because too many lapsed at once.
+ *
+ * Memory is lost on a restart and renewals are lost while NATS is away, so a lease is never
+ * judged on less than a whole ttl of listening: since this process started or last reconnected,
+ * every lease counts as renewed at least then (`listeningSince`), and while it is disconnected none lapses.
  */
 import type { Logger } from "pino";
-import type { ExpiryProtection, RequestContext } from "../contract/api.ts";
+import type { Caller, ExpiryProtection, RequestContext } from "../contract/api.ts";
 import type { InstanceHealthCommands } from "./ports.ts";
 import { instanceNotFound, RegistryError } from "../contract/errors.ts";
+import { instanceKey } from "../contract/ids.ts";
 import type { Instance } from "../contract/schemas.ts";
 import type { InstanceReadModel } from "../contract/readModels.ts";
 import { lapseChangesStatus, leaseLapsesAt, leaseVerdict, renewalRecovers } from "../domain/instanceHealth.ts";
 import { everyTick } from "../ticker.ts";
 
+/** How stale an instance's stored `lastHeartbeat` may get while it renews (docs/API.md, Leases). */
+export const LEASE_RECORD_EVERY_MS = 10 * 60_000;
 
 export type ProtectionSettings = { share: number; windowMs: number };
 
 export type Leases = {
   renewLease: (req: { id: string }, ctx: RequestContext) => Promise<{ instance: Instance }>;
+  /** A renewal heard on `key`'s lease subject (`<slug>.<id>`); false when no leased instance has that key. */
+  renewalHeard: (key: string, caller?: Caller) => boolean;
+  /**
+   * Whether this process hears renewals: from a start or a reconnect every lease counts as renewed
+   * then; while disconnected none lapses (renewals do not reach it, and a decision taken now
+   * would be written once NATS is back).
+   */
+  listening: (hears: boolean) => void;
   healthStatus: () => Promise<{ protection: ExpiryProtection; leases: { total: number; lapsed: number } }>;
   /** The expiry protection as last seen, for $SRV.STATS. */
   lastProtection: () => ExpiryProtection | undefined;
   stop: () => void;
 };
 
-const lastRenewal = (i: Instance) => i.lastHeartbeat ?? i.createdAt;
-
-function census(instances: Iterable<Instance>, nowMs: number, windowMs: number) {
+function census(instances: Iterable<Instance>, lastRenewal: (i: Instance) => number, nowMs: number, windowMs: number) {
   let leases = 0;
   const lapsed: Instance[] = [];
   let lapsedInWindow = 0;
@@ -45,8 +61,10 @@ function census(instances: Iterable<Instance>, nowMs: number, windowMs: number) 
 export function leases(deps: {
   instances: Pick<InstanceReadModel, "get" | "leased" | "sync">;
   commands: InstanceHealthCommands;
-  /** Moves an instance's lastHeartbeat in its KV entry (no event). */
+  /** Moves an instance's lastHeartbeat in its KV entry (no event): the coarse record. */
   touch(instance: Instance, at: string): Promise<unknown>;
+  /** Publishes a renewal on the instance's lease subject, for every registry process to fold. */
+  publishRenewal(instance: Instance): void;
   /** Whether this registry process handles this instance's lease (one process per instance). */
   owns(id: string): boolean;
   protection: ProtectionSettings;
@@ -58,10 +76,37 @@ export function leases(deps: {
   const { instances, commands, log } = deps;
   const now = () => deps.clock?.() ?? new Date();
   let protection: ExpiryProtection | undefined;
+  /** When this process last heard each instance renew (ms). */
+  const heard = new Map<string, number>();
+  let listeningSince = now().getTime();
+  /** Recoveries this process is writing: a burst of renewals writes one. */
+  const recovering = new Set<string>();
+
+  /** The renewal a lease is judged by (epoch ms): the latest of the stored one, the one heard, and when this process began listening. */
+  const lastRenewalMs = (i: Instance): number => Math.max(Date.parse(i.lastHeartbeat ?? i.createdAt), heard.get(i.id) ?? 0, listeningSince);
+  const lastRenewal = (i: Instance): string => new Date(lastRenewalMs(i)).toISOString();
+
+  async function recover(id: string, caller: Caller | undefined): Promise<Instance | null> {
+    recovering.add(id);
+    try {
+      return (await commands.recoverLease(id, caller)).instance;
+    } finally {
+      recovering.delete(id);
+    }
+  }
+
+  /** The owner keeps the stored lastHeartbeat within LEASE_RECORD_EVERY_MS of the last renewal heard. */
+  async function record(i: Instance): Promise<void> {
+    const at = heard.get(i.id);
+    if (at === undefined || at - Date.parse(i.lastHeartbeat ?? i.createdAt) < LEASE_RECORD_EVERY_MS || !deps.owns(i.id)) return;
+    await deps.touch(i, new Date(at).toISOString());
+  }
 
   async function tick(): Promise<void> {
     const nowMs = now().getTime();
-    const { leases: total, lapsed, lapsedInWindow } = census(instances.leased(), nowMs, deps.protection.windowMs);
+    for (const id of heard.keys()) if (!instances.get(id)) heard.delete(id); // removed
+    const { leases: total, lapsed, lapsedInWindow } = census(instances.leased(), lastRenewalMs, nowMs, deps.protection.windowMs);
+    for (const i of instances.leased()) await record(i).catch((err) => log.warn({ err, instance: i.id }, "lease renewal not recorded; trying again next tick"));
     if (deps.protection.share > 0) {
       const evaluated = await commands.evaluateProtection({ leases: total, lapsedInWindow, lapsedNow: lapsed.length }, deps.protection.share, deps.protection.windowMs);
       if (evaluated.written) log.warn({ protection: evaluated.protection }, evaluated.protection.engaged ? "expiry protection engaged" : "expiry protection released");
@@ -90,19 +135,36 @@ export function leases(deps: {
       if (instance.ttlSeconds === undefined) {
         throw new RegistryError(400, `instance "${id}" has no lease to renew; register it with ttlSeconds to give it one`);
       }
-      const at = now().toISOString();
+      const at = now();
+      heard.set(id, at.getTime());
       if (renewalRecovers(instance)) {
-        const recovered = await commands.recoverLease(id, ctx.caller);
-        if (!recovered.instance) throw instanceNotFound(id);
-        instance = recovered.instance;
+        const recovered = await recover(id, ctx.caller);
+        if (!recovered) throw instanceNotFound(id);
+        instance = recovered;
       }
-      await deps.touch(instance, at);
-      return { instance: { ...instance, lastHeartbeat: at } };
+      deps.publishRenewal(instance);
+      return { instance: { ...instance, lastHeartbeat: at.toISOString() } };
+    },
+
+    renewalHeard(key, caller) {
+      const id = key.slice(key.indexOf(".") + 1);
+      const instance = instances.get(id);
+      // The subject's slug must be the instance's own: it is what subject permissions grant.
+      if (!instance || instance.ttlSeconds === undefined || instanceKey(instance.slug, instance.id) !== key) return false;
+      heard.set(id, Math.max(heard.get(id) ?? 0, now().getTime()));
+      if (renewalRecovers(instance) && deps.owns(id) && !recovering.has(id)) {
+        void recover(id, caller).catch((err) => log.warn({ err, instance: id }, "renewal did not bring the instance back; the next one will try again"));
+      }
+      return true;
+    },
+
+    listening(hears) {
+      listeningSince = hears ? now().getTime() : Number.POSITIVE_INFINITY;
     },
 
     async healthStatus() {
       const current = await commands.protectionState();
-      const { leases: total, lapsed } = census(instances.leased(), now().getTime(), deps.protection.windowMs);
+      const { leases: total, lapsed } = census(instances.leased(), lastRenewalMs, now().getTime(), deps.protection.windowMs);
       return { protection: deps.protection.share > 0 ? current : { ...current, enabled: false }, leases: { total, lapsed: lapsed.length } };
     },
 

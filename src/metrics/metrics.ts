@@ -27,6 +27,7 @@ export type MetricSources = {
   projectionPending: () => Promise<number>;
   /** `dropped`: left the heartbeats stream unread (a stream-wide count, the same on every process). */
   heartbeats: () => { folded: number; stale: number; urlTaken: number; dropped: number };
+  renewals: () => { heard: number; unknown: number };
   unreadable: () => UnreadableCounts;
   protection: () => ExpiryProtection | undefined;
   watchers: () => WatcherStats;
@@ -105,6 +106,7 @@ export function registryMetrics(sources: MetricSources): Metrics {
     ...sources.heartbeats(),
     refused: sources.unreadable().heartbeats,
   }));
+  counterOf(registry, "registry_lease_renewals_total", "Lease renewals published on registry.lease.<slug>.<id> that this process heard: heard (folded into its memory, nothing stored), unknown (naming no leased instance with that slug)", "outcome", sources.renewals);
   counterOf(registry, "registry_storage_changes_total", "Changes to the registry's streams and buckets made outside it (reconfigured or deleted), found by its storage check, by stream", "stream", sources.storageChanges);
   counterOf(registry, "registry_unreadable_total", "Values from outside that this process could not read and skipped, by kind", "kind", sources.unreadable);
   new Gauge({

@@ -6,9 +6,9 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Svcm, type Service, type ServiceMsg } from "@nats-io/services";
 import type { Logger } from "pino";
-import type { Caller, RegistryApi, RequestContext } from "../contract/api.ts";
-import { RequestInfo } from "../contract/schemas.ts";
-import { parseRequestBody, reader } from "../contract/validate.ts";
+import type { RegistryApi, RequestContext } from "../contract/api.ts";
+import { parseRequestBody } from "../contract/validate.ts";
+import { callerOfRequestInfo } from "../nats/requestInfo.ts";
 import { RegistryError, badRequest, errorToReply, requestTooLarge } from "../contract/errors.ts";
 import type { Names } from "../contract/names.ts";
 import { callOperation, operationRows, type OperationName } from "../contract/operations.ts";
@@ -19,25 +19,11 @@ const decoder = new TextDecoder();
 
 const parseBody = (data: Uint8Array) => parseRequestBody(decoder.decode(data));
 
-const readRequestInfo = reader(RequestInfo);
-
 /** The request's context: its id, and its caller as nats-server names it (nobody else can set that header across accounts). */
 function contextOf(msg: ServiceMsg): RequestContext {
   const requestId = msg.headers?.get("Nats-Msg-Id") || undefined;
-  const info = msg.headers?.get("Nats-Request-Info");
-  let caller: Caller | undefined;
-  if (info) {
-    let read;
-    try {
-      read = readRequestInfo(JSON.parse(info));
-    } catch {
-      read = undefined;
-    }
-    // Across accounts nats-server always sets a readable one; junk can only come from inside.
-    if (!read?.ok) throw badRequest("the Nats-Request-Info header is not the one nats-server sets; do not set it yourself");
-    const { acc, user, name } = read.value;
-    caller = { account: acc, ...(user ? { user } : {}), ...(name ? { name } : {}) };
-  }
+  const caller = callerOfRequestInfo(msg.headers?.get("Nats-Request-Info"));
+  if (caller === "unreadable") throw badRequest("the Nats-Request-Info header is not the one nats-server sets; do not set it yourself");
   return { ...(requestId ? { requestId } : {}), ...(caller ? { caller } : {}) };
 }
 
