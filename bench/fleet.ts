@@ -1,7 +1,7 @@
 /**
  * A quiet fleet's cost (issue 24): `nodes` simulated nodes heartbeat at the default interval
- * and `instances` leased instances (ttl 15 s) renew as the client does (every ttl/3, a
- * request each), `checked` of them with an http check the registry runs. After warm-up, a
+ * and `instances` leased instances (ttl 15 s) renew as the client's selfRegister does (every
+ * ttl/3, a publish each on registry.lease.<slug>.<id>), `checked` of them with an http check the registry runs. After warm-up, a
  * steady window in which nothing changes measures the registry's and nats-server's CPU (from
  * /proc), the messages stored per second in the registry's streams, and false expiries
  * (entities kept alive that went Unhealthy, were removed or went Offline). Then 1% of the
@@ -33,9 +33,9 @@ const RENEW_EVERY_MS = (TTL_S * 1000) / 3; // as the client's selfRegister does
 const HEARTBEAT_MS = 5000; // the registry's default
 const OFFLINE_AFTER_MS = 15_000; // the registry's default
 const TICK_MS = 50;
-const IN_FLIGHT = 256;
 const CLK_TCK = 100;
 const names = namesFor("registry");
+const slugOf = (i: number) => `fleet-svc-${i % 100}`;
 
 /** The keys issue 24 names for bench/results.json, compared from run to run. */
 export type FleetResult = {
@@ -78,7 +78,7 @@ function spread(n: number, periodMs: number, each: (i: number) => void): () => v
 
 export async function benchFleet(opts: { nodes: number; instances: number; checked: number; warmupSeconds: number; steadySeconds: number }): Promise<FleetResult> {
   const server = await startNatsServer();
-  const registry = await spawnRegistry(server.url, { OB_NODE_ID: "bench-registry", REGISTRY_DATA_DIR: server.dir });
+  const registry = await spawnRegistry(server.url, { OB_NODE_ID: "bench-registry", REGISTRY_DATA_DIR: server.dir }, "serve", process.env.FLEET_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.FLEET_CPU_PROF}`] : []);
   const target = createServer((_req, res) => res.end("ok")).listen(0, "127.0.0.1");
   await new Promise((resolve) => target.once("listening", resolve));
   const port = (target.address() as AddressInfo).port;
@@ -88,50 +88,28 @@ export async function benchFleet(opts: { nodes: number; instances: number; check
   const natsPid = server.pid()!;
   const stops: (() => void)[] = [];
   try {
-    // The fleet: instances first (64 in flight), then nodes and renewals start together.
+    // The fleet: each instance renews from its registration on, as the client does; nodes start beating once all are registered.
     const ids: string[] = new Array<string>(opts.instances);
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: 64 }, async () => {
-        for (let i = next++; i < opts.instances; i = next++) {
-          const check = i < opts.checked ? { check: { type: "http" as const, path: `/i/${i}`, intervalMs: 10_000 } } : {};
-          ids[i] = (await client.registerInstance({ url: `http://127.0.0.1:${port}/i/${i}`, slug: `fleet-svc-${i % 100}`, ttlSeconds: TTL_S, ...check })).id;
-        }
-      }),
-    );
     const nodeIds = Array.from({ length: opts.nodes }, (_, i) => `fleet-node-${i}`);
-    const indexOf = new Map<string, number>([...ids.map((id, i) => [id, i] as const), ...nodeIds.map((id, i) => [id, i] as const)]);
+    const indexOf = new Map<string, number>(nodeIds.map((id, i) => [id, i] as const));
     const silent = { instances: new Set<number>(), nodes: new Set<number>() };
     const lastSent = { instances: new Map<string, number>(), nodes: new Map<string, number>() };
-    stops.push(
-      spread(opts.nodes, HEARTBEAT_MS, (i) => {
-        if (silent.nodes.has(i)) return;
-        publishHeartbeat(nc, heartbeat(nodeIds[i]!));
-        lastSent.nodes.set(nodeIds[i]!, Date.now());
-      }),
-    );
-    let inFlight = 0;
-    let behind = 0;
     let renewed = 0;
     stops.push(
       spread(opts.instances, RENEW_EVERY_MS, (i) => {
-        if (silent.instances.has(i)) return;
-        if (inFlight >= IN_FLIGHT) return void behind++;
-        inFlight++;
-        const id = ids[i]!;
-        client.renewLease(id).then(
-          () => {
-            renewed++;
-            if (!silent.instances.has(i)) lastSent.instances.set(id, Date.now());
-          },
-          () => undefined,
-        ).finally(() => inFlight--);
+        const id = ids[i];
+        if (id === undefined || silent.instances.has(i)) return;
+        client.publishRenewal({ slug: slugOf(i), id });
+        renewed++;
+        lastSent.instances.set(id, Date.now());
       }),
     );
-
     // What the registry decides, from its events: a status change of an entity kept alive is false.
     const js = jetstream(nc);
     const falseExpiries = new Set<string>();
+    /** What the false expiries were, and when (seconds since the fleet started), beside the figures. */
+    const falseKinds = new Map<string, number>();
+    const startedAt = Date.now();
     const changedAt = new Map<string, number>();
     const consumer = await js.consumers.get(names.eventsStream, { filter_subjects: names.eventSubjects, deliver_policy: DeliverPolicy.New });
     const events = await consumer.consume({
@@ -142,12 +120,44 @@ export async function benchFleet(opts: { nodes: number; instances: number; check
         if (id === undefined) return;
         if (!changedAt.has(id)) changedAt.set(id, Date.now());
         const alive = !(id.startsWith("fleet-node-") ? silent.nodes : silent.instances).has(indexOf.get(id) ?? -1);
-        if (alive) falseExpiries.add(id);
+        if (alive && !falseExpiries.has(id)) {
+          falseExpiries.add(id);
+          const kind = `${e.type}${lapsed && e.type !== "InstanceExpired" ? ":lease-expired" : ""}@${Math.round((Date.now() - startedAt) / 1000)}s`;
+          falseKinds.set(kind, (falseKinds.get(kind) ?? 0) + 1);
+        }
       },
     });
     stops.push(() => void events.stop());
 
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 64 }, async () => {
+        for (let i = next++; i < opts.instances; i = next++) {
+          const check = i < opts.checked ? { check: { type: "http" as const, path: `/i/${i}`, intervalMs: 10_000 } } : {};
+          const id = (await client.registerInstance({ url: `http://127.0.0.1:${port}/i/${i}`, slug: slugOf(i), ttlSeconds: TTL_S, ...check })).id;
+          indexOf.set(id, i);
+          ids[i] = id;
+        }
+      }),
+    );
+    stops.push(
+      spread(opts.nodes, HEARTBEAT_MS, (i) => {
+        if (silent.nodes.has(i)) return;
+        publishHeartbeat(nc, heartbeat(nodeIds[i]!));
+        lastSent.nodes.set(nodeIds[i]!, Date.now());
+      }),
+    );
+
+
     await new Promise((r) => setTimeout(r, opts.warmupSeconds * 1000));
+    // Warm until the fleet is settled: every instance Healthy (its first renewal brings it from Unknown: one event each).
+    const settleBy = Date.now() + 180_000;
+    let healthy = 0;
+    while (Date.now() < settleBy) {
+      healthy = (await client.listServices().catch(() => [])).filter((s) => s.slug.startsWith("fleet-svc-")).reduce((n, s) => n + s.byStatus.Healthy, 0);
+      if (healthy >= opts.instances) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
     const before = { registry: await cpuSeconds(registryPid), nats: await cpuSeconds(natsPid), stored: await storedSoFar(nc), renewed, at: performance.now() };
     await new Promise((r) => setTimeout(r, opts.steadySeconds * 1000));
     const seconds = (performance.now() - before.at) / 1000;
@@ -173,7 +183,7 @@ export async function benchFleet(opts: { nodes: number; instances: number; check
         if (!changedAt.has(id)) continue;
         const shown =
           kind === "i"
-            ? await instanceKv.get(instanceKey(`fleet-svc-${(indexOf.get(id) ?? 0) % 100}`, id)).then((e) => e === null || e.operation !== "PUT" || e.json<Instance>().statusCause === "lease-expired")
+            ? await instanceKv.get(instanceKey(slugOf(indexOf.get(id) ?? 0), id)).then((e) => e === null || e.operation !== "PUT" || e.json<Instance>().statusCause === "lease-expired")
             : await nodeKv.get(id).then((e) => e !== null && e.json<Node>().status === "Offline");
         if (!shown) continue;
         const last = kind === "i" ? lastSent.instances.get(id) : lastSent.nodes.get(id);
@@ -186,7 +196,7 @@ export async function benchFleet(opts: { nodes: number; instances: number; check
     // Beside the figures, not among them (issue 24 names those): what explains them.
     const undetected = [...pending].reduce((n, key) => ({ ...n, [key[0]!]: (n[key[0]!] ?? 0) + 1 }), {} as Record<string, number>);
     process.stderr.write(
-      `fleet: ${steady.renewedPerSecond} renewals answered/s of ${Math.round(opts.instances / (RENEW_EVERY_MS / 1000))}/s sent for; ${behind} skipped with ${IN_FLIGHT} in flight; ` +
+      `fleet: ${healthy} of ${opts.instances} instances Healthy before the steady window; ${steady.renewedPerSecond} renewals published/s; false expiries ${JSON.stringify(Object.fromEntries(falseKinds))}; ` +
         `not detected by the deadline: ${undetected.i ?? 0} of ${stopped.instances.length} instances, ${undetected.n ?? 0} of ${stopped.nodes.length} nodes\n`,
     );
     return {

@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 const src = fileURLToPath(new URL("../src/", import.meta.url));
 
 /** Shared infrastructure any adapter may use. */
-const INFRASTRUCTURE = ["nats", "unreadable.ts", "ticker.ts"];
+const INFRASTRUCTURE = ["nats", "unreadable.ts", "ticker.ts", "writeQueue.ts"];
 /** The arrows between adapters that are meant, each for a reason. */
 const ALLOWED: Record<string, string[]> = {
   commands: ["eventstore"], // the write path appends through the event store port

@@ -5,6 +5,9 @@ import { agent, gpu, heartbeat, publishHeartbeat } from "./harness/nodes.ts";
 import { clientFor, historyOf, spawnRegistry, startRegistryOn, startTestRegistry, type TestRegistry } from "./harness/registry.ts";
 import { startNatsServer } from "./harness/natsServer.ts";
 import { until } from "./harness/until.ts";
+import { namesFor } from "../src/contract/names.ts";
+
+const names = namesFor("registry");
 
 const FAST = { heartbeatIntervalMs: 200, offlineAfterMs: 1000 };
 const nodeEvents = async (r: { nc: TestRegistry["nc"] }, id: string) => historyOf(r.nc, "REGISTRY_EVENTS", `registry.events.node.${id}`);
@@ -25,13 +28,21 @@ describe("nodes: agent, heartbeats and liveness", () => {
     assert.match(joined?.data.reason, /first heartbeat/);
   });
 
-  test("node - heartbeats keep lastHeartbeat and usage current without writing events", async () => {
-    const first = (await r.call("node.get", { id: "self-node" })).body.node as Node;
-    await until(async () => {
-      const now = (await r.call("node.get", { id: "self-node" })).body.node as Node;
-      return Date.parse(now.lastHeartbeat!) > Date.parse(first.lastHeartbeat!) + 2 * FAST.heartbeatIntervalMs;
-    }, "three more heartbeats to be folded in");
-    assert.deepEqual((await nodeEvents(r, "self-node")).map((e) => e.type), ["NodeJoined"]);
+  test("node - steady heartbeats keep a node Online with nothing stored; usage that moves by 10 points is stored at once", async () => {
+    const lastStored = async () => (await r.jsm.streams.getMessage(`KV_${names.buckets.node}`, { last_by_subj: `$KV.${names.buckets.node}.steady-1` }))!.seq;
+    publishHeartbeat(r.nc, heartbeat("steady-1", { cpuPercent: 20 }));
+    await until(async () => (await statusOf(r, "steady-1")) === "Online", "steady-1 to join");
+    await until(async () => (await r.call("node.get", { id: "steady-1" })).body.node.usage?.cpu.percent === 20, "its first heartbeat's usage to be stored");
+    const stored = await lastStored();
+    const from = Date.now();
+    let beats = 0;
+    const beating = setInterval(() => publishHeartbeat(r.nc, heartbeat("steady-1", { cpuPercent: 20 + (beats++ % 2) * 5 })), FAST.heartbeatIntervalMs); // moves by less than 10 points
+    await until(() => Date.now() > from + 3 * FAST.offlineAfterMs, "three offline windows of steady heartbeats").finally(() => clearInterval(beating));
+    assert.equal(await statusOf(r, "steady-1"), "Online", "kept Online by heartbeats folded in memory");
+    assert.equal(await lastStored(), stored, "nothing stored while usage stays within 10 points");
+    publishHeartbeat(r.nc, heartbeat("steady-1", { cpuPercent: 60 }));
+    await until(async () => (await r.call("node.get", { id: "steady-1" })).body.node.usage?.cpu.percent === 60, "the moved usage to be stored");
+    assert.deepEqual((await nodeEvents(r, "steady-1")).map((e) => e.type), ["NodeJoined"]);
   });
 
   test("node - goes Offline when silent, comes back, is removed and re-joins; each transition one event with its reason", async () => {

@@ -324,16 +324,15 @@ describe("security: roles of secure/policy.json, enforced by nats-server and the
   test("security - an agent cannot take over another node's URL: its heartbeats keep its own, and the refusal is logged once", async () => {
     const self = await until(async () => (await call("viewer", "node.get", { id: "registry-node" })).body.node, "the registry's node to join");
     const own = "http://127.0.0.1:11401";
-    const beat = (url = self.url) => as["agent-node-1"].publish(names.heartbeatSubject("node-1"), JSON.stringify({ ...heartbeat("node-1"), url }));
+    const beat = (url = self.url, cpuPercent = 10) => as["agent-node-1"].publish(names.heartbeatSubject("node-1"), JSON.stringify({ ...heartbeat("node-1", { cpuPercent }), url }));
     beat(own);
     await until(async () => (await call("viewer", "node.get", { id: "node-1" })).body.node?.url === own, "node-1 to join with its own URL");
     beat();
     const refusal = (line: string) => line.includes("heartbeat refused: the policy binds node node-1 to") && line.includes(self.url);
     await until(() => registry.output().split("\n").some(refusal), "the takeover to be refused");
-    const sent = Date.now();
-    beat();
-    beat();
-    await until(async () => Date.parse((await call("viewer", "node.get", { id: "node-1" })).body.node.lastHeartbeat) >= sent, "the later heartbeats' telemetry to be taken");
+    // Usage that moves is stored at once: it shows the later heartbeats were taken.
+    beat(self.url, 90);
+    await until(async () => (await call("viewer", "node.get", { id: "node-1" })).body.node.usage?.cpu.percent === 90, "the later heartbeats' telemetry to be taken");
     const node1 = (await call("viewer", "node.get", { id: "node-1" })).body.node;
     assert.equal(node1.url, own);
     assert.equal((await call("viewer", "node.get", { url: self.url })).body.node.id, "registry-node");
@@ -342,12 +341,13 @@ describe("security: roles of secure/policy.json, enforced by nats-server and the
 
   test("security - a node's URL is the one the policy binds to its agent: another agent cannot take it, before the node joins or after it is removed", async () => {
     const [node1Url, node2Url] = ["http://127.0.0.1:11401", "http://127.0.0.1:11402"]; // as secure/policy.json binds them
-    const claim = () => as["agent-node-1"].publish(names.heartbeatSubject("node-1"), JSON.stringify({ ...heartbeat("node-1"), url: node2Url }));
-    /** node-1's heartbeats sent from now on were taken (their telemetry is), and its URL is still its own. */
+    let cpuPercent = 10;
+    const claim = () => as["agent-node-1"].publish(names.heartbeatSubject("node-1"), JSON.stringify({ ...heartbeat("node-1", { cpuPercent }), url: node2Url }));
+    /** node-1's heartbeats sent from now on were taken (their usage, moved by 20 points, is stored), and its URL is still its own. */
     const claimsTaken = async () => {
-      const sent = Date.now();
+      cpuPercent += 20;
       claim();
-      await until(async () => Date.parse((await call("viewer", "node.get", { id: "node-1" })).body.node?.lastHeartbeat ?? 0) >= sent, "node-1's later heartbeats to be taken");
+      await until(async () => (await call("viewer", "node.get", { id: "node-1" })).body.node?.usage?.cpu.percent === cpuPercent, "node-1's later heartbeats to be taken");
       assert.equal((await call("viewer", "node.get", { id: "node-1" })).body.node.url, node1Url);
     };
     as["agent-node-1"].publish(names.heartbeatSubject("node-1"), JSON.stringify({ ...heartbeat("node-1"), url: node1Url }));

@@ -16,12 +16,11 @@ import type { backgroundCommands } from "../commands/backgroundCommands.ts";
 import { healthChecker } from "../health/checker.ts";
 import { leases as startLeases } from "../health/leases.ts";
 import { listenForRenewals } from "../health/renewals.ts";
-import { membership as startMembership } from "../health/membership.ts";
+import type { Membership } from "../health/membership.ts";
 import { nodeInstances } from "../health/nodeInstances.ts";
 import type { KvMirror } from "../nats/kvMirror.ts";
 import type { TelemetryWrites } from "../projector/telemetryWrites.ts";
 import type { InstancesView } from "../readmodels/instances.ts";
-import { SERVICE_NAME } from "../service/service.ts";
 import { nodeAgentChecks } from "./nodeAgent.ts";
 
 export type InstanceHealth = ReturnType<typeof startHealth>;
@@ -32,6 +31,7 @@ export function startHealth(deps: {
   telemetry: TelemetryWrites;
   instances: InstancesView;
   nodes: KvMirror<Node>;
+  members: Membership;
   commands: ReturnType<typeof registryCommands>;
   background: ReturnType<typeof backgroundCommands>;
   agent: NodeAgent;
@@ -40,8 +40,7 @@ export function startHealth(deps: {
   clock: () => Date;
   serviceId: () => string;
 }) {
-  const { nc, names, telemetry, instances, nodes, commands, background, agent, config, log } = deps;
-  const members = startMembership({ nc, service: SERVICE_NAME, selfId: deps.serviceId, intervalMs: 1000, log });
+  const { nc, names, telemetry, instances, nodes, members, commands, background, agent, config, log } = deps;
   const owns = (id: string) => members.owns(id);
   const leaseKeeper = startLeases({
     instances,
@@ -67,11 +66,10 @@ export function startHealth(deps: {
   });
   const agentChecks = nodeAgentChecks(nc, names, agent, () => instances.checked(), (id) => instances.get(id), log);
   return {
-    members,
     leases: leaseKeeper,
     renewals,
     stop() {
-      for (const s of [renewals, members, leaseKeeper, followers, replicaChecks, agentChecks]) s.stop();
+      for (const s of [renewals, leaseKeeper, followers, replicaChecks, agentChecks]) s.stop();
     },
   };
 }

@@ -33,7 +33,8 @@ import { changeFeed } from "../http/feed.ts";
 import { WatcherBudget } from "../http/watchers.ts";
 import { registryMetrics } from "../metrics/metrics.ts";
 import { registryQueries } from "../readmodels/registryQueries.ts";
-import { startService } from "../service/service.ts";
+import { SERVICE_NAME, startService } from "../service/service.ts";
+import { membership as startMembership } from "../health/membership.ts";
 import { ownHeartbeatFreshMs } from "../domain/node.ts";
 import { guardStorage, prepareOnReconnect, prepareStorage, storagePorts } from "./storage.ts";
 import { startAgent } from "./nodeAgent.ts";
@@ -91,7 +92,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
       const info = await jsm.consumers.info(names.eventsStream, PROJECTOR_DURABLE);
       return info.num_pending + info.num_ack_pending;
     },
-    heartbeats: () => ({ ...ingest.counts(), dropped: ingest.stream().dropped }),
+    heartbeats: () => ingest.counts(),
     renewals: () => health.renewals.counts(),
     unreadable: () => unreadable.counts(),
     protection: () => health.leases.lastProtection(),
@@ -119,41 +120,44 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
   const ownWrites = { ...writeDeps, store: observedStore(ports.ownStore, (type) => metrics.eventAppended(type)) };
   const background = backgroundCommands(ownWrites);
 
+  let serviceId = "starting";
+  // The live registry processes: each node's heartbeats, and each instance's health, are one process's.
+  const members = startMembership({ nc, service: SERVICE_NAME, selfId: () => serviceId, intervalMs: 1000, log });
+  const own: { node?: string } = {}; // the agent's node, once it has started
   const ingest = heartbeatIngest({
-    js,
-    jsm,
+    nc,
     names,
     maxNodes: config.heartbeatSubjects,
-    checkMs: config.heartbeatIntervalMs,
     nodes,
     nodesWithUrl: (url) => models.nodeUrls.withUrl(url),
     urlBindings: () => nodeUrlBindings(policy.current()),
     foldHeartbeat: telemetry.heartbeat,
     commands: background,
-    offlineAfterMs: config.offlineAfterMs,
+    owns: (id) => members.owns(`node ${id}`),
+    ownNodeId: () => own.node,
     unreadable,
     log,
     clock,
   });
-  void ingest.run();
   const agent = await startAgent(nc, config, log);
+  own.node = agent.identity.id;
   const liveness = livenessMonitor({
     nodes,
     commands: background,
     offlineAfterMs: config.offlineAfterMs,
     tickMs: Math.min(config.heartbeatIntervalMs, 1000),
-    stream: {
-      latestStoredHeartbeat: (id) => ingest.latestStored(id),
-      ownNodeId: () => agent.identity.id,
+    owns: (id) => members.owns(`node ${id}`),
+    heard: {
+      lastHeard: (id) => ingest.lastHeard(id),
+      ownHeardAt: () => ingest.ownHeardAt(),
       ownFreshMs: ownHeartbeatFreshMs(config.offlineAfterMs, config.heartbeatIntervalMs),
     },
     log,
     clock,
   });
 
-  let serviceId = "starting";
-  const health = startHealth({ nc, names, telemetry, instances, nodes, commands: registryCommands(ownWrites), background, agent, config, log, clock, serviceId: () => serviceId });
-  const reloads = policyReloads({ nc, subject: names.policyReloads, selfId: () => serviceId, members: () => health.members.members(), reload: policy.reload, log });
+  const health = startHealth({ nc, names, telemetry, instances, nodes, members, commands: registryCommands(ownWrites), background, agent, config, log, clock, serviceId: () => serviceId });
+  const reloads = policyReloads({ nc, subject: names.policyReloads, selfId: () => serviceId, members: () => members.members(), reload: policy.reload, log });
 
   const operations = registryOperations({
     commands,
@@ -169,7 +173,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     leases: health.leases,
     history: (req, ctx) => readHistory({ js, names, unreadable }, req, ctx.readableSlugs),
     reloadPolicy: () => reloads.reloadEverywhere(),
-    figures: () => ({ events: capacity.usage(), heartbeats: ingest.stream(), storage: storageGuard.status(), unreadable: unreadable.counts() }),
+    figures: () => ({ events: capacity.usage(), heartbeats: ingest.state(), storage: storageGuard.status(), unreadable: unreadable.counts() }),
   });
   const api = authorize(operations.api, policy.current, { instances, derivedId: instanceIdForUrl });
   const service = await startService({
@@ -185,7 +189,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
   serviceId = service.info().id;
   // Not awaited: a ping gathers answers for up to half a second, and until it is in this process
   // checks every instance without an agent itself (checked twice at worst; a status changes once).
-  void health.members.refresh();
+  void members.refresh();
   const http =
     config.httpAddr === "off"
       ? undefined
@@ -235,7 +239,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     background,
     capacity,
     checkStorage: () => storageGuard.check(),
-    members: () => health.members.members(),
+    members: () => members.members(),
     reloadPolicy: policy.reload,
     async stop() {
       await http?.stop();
@@ -244,9 +248,11 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
       agent.stop();
       liveness.stop();
       health.stop();
+      members.stop();
       capacity.stop();
       storageGuard.stop();
-      await Promise.all([proj.stop(), ingest.stop()]);
+      ingest.stop();
+      await proj.stop();
       models.stop();
     },
   };

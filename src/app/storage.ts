@@ -10,7 +10,6 @@ import type { Names } from "../contract/names.ts";
 import type { Capacity } from "../eventstore/capacity.ts";
 import { eventsStreamConfig, eventsStreamMaxBytes, natsEventStore } from "../eventstore/eventStore.ts";
 import { defaultConfig, eventsReserveBytesOf } from "../config.ts";
-import { heartbeatsConsumerConfig, heartbeatsStreamConfig } from "../liveness/heartbeatIngest.ts";
 import { jetStreamOf } from "../nats/connect.ts";
 import { streamRequestsOf } from "../nats/streamRequests.ts";
 import { StorageRefused, bucketStreamSpec, changedFields, ensureBuckets, ensureConsumer, ensureStream, historyDropping, type StreamSpec } from "../nats/provision.ts";
@@ -27,12 +26,11 @@ import { kvStream } from "../nats/kvSubjects.ts";
  */
 export type StreamLimits = {
   eventsHistoryPerEntity: number;
-  heartbeatSubjects: number;
   replicas: number;
   eventsMaxBytes: number;
   eventsReserveBytes?: number | undefined;
 };
-export const DEFAULT_STREAM_LIMITS: StreamLimits = { eventsHistoryPerEntity: 10_000, heartbeatSubjects: 100_000, replicas: 1, eventsMaxBytes: defaultConfig().eventsMaxBytes };
+export const DEFAULT_STREAM_LIMITS: StreamLimits = { eventsHistoryPerEntity: 10_000, replicas: 1, eventsMaxBytes: defaultConfig().eventsMaxBytes };
 
 /** The event stream's configuration for these limits, given what the stream holds now (if it exists). */
 async function eventsStreamSpec(jsm: JetStreamManager, names: Names, limits: StreamLimits): Promise<StreamSpec> {
@@ -45,13 +43,12 @@ async function eventsStreamSpec(jsm: JetStreamManager, names: Names, limits: Str
 /** One of the registry's streams or buckets not as the registry configures it. */
 export type StorageFinding = { stream: string; missing: boolean; fields: string[]; dropsHistory: string[] };
 
-/** The streams that hold what cannot be had again (the events, the buckets), and the heartbeats stream, as the registry configures them. */
+/** The streams that hold what cannot be had again (the events, the buckets), as the registry configures them. */
 async function registryStreamSpecs(jsm: JetStreamManager, names: Names, limits: StreamLimits): Promise<{ spec: StreamSpec; history: boolean }[]> {
   const replicated = { num_replicas: limits.replicas };
   return [
     { spec: await eventsStreamSpec(jsm, names, limits), history: true },
     ...Object.values(names.buckets).map((b) => ({ spec: { ...bucketStreamSpec(b), ...replicated }, history: true })),
-    { spec: { ...heartbeatsStreamConfig(names, limits.heartbeatSubjects), ...replicated }, history: false },
   ];
 }
 
@@ -111,7 +108,8 @@ async function refuseUnsafe(jsm: JetStreamManager, names: Names, findings: Stora
 /**
  * Everything the registry needs on NATS. `projectorCreatedOnEvents`: the projector consumer
  * had to be created on a stream that already holds events (a first start on old events), so
- * the buckets are to be rebuilt from them. `heartbeatsCreated`: nats-server had lost them.
+ * the buckets are to be rebuilt from them. `heartbeatsRemoved`: the stream an earlier version
+ * stored heartbeats in was there, and is deleted (heartbeats are folded in memory now).
  * At start (`refuseDropping`) a configuration someone set to drop history is refused
  * (StorageRefused); otherwise the registry's configuration is restored (`changed`).
  */
@@ -121,18 +119,17 @@ export async function provisionRegistry(
   names: Names,
   limits: StreamLimits = DEFAULT_STREAM_LIMITS,
   opts: { refuseDropping?: boolean } = {},
-): Promise<{ projectorCreatedOnEvents: boolean; heartbeatsCreated: boolean; changed: StorageFinding[] }> {
+): Promise<{ projectorCreatedOnEvents: boolean; heartbeatsRemoved: boolean; changed: StorageFinding[] }> {
   const changed = await storageFindings(jsm, names, limits);
   await refuseUnsafe(jsm, names, changed, opts.refuseDropping ?? false);
   const replicated = { num_replicas: limits.replicas };
   await ensureStream(jsm, await eventsStreamSpec(jsm, names, limits));
   const lastSeq = (await jsm.streams.info(names.eventsStream)).state.last_seq;
   const projectorCreated = await ensureConsumer(jsm, names.eventsStream, projectorConsumerConfig(names, lastSeq + 1), ["ack_wait"]);
-  const heartbeatsCreated = await ensureStream(jsm, { ...heartbeatsStreamConfig(names, limits.heartbeatSubjects), ...replicated });
-  await ensureConsumer(jsm, names.heartbeatsStream, heartbeatsConsumerConfig(names));
+  const heartbeatsRemoved = await jsm.streams.delete(names.heartbeatsStream).catch(() => false);
   await ensureBuckets(nc, Object.values(names.buckets), limits.replicas);
   for (const bucket of Object.values(names.buckets)) await ensureStream(jsm, { ...bucketStreamSpec(bucket), ...replicated });
-  return { projectorCreatedOnEvents: projectorCreated && lastSeq > 0, heartbeatsCreated, changed };
+  return { projectorCreatedOnEvents: projectorCreated && lastSeq > 0, heartbeatsRemoved, changed };
 }
 
 /**
@@ -176,8 +173,8 @@ export async function prepareStorage(
   opts: { refuseDropping?: boolean } = {},
 ): Promise<StorageFinding[]> {
   const { jsm } = await jetStreamOf(nc);
-  const { projectorCreatedOnEvents, heartbeatsCreated, changed } = await provisionRegistry(nc, jsm, names, limits, opts);
-  if (heartbeatsCreated) log.info({ stream: names.heartbeatsStream }, "heartbeats stream created");
+  const { projectorCreatedOnEvents, heartbeatsRemoved, changed } = await provisionRegistry(nc, jsm, names, limits, opts);
+  if (heartbeatsRemoved) log.info({ stream: names.heartbeatsStream }, "removed the heartbeats stream an earlier version kept: heartbeats are folded in memory and stored only as changes");
   const emptied = await emptiedBuckets(jsm, names);
   if (projectorCreatedOnEvents || emptied.length > 0) {
     // A first start on old events, or buckets purged or lost: the stream explains them.

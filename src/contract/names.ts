@@ -22,6 +22,7 @@ export type Entity = BucketEntity | "protection";
 export type Names = {
   prefix: string;
   eventsStream: string;
+  /** Where an earlier version stored heartbeats; deleted where found. */
   heartbeatsStream: string;
   buckets: Record<BucketEntity, string>;
   /** The subject that holds one entity's history (`>` for every entity of a kind). */

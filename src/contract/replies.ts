@@ -42,7 +42,7 @@ export const HealthStatus = Type.Object(
     ),
     heartbeats: Type.Object(
       { nodes: Type.Integer(), maxNodes: Type.Integer(), dropped: Type.Integer() },
-      { description: "the nodes the heartbeats stream keeps a heartbeat of, its limit (REGISTRY_HEARTBEAT_SUBJECTS), and the heartbeats dropped before any registry process read them" },
+      { description: "the nodes whose heartbeats this process folds, the most nodes that join (REGISTRY_HEARTBEAT_SUBJECTS), and the heartbeats this process dropped (new nodes past that limit, or writes at their limit)" },
     ),
     storage: Type.Object(
       {

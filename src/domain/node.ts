@@ -2,7 +2,7 @@
  * Nodes. Heartbeats are telemetry, not events: only a node's transitions are decided
  * here (joined, identity changed, went offline, came back, removed), each with its reason.
  */
-import type { Heartbeat, Node } from "../contract/schemas.ts";
+import type { Gpu, Heartbeat, Node } from "../contract/schemas.ts";
 import { nodeNotFound } from "../contract/errors.ts";
 import { unhandled, type CommandMetadata, type Decider } from "./decider.ts";
 import { EVENT_TYPES, type NodeEvent } from "./events.ts";
@@ -40,6 +40,31 @@ export const nodeTelemetry = telemetryRule<Node, NodeTelemetry>({
   of: ({ lastHeartbeat, usage, gpus }) => ({ usage, ...(lastHeartbeat !== undefined ? { lastHeartbeat } : {}), ...(gpus !== undefined ? { gpus } : {}) }),
   with: ({ lastHeartbeat: _at, usage: _usage, gpus: _gpus, ...node }, telemetry) => ({ ...node, ...telemetry }),
 });
+
+/** How stale a node's stored `lastHeartbeat` may get while it beats (docs/API.md, Nodes). */
+export const NODE_RECORD_EVERY_MS = 5 * 60_000;
+/** Usage that moves by this many percentage points is stored at once; smaller moves wait for the next record. */
+export const USAGE_RECORD_POINTS = 10;
+
+const moved = (a: number | undefined, b: number | undefined) => (a === undefined) !== (b === undefined) || Math.abs((a ?? 0) - (b ?? 0)) >= USAGE_RECORD_POINTS;
+const gpuMemoryPercent = (g: Gpu) => (g.memoryUsage !== undefined && g.memoryTotal ? (100 * g.memoryUsage) / g.memoryTotal : undefined);
+
+/**
+ * Whether a heartbeat's telemetry is stored, or only kept in memory: the first, one
+ * NODE_RECORD_EVERY_MS after the stored one, and one whose usage (CPU, memory, disk, each GPU's
+ * utilisation and memory) moved by USAGE_RECORD_POINTS or whose GPUs changed. A steady node then
+ * costs one write per NODE_RECORD_EVERY_MS, not one per heartbeat.
+ */
+export function telemetryNeedsRecord(stored: Node, t: NodeTelemetry): boolean {
+  if (stored.lastHeartbeat === undefined || t.lastHeartbeat === undefined) return true;
+  if (Date.parse(t.lastHeartbeat) - Date.parse(stored.lastHeartbeat) >= NODE_RECORD_EVERY_MS) return true;
+  const [a, b] = [stored.usage, t.usage];
+  if ((a === undefined) !== (b === undefined)) return true;
+  if (a && b && (["cpu", "memory", "disk"] as const).some((r) => a[r].total !== b[r].total || moved(a[r].percent, b[r].percent))) return true;
+  const [was, now] = [stored.gpus ?? [], t.gpus ?? []];
+  if (was.length !== now.length) return true;
+  return now.some((g, i) => g.id !== was[i]!.id || moved(g.gpuUtilization, was[i]!.gpuUtilization) || moved(gpuMemoryPercent(g), gpuMemoryPercent(was[i]!)));
+}
 
 export function nodeFromHeartbeat(h: Heartbeat, status: Node["status"], receivedAt: string): Node {
   return {

@@ -20,10 +20,15 @@ import { instanceKey } from "../contract/ids.ts";
 import type { Instance } from "../contract/schemas.ts";
 import type { InstanceReadModel } from "../contract/readModels.ts";
 import { lapseChangesStatus, leaseLapsesAt, leaseVerdict, renewalRecovers } from "../domain/instanceHealth.ts";
-import { everyTick } from "../ticker.ts";
+import { checksWhenDue, everyTick } from "../ticker.ts";
+import { eachAtMost, writeQueue } from "../writeQueue.ts";
 
 /** How stale an instance's stored `lastHeartbeat` may get while it renews (docs/API.md, Leases). */
 export const LEASE_RECORD_EVERY_MS = 10 * 60_000;
+/** Lapses written at once in a tick: many lapsing together (a rack lost) are decided within the tick. */
+const DECISIONS_AT_ONCE = 32;
+/** Coarse records written in a tick at most; the rest wait for the next ticks. */
+const RECORDS_PER_TICK = 1_000;
 
 export type ProtectionSettings = { share: number; windowMs: number };
 
@@ -43,13 +48,23 @@ export type Leases = {
   stop: () => void;
 };
 
-function census(instances: Iterable<Instance>, lastRenewal: (i: Instance) => number, nowMs: number, windowMs: number) {
+/** An entry's stored renewal (epoch ms), parsed once per entry: the lease check reads every lease every tick. */
+const parsed = new WeakMap<Instance, number>();
+function storedRenewalMs(i: Instance): number {
+  let ms = parsed.get(i);
+  if (ms === undefined) parsed.set(i, (ms = Date.parse(i.lastHeartbeat ?? i.createdAt)));
+  return ms;
+}
+
+/** The leases, those lapsed, and those lapsed within the window; `each` sees every lease on the way (one pass a tick). */
+function census(instances: Iterable<Instance>, lastRenewal: (i: Instance) => number, nowMs: number, windowMs: number, each?: (i: Instance) => void) {
   let leases = 0;
   const lapsed: Instance[] = [];
   let lapsedInWindow = 0;
   for (const i of instances) {
     if (i.ttlSeconds === undefined) continue;
     leases++;
+    each?.(i);
     const lapsesAt = leaseLapsesAt(i, lastRenewal(i));
     if (lapsesAt > nowMs) continue;
     lapsed.push(i);
@@ -79,11 +94,13 @@ export function leases(deps: {
   /** When this process last heard each instance renew (ms). */
   const heard = new Map<string, number>();
   let listeningSince = now().getTime();
-  /** Recoveries this process is writing: a burst of renewals writes one. */
+  /** Recoveries this process is writing or has queued: a burst of renewals writes one. */
   const recovering = new Set<string>();
+  /** A fleet registered at once recovers in turn (its first renewals), not all at once. */
+  const recoveries = writeQueue({ maxInFlight: 64, maxQueued: 1_000_000, log, what: "lease recovery" });
 
   /** The renewal a lease is judged by (epoch ms): the latest of the stored one, the one heard, and when this process began listening. */
-  const lastRenewalMs = (i: Instance): number => Math.max(Date.parse(i.lastHeartbeat ?? i.createdAt), heard.get(i.id) ?? 0, listeningSince);
+  const lastRenewalMs = (i: Instance): number => Math.max(storedRenewalMs(i), heard.get(i.id) ?? 0, listeningSince);
   const lastRenewal = (i: Instance): string => new Date(lastRenewalMs(i)).toISOString();
 
   async function recover(id: string, caller: Caller | undefined): Promise<Instance | null> {
@@ -95,32 +112,53 @@ export function leases(deps: {
     }
   }
 
-  /** The owner keeps the stored lastHeartbeat within LEASE_RECORD_EVERY_MS of the last renewal heard. */
-  async function record(i: Instance): Promise<void> {
+  /** Whether the owner is to store the last renewal heard: the stored lastHeartbeat is LEASE_RECORD_EVERY_MS older. */
+  function recordDue(i: Instance): boolean {
     const at = heard.get(i.id);
-    if (at === undefined || at - Date.parse(i.lastHeartbeat ?? i.createdAt) < LEASE_RECORD_EVERY_MS || !deps.owns(i.id)) return;
-    await deps.touch(i, new Date(at).toISOString());
+    return at !== undefined && at - storedRenewalMs(i) >= LEASE_RECORD_EVERY_MS && deps.owns(i.id);
   }
 
   async function tick(): Promise<void> {
     const nowMs = now().getTime();
-    for (const id of heard.keys()) if (!instances.get(id)) heard.delete(id); // removed
-    const { leases: total, lapsed, lapsedInWindow } = census(instances.leased(), lastRenewalMs, nowMs, deps.protection.windowMs);
-    for (const i of instances.leased()) await record(i).catch((err) => log.warn({ err, instance: i.id }, "lease renewal not recorded; trying again next tick"));
+    const due: Instance[] = [];
+    const lapsingBeforeNextTick: { id: string; at: number }[] = [];
+    const { leases: total, lapsed, lapsedInWindow } = census(instances.leased(), lastRenewalMs, nowMs, deps.protection.windowMs, (i) => {
+      if (recordDue(i)) due.push(i);
+      const at = leaseLapsesAt(i, lastRenewalMs(i));
+      if (at > nowMs && at <= nowMs + deps.tickMs) lapsingBeforeNextTick.push({ id: i.id, at });
+    });
+    if (heard.size > total) for (const id of heard.keys()) if (!instances.get(id)) heard.delete(id); // removed since
+    // A bounded share a tick: after a restart every lease is due at once, and lapses must not wait behind the records.
+    await eachAtMost(due.slice(0, RECORDS_PER_TICK), 16, (i) =>
+      deps.touch(i, new Date(heard.get(i.id)!).toISOString()).then(
+        () => undefined,
+        (err) => log.warn({ err, instance: i.id }, "lease renewal not recorded; trying again next tick"),
+      ),
+    );
     if (deps.protection.share > 0) {
       const evaluated = await commands.evaluateProtection({ leases: total, lapsedInWindow, lapsedNow: lapsed.length }, deps.protection.share, deps.protection.windowMs);
       if (evaluated.written) log.warn({ protection: evaluated.protection }, evaluated.protection.engaged ? "expiry protection engaged" : "expiry protection released");
       protection = evaluated.protection;
       if (protection.engaged) return;
     }
-    for (const i of lapsed) {
-      if (!deps.owns(i.id)) continue;
+    for (const { id, at } of lapsingBeforeNextTick) if (deps.owns(id)) whenDue.at(at, id, () => lapseIfDue(id));
+    // Already Unhealthy, or its node offline, and not past its grace: waiting it out.
+    const decided = lapsed.filter((i) => deps.owns(i.id) && (lapseChangesStatus(i) || leaseVerdict(i, lastRenewal(i), nowMs) === "expired"));
+    await eachAtMost(decided, DECISIONS_AT_ONCE, async (i) => {
       const graceOver = leaseVerdict(i, lastRenewal(i), nowMs) === "expired";
-      if (!graceOver && !lapseChangesStatus(i)) continue; // already Unhealthy, or its node offline: waiting out the grace
       const { written } = await commands.checkLease(i.id, lastRenewal(i));
       if (written) log.info({ instance: i.id, slug: i.slug, expired: graceOver }, graceOver ? "lease expired: deregistered" : "lease lapsed: Unhealthy");
-    }
+    });
   }
+
+  /** A lease that lapses between two ticks is turned Unhealthy when it does, unless renewed meanwhile. */
+  async function lapseIfDue(id: string): Promise<void> {
+    const i = instances.get(id);
+    if (!i || protection?.engaged || !lapseChangesStatus(i) || leaseVerdict(i, lastRenewal(i), now().getTime()) === "live") return;
+    const { written } = await commands.checkLease(id, lastRenewal(i));
+    if (written) log.info({ instance: id, slug: i.slug, expired: false }, "lease lapsed: Unhealthy");
+  }
+  const whenDue = checksWhenDue(log, "lease check");
 
   const ticker = everyTick(deps.tickMs, tick, log, "lease check");
 
@@ -152,8 +190,9 @@ export function leases(deps: {
       // The subject's slug must be the instance's own: it is what subject permissions grant.
       if (!instance || instance.ttlSeconds === undefined || instanceKey(instance.slug, instance.id) !== key) return false;
       heard.set(id, Math.max(heard.get(id) ?? 0, now().getTime()));
-      if (renewalRecovers(instance) && deps.owns(id) && !recovering.has(id)) {
-        void recover(id, caller).catch((err) => log.warn({ err, instance: id }, "renewal did not bring the instance back; the next one will try again"));
+      if (renewalRecovers(instance) && !recovering.has(id) && deps.owns(id)) {
+        recovering.add(id);
+        recoveries.push(() => recover(id, caller).then(() => undefined), () => recovering.delete(id));
       }
       return true;
     },
@@ -170,6 +209,9 @@ export function leases(deps: {
 
     lastProtection: () => protection,
 
-    stop: ticker.stop,
+    stop() {
+      ticker.stop();
+      whenDue.stop();
+    },
   };
 }

@@ -17,13 +17,17 @@ const score = (member: string, key: string) => createHash("sha1").update(`${memb
 
 export function membership(deps: { nc: NatsConnection; service: string; selfId: () => string; intervalMs: number; log: Logger }): Membership {
   let live: string[] = [];
+  /** Answers of owns() for the live members and self they were computed for (heartbeats and leases ask many times a second). */
+  const owned = new Map<string, boolean>();
+  const cachedFor: { self?: string; live?: string[] } = {};
   const client = new Svcm(deps.nc).client({ strategy: "timer", maxWait: Math.min(1000, deps.intervalMs / 2) });
 
   async function refresh(): Promise<void> {
     try {
       const found = new Set<string>();
       for await (const p of await client.ping(deps.service)) found.add(p.id);
-      live = [...found].sort();
+      const next = [...found].sort();
+      if (next.join() !== live.join()) live = next; // a new array only when they changed: it resets owns()' answers
     } catch (err) {
       deps.log.debug({ err }, "registry membership ping failed; keeping the last list");
     }
@@ -33,14 +37,22 @@ export function membership(deps: { nc: NatsConnection; service: string; selfId: 
   return {
     owns(key) {
       const self = deps.selfId();
-      const candidates = live.includes(self) ? live : [...live, self];
-      let best = self;
-      let bestScore = -1;
-      for (const m of candidates) {
-        const s = score(m, key);
-        if (s > bestScore || (s === bestScore && m < best)) [best, bestScore] = [m, s];
+      if (self !== cachedFor.self || live !== cachedFor.live) {
+        owned.clear();
+        Object.assign(cachedFor, { self, live });
       }
-      return best === self;
+      let mine = owned.get(key);
+      if (mine === undefined) {
+        const candidates = live.includes(self) ? live : [...live, self];
+        let best = self;
+        let bestScore = -1;
+        for (const m of candidates) {
+          const s = score(m, key);
+          if (s > bestScore || (s === bestScore && m < best)) [best, bestScore] = [m, s];
+        }
+        owned.set(key, (mine = best === self));
+      }
+      return mine;
     },
     members: () => live,
     refresh,

@@ -1,123 +1,88 @@
 /**
- * Folds heartbeats into `registry_nodes`. A heartbeat that changes a node's state (first
- * one, one after Offline, a new url/region/zone) runs the node's ObserveHeartbeat command;
- * every other one only rewrites the node's telemetry (lastHeartbeat, usage, gpus) in the
- * KV entry, which is not an event. The durable consumer `heartbeats` is shared by all
- * registry processes, so each heartbeat is folded by one of them.
+ * Folds heartbeats, core NATS publishes on `<prefix>.heartbeat.<nodeId>`, in memory: nothing
+ * is stored per heartbeat. Every registry process hears every heartbeat, and the one that owns
+ * the node (rendezvous over the live processes) reads it and folds it: a heartbeat that changes
+ * the node's state (first one, one after Offline, a new url/region/zone) runs the node's
+ * ObserveHeartbeat command; its telemetry is kept in memory and stored in the node's entry only
+ * when telemetryNeedsRecord says (the first, usage that moved, or a coarse record every
+ * NODE_RECORD_EVERY_MS). Every process also notes when it hears its own node, the proof that
+ * heartbeats reach it (livenessMonitor).
  *
  * Heartbeats are untrusted: fields this version does not know are dropped (a newer agent
- * rolls out without being refused), one that cannot be read is skipped and counted, and
- * the time it reached the stream, not the agent's `at`, is the node's last heartbeat.
+ * rolls out without being refused), one that cannot be read is skipped and counted, and the
+ * time it arrived, not the agent's `at`, is the node's last heartbeat. A new node past
+ * `maxNodes` (REGISTRY_HEARTBEAT_SUBJECTS) is not joined: counted as dropped and warned about.
  */
-import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, type ConsumerConfig, type JetStreamClient, type JetStreamManager, type JsMsg, type StreamConfig } from "@nats-io/jetstream";
-import { nanos } from "@nats-io/transport-node";
+import type { Msg, NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import { durableWorker } from "../nats/durableWorker.ts";
-import { everyTick } from "../ticker.ts";
 import type { Entry, Names } from "../contract/names.ts";
 import { Heartbeat, type Node } from "../contract/schemas.ts";
 import { reader } from "../contract/validate.ts";
-import { boundUrlConflict, heartbeatChangesState, heartbeatTelemetry, isStale, urlHolder, urlPassesFrom, urlTakenReason, type NodeTelemetry, type NodeUrlBindings } from "../domain/node.ts";
-import { isNewerTelemetry } from "../domain/telemetry.ts";
+import { boundUrlConflict, heartbeatChangesState, heartbeatTelemetry, telemetryNeedsRecord, urlHolder, urlPassesFrom, urlTakenReason, type NodeTelemetry, type NodeUrlBindings } from "../domain/node.ts";
 import type { NodeLivenessCommands, NodesView } from "./ports.ts";
 import type { Unreadable } from "../unreadable.ts";
+import { writeQueue } from "../writeQueue.ts";
 
 /** Folds a heartbeat's telemetry into its node's entry (projector/telemetryWrites.ts). */
 export type FoldHeartbeat = (nodeId: string, telemetry: NodeTelemetry, known?: Entry<Node>) => Promise<"written" | "skipped">;
 
-export const HEARTBEATS_DURABLE = "heartbeats";
-/** Heartbeats older than this say nothing about now; the stream forgets them. */
-const HEARTBEAT_MAX_AGE_MS = 60 * 60_000;
-/** A heartbeat larger than this is refused by the stream (a node with many GPUs is a few KiB). */
-const HEARTBEAT_MAX_BYTES = 64 * 1024;
-
-/**
- * The heartbeats stream: telemetry, the latest heartbeat per node, in memory (a restarted
- * nats-server loses it, and the registry creates it again on reconnect), bounded in
- * subjects (`maxNodes`, the oldest go first), age and message size.
- */
-export function heartbeatsStreamConfig(names: Names, maxNodes: number): Partial<StreamConfig> & { name: string } {
-  return {
-    name: names.heartbeatsStream,
-    description: "Node heartbeats: telemetry, the latest per node. Not events.",
-    subjects: [names.heartbeatSubjects],
-    storage: StorageType.Memory,
-    retention: RetentionPolicy.Limits,
-    discard: DiscardPolicy.Old,
-    max_msgs_per_subject: 1,
-    max_msgs: maxNodes,
-    max_age: nanos(HEARTBEAT_MAX_AGE_MS),
-    max_msg_size: HEARTBEAT_MAX_BYTES,
-    allow_direct: true,
-  };
-}
-
-/** The consumer shared by every registry process: each heartbeat is folded by one of them. */
-export function heartbeatsConsumerConfig(names: Names): Partial<ConsumerConfig> & { durable_name: string } {
-  return {
-    durable_name: HEARTBEATS_DURABLE,
-    description: "Folds heartbeats into the nodes bucket; shared by every registry process.",
-    ack_policy: AckPolicy.None,
-    deliver_policy: DeliverPolicy.All, // the stream keeps one heartbeat per node
-    filter_subject: names.heartbeatSubjects,
-  };
-}
+/** Writes (commands and records) in flight at most, and waiting behind them; a heartbeat past both keeps only its memory, and its next one writes. */
 const MAX_IN_FLIGHT = 128;
+const MAX_QUEUED = 20_000;
 /** An agent's clock further off than this is logged (once per node); it changes nothing else. */
 const MAX_CLOCK_SKEW_MS = 30_000;
 /** Refused URL claims are logged once per node and URL, for this many of them (then only counted). */
 const MAX_LOGGED_CLAIMS = 10_000;
+/** At most one warning about nodes past REGISTRY_HEARTBEAT_SUBJECTS this often. */
+const FULL_WARNING_EVERY_MS = 60_000;
 const readHeartbeat = reader(Heartbeat);
 
+export type HeartbeatCounts = { folded: number; recorded: number; urlTaken: number; dropped: number };
+
+/** The nodes whose heartbeats this process folds, the most nodes the registry joins, and heartbeats dropped (new nodes past that, or writes over MAX_IN_FLIGHT). */
+export type HeartbeatsState = { nodes: number; maxNodes: number; dropped: number };
+
 export type HeartbeatIngest = {
-  run(): Promise<void>;
-  stop(): Promise<void>;
-  /** Heartbeats folded into the nodes bucket, those too old to say anything, and those claiming another node's URL, so far. */
-  counts(): { folded: number; stale: number; urlTaken: number };
-  /** The heartbeats stream against REGISTRY_HEARTBEAT_SUBJECTS, and the heartbeats it dropped unread (as of the last check). */
-  stream(): HeartbeatsStreamState;
-  /** Checks the stream now (it is checked every `checkMs`). */
-  checkStream(): Promise<void>;
-  /** When the stream received the node's latest heartbeat (null: it holds none); throws when the stream cannot be read. */
-  latestStored(nodeId: string): Promise<string | null>;
+  stop(): void;
+  /** Heartbeats folded in memory, those stored (recorded), those claiming another node's URL, and those dropped, so far. */
+  counts(): HeartbeatCounts;
+  state(): HeartbeatsState;
+  /** When this process last heard the node (epoch ms); only for the nodes it folds. */
+  lastHeard(nodeId: string): number | undefined;
+  /** When this process last heard its own node's heartbeat (epoch ms), whoever folds it. */
+  ownHeardAt(): number | undefined;
 };
 
-/**
- * `dropped`: heartbeats that left the stream before any registry process read them, counted by
- * the shared consumer (the stream sequences it skipped), so every process reports the same:
- * pushed out when more nodes heartbeat than the stream keeps, or replaced by the node's next
- * one while the registry lagged a whole interval behind.
- */
-export type HeartbeatsStreamState = { nodes: number; maxNodes: number; dropped: number };
-
-/** At most one warning about dropped heartbeats this often. */
-const DROPPED_WARNING_EVERY_MS = 60_000;
-
 export function heartbeatIngest(deps: {
-  js: JetStreamClient;
-  jsm: JetStreamManager;
+  nc: NatsConnection;
   names: Names;
-  /** REGISTRY_HEARTBEAT_SUBJECTS: the nodes the stream keeps a heartbeat of. */
+  /** REGISTRY_HEARTBEAT_SUBJECTS: the most nodes the registry joins. */
   maxNodes: number;
-  checkMs: number;
-  nodes: NodesView;
+  nodes: NodesView & { size: number };
   /** The nodes holding a URL (an index: a claim is checked without reading every node). */
   nodesWithUrl: (url: string) => Iterable<Node>;
   /** The URLs the policy in force binds agents' nodes to (none without a policy: first come, first served). */
   urlBindings: () => NodeUrlBindings;
   foldHeartbeat: FoldHeartbeat;
   commands: NodeLivenessCommands;
-  offlineAfterMs: number;
+  /** Whether this process folds the node's heartbeats (one live process per node). */
+  owns: (nodeId: string) => boolean;
+  ownNodeId: () => string | undefined;
   unreadable: Unreadable;
   log: Logger;
   clock?: () => Date;
 }): HeartbeatIngest {
-  const { js, names, nodes, commands, unreadable, log } = deps;
+  const { nc, names, nodes, commands, unreadable, log } = deps;
   const skewed = new Set<string>();
-  const counts = { folded: 0, stale: 0, urlTaken: 0 };
+  const counts: HeartbeatCounts = { folded: 0, recorded: 0, urlTaken: 0, dropped: 0 };
   const loggedClaims = new Set<string>();
   /** URLs whose claim this process is writing (url → node): a claim is checked against those too. */
   const claiming = new Map<string, string>();
+  /** The last heartbeat heard of each node this process folds (epoch ms). */
+  const heard = new Map<string, number>();
+  let ownHeardAt: number | undefined;
+  let fullWarnedAt = Number.NEGATIVE_INFINITY;
+  const subjectPrefix = names.heartbeatSubject("");
 
   /**
    * The heartbeat as it may be taken: as it is (with the Offline node whose URL passes to it,
@@ -150,38 +115,62 @@ export function heartbeatIngest(deps: {
     return known ? { heartbeat: { ...h, url: known.url } } : undefined;
   }
 
-  function read(m: JsMsg): Heartbeat | undefined {
+  function read(m: Msg, id: string): Heartbeat | undefined {
     let result;
     try {
       result = readHeartbeat(m.json());
     } catch {
       result = { ok: false as const, reason: "not JSON" };
     }
-    if (result.ok && m.subject !== names.heartbeatSubject(result.value.id)) result = { ok: false as const, reason: `it says it is from node ${result.value.id}` };
+    if (result.ok && result.value.id !== id) result = { ok: false as const, reason: `it says it is from node ${result.value.id}` };
     if (result.ok) return result.value;
     unreadable.skip("heartbeats", m.subject, result.reason, { subject: m.subject });
     return undefined;
   }
 
-  async function fold(m: JsMsg): Promise<void> {
-    const h = read(m);
+  const writes = writeQueue({ maxInFlight: MAX_IN_FLIGHT, maxQueued: MAX_QUEUED, log, what: "heartbeat's write" });
+  /** Runs a write, or queues it; past both limits the heartbeat is dropped, and its node's next one writes. */
+  const write = (work: () => Promise<void>, failed?: () => void): void => {
+    if (!writes.push(work, failed)) counts.dropped++;
+  };
+
+  /** New nodes this process is joining, until its read model has them: counted against maxNodes too. */
+  const joining = new Set<string>();
+  function joinRefusedWhenFull(id: string): boolean {
+    for (const j of joining) if (nodes.entry(j)) joining.delete(j);
+    if (nodes.size + joining.size < deps.maxNodes) {
+      joining.add(id);
+      return false;
+    }
+    counts.dropped++;
+    if (Date.now() - fullWarnedAt >= FULL_WARNING_EVERY_MS) {
+      fullWarnedAt = Date.now();
+      log.warn({ node: id, nodes: nodes.size, maxNodes: deps.maxNodes }, "node not joined: the registry holds REGISTRY_HEARTBEAT_SUBJECTS nodes already; raise it, or remove nodes that are gone (without REGISTRY_POLICY any client can heartbeat as new nodes)");
+    }
+    return true;
+  }
+
+  function fold(m: Msg, id: string): void {
+    const h = read(m, id);
     if (!h) return;
     const now = deps.clock?.() ?? new Date();
-    const receivedAt = new Date(Math.min(m.time.getTime(), now.getTime())).toISOString();
-    if (isStale(receivedAt, now.toISOString(), deps.offlineAfterMs)) {
-      counts.stale++;
-      return; // an old heartbeat says nothing about now
-    }
-    if (h.at !== undefined && Math.abs(Date.parse(h.at) - Date.parse(receivedAt)) > MAX_CLOCK_SKEW_MS && !skewed.has(h.id)) {
+    const receivedAt = now.toISOString();
+    if (h.at !== undefined && Math.abs(Date.parse(h.at) - now.getTime()) > MAX_CLOCK_SKEW_MS && !skewed.has(h.id)) {
       skewed.add(h.id);
       log.warn({ node: h.id, at: h.at, receivedAt }, "node's clock is off; its heartbeats are dated by when they arrive");
     }
     const known = nodes.entry(h.id);
-    if (known && !isNewerTelemetry(known.value, receivedAt)) return;
     const claim = claimOf(h, known?.value);
-    if (!claim) return;
+    if (!claim || (!known && joinRefusedWhenFull(h.id))) return;
     const taken = claim.heartbeat;
-    if (heartbeatChangesState(known?.value, taken)) {
+    const telemetry = heartbeatTelemetry(h, receivedAt);
+    counts.folded++;
+    if (known && !heartbeatChangesState(known.value, taken)) {
+      hear(h.id, now.getTime());
+      if (telemetryNeedsRecord(known.value, telemetry)) write(() => record(h.id, telemetry, known));
+      return;
+    }
+    write(async () => {
       claiming.set(taken.url, taken.id);
       try {
         if (claim.replaces) {
@@ -194,59 +183,32 @@ export function heartbeatIngest(deps: {
       } finally {
         if (claiming.get(taken.url) === taken.id) claiming.delete(taken.url);
       }
-    }
-    const outcome = await deps.foldHeartbeat(h.id, heartbeatTelemetry(h, receivedAt), known);
-    if (outcome === "written") counts.folded++;
+      hear(h.id, now.getTime()); // a write that waited in the queue must not put back an older time
+      await record(h.id, telemetry, nodes.entry(h.id));
+    }, () => joining.delete(h.id));
   }
 
-  const streamState: HeartbeatsStreamState = { nodes: 0, maxNodes: deps.maxNodes, dropped: 0 };
-  let skippedBefore = 0;
-  let warnedAt = Number.NEGATIVE_INFINITY;
-  async function checkStream(): Promise<void> {
-    const [stream, consumer] = await Promise.all([deps.jsm.streams.info(names.heartbeatsStream), deps.jsm.consumers.info(names.heartbeatsStream, HEARTBEATS_DURABLE)]);
-    // Sequences the consumer passed over; it starts again at 0 when re-created (a restarted nats-server).
-    const skipped = Math.max(0, consumer.delivered.stream_seq - consumer.delivered.consumer_seq);
-    const grown = skipped >= skippedBefore ? skipped - skippedBefore : skipped;
-    skippedBefore = skipped;
-    streamState.nodes = stream.state.num_subjects ?? stream.state.messages;
-    streamState.dropped += grown;
-    const full = stream.state.messages >= deps.maxNodes;
-    if ((grown > 0 || full) && Date.now() - warnedAt >= DROPPED_WARNING_EVERY_MS) {
-      warnedAt = Date.now();
-      log.warn(
-        { stream: names.heartbeatsStream, ...streamState, droppedSinceLastCheck: grown },
-        full
-          ? "heartbeats stream is at REGISTRY_HEARTBEAT_SUBJECTS: more nodes heartbeat than it keeps, so heartbeats are pushed out and nodes past the limit may never join or may go Offline; raise REGISTRY_HEARTBEAT_SUBJECTS (without REGISTRY_POLICY any client can heartbeat as new nodes)"
-          : "heartbeats were dropped before the registry read them (it lagged a whole heartbeat interval); see registry_heartbeats_total",
-      );
-    }
-  }
-  const checker = everyTick(deps.checkMs, checkStream, log, "heartbeats stream check");
+  const hear = (id: string, at: number) => heard.set(id, Math.max(heard.get(id) ?? 0, at));
 
-  const worker = durableWorker({
-    js,
-    stream: names.heartbeatsStream,
-    durable: HEARTBEATS_DURABLE,
-    handle: (m) => fold(m).catch((err) => log.warn({ err, subject: m.subject }, "heartbeat not folded; the next one will be")),
-    maxInFlight: MAX_IN_FLIGHT,
-    log,
+  async function record(id: string, telemetry: NodeTelemetry, known: Entry<Node> | undefined): Promise<void> {
+    if ((await deps.foldHeartbeat(id, telemetry, known)) === "written") counts.recorded++;
+  }
+
+  const sub = nc.subscribe(names.heartbeatSubjects, {
+    callback: (err, m) => {
+      if (err) return log.warn({ err }, "heartbeats subscription failed");
+      const id = m.subject.slice(subjectPrefix.length);
+      if (id === deps.ownNodeId()) ownHeardAt = Date.now();
+      if (deps.owns(id)) fold(m, id);
+      else heard.delete(id); // another process folds it now
+    },
   });
+
   return {
-    run() {
-      void checker.runNow();
-      return worker.run();
-    },
-    async stop() {
-      checker.stop();
-      await worker.stop();
-    },
+    stop: () => sub.unsubscribe(),
     counts: () => ({ ...counts }),
-    stream: () => ({ ...streamState }),
-    async latestStored(nodeId) {
-      // From the stream's leader, not a direct get: a replica catching up after a restart answers those with what it has.
-      const m = await deps.jsm.streams.getMessage(names.heartbeatsStream, { last_by_subj: names.heartbeatSubject(nodeId) });
-      return m ? m.time.toISOString() : null;
-    },
-    checkStream: checker.runNow,
+    state: () => ({ nodes: heard.size, maxNodes: deps.maxNodes, dropped: counts.dropped }),
+    lastHeard: (id) => heard.get(id),
+    ownHeardAt: () => ownHeardAt,
   };
 }

@@ -26,7 +26,7 @@ export type MetricSources = {
   /** Events the projector consumer has not yet acknowledged (delivered or not). */
   projectionPending: () => Promise<number>;
   /** `dropped`: left the heartbeats stream unread (a stream-wide count, the same on every process). */
-  heartbeats: () => { folded: number; stale: number; urlTaken: number; dropped: number };
+  heartbeats: () => { folded: number; recorded: number; urlTaken: number; dropped: number };
   renewals: () => { heard: number; unknown: number };
   unreadable: () => UnreadableCounts;
   protection: () => ExpiryProtection | undefined;
@@ -102,7 +102,7 @@ export function registryMetrics(sources: MetricSources): Metrics {
       this.set(await sources.projectionPending().catch(() => NaN));
     },
   });
-  counterOf(registry, "registry_heartbeats_total", "Heartbeats this process took: folded into the nodes bucket, stale (too old to say anything), refused (unreadable), urlTaken (claiming another node's URL); and dropped: those that left the heartbeats stream before any registry process read them (at REGISTRY_HEARTBEAT_SUBJECTS, or the registry lagging), counted for the whole stream", "outcome", () => ({
+  counterOf(registry, "registry_heartbeats_total", "Heartbeats of the nodes this process folds: folded (in memory), recorded (stored in the node's entry: the first, usage that moved, or the coarse record), refused (unreadable), urlTaken (claiming another node's URL), dropped (a new node past REGISTRY_HEARTBEAT_SUBJECTS, or writes already at their limit)", "outcome", () => ({
     ...sources.heartbeats(),
     refused: sources.unreadable().heartbeats,
   }));

@@ -21,7 +21,6 @@ import { idOfInstanceKey } from "../contract/ids.ts";
 import { KvMirror } from "../nats/kvMirror.ts";
 import { StorageRefused, historyDropping } from "../nats/provision.ts";
 import { leaseTelemetry } from "../domain/instance.ts";
-import { nodeTelemetry } from "../domain/node.ts";
 import type { RegistryEvent } from "../domain/events.ts";
 import type { EventStore } from "../eventstore/eventStore.ts";
 import { readEvents } from "../eventstore/readEvents.ts";
@@ -82,15 +81,15 @@ export async function rebuildProjections(deps: RebuildDeps): Promise<RebuildResu
   let entities = 0;
   let written = 0;
 
-  /** Telemetry a lost entry cannot keep: a node's last heartbeat is in the heartbeats stream; a lease restarts now. */
+  /**
+   * Telemetry a lost entry cannot keep: a lease restarts now; a node keeps its event's, since
+   * whoever folds its heartbeats holds the latest in memory, and a process that starts, or takes
+   * the node over, waits a whole offline window before it judges it (liveness/livenessMonitor.ts).
+   */
   const lostTelemetry: { [B in BucketName]: (value: Entities[B]) => Promise<Entities[B]> } = {
     definition: (definition) => Promise.resolve(definition),
     instance: (instance) => Promise.resolve(instance.ttlSeconds === undefined ? instance : (leaseTelemetry.fold(instance, { lastHeartbeat: startedAt }) ?? instance)),
-    async node(node) {
-      const beat = await jsm.direct.getMessage(names.heartbeatsStream, { last_by_subj: names.heartbeatSubject(node.id) }).catch(() => null);
-      if (!beat) return node;
-      return nodeTelemetry.fold(node, { ...nodeTelemetry.of(node), lastHeartbeat: beat.time.toISOString() }) ?? node;
-    },
+    node: (node) => Promise.resolve(node),
   };
 
   // The buckets as they are, read in one pass: most entries are then checked without a read each.
