@@ -9,6 +9,7 @@
  * its status change showing in the bucket, less the ttl or the offline window, is detect.
  *
  *   node --import tsx bench/fleet.ts [nodes instances]     (default 1000 10000; BENCH_SECONDS=15)
+ *   FLEET_CLUSTER=1 node --import tsx bench/fleet.ts ...   (three servers, R3, two registry processes)
  *
  * Loopback only: the nats-server, the registry and the checked HTTP server are started here.
  * The load generator shares the machine with them, as a fleet's traffic would not.
@@ -26,6 +27,7 @@ import type { Instance, Node } from "../src/contract/schemas.ts";
 import { heartbeat, publishHeartbeat } from "../test/harness/nodes.ts";
 import { startNatsServer } from "../test/harness/natsServer.ts";
 import { spawnRegistry } from "../test/harness/registry.ts";
+import { startCluster } from "../test/harness/cluster.ts";
 import { percentile, rssOf } from "./lib.ts";
 
 const TTL_S = 15;
@@ -76,16 +78,39 @@ function spread(n: number, periodMs: number, each: (i: number) => void): () => v
   return () => clearInterval(timer);
 }
 
-export async function benchFleet(opts: { nodes: number; instances: number; checked: number; warmupSeconds: number; steadySeconds: number }): Promise<FleetResult> {
-  const server = await startNatsServer();
-  const registry = await spawnRegistry(server.url, { OB_NODE_ID: "bench-registry", REGISTRY_DATA_DIR: server.dir }, "serve", process.env.FLEET_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.FLEET_CPU_PROF}`] : []);
+/** One nats-server and one registry process; or, `cluster`, three servers with R3 storage and two registry processes, as `make cluster` runs. */
+async function startSetup(cluster: boolean) {
+  const nodeArgs = process.env.FLEET_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.FLEET_CPU_PROF}`] : [];
+  if (!cluster) {
+    const server = await startNatsServer();
+    const registry = await spawnRegistry(server.url, { OB_NODE_ID: "bench-registry", REGISTRY_DATA_DIR: server.dir }, "serve", nodeArgs);
+    return { url: server.url, natsPids: [server.pid()!], registryPids: [registry.child.pid!], stop: () => registry.stop().then(() => server.stop()) };
+  }
+  const c = await startCluster(3);
+  const env = (n: number) => ({ OB_NODE_ID: `bench-registry-${n}`, OB_SELF_URL: `http://127.0.0.1:11337/bench-${n}`, REGISTRY_DATA_DIR: `${c.servers[0]!.dir}/registry-${n}`, REGISTRY_REPLICAS: "3" });
+  const registries = [await spawnRegistry(c.urls, env(1), "serve", nodeArgs), await spawnRegistry(c.urls, env(2), "serve", nodeArgs)];
+  return {
+    url: c.urls,
+    natsPids: c.servers.map((s) => s.pid()!),
+    registryPids: registries.map((r) => r.child.pid!),
+    stop: async () => {
+      for (const r of registries) await r.stop();
+      await c.stop();
+    },
+  };
+}
+
+const sum = async (pids: number[], of: (pid: number) => Promise<number>) => (await Promise.all(pids.map(of))).reduce((a, b) => a + b, 0);
+
+export async function benchFleet(opts: { nodes: number; instances: number; checked: number; warmupSeconds: number; steadySeconds: number; cluster?: boolean }): Promise<FleetResult> {
+  const setup = await startSetup(opts.cluster ?? false);
   const target = createServer((_req, res) => res.end("ok")).listen(0, "127.0.0.1");
   await new Promise((resolve) => target.once("listening", resolve));
   const port = (target.address() as AddressInfo).port;
-  const nc = await connect({ servers: server.url });
+  const nc = await connect({ servers: setup.url.split(",") });
   const client = new RegistryClient(nc);
-  const registryPid = registry.child.pid!;
-  const natsPid = server.pid()!;
+  const cpuOfRegistries = () => sum(setup.registryPids, cpuSeconds);
+  const cpuOfServers = () => sum(setup.natsPids, cpuSeconds);
   const stops: (() => void)[] = [];
   try {
     // The fleet: each instance renews from its registration on, as the client does; nodes start beating once all are registered.
@@ -158,12 +183,12 @@ export async function benchFleet(opts: { nodes: number; instances: number; check
       if (healthy >= opts.instances) break;
       await new Promise((r) => setTimeout(r, 1000));
     }
-    const before = { registry: await cpuSeconds(registryPid), nats: await cpuSeconds(natsPid), stored: await storedSoFar(nc), renewed, at: performance.now() };
+    const before = { registry: await cpuOfRegistries(), nats: await cpuOfServers(), stored: await storedSoFar(nc), renewed, at: performance.now() };
     await new Promise((r) => setTimeout(r, opts.steadySeconds * 1000));
     const seconds = (performance.now() - before.at) / 1000;
     const steady = {
-      registryCpuCores: (await cpuSeconds(registryPid) - before.registry) / seconds,
-      natsCpuCores: (await cpuSeconds(natsPid) - before.nats) / seconds,
+      registryCpuCores: (await cpuOfRegistries() - before.registry) / seconds,
+      natsCpuCores: (await cpuOfServers() - before.nats) / seconds,
       storedWritesPerSecond: (await storedSoFar(nc) - before.stored) / seconds,
       renewedPerSecond: Math.round((renewed - before.renewed) / seconds),
     };
@@ -209,19 +234,19 @@ export async function benchFleet(opts: { nodes: number; instances: number; check
       falseExpiries: falseExpiries.size,
       // An entity never detected by the deadline makes the figure null: detection failed.
       detectP99Ms: pending.size > 0 ? null : Math.round(percentile(detections, 99)),
-      registryRssMiB: Math.round((await rssOf(registryPid)) / 1024 ** 2),
+      registryRssMiB: Math.round((await sum(setup.registryPids, rssOf)) / 1024 ** 2),
     };
   } finally {
     for (const stop of stops) stop();
     await nc.close();
     target.close();
-    await registry.stop();
-    await server.stop();
+    await setup.stop();
   }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const [nodes = 1000, instances = 10_000] = process.argv.slice(2).map(Number);
   const steadySeconds = Number(process.env.BENCH_SECONDS ?? 15);
-  console.log(JSON.stringify(await benchFleet({ nodes, instances, checked: Math.min(200, instances), warmupSeconds: 15, steadySeconds }), null, 2));
+  const cluster = process.env.FLEET_CLUSTER === "1"; // three servers, R3, two registry processes
+  console.log(JSON.stringify(await benchFleet({ nodes, instances, checked: Math.min(200, instances), warmupSeconds: 15, steadySeconds, cluster }), null, 2));
 }
