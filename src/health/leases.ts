@@ -154,7 +154,7 @@ export function leases(deps: {
   /** A lease that lapses between two ticks is turned Unhealthy when it does, unless renewed meanwhile. */
   async function lapseIfDue(id: string): Promise<void> {
     const i = instances.get(id);
-    if (!i || protection?.engaged || !lapseChangesStatus(i) || leaseVerdict(i, lastRenewal(i), now().getTime()) === "live") return;
+    if (!i || protection?.engaged || !lapseChangesStatus(i) || !Number.isFinite(lastRenewalMs(i)) || leaseVerdict(i, lastRenewal(i), now().getTime()) === "live") return; // not while disconnected
     const { written } = await commands.checkLease(id, lastRenewal(i));
     if (written) log.info({ instance: id, slug: i.slug, expired: false }, "lease lapsed: Unhealthy");
   }
