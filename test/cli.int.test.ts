@@ -222,7 +222,7 @@ describe("registry CLI", () => {
     assert.match(shown.stdout, /^expiry protection: on, not engaged\n/);
     assert.match(shown.stdout, /leases\s+\d+ \(\d+ lapsed\)\n/);
     assert.match(shown.stdout, /event stream\s+\d+ events, [\d.]+ (B|KiB|MiB) \(\d+% of [\d.]+ (MiB|GiB)\); [\d.]+ (MiB|GiB) reserved past it for liveness/);
-    assert.match(shown.stdout, /heartbeats\s+this process folds \d+ nodes. \(at most \d+ nodes join: REGISTRY_HEARTBEAT_SUBJECTS\); \d+ dropped/);
+    assert.match(shown.stdout, /heartbeats\s+folded by the answering process for \d+ nodes?; at most \d+ nodes join \(REGISTRY_HEARTBEAT_SUBJECTS\); \d+ dropped/);
     assert.match(shown.stdout, /storage changed outside the registry\s+never/);
     const json = JSON.parse((await runCli(["health", "status", "--json"], env)).stdout);
     const overNats = (await r.call("health.status")).body;

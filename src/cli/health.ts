@@ -24,7 +24,7 @@ export function renderHealth(h: HealthStatus): string {
       [
         ["leases", `${h.leases.total} (${h.leases.lapsed} lapsed)`],
         ["event stream", `${h.events.messages} events, ${size(h.events.bytes)}${share}; ${size(h.events.reserveBytes)} reserved past it for liveness`],
-        ["heartbeats", `this process folds ${h.heartbeats.nodes} nodes' (at most ${h.heartbeats.maxNodes} nodes join: REGISTRY_HEARTBEAT_SUBJECTS); ${h.heartbeats.dropped} dropped`],
+        ["heartbeats", `folded by the answering process for ${h.heartbeats.nodes} node${h.heartbeats.nodes === 1 ? "" : "s"}; at most ${h.heartbeats.maxNodes} nodes join (REGISTRY_HEARTBEAT_SUBJECTS); ${h.heartbeats.dropped} dropped`],
         [
           "storage changed outside the registry",
           h.storage.lastChange
