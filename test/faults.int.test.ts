@@ -461,8 +461,10 @@ describe("faults: bounded streams and waits", () => {
       const stored = (await r.jsm.streams.info(`KV_${names.buckets.node}`)).state.last_seq;
       const events = await r.eventCount();
       for (let n = 0; n < 500; n++) r.nc.publish(names.heartbeatSubject(`junk-${n}`), "{}");
+      // A readable heartbeat past 64 KiB (its padding a field the registry drops) is skipped unread too.
+      r.nc.publish(names.heartbeatSubject("huge-node"), JSON.stringify({ ...heartbeat("huge-node"), padding: "x".repeat(70 * 1024) }));
       await r.nc.flush();
-      await until(async () => (await r.call("health.status")).body.unreadable.heartbeats >= 500, "junk heartbeats to be counted");
+      await until(async () => (await r.call("health.status")).body.unreadable.heartbeats >= 501, "junk heartbeats to be counted");
       assert.equal((await r.call("node.list", { limit: 1000 })).body.nodes.length, 1, "no junk node joined");
       assert.equal(await r.eventCount(), events);
       assert.equal((await r.jsm.streams.info(`KV_${names.buckets.node}`)).state.last_seq, stored, "nothing stored for them");

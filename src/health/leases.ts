@@ -35,7 +35,7 @@ export type ProtectionSettings = { share: number; windowMs: number };
 export type Leases = {
   renewLease: (req: { id: string }, ctx: RequestContext) => Promise<{ instance: Instance }>;
   /** A renewal heard on `key`'s lease subject (`<slug>.<id>`); false when no leased instance has that key. */
-  renewalHeard: (key: string, caller?: Caller) => boolean;
+  renewalHeard: (key: string, caller?: () => Caller | undefined) => boolean;
   /**
    * Whether this process hears renewals: from a start or a reconnect every lease counts as renewed
    * then; while disconnected none lapses (renewals do not reach it, and a decision taken now
@@ -57,15 +57,15 @@ function storedRenewalMs(i: Instance): number {
 }
 
 /** The leases, those lapsed, and those lapsed within the window; `each` sees every lease on the way (one pass a tick). */
-function census(instances: Iterable<Instance>, lastRenewal: (i: Instance) => number, nowMs: number, windowMs: number, each?: (i: Instance) => void) {
+function census(instances: Iterable<Instance>, lastRenewal: (i: Instance) => number, nowMs: number, windowMs: number, each?: (i: Instance, lapsesAt: number) => void) {
   let leases = 0;
   const lapsed: Instance[] = [];
   let lapsedInWindow = 0;
   for (const i of instances) {
     if (i.ttlSeconds === undefined) continue;
     leases++;
-    each?.(i);
     const lapsesAt = leaseLapsesAt(i, lastRenewal(i));
+    each?.(i, lapsesAt);
     if (lapsesAt > nowMs) continue;
     lapsed.push(i);
     if (lapsesAt > nowMs - windowMs) lapsedInWindow++;
@@ -122,9 +122,8 @@ export function leases(deps: {
     const nowMs = now().getTime();
     const due: Instance[] = [];
     const lapsingBeforeNextTick: { id: string; at: number }[] = [];
-    const { leases: total, lapsed, lapsedInWindow } = census(instances.leased(), lastRenewalMs, nowMs, deps.protection.windowMs, (i) => {
+    const { leases: total, lapsed, lapsedInWindow } = census(instances.leased(), lastRenewalMs, nowMs, deps.protection.windowMs, (i, at) => {
       if (recordDue(i)) due.push(i);
-      const at = leaseLapsesAt(i, lastRenewalMs(i));
       if (at > nowMs && at <= nowMs + deps.tickMs) lapsingBeforeNextTick.push({ id: i.id, at });
     });
     if (heard.size > total) for (const id of heard.keys()) if (!instances.get(id)) heard.delete(id); // removed since
@@ -192,7 +191,7 @@ export function leases(deps: {
       heard.set(id, Math.max(heard.get(id) ?? 0, now().getTime()));
       if (renewalRecovers(instance) && !recovering.has(id) && deps.owns(id)) {
         recovering.add(id);
-        recoveries.push(() => recover(id, caller).then(() => undefined), () => recovering.delete(id));
+        recoveries.push(() => recover(id, caller?.()).then(() => undefined), () => recovering.delete(id));
       }
       return true;
     },

@@ -17,7 +17,7 @@ export type RenewalListener = { counts(): RenewalCounts; stop(): void };
 export function listenForRenewals(deps: {
   nc: NatsConnection;
   names: Names;
-  leases: { renewalHeard(key: string, caller?: Caller): boolean; listening(hears: boolean): void };
+  leases: { renewalHeard(key: string, caller?: () => Caller | undefined): boolean; listening(hears: boolean): void };
   log: Logger;
 }): RenewalListener {
   const { nc, names, leases, log } = deps;
@@ -26,9 +26,13 @@ export function listenForRenewals(deps: {
     callback: (err, m) => {
       if (err) return log.warn({ err }, "lease renewals subscription failed");
       const key = names.leaseSubjectKey(m.subject);
-      const caller = callerOfRequestInfo(m.headers?.get("Nats-Request-Info"));
+      // Read only for the rare renewal that writes an event (a recovery): not on every renewal.
+      const caller = () => {
+        const named = callerOfRequestInfo(m.headers?.get("Nats-Request-Info"));
+        return named === "unreadable" ? undefined : named;
+      };
       // A renewal that names no leased instance (removed, not projected here yet, or made up) renews nothing.
-      if (key !== undefined && leases.renewalHeard(key, caller === "unreadable" ? undefined : caller)) counts.heard++;
+      if (key !== undefined && leases.renewalHeard(key, caller)) counts.heard++;
       else counts.unknown++;
     },
   });

@@ -29,6 +29,8 @@ export type FoldHeartbeat = (nodeId: string, telemetry: NodeTelemetry, known?: E
 /** Writes (commands and records) in flight at most, and waiting behind them; a heartbeat past both keeps only its memory, and its next one writes. */
 const MAX_IN_FLIGHT = 128;
 const MAX_QUEUED = 20_000;
+/** A heartbeat larger than this is skipped unread (a node with many GPUs is a few KiB; docs/API.md, Limits). */
+const HEARTBEAT_MAX_BYTES = 64 * 1024;
 /** An agent's clock further off than this is logged (once per node); it changes nothing else. */
 const MAX_CLOCK_SKEW_MS = 30_000;
 /** Refused URL claims are logged once per node and URL, for this many of them (then only counted). */
@@ -117,10 +119,13 @@ export function heartbeatIngest(deps: {
 
   function read(m: Msg, id: string): Heartbeat | undefined {
     let result;
-    try {
-      result = readHeartbeat(m.json());
-    } catch {
-      result = { ok: false as const, reason: "not JSON" };
+    if (m.data.length > HEARTBEAT_MAX_BYTES) result = { ok: false as const, reason: `larger than ${HEARTBEAT_MAX_BYTES / 1024} KiB` };
+    else {
+      try {
+        result = readHeartbeat(m.json());
+      } catch {
+        result = { ok: false as const, reason: "not JSON" };
+      }
     }
     if (result.ok && result.value.id !== id) result = { ok: false as const, reason: `it says it is from node ${result.value.id}` };
     if (result.ok) return result.value;
@@ -137,7 +142,8 @@ export function heartbeatIngest(deps: {
   /** New nodes this process is joining, until its read model has them: counted against maxNodes too. */
   const joining = new Set<string>();
   function joinRefusedWhenFull(id: string): boolean {
-    for (const j of joining) if (nodes.entry(j)) joining.delete(j);
+    // Joins the read model has caught up with stop counting twice; looked for only near the limit.
+    if (nodes.size + joining.size >= deps.maxNodes) for (const j of joining) if (nodes.entry(j)) joining.delete(j);
     if (nodes.size + joining.size < deps.maxNodes) {
       joining.add(id);
       return false;
