@@ -11,6 +11,8 @@ const names = namesFor("registry");
 
 const FAST = { heartbeatIntervalMs: 200, offlineAfterMs: 1000 };
 const nodeEvents = async (r: { nc: TestRegistry["nc"] }, id: string) => historyOf(r.nc, "REGISTRY_EVENTS", `registry.events.node.${id}`);
+/** Heartbeats the registry has folded, read from /metrics. */
+const foldedHeartbeats = async (r: TestRegistry) => Number(/registry_heartbeats_total\{outcome="folded"\} (\d+)/.exec(await (await fetch(`${r.registry.httpUrl}/metrics`)).text())?.[1] ?? 0);
 const statusOf = async (r: TestRegistry, id: string) => (await r.call("node.get", { id })).body.node?.status;
 
 describe("nodes: agent, heartbeats and liveness", () => {
@@ -95,14 +97,19 @@ describe("nodes: agent, heartbeats and liveness", () => {
   });
 
   test("node - two agents with the same configured id make one node", async () => {
+    // The stored lastHeartbeat moves only every NODE_RECORD_EVERY_MS, so count the heartbeats on the wire and the registry's folds.
+    const heard = r.nc.subscribe(names.heartbeatSubject("twin"));
+    let beats = 0;
+    void (async () => { for await (const _ of heard) beats++; })();
     const twins = [agent(r.nc, "twin", r.server.dir), agent(r.nc, "twin", r.server.dir)];
     try {
-      const joined = await until(async () => (await r.call("node.get", { id: "twin" })).body.node as Node | undefined, "twin to join");
-      await until(async () => {
-        const now = (await r.call("node.get", { id: "twin" })).body.node as Node;
-        return Date.parse(now.lastHeartbeat!) > Date.parse(joined.lastHeartbeat!) + 2 * FAST.heartbeatIntervalMs;
-      }, "both agents to heartbeat a few times");
+      await until(async () => (await statusOf(r, "twin")) === "Online", "twin to join");
+      await until(async () => beats >= 8, "both agents to heartbeat a few times");
+      const folded = await foldedHeartbeats(r);
+      await until(async () => (await foldedHeartbeats(r)) >= folded + 4, "the registry to fold more of them");
+      assert.equal(await statusOf(r, "twin"), "Online");
     } finally {
+      heard.unsubscribe();
       for (const t of twins) t.stop();
     }
     assert.equal((await r.call("node.list", { ids: ["twin"] })).body.nodes.length, 1);
