@@ -31,7 +31,7 @@ test("key rule - instance keys are <slug>.<id>, _ without a slug", () => {
 test("names - the default prefix gives DESIGN.md's names; another prefix its own", () => {
   const n = namesFor("registry");
   assert.equal(n.eventsStream, "REGISTRY_EVENTS");
-  assert.deepEqual(n.buckets, { definition: "registry_definitions", instance: "registry_instances", node: "registry_nodes" });
+  assert.deepEqual(n.buckets, { definition: "registry_definitions", instance: "registry_instances", node: "registry_nodes", nodeInstance: "registry_node_instances" });
   assert.equal(n.eventSubject("instance", "inst_1"), "registry.events.instance.inst_1");
   const other = namesFor("acme.reg");
   assert.equal(other.eventsStream, "ACME_REG_EVENTS");

@@ -8,6 +8,8 @@ import { definitionDecider } from "../src/domain/definition.ts";
 import { instanceDecider, type RegisterInstance } from "../src/domain/instance.ts";
 import { NO_BINDINGS, NODE_RECORD_EVERY_MS, boundUrlConflict, nodeDecider, ownHeartbeatFreshMs, telemetryNeedsRecord, urlHolder } from "../src/domain/node.ts";
 import { placeOn } from "../src/domain/placement.ts";
+import { nodeInstanceKey, nodeUrlKey } from "../src/contract/ids.ts";
+import { PROJECTIONS } from "../src/projector/projections.ts";
 
 const T0 = "2026-01-01T00:00:00.000Z";
 const T1 = "2026-01-01T00:01:00.000Z";
@@ -53,6 +55,33 @@ describe("instance decider", () => {
     const state = instanceDecider.evolve(null, instanceDecider.decide(registerCmd({ url: "http://localhost:8080" }), null)[0]!);
     const [event] = instanceDecider.decide(registerCmd({ url: "http://localhost:8080", slug: "b" }, T1), state);
     assert.deepEqual(event?.type === "InstanceUpdated" && event.data.movedFrom, {});
+  });
+
+  test("given an instance on a node, when it moves to another node or names none, or is removed, then the event names the node it left", () => {
+    const onA = instanceDecider.evolve(null, instanceDecider.decide(registerCmd({ url: "http://localhost:8080", nodeUrl: "http://127.0.0.1:1" }), null)[0]!) as Instance;
+    const [moved] = instanceDecider.decide(registerCmd({ url: "http://localhost:8080", nodeUrl: "http://127.0.0.1:2" }, T1), onA);
+    assert.equal(moved?.type === "InstanceUpdated" && moved.data.leftNodeUrl, "http://127.0.0.1:1");
+    const [retagged] = instanceDecider.decide(registerCmd({ url: "http://localhost:8080", nodeUrl: "http://127.0.0.1:1", tags: ["x"] }, T1), onA);
+    assert.equal(retagged?.type === "InstanceUpdated" && "leftNodeUrl" in retagged.data, false, "the same node: nothing left");
+    const [removed] = instanceDecider.decide({ type: "RemoveInstance", data: { id: onA.id }, metadata: { now: T1 } }, onA);
+    assert.deepEqual(removed, { type: "InstanceRemoved", data: { id: onA.id, nodeUrl: "http://127.0.0.1:1" } });
+  });
+
+  test("the per-node index: an instance naming a node is under that node's key; moving or removing it deletes the key it left", () => {
+    const index = PROJECTIONS.nodeInstance;
+    const onA = instanceDecider.evolve(null, instanceDecider.decide(registerCmd({ url: "http://localhost:8080", slug: "s", nodeUrl: "http://127.0.0.1:1" }), null)[0]!) as Instance;
+    const [registered] = instanceDecider.decide(registerCmd({ url: "http://localhost:8080", slug: "s", nodeUrl: "http://127.0.0.1:1" }), null);
+    assert.deepEqual(index.evolve(registered!), [{ key: nodeInstanceKey("http://127.0.0.1:1", "inst_1"), value: onA }]);
+    assert.match(nodeInstanceKey("http://127.0.0.1:1", "inst_1"), /^[0-9a-f]{32}\.inst_1$/);
+    assert.notEqual(nodeUrlKey("http://127.0.0.1:1"), nodeUrlKey("http://127.0.0.1:2"));
+    const [moved] = instanceDecider.decide(registerCmd({ url: "http://localhost:8080", slug: "s", nodeUrl: "http://127.0.0.1:2" }, T1), onA);
+    assert.deepEqual(index.evolve(moved!).map((w) => [w.key, w.value === null]), [[nodeInstanceKey("http://127.0.0.1:1", "inst_1"), true], [nodeInstanceKey("http://127.0.0.1:2", "inst_1"), false]]);
+    const [offNode] = instanceDecider.decide(registerCmd({ url: "http://localhost:8080", slug: "s" }, T1), onA);
+    assert.equal(offNode?.type === "InstanceUpdated" && offNode.data.changed.includes("nodeUrl"), false, "a registration without nodeUrl keeps it");
+    const [removed] = instanceDecider.decide({ type: "RemoveInstance", data: { id: onA.id }, metadata: { now: T1 } }, onA);
+    assert.deepEqual(index.evolve(removed!), [{ key: nodeInstanceKey("http://127.0.0.1:1", "inst_1"), value: null }]);
+    const plain = instanceDecider.decide(registerCmd({ url: "http://localhost:8081", slug: "s" }, T0, "inst_2"), null);
+    assert.deepEqual(index.evolve(plain[0]!), [], "an instance naming no node is not in the index");
   });
 
   test("given a new url for an instance, then the old address parts are dropped", () => {

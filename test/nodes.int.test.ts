@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import type { Node } from "../src/contract/schemas.ts";
 import { agent, gpu, heartbeat, publishHeartbeat } from "./harness/nodes.ts";
 import { clientFor, historyOf, spawnRegistry, startRegistryOn, startTestRegistry, type TestRegistry } from "./harness/registry.ts";
-import { startNatsServer } from "./harness/natsServer.ts";
+import { connectionsNamed, startNatsServer } from "./harness/natsServer.ts";
+import { startHttpTarget } from "./harness/targets.ts";
 import { until } from "./harness/until.ts";
 import { namesFor } from "../src/contract/names.ts";
 
@@ -114,6 +115,32 @@ describe("nodes: agent, heartbeats and liveness", () => {
     }
     assert.equal((await r.call("node.list", { ids: ["twin"] })).body.nodes.length, 1);
     assert.deepEqual((await nodeEvents(r, "twin")).map((e) => e.type), ["NodeJoined"]);
+  });
+
+  test("node - an agent follows its own node's instances only: no change of an instance on another node reaches it", async () => {
+    const target = await startHttpTarget();
+    const ownUrl = "http://127.0.0.1:11403";
+    const solo = await spawnRegistry(r.server.url, { OB_NODE_ID: "follower", OB_SELF_URL: ownUrl, REGISTRY_DATA_DIR: r.server.dir, REGISTRY_HEARTBEAT_INTERVAL_MS: "200" }, "agent");
+    try {
+      await until(async () => (await statusOf(r, "follower")) === "Online", "the agent's node to join");
+      const [conn] = await until(async () => {
+        const found = await connectionsNamed(r.server, "registry agent");
+        return found.length === 1 ? found : undefined;
+      }, "the agent's connection in nats-server's monitoring");
+      const sentTo = async () => (await connectionsNamed(r.server, "registry agent")).find((c) => c.cid === conn!.cid)!.out_msgs;
+      const before = await sentTo();
+      const others = 100;
+      for (let n = 0; n < others; n++) await r.call("instance.register", { url: `http://127.0.0.1:${26000 + n}`, slug: "elsewhere-svc", nodeUrl: "http://127.0.0.1:11498", tags: [`n${n}`] });
+      // Its own node's instance reaches it: it checks it.
+      const check = { type: "http", intervalMs: 100, failuresBeforeChange: 1 };
+      const { instance } = (await r.call("instance.register", { url: target.url, slug: "here-svc", nodeUrl: ownUrl, check })).body;
+      await until(async () => (await r.call("instance.get", { id: instance.id })).body.instance?.status === "Healthy", "the agent to check its own node's instance");
+      const sent = (await sentTo()) - before;
+      assert.ok(sent < 20, `nats-server sent the agent ${sent} messages while ${others} instances on another node were registered`);
+    } finally {
+      await solo.stop();
+      await target.stop();
+    }
   });
 
   test("node - a malformed heartbeat, or one on another node's subject, writes nothing", async () => {

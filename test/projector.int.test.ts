@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { namesFor } from "../src/contract/names.ts";
+import { nodeInstanceKey } from "../src/contract/ids.ts";
 import { RegistryClient } from "../src/client/index.ts";
 import { natsEventStore, type EventEnvelope } from "../src/eventstore/eventStore.ts";
 import { kvWriter } from "../src/projector/kvWriter.ts";
@@ -76,6 +77,12 @@ describe("projector", () => {
     await r.call("definition.save", { definition: { id: "rebuilt", image: { name: "nginx" } } });
     await r.call("instance.register", { url: "http://localhost:6004", slug: "moved-a" });
     await r.call("instance.register", { url: "http://localhost:6004", slug: "moved-b" });
+    // The per-node index: one that stays on a node, one that moved to another, one removed from its node.
+    await r.call("instance.register", { url: "http://localhost:6005", slug: "on-node", nodeUrl: "http://127.0.0.1:7001" });
+    await r.call("instance.register", { url: "http://localhost:6006", slug: "on-node", nodeUrl: "http://127.0.0.1:7001" });
+    await r.call("instance.register", { url: "http://localhost:6006", slug: "on-node", nodeUrl: "http://127.0.0.1:7002" });
+    const { id: gone } = (await r.call("instance.register", { url: "http://localhost:6007", slug: "on-node", nodeUrl: "http://127.0.0.1:7001" })).body.instance;
+    await r.call("instance.remove", { id: gone });
     await r.registry.background.observeHeartbeat(heartbeat("node-r"), new Date().toISOString());
     const kvm = new Kvm(r.nc);
     const snapshot = async () => {
@@ -93,6 +100,7 @@ describe("projector", () => {
     };
     const before = await snapshot();
     assert.ok(Object.keys(before).length >= 3);
+    assert.equal(Object.keys(before).filter((k) => k.startsWith(`${names.buckets.nodeInstance}/`)).length, 2, "the index holds the two instances still on a node, once each");
     // Lost buckets: every entry has to come back from the events.
     for (const bucket of Object.values(names.buckets)) await r.jsm.streams.purge(`KV_${bucket}`);
     const { upTo, entities, written } = await rebuildBuckets(r.nc, names, silentLog);
@@ -125,6 +133,36 @@ describe("projector: first start", () => {
       await c.nc.close();
       await registry.stop();
       await nc.close();
+      await server.stop();
+    }
+  });
+});
+
+describe("projector: the per-node index on an upgraded deployment", () => {
+  test("projector - a registry starting where the per-node index was never written fills it from the instances bucket", async () => {
+    const server = await startNatsServer();
+    const c = await clientFor(server.url);
+    let started = await startRegistryOn(server.url, server.dir);
+    try {
+      const ids: string[] = [];
+      for (let n = 0; n < 5; n++) ids.push((await c.call("instance.register", { url: `http://127.0.0.1:${6200 + n}`, slug: "old-svc", nodeUrl: "http://127.0.0.1:7101" })).body.instance.id);
+      await c.call("instance.register", { url: "http://127.0.0.1:6299", slug: "old-svc" });
+      await started.registry.stop();
+      await started.nc.close();
+      // As a version without the index left it: no such bucket.
+      await c.jsm.streams.delete(`KV_${names.buckets.nodeInstance}`);
+      started = await startRegistryOn(server.url, server.dir);
+      const kv = await new Kvm(c.nc).open(names.buckets.nodeInstance);
+      const keys = await until(async () => {
+        const found: string[] = [];
+        for await (const k of await kv.keys()) found.push(k);
+        return found.length >= ids.length ? found.sort() : undefined;
+      }, "the index to be filled");
+      assert.deepEqual(keys, ids.map((id) => nodeInstanceKey("http://127.0.0.1:7101", id)).sort());
+    } finally {
+      await started.registry.stop();
+      await started.nc.close();
+      await c.nc.close();
       await server.stop();
     }
   });

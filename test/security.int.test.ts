@@ -13,12 +13,13 @@ import { Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { tokenHash } from "../src/access/policy.ts";
 import { namesFor } from "../src/contract/names.ts";
+import { nodeInstanceKey, nodeUrlKey } from "../src/contract/ids.ts";
 import { RegistryClient, RegistryError } from "../src/client/index.ts";
 import { runCli, startCli } from "./harness/cli.ts";
 import { heartbeat } from "./harness/nodes.ts";
 import { startHttpTarget } from "./harness/targets.ts";
 import { historyOf, runRegistryCommand, spawnRegistry } from "./harness/registry.ts";
-import { startNatsServer, type NatsServer } from "./harness/natsServer.ts";
+import { connectionsNamed, startNatsServer, type NatsServer } from "./harness/natsServer.ts";
 import { until } from "./harness/until.ts";
 import { secure, secureConfigIn, USERS, type User } from "./harness/secure.ts";
 
@@ -411,6 +412,26 @@ describe("security: roles of secure/policy.json, enforced by nats-server and the
     assert.equal((await call("viewer", "node.get", { id: "node-3" })).code, 404);
   });
 
+  test("security - a node agent may follow its own node's part of the per-node index only, not the instances bucket nor another node's part", async () => {
+    const agent = as["agent-node-1"];
+    const refusals: string[] = [];
+    void (async () => {
+      for await (const s of agent.status()) if (s.type === "error") refusals.push(String((s as { error?: Error }).error?.message));
+    })();
+    const reached: string[] = [];
+    const own = agent.subscribe(`$KV.${names.buckets.nodeInstance}.${nodeUrlKey("http://127.0.0.1:11401")}.>`, { callback: (_err, m) => void reached.push(m.subject) });
+    agent.subscribe(`$KV.${names.buckets.instance}.>`);
+    agent.subscribe(`$KV.${names.buckets.nodeInstance}.${nodeUrlKey("http://127.0.0.1:11402")}.>`);
+    await agent.flush();
+    await until(() => refusals.length >= 2, "the server to refuse both subscriptions");
+    assert.ok(refusals.some((r) => r.includes(`Permissions Violation for Subscription to "$KV.${names.buckets.instance}.>"`)), refusals.join("; "));
+    assert.ok(refusals.some((r) => r.includes(nodeUrlKey("http://127.0.0.1:11402"))), refusals.join("; "));
+    const { instance } = (await call("deployer", "instance.register", { url: "http://127.0.0.1:9650", slug: "checked-svc", nodeUrl: "http://127.0.0.1:11401" })).body;
+    await until(() => reached.length > 0, "the change of an instance on its node to reach it");
+    assert.deepEqual(reached, [`$KV.${names.buckets.nodeInstance}.${nodeInstanceKey("http://127.0.0.1:11401", instance.id)}`]);
+    own.unsubscribe();
+  });
+
   test("security - `registry agent` runs in the agents' account: its node joins, and it checks the instances naming its node", async () => {
     const target = await startHttpTarget();
     const agent = await spawnRegistry(
@@ -420,6 +441,13 @@ describe("security: roles of secure/policy.json, enforced by nats-server and the
     );
     try {
       await until(async () => (await call("viewer", "node.get", { id: "node-2" })).body.node?.status === "Online", "node-2 to join");
+      const [conn] = await until(async () => {
+        const found = await connectionsNamed(server, "registry agent");
+        return found.length === 1 ? found : undefined;
+      }, "the agent's connection in nats-server's monitoring");
+      const sentTo = async () => (await connectionsNamed(server, "registry agent")).find((c) => c.cid === conn!.cid)!.out_msgs;
+      const before = await sentTo();
+      for (let n = 0; n < 30; n++) await call("deployer", "instance.register", { url: `http://127.0.0.1:${9600 + n}`, slug: "checked-svc", nodeUrl: "http://127.0.0.1:11401" });
       const check = { type: "http", intervalMs: 100, failuresBeforeChange: 1 };
       const { instance } = (await call("deployer", "instance.register", { url: target.url, slug: "checked-svc", nodeUrl: "http://127.0.0.1:11402", check })).body;
       const healthy = await until(async () => {
@@ -427,6 +455,8 @@ describe("security: roles of secure/policy.json, enforced by nats-server and the
         return i?.status === "Healthy" ? i : undefined;
       }, "node-2's agent to check the instance");
       assert.equal(healthy.statusCause, "check-passed");
+      const sent = (await sentTo()) - before;
+      assert.ok(sent < 15, `nats-server sent node-2's agent ${sent} messages while 30 instances on node-1 were registered`);
       const changed = (await historyOf(as.registry, names.eventsStream, names.eventSubject("instance", instance.id))).find((e) => e.type === "InstanceStatusChanged");
       assert.match(changed?.data.reason, /checked by node node-2/);
       assert.deepEqual(changed?.metadata.by, { account: "AGENTS", user: "agent-node-2", name: "registry agent" });

@@ -14,12 +14,12 @@ import { configurationWarning, resolveIdentity } from "../agent/identity.ts";
 import { systemUsageProbe } from "../agent/usage.ts";
 import { healthChecker, type HealthChecker } from "../health/checker.ts";
 import { jetStreamOf } from "../nats/connect.ts";
-import { readInstance } from "../contract/readers.ts";
+import { readNodeInstance } from "../contract/readers.ts";
+import { nodeInstanceKey, nodeUrlKey } from "../contract/ids.ts";
 import { KvMirror } from "../nats/kvMirror.ts";
 import { unreadableCounter } from "../unreadable.ts";
-import { InstancesView } from "../readmodels/instances.ts";
 import { RegistryClient } from "../client/client.ts";
-import { KeysFeed } from "../client/keysFeed.ts";
+import { BY_NODE, KeysFeed } from "../client/keysFeed.ts";
 
 /** This machine's node agent: identity, the one configuration warning, heartbeats. */
 export async function startAgent(nc: NatsConnection, config: Config, log: Logger): Promise<NodeAgent> {
@@ -67,27 +67,29 @@ export function nodeAgentChecks(
 
 /**
  * The node agent alone, for machines that host services but run no registry
- * (`registry agent`): heartbeats, and the checks of the instances that name this node. In
- * the registry's account it mirrors the instances bucket; in an account of its own (the
- * secure layout's AGENTS) it follows the bucket's exported changes and lists the instances
- * naming its node.
+ * (`registry agent`): heartbeats, and the checks of the instances that name this node. It
+ * follows its own node's part of the per-node index (`<node key>.>`) and nothing else, so a
+ * change of an instance on another node never reaches it: in the registry's account by a
+ * mirror filtered on the server; in an account of its own (the secure layout's AGENTS) by the
+ * index's exported changes, which its user may subscribe to for its node only, and a list of
+ * the instances naming its node.
  */
 export async function startStandaloneAgent(nc: NatsConnection, config: Config, log: Logger): Promise<{ stop(): Promise<void> }> {
   const names = namesFor(config.prefix);
   const agent = await startAgent(nc, config, log);
   const jetStream = await jetStreamOf(nc).catch(() => undefined);
+  const nodeUrl = agent.identity.url;
+  const ownKeys = `${nodeUrlKey(nodeUrl)}.>`;
   let instances: { start(): Promise<void>; stop(): void; all(): Iterable<Instance>; get(id: string): Instance | undefined };
   if (jetStream) {
-    const mirror = new KvMirror<Instance>(jetStream.js, jetStream.jsm, names.buckets.instance, log, { read: readInstance, unreadable: unreadableCounter(log) });
-    const view = new InstancesView(mirror);
-    instances = { start: () => mirror.start(), stop: () => mirror.stop(), all: () => view.all(), get: (id) => view.get(id) };
+    const mirror = new KvMirror<Instance>(jetStream.js, jetStream.jsm, names.buckets.nodeInstance, log, { read: readNodeInstance, unreadable: unreadableCounter(log), keys: ownKeys });
+    instances = { start: () => mirror.start(), stop: () => mirror.stop(), all: () => mirror.values(), get: (id) => mirror.get(nodeInstanceKey(nodeUrl, id)) };
   } else {
     const client = new RegistryClient(nc, { prefix: config.prefix });
-    const nodeUrl = agent.identity.url;
     const listPage = (after: string | undefined) => client.listInstancePage({ nodeUrl, limit: 1000, withVersions: true, ...(after !== undefined ? { after } : {}) });
-    const feed = new KeysFeed(nc, names.buckets.instance, ">", listPage, log);
+    const feed = new KeysFeed(nc, names.buckets.nodeInstance, ownKeys, listPage, log, BY_NODE);
     instances = { start: () => feed.start(), stop: () => feed.stop(), all: () => feed.values(), get: (id) => feed.get(id) };
-    log.info("no JetStream in this agent's account: following the instances bucket's exported changes");
+    log.info({ keys: ownKeys }, "no JetStream in this agent's account: following its node's part of the per-node index by its exported changes");
   }
   await instances.start();
   const checks = nodeAgentChecks(nc, names, agent, () => instances.all(), (id) => instances.get(id), log);

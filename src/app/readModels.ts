@@ -40,6 +40,7 @@ export function readModels(deps: { js: JetStreamClient; jsm: JetStreamManager; n
     definition: (key) => definitions.entry(key) ?? null,
     instance: (key) => instanceMirror.entry(key) ?? null,
     node: (key) => nodeMirror.entry(key) ?? null,
+    nodeInstance: () => undefined, // not mirrored here (node agents follow it): read before writing
   };
   return {
     definitions,
@@ -49,7 +50,9 @@ export function readModels(deps: { js: JetStreamClient; jsm: JetStreamManager; n
     nodes,
     nodeUrls,
     knownEntries,
-    whenReflected: (bucket: BucketName, key: string, version: number, withinMs: number) => mirrors[bucket].whenReflects(key, version, withinMs),
+    whenReflected: (bucket: BucketName, key: string, version: number, withinMs: number) =>
+      // The projector writes the per-node index before the instance entry, which is waited for.
+      bucket === "nodeInstance" ? Promise.resolve(true) : mirrors[bucket].whenReflects(key, version, withinMs),
     start: () => Promise.all(Object.values(mirrors).map((m) => m.start())).then(() => undefined),
     /** Waits until all three reflect every write acknowledged so far. */
     sync: () => Promise.all(Object.values(mirrors).map((m) => m.sync())).then(() => undefined),

@@ -36,6 +36,7 @@ import { registryQueries } from "../readmodels/registryQueries.ts";
 import { SERVICE_NAME, startService } from "../service/service.ts";
 import { membership as startMembership } from "../health/membership.ts";
 import { ownHeartbeatFreshMs } from "../domain/node.ts";
+import { fillNodeIndexIfNeverWritten } from "../projector/nodeIndexFill.ts";
 import { guardStorage, prepareOnReconnect, prepareStorage, storagePorts } from "./storage.ts";
 import { startAgent } from "./nodeAgent.ts";
 import { readModels } from "./readModels.ts";
@@ -104,6 +105,9 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
   const proj = projector({ js, names, writer: ports.writer, log, unreadable, knownEntries: models.knownEntries, whenReflected: models.whenReflected });
   void proj.run();
   await models.start();
+  void fillNodeIndexIfNeverWritten({ jsm, writer: ports.writer, names, instances: () => models.instanceMirror.entries(), log }).catch((err) =>
+    log.warn({ err }, "could not fill the per-node index from the instances bucket; node agents may miss checks until `registry rebuild`"),
+  );
 
   const writeDeps: WritePathDeps = {
     clock,

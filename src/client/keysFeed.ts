@@ -4,19 +4,26 @@
  * account exports; each caller's users may subscribe to what they may read) and the current
  * state listed with each entry's version. Whichever arrives first, a change wins only when
  * newer: a later version, or the same version with newer telemetry (the projector's rule).
- * Used by discover() (one slug's keys) and by node agents (every key, listed by node URL).
+ * Used by discover() (one slug's keys of the instances bucket) and by node agents (their node's
+ * keys of the per-node index, listed by node URL).
  */
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { isKvDeletion, kvKeyOf, kvSubject } from "../nats/index.ts";
 import type { Logger } from "pino";
 import { RegistryError } from "../contract/errors.ts";
-import { instanceKey } from "../contract/ids.ts";
+import { instanceKey, nodeInstanceKey } from "../contract/ids.ts";
 import { VERSION_HEADER } from "../contract/names.ts";
-import { readInstance } from "../contract/readers.ts";
+import { readInstance, readNodeInstance } from "../contract/readers.ts";
 import type { Instance } from "../contract/schemas.ts";
 import { isNewerTelemetry } from "../domain/telemetry.ts";
 
 type Known = { value: Instance | null; version: number };
+/** How a bucket keys an instance, and reads an entry under its key. */
+export type InstanceKeying = { keyOf: (i: Instance) => string; read: typeof readInstance };
+/** The instances bucket: `<slug>.<id>`. */
+export const BY_SLUG: InstanceKeying = { keyOf: (i) => instanceKey(i.slug, i.id), read: readInstance };
+/** The per-node index: `<node key>.<id>`, for instances that name a node. */
+export const BY_NODE: InstanceKeying = { keyOf: (i) => (i.nodeUrl === undefined ? "" : nodeInstanceKey(i.nodeUrl, i.id)), read: readNodeInstance };
 export type ListPage = (after: string | undefined) => Promise<{ instances: Instance[]; next?: string; versions?: Record<string, number> }>;
 
 function newer(known: Known | undefined, value: Instance | null, version: number): boolean {
@@ -32,10 +39,11 @@ export class KeysFeed {
   constructor(
     private readonly nc: NatsConnection,
     private readonly bucket: string,
-    /** The keys followed: `<slug>.>`, or `>`. */
+    /** The keys followed: `<slug>.>`, or `<node key>.>`. */
     private readonly keys: string,
     private readonly listPage: ListPage,
     private readonly log: Logger,
+    private readonly keying: InstanceKeying = BY_SLUG,
   ) {}
 
   onChange(listener: () => void): void {
@@ -61,7 +69,7 @@ export class KeysFeed {
         if (isKvDeletion(m.headers)) return this.#apply(key, null, version);
         let read;
         try {
-          read = readInstance(m.json(), key);
+          read = this.keying.read(m.json(), key);
         } catch {
           read = undefined;
         }
@@ -75,7 +83,7 @@ export class KeysFeed {
     }
     for (let after: string | undefined; ; ) {
       const page = await this.listPage(after);
-      for (const i of page.instances) this.#apply(instanceKey(i.slug, i.id), i, page.versions?.[i.id] ?? 0);
+      for (const i of page.instances) this.#apply(this.keying.keyOf(i), i, page.versions?.[i.id] ?? 0);
       if (page.next === undefined) return;
       after = page.next;
     }

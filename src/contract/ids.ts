@@ -9,6 +9,8 @@
  * Instance keys in `registry_instances` are `<slug>.<id>`, or `_.<id>` when the instance
  * has no slug; `_` is therefore not a valid slug.
  */
+import { createHash } from "node:crypto";
+
 export const ID_PATTERN = "^[A-Za-z0-9_-]{1,128}$";
 const idRegex = new RegExp(ID_PATTERN);
 export const SLUG_PATTERN = "^(?!_$)[A-Za-z0-9_-]{1,128}$";
@@ -30,6 +32,21 @@ export function isValidId(id: string): boolean {
 
 export function instanceKey(slug: string | undefined, id: string): string {
   return `${slug ?? NO_SLUG_TOKEN}.${id}`;
+}
+
+/**
+ * The token that stands for a node URL in the per-node index (`registry_node_instances`, keys
+ * `<node key>.<id>`): the first 32 hex digits of its SHA-256. A URL is no key token as it is
+ * (dots, colons, slashes) and may be long; its hash is short and fixed. An agent's permission
+ * names it: `printf %s <url> | sha256sum | cut -c1-32`.
+ */
+export function nodeUrlKey(nodeUrl: string): string {
+  return createHash("sha256").update(nodeUrl).digest("hex").slice(0, 32);
+}
+
+/** An instance's key in the per-node index. */
+export function nodeInstanceKey(nodeUrl: string, id: string): string {
+  return `${nodeUrlKey(nodeUrl)}.${id}`;
 }
 
 /** Lists are in id order. */

@@ -16,6 +16,12 @@ export type Entry<T> = { value: T; revision: number; version: number };
 export const BUCKET_ENTITIES = ["definition", "instance", "node"] as const;
 export type BucketEntity = (typeof BUCKET_ENTITIES)[number];
 
+/**
+ * Every bucket: one per entity, and the per-node index of instances (`<node key>.<id>`, the
+ * instances naming a node, so that a node agent follows its own node only).
+ */
+export type BucketName = BucketEntity | "nodeInstance";
+
 /** Every entity with a history: those in buckets, and the registry-wide expiry protection. */
 export type Entity = BucketEntity | "protection";
 
@@ -24,7 +30,7 @@ export type Names = {
   eventsStream: string;
   /** Where an earlier version stored heartbeats; deleted where found. */
   heartbeatsStream: string;
-  buckets: Record<BucketEntity, string>;
+  buckets: Record<BucketName, string>;
   /** The subject that holds one entity's history (`>` for every entity of a kind). */
   eventSubject(entity: Entity, id: string): string;
   /** The entity kind and id an event subject names (the other way of eventSubject); undefined for another subject. */
@@ -70,6 +76,7 @@ export function namesFor(prefix: string): Names {
       definition: `${flat}_definitions`,
       instance: `${flat}_instances`,
       node: `${flat}_nodes`,
+      nodeInstance: `${flat}_node_instances`,
     },
     eventSubject: (entity, id) => `${eventsPrefix}${entity}.${id}`,
     eventSubjectParts(subject) {

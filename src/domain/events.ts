@@ -13,16 +13,26 @@ export type DefinitionEvent = DefinitionSaved | DefinitionRemoved;
 export type InstanceRegistered = { type: "InstanceRegistered"; data: { instance: Instance } };
 export type InstanceUpdated = {
   type: "InstanceUpdated";
-  /** `movedFrom` is present when the owning slug changed; its slug is absent when there was none. */
-  data: { instance: Instance; changed: string[]; movedFrom?: { slug?: string } };
+  /**
+   * `movedFrom` is present when the owning slug changed; its slug is absent when there was none.
+   * `leftNodeUrl` is the node the instance named until this update gave it another or none (the
+   * per-node index deletes its entry there).
+   */
+  data: { instance: Instance; changed: string[]; movedFrom?: { slug?: string }; leftNodeUrl?: string };
 };
-export type InstanceRemoved = { type: "InstanceRemoved"; data: { id: string; slug?: string } };
+/** Where a removed instance was: its slug's key and the node it named go with it. */
+export type InstanceWhereabouts = { id: string; slug?: string; nodeUrl?: string };
+/** What a removal event says of where the instance was: its id, slug and node. */
+export function whereabouts(i: Instance): InstanceWhereabouts {
+  return { id: i.id, ...(i.slug !== undefined ? { slug: i.slug } : {}), ...(i.nodeUrl !== undefined ? { nodeUrl: i.nodeUrl } : {}) };
+}
+export type InstanceRemoved = { type: "InstanceRemoved"; data: InstanceWhereabouts };
 export type InstanceStatusChanged = {
   type: "InstanceStatusChanged";
   data: { instance: Instance; from: InstanceStatus; to: InstanceStatus; cause: StatusCause; reason: string };
 };
 /** Deregistered because its lease lapsed and the grace period passed. */
-export type InstanceExpired = { type: "InstanceExpired"; data: { id: string; slug?: string; reason: string } };
+export type InstanceExpired = { type: "InstanceExpired"; data: InstanceWhereabouts & { reason: string } };
 export type InstanceEvent = InstanceRegistered | InstanceUpdated | InstanceRemoved | InstanceStatusChanged | InstanceExpired;
 
 export type NodeJoined = { type: "NodeJoined"; data: { node: Node; reason: string } };

@@ -7,7 +7,7 @@ import type { Instance, RegisterInstanceRequest } from "../contract/schemas.ts";
 import { conflict, instanceNotFound } from "../contract/errors.ts";
 import { ADDRESS_FIELDS, type Address } from "./address.ts";
 import { sameJson, unhandled, type CommandMetadata, type Decider } from "./decider.ts";
-import { EVENT_TYPES, type InstanceEvent } from "./events.ts";
+import { EVENT_TYPES, whereabouts, type InstanceEvent } from "./events.ts";
 import { decideHealth, type InstanceHealthCommand } from "./instanceHealth.ts";
 import { telemetryRule } from "./telemetry.ts";
 
@@ -93,7 +93,8 @@ function register(command: RegisterInstance, state: InstanceState): InstanceEven
   const statusSet = next.status !== state.status ? { statusCause: "registered" as const, statusBeforeNodeOffline: undefined } : {};
   const instance = canonical({ ...next, ...statusSet, lastHeartbeat: now, updatedAt: now });
   const movedFrom = state.slug !== next.slug ? { movedFrom: state.slug !== undefined ? { slug: state.slug } : {} } : {};
-  return [{ type: "InstanceUpdated", data: { instance, changed: changed.sort(), ...movedFrom } }];
+  const leftNode = state.nodeUrl !== undefined && state.nodeUrl !== next.nodeUrl ? { leftNodeUrl: state.nodeUrl } : {};
+  return [{ type: "InstanceUpdated", data: { instance, changed: changed.sort(), ...movedFrom, ...leftNode } }];
 }
 
 export const instanceDecider: Decider<InstanceState, InstanceCommand, InstanceEvent> = {
@@ -106,7 +107,7 @@ export const instanceDecider: Decider<InstanceState, InstanceCommand, InstanceEv
         return register(command, state);
       case "RemoveInstance":
         if (state === null) throw instanceNotFound(command.data.id);
-        return [{ type: "InstanceRemoved", data: { id: state.id, ...(state.slug !== undefined ? { slug: state.slug } : {}) } }];
+        return [{ type: "InstanceRemoved", data: whereabouts(state) }];
       case "ReportStatus":
       case "RecordCheck":
       case "CheckLease":

@@ -8,7 +8,7 @@
 import type { CheckOutcome, Instance, InstanceStatus, StatusCause } from "../contract/schemas.ts";
 import { instanceNotFound } from "../contract/errors.ts";
 import { unhandled, type CommandMetadata } from "./decider.ts";
-import type { InstanceEvent } from "./events.ts";
+import { whereabouts, type InstanceEvent } from "./events.ts";
 
 export type ReportStatus = {
   type: "ReportStatus";
@@ -133,7 +133,7 @@ export function decideHealth(command: InstanceHealthCommand, state: Instance | n
       const verdict = leaseVerdict(state, lastRenewal, Date.parse(now));
       if (verdict === "expired") {
         const reason = `lease of ${state.ttlSeconds}s not renewed since ${lastRenewal}; deregistered after ${graceSecondsOf(state)}s of grace`;
-        return [{ type: "InstanceExpired", data: { id: state.id, ...(state.slug !== undefined ? { slug: state.slug } : {}), reason } }];
+        return [{ type: "InstanceExpired", data: { ...whereabouts(state), reason } }];
       }
       if (verdict === "live" || !lapseChangesStatus(state)) return [];
       return changeStatus(state, "Unhealthy", "lease-expired", `lease of ${state.ttlSeconds}s not renewed since ${lastRenewal}`, now, {

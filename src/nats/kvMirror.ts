@@ -85,6 +85,10 @@ export class KvMirror<T> {
     return this.#entries.get(key);
   }
 
+  entries(): IterableIterator<Entry<T>> {
+    return this.#entries.values();
+  }
+
   *values(): IterableIterator<T> {
     for (const e of this.#entries.values()) yield e.value;
   }

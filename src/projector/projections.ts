@@ -6,24 +6,27 @@
  * version guard of `kvWriter.ts` makes replays harmless. The projector, the heartbeat ingest,
  * lease renewals and rebuild all write through these.
  */
-import { instanceKey } from "../contract/ids.ts";
-import type { BucketEntity, Names } from "../contract/names.ts";
+import { idOfInstanceKey, instanceKey, nodeInstanceKey } from "../contract/ids.ts";
+import type { BucketEntity, BucketName, Names } from "../contract/names.ts";
 import type { Definition, Instance, Node } from "../contract/schemas.ts";
 import type { ReadResult } from "../contract/validate.ts";
-import { readDefinition, readInstance, readNode } from "../contract/readers.ts";
+import { readDefinition, readInstance, readNode, readNodeInstance } from "../contract/readers.ts";
 import { EVENT_TYPES, type RegistryEvent } from "../domain/events.ts";
 import { unhandled } from "../domain/decider.ts";
 import { leaseTelemetry } from "../domain/instance.ts";
 import { nodeTelemetry } from "../domain/node.ts";
 import type { KvBucket, StoredEntry } from "./kvWriter.ts";
 
-export type BucketName = BucketEntity;
+export type { BucketName };
 /** The entity each bucket holds. */
-export type Entities = { definition: Definition; instance: Instance; node: Node };
+export type Entities = { definition: Definition; instance: Instance; node: Node; nodeInstance: Instance };
 export type ProjectedWrite<T> = { key: string; value: T | null };
 
 export type Projection<T> = {
   entity: BucketName;
+  /** Whose events explain an entry, and the id a key is of: where a rebuild looks an entry's version up. */
+  eventEntity: BucketEntity;
+  idOfKey: (key: string) => string;
   canHandle: readonly RegistryEvent["type"][];
   /** What an event does to the bucket; nothing for an event it does not handle. */
   evolve: (event: RegistryEvent) => ProjectedWrite<T>[];
@@ -37,6 +40,8 @@ type EventOf<E extends RegistryEvent["type"]> = Extract<RegistryEvent, { type: E
 
 function projection<T, E extends RegistryEvent["type"]>(p: {
   entity: BucketName;
+  eventEntity?: BucketEntity;
+  idOfKey?: (key: string) => string;
   canHandle: readonly E[];
   evolve: (event: EventOf<E>) => ProjectedWrite<T>[];
   read: (value: unknown, key: string) => ReadResult<T>;
@@ -46,6 +51,8 @@ function projection<T, E extends RegistryEvent["type"]>(p: {
   const handles = (event: RegistryEvent): event is EventOf<E> => handled.includes(event.type);
   return {
     entity: p.entity,
+    eventEntity: p.eventEntity ?? (p.entity as BucketEntity),
+    idOfKey: p.idOfKey ?? ((key) => key),
     canHandle: p.canHandle,
     evolve: (event) => (handles(event) ? p.evolve(event) : []),
     read: p.read,
@@ -66,6 +73,7 @@ const definitions = projection({
 const instances = projection({
   entity: "instance",
   canHandle: EVENT_TYPES.instance,
+  idOfKey: idOfInstanceKey,
   read: readInstance,
   merge: leaseTelemetry.keepNewer,
   evolve(event) {
@@ -87,6 +95,37 @@ const instances = projection({
   },
 });
 
+/**
+ * The per-node index: each instance that names a node (`nodeUrl`), under that node's key, so a
+ * node agent follows its own node's instances (`<node key>.>`) and no other. Events say which
+ * node an instance left (`leftNodeUrl`) and which node a removed one named.
+ */
+const nodeInstances = projection({
+  entity: "nodeInstance",
+  eventEntity: "instance",
+  canHandle: EVENT_TYPES.instance,
+  idOfKey: idOfInstanceKey, // `<node key>.<id>`: the id follows the first dot, as in `<slug>.<id>`
+  read: readNodeInstance,
+  merge: leaseTelemetry.keepNewer,
+  evolve(event) {
+    const on = (i: Instance) => (i.nodeUrl === undefined ? [] : [{ key: nodeInstanceKey(i.nodeUrl, i.id), value: i }]);
+    switch (event.type) {
+      case "InstanceRegistered":
+      case "InstanceStatusChanged":
+        return on(event.data.instance);
+      case "InstanceUpdated": {
+        const { instance, leftNodeUrl } = event.data;
+        return [...(leftNodeUrl !== undefined ? [{ key: nodeInstanceKey(leftNodeUrl, instance.id), value: null }] : []), ...on(instance)];
+      }
+      case "InstanceRemoved":
+      case "InstanceExpired":
+        return event.data.nodeUrl === undefined ? [] : [{ key: nodeInstanceKey(event.data.nodeUrl, event.data.id), value: null }];
+      default:
+        return unhandled(event);
+    }
+  },
+});
+
 // Every node event but its removal carries the node whole.
 const nodes = projection({
   entity: "node",
@@ -100,6 +139,7 @@ export const PROJECTIONS: { [B in BucketName]: Projection<Entities[B]> } = {
   definition: definitions,
   instance: instances,
   node: nodes,
+  nodeInstance: nodeInstances,
 };
 
 /** The bucket a projection fills, under this deployment's names, for the KV writer. */

@@ -16,7 +16,7 @@ import { eventOf } from "../eventstore/readEvents.ts";
 import type { Unreadable } from "../unreadable.ts";
 
 export const PROJECTOR_DURABLE = "projector";
-const GUESS_ABSENT: KnownEntries = { definition: () => null, instance: () => null, node: () => null };
+const GUESS_ABSENT: KnownEntries = { definition: () => null, instance: () => null, node: () => null, nodeInstance: () => null };
 
 /**
  * The durable consumer shared by every registry process, starting at `startSeq` (a new one
@@ -76,6 +76,8 @@ export function projector(deps: {
    */
   async function write(event: RegistryEvent, seq: number, known: KnownEntries | undefined): Promise<void> {
     await writeTo(PROJECTIONS.definition, event, seq, known?.definition);
+    // The per-node index before the instance: an instance entry that shows an event's version says the index has it too.
+    await writeTo(PROJECTIONS.nodeInstance, event, seq, known?.nodeInstance);
     await writeTo(PROJECTIONS.instance, event, seq, known?.instance);
     await writeTo(PROJECTIONS.node, event, seq, known?.node);
   }

@@ -17,7 +17,6 @@
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import { BUCKET_ENTITIES, type Names } from "../contract/names.ts";
-import { idOfInstanceKey } from "../contract/ids.ts";
 import { KvMirror } from "../nats/kvMirror.ts";
 import { StorageRefused, historyDropping } from "../nats/provision.ts";
 import { leaseTelemetry } from "../domain/instance.ts";
@@ -77,7 +76,7 @@ export async function rebuildProjections(deps: RebuildDeps): Promise<RebuildResu
   await refuseUntrustedStream(jsm, names);
   const startedAt = (deps.now?.() ?? new Date()).toISOString();
   const upTo = (await jsm.streams.info(names.eventsStream)).state.last_seq;
-  const explained = Object.fromEntries(BUCKET_ENTITIES.map((b) => [b, new Set<string>()])) as Record<BucketName, Set<string>>;
+  const explained = Object.fromEntries(Object.keys(PROJECTIONS).map((b) => [b, new Set<string>()])) as Record<BucketName, Set<string>>;
   let entities = 0;
   let written = 0;
 
@@ -90,11 +89,12 @@ export async function rebuildProjections(deps: RebuildDeps): Promise<RebuildResu
     definition: (definition) => Promise.resolve(definition),
     instance: (instance) => Promise.resolve(instance.ttlSeconds === undefined ? instance : (leaseTelemetry.fold(instance, { lastHeartbeat: startedAt }) ?? instance)),
     node: (node) => Promise.resolve(node),
+    nodeInstance: (instance) => Promise.resolve(instance.ttlSeconds === undefined ? instance : (leaseTelemetry.fold(instance, { lastHeartbeat: startedAt }) ?? instance)),
   };
 
   // The buckets as they are, read in one pass: most entries are then checked without a read each.
   const mirrorOf = <T>(p: Projection<T>) => new KvMirror<T>(js, jsm, names.buckets[p.entity], deps.log, { read: p.read });
-  const current = { definition: mirrorOf(PROJECTIONS.definition), instance: mirrorOf(PROJECTIONS.instance), node: mirrorOf(PROJECTIONS.node) };
+  const current = { definition: mirrorOf(PROJECTIONS.definition), instance: mirrorOf(PROJECTIONS.instance), node: mirrorOf(PROJECTIONS.node), nodeInstance: mirrorOf(PROJECTIONS.nodeInstance) };
   await Promise.all(Object.values(current).map((m) => m.start()));
   /** The entry as read at the start; undefined (read it) when it was unreadable. */
   const known = <T>(mirror: KvMirror<T>, key: string): StoredEntry<T> | null | undefined => mirror.entry(key) ?? (mirror.unreadableKeys().has(key) ? undefined : null);
@@ -108,12 +108,15 @@ export async function rebuildProjections(deps: RebuildDeps): Promise<RebuildResu
     const version = current[bucket].entry(key)?.version ?? 0;
     if (version <= upTo) return upTo;
     const event = await jsm.direct.getMessage(names.eventsStream, { seq: version }).catch(() => null);
-    const id = bucket === "instance" ? idOfInstanceKey(key) : key;
-    return event?.subject === names.eventSubject(bucket, id) ? upTo : Number.POSITIVE_INFINITY;
+    return event?.subject === eventSubjectOfKey(bucket, key) ? upTo : Number.POSITIVE_INFINITY;
   }
+
+  /** The subject of the entity whose events explain an entry. */
+  const eventSubjectOfKey = (bucket: BucketName, key: string) => names.eventSubject(PROJECTIONS[bucket].eventEntity, PROJECTIONS[bucket].idOfKey(key));
 
   async function replay(event: RegistryEvent, seq: number): Promise<void> {
     await replayInto(PROJECTIONS.definition, current.definition, lostTelemetry.definition, event, seq);
+    await replayInto(PROJECTIONS.nodeInstance, current.nodeInstance, lostTelemetry.nodeInstance, event, seq);
     await replayInto(PROJECTIONS.instance, current.instance, lostTelemetry.instance, event, seq);
     await replayInto(PROJECTIONS.node, current.node, lostTelemetry.node, event, seq);
   }
@@ -149,8 +152,7 @@ export async function rebuildProjections(deps: RebuildDeps): Promise<RebuildResu
     const version = current[bucket].entry(key)?.version ?? 0;
     if (version === 0) return false; // unreadable, or never versioned: it protects nothing
     const event = await jsm.direct.getMessage(names.eventsStream, { seq: version }).catch(() => null);
-    const id = bucket === "instance" ? idOfInstanceKey(key) : key;
-    return event?.subject !== names.eventSubject(bucket, id);
+    return event?.subject !== eventSubjectOfKey(bucket, key);
   }
 
   let removed = 0;
@@ -176,6 +178,7 @@ export async function rebuildProjections(deps: RebuildDeps): Promise<RebuildResu
     await removeUnexplained(PROJECTIONS.definition, current.definition);
     await removeUnexplained(PROJECTIONS.instance, current.instance);
     await removeUnexplained(PROJECTIONS.node, current.node);
+    await removeUnexplained(PROJECTIONS.nodeInstance, current.nodeInstance);
   } finally {
     for (const m of Object.values(current)) m.stop();
   }

@@ -101,3 +101,12 @@ export async function startNatsServer(extraArgs: string[] = [], opts: { ownStore
     },
   };
 }
+
+/** A client connection as nats-server's monitoring shows it (`/connz`): messages sent to it, and its subscriptions. */
+export type MonitoredConnection = { cid: number; name?: string; out_msgs: number; subscriptions_list?: string[] };
+
+/** The connections named `name` (every account's), from nats-server's monitoring. */
+export async function connectionsNamed(server: NatsServer, name: string): Promise<MonitoredConnection[]> {
+  const connz = (await (await fetch(`${server.monitorUrl}/connz?subs=1&limit=4096`)).json()) as { connections: MonitoredConnection[] };
+  return connz.connections.filter((c) => c.name === name);
+}
