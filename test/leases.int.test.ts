@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { RegistryClient } from "../src/client/index.ts";
 import { namesFor } from "../src/contract/names.ts";
 import { clientFor, historyOf, spawnRegistry, startRegistryOn, startTestRegistry, type Client } from "./harness/registry.ts";
-import { startNatsServer } from "./harness/natsServer.ts";
+import { connectionsNamed, startNatsServer } from "./harness/natsServer.ts";
 import { until } from "./harness/until.ts";
 
 const names = namesFor("registry");
@@ -89,6 +89,52 @@ describe("leases renewed by publish", () => {
         await x.registry.stop();
         await x.nc.close();
       }
+      await server.stop();
+    }
+  });
+
+  test("leases - two registry processes each hear only their own share of the slugs; when one is killed the other takes it on and nothing lapses", async () => {
+    const server = await startNatsServer();
+    const env = (node: string) => ({ OB_NODE_ID: node, OB_SELF_URL: `http://127.0.0.1:${node === "share-a" ? 11601 : 11602}`, REGISTRY_DATA_DIR: server.dir, REGISTRY_HEALTH_TICK_MS: "100", REGISTRY_EXPIRY_PROTECTION_SHARE: "0" });
+    const procs = [await spawnRegistry(server.url, env("share-a")), await spawnRegistry(server.url, env("share-b"))];
+    const c = await clientFor(server.url);
+    const slugs = Array.from({ length: 16 }, (_, n) => `share-${n}`);
+    /** The slugs each registry connection hears renewals of, from nats-server's view of its subscriptions. */
+    const heardBy = async () =>
+      (await connectionsNamed(server, "registry"))
+        .map((conn) => (conn.subscriptions_list ?? []).filter((s) => s.startsWith("registry.lease.")).map((s) => s.split(".")[2]!).sort())
+        .filter((heard) => heard.length > 0);
+    try {
+      const ids: string[] = [];
+      for (const [n, slug] of slugs.entries()) ids.push((await c.call("instance.register", { url: `http://127.0.0.1:${7860 + n}`, slug, ttlSeconds: 2, graceSeconds: 60 })).body.instance.id);
+      const renewals = publishing(c, () => ids.map((id, n) => names.leaseSubject(`${slugs[n]}.${id}`)));
+      try {
+        for (const id of ids) await until(statusIs(c, id, "Healthy"), `${id} renewed`);
+        const shares = await until(async () => {
+          const heard = await heardBy();
+          return heard.length === 2 && heard.flat().length === slugs.length ? heard : undefined;
+        }, "each process to hear its own share, and every slug to be heard once", 10_000);
+        assert.deepEqual(shares.flat().sort(), [...slugs].sort(), "every slug heard, by one process only");
+        assert.ok(shares.every((share) => share.length < slugs.length), `the slugs split: ${shares.map((s) => s.length).join(" and ")}`);
+
+        procs[0]!.child.kill("SIGKILL");
+        await procs[0]!.stop();
+        await until(async () => {
+          const heard = await heardBy();
+          return heard.length === 1 && heard[0]!.length === slugs.length;
+        }, "the survivor to take the killed process's share on", 10_000);
+        const from = Date.now();
+        await until(() => Date.now() > from + 3000, "more than a ttl of renewals after the takeover");
+        for (const id of ids) {
+          assert.equal((await instance(c, id)).status, "Healthy", id);
+          assert.deepEqual(await statusChanges(c, id), ["InstanceStatusChanged:lease-renewed"], `${id} never lapsed`);
+        }
+      } finally {
+        renewals.stop();
+      }
+    } finally {
+      await c.nc.close();
+      for (const p of procs) await p.stop();
       await server.stop();
     }
   });

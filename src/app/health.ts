@@ -1,8 +1,9 @@
 /**
- * Instance health in a registry process. Leases and instances following their node are each
- * handled by one live registry process (rendezvous hashing on the instance id over the
- * members that answer `$SRV.PING`); active checks by the node agent of the node an instance
- * names, or else by one registry process.
+ * Instance health in a registry process. The leases of a slug are kept by one live registry
+ * process (rendezvous hashing on the slug over the members that answer `$SRV.PING`), which
+ * alone hears their renewals; instances following their node are each handled by one process
+ * (the same hashing on the instance id); active checks by the node agent of the node an
+ * instance names, or else by one registry process.
  */
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
@@ -16,6 +17,7 @@ import type { backgroundCommands } from "../commands/backgroundCommands.ts";
 import { healthChecker } from "../health/checker.ts";
 import { leases as startLeases } from "../health/leases.ts";
 import { listenForRenewals } from "../health/renewals.ts";
+import { leaseCensus } from "../health/leaseCensus.ts";
 import type { Membership } from "../health/membership.ts";
 import { nodeInstances } from "../health/nodeInstances.ts";
 import type { KvMirror } from "../nats/kvMirror.ts";
@@ -42,12 +44,15 @@ export function startHealth(deps: {
 }) {
   const { nc, names, telemetry, instances, nodes, members, commands, background, agent, config, log } = deps;
   const owns = (id: string) => members.owns(id);
+  const census = leaseCensus({ nc, subject: names.leaseCensus, selfId: deps.serviceId, members: () => members.members(), staleAfterMs: 3 * Math.max(config.healthTickMs, 1000), log });
   const leaseKeeper = startLeases({
     instances,
     commands: background,
     touch: telemetry.renewal,
     publishRenewal: (i) => nc.publish(names.leaseSubject(instanceKey(i.slug, i.id))),
-    owns,
+    keepsSlug: (slug) => members.owns(`lease ${slug}`),
+    hear: (slugs) => renewals.hear(slugs),
+    census,
     protection: { share: config.expiryProtectionShare, windowMs: config.expiryProtectionWindowMs },
     tickMs: config.healthTickMs,
     log,
@@ -69,7 +74,7 @@ export function startHealth(deps: {
     leases: leaseKeeper,
     renewals,
     stop() {
-      for (const s of [renewals, leaseKeeper, followers, replicaChecks, agentChecks]) s.stop();
+      for (const s of [renewals, census, leaseKeeper, followers, replicaChecks, agentChecks]) s.stop();
     },
   };
 }

@@ -95,6 +95,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     },
     heartbeats: () => ingest.counts(),
     renewals: () => health.renewals.counts(),
+    leaseSlugsHeard: () => health.renewals.slugsHeard(),
     unreadable: () => unreadable.counts(),
     protection: () => health.leases.lastProtection(),
     watchers: () => watchers.counts(),

@@ -43,6 +43,10 @@ export type Names = {
   leaseSubjects: string;
   /** Where an instance's lease is renewed by a publish: its slug and id, so subject permissions say who may renew what. */
   leaseSubject(instanceKey: string): string;
+  /** One slug's lease subjects (`_` for instances without one): what the process keeping its leases hears. */
+  leaseSubjectsOf(slugToken: string): string;
+  /** Where registry processes exchange their share of the lease census. */
+  leaseCensus: string;
   /** The instance key (`<slug>.<id>`) a lease subject names; undefined for another subject. */
   leaseSubjectKey(subject: string): string | undefined;
   /** Where one process asks every registry process to read its policy again; nobody outside the registry's account can publish here. */
@@ -89,6 +93,8 @@ export function namesFor(prefix: string): Names {
     heartbeatSubject: (nodeId) => `${prefix}.heartbeat.${nodeId}`,
     leaseSubjects: `${leasePrefix}*.*`,
     leaseSubject: (key) => `${leasePrefix}${key}`,
+    leaseSubjectsOf: (slugToken) => `${leasePrefix}${slugToken}.*`,
+    leaseCensus: `${prefix}.internal.lease.census`,
     leaseSubjectKey: (subject) => (subject.startsWith(leasePrefix) ? subject.slice(leasePrefix.length) : undefined),
     policyReloads: `${prefix}.internal.policy.reload`,
   };

@@ -1,27 +1,30 @@
 /**
- * Leases, for instances that register themselves with `ttlSeconds`. A renewal is telemetry,
- * folded in memory where it arrives: a publish on the instance's lease subject (or the request
- * form, which publishes one) moves the instance's last renewal in every registry process's
- * memory, and nothing is stored unless it brings the instance back (an event) or the stored
- * `lastHeartbeat` is older than LEASE_RECORD_EVERY_MS (a coarse record, by the instance's
- * owner). The lease monitor, in every registry process, turns instances whose lease lapsed
- * Unhealthy and deregisters them after their grace period, unless the expiry protection is
- * engaged because too many lapsed at once.
+ * Leases, for instances that register themselves with `ttlSeconds`. The leases of a slug are
+ * kept by one live registry process (rendezvous over the members): it hears that slug's
+ * renewals (`hear`: it subscribes to them, no other process does), folds them in memory, and
+ * decides the slug's lapses. Nothing is stored for a renewal unless it brings the instance back
+ * (an event) or the stored `lastHeartbeat` is older than LEASE_RECORD_EVERY_MS (a coarse
+ * record). Lapsed leases turn Unhealthy, and are deregistered after their grace period, unless
+ * the expiry protection is engaged because too many lapsed at once, fleet-wide: the processes
+ * add their shares up (`census`).
  *
- * Memory is lost on a restart and renewals are lost while NATS is away, so a lease is never
- * judged on less than a whole ttl of listening: since this process started or last reconnected,
- * every lease counts as renewed at least then (`listeningSince`), and while it is disconnected none lapses.
+ * Memory is lost on a restart, renewals are lost while NATS is away, and a slug taken over
+ * was heard by another process until now, so a lease is never judged on less than a whole ttl
+ * of hearing it: every lease counts as renewed at least when this process started or last
+ * reconnected (`listeningSince`) and when it began hearing the slug (`hearingSince`), and while
+ * it is disconnected none lapses.
  */
 import type { Logger } from "pino";
 import type { Caller, ExpiryProtection, RequestContext } from "../contract/api.ts";
 import type { InstanceHealthCommands } from "./ports.ts";
 import { instanceNotFound, RegistryError } from "../contract/errors.ts";
-import { instanceKey } from "../contract/ids.ts";
+import { instanceKey, NO_SLUG_TOKEN } from "../contract/ids.ts";
 import type { Instance } from "../contract/schemas.ts";
 import type { InstanceReadModel } from "../contract/readModels.ts";
 import { lapseChangesStatus, leaseLapsesAt, leaseVerdict, renewalRecovers } from "../domain/instanceHealth.ts";
 import { checksWhenDue, everyTick } from "../ticker.ts";
 import { eachAtMost, writeQueue } from "../writeQueue.ts";
+import type { LeaseShare } from "./leaseCensus.ts";
 
 /** How stale an instance's stored `lastHeartbeat` may get while it renews (docs/API.md, Leases). */
 export const LEASE_RECORD_EVERY_MS = 10 * 60_000;
@@ -42,6 +45,7 @@ export type Leases = {
    * would be written once NATS is back).
    */
   listening: (hears: boolean) => void;
+  /** The expiry protection, and the fleet's leases (every process's share added up). */
   healthStatus: () => Promise<{ protection: ExpiryProtection; leases: { total: number; lapsed: number } }>;
   /** The expiry protection as last seen, for $SRV.STATS. */
   lastProtection: () => ExpiryProtection | undefined;
@@ -56,13 +60,19 @@ function storedRenewalMs(i: Instance): number {
   return ms;
 }
 
-/** The leases, those lapsed, and those lapsed within the window; `each` sees every lease on the way (one pass a tick). */
-function census(instances: Iterable<Instance>, lastRenewal: (i: Instance) => number, nowMs: number, windowMs: number, each?: (i: Instance, lapsesAt: number) => void) {
+/** The slug token of an instance's lease subject. */
+const slugOf = (i: Instance) => i.slug ?? NO_SLUG_TOKEN;
+
+/**
+ * The leases this process keeps (`mine`), those lapsed, and those lapsed within the window;
+ * `each` sees each of them on the way (one pass a tick).
+ */
+function census(instances: Iterable<Instance>, mine: (i: Instance) => boolean, lastRenewal: (i: Instance) => number, nowMs: number, windowMs: number, each?: (i: Instance, lapsesAt: number) => void) {
   let leases = 0;
   const lapsed: Instance[] = [];
   let lapsedInWindow = 0;
   for (const i of instances) {
-    if (i.ttlSeconds === undefined) continue;
+    if (i.ttlSeconds === undefined || !mine(i)) continue;
     leases++;
     const lapsesAt = leaseLapsesAt(i, lastRenewal(i));
     each?.(i, lapsesAt);
@@ -78,10 +88,14 @@ export function leases(deps: {
   commands: InstanceHealthCommands;
   /** Moves an instance's lastHeartbeat in its KV entry (no event): the coarse record. */
   touch(instance: Instance, at: string): Promise<unknown>;
-  /** Publishes a renewal on the instance's lease subject, for every registry process to fold. */
+  /** Publishes a renewal on the instance's lease subject, for the process that keeps it to fold. */
   publishRenewal(instance: Instance): void;
-  /** Whether this registry process handles this instance's lease (one process per instance). */
-  owns(id: string): boolean;
+  /** Whether this registry process keeps the leases of this slug (one live process per slug). */
+  keepsSlug(slugToken: string): boolean;
+  /** The slugs whose renewals this process is to hear, every tick: it hears those and no others. */
+  hear(slugs: ReadonlySet<string>): void;
+  /** The other processes' shares of the lease census. */
+  census: { share(own: LeaseShare): void; fleet(own: LeaseShare): LeaseShare };
   protection: ProtectionSettings;
   tickMs: number;
   log: Logger;
@@ -94,13 +108,16 @@ export function leases(deps: {
   /** When this process last heard each instance renew (ms). */
   const heard = new Map<string, number>();
   let listeningSince = now().getTime();
+  /** When this process began hearing each slug it keeps (ms): a slug taken over was another's until then. */
+  const hearingSince = new Map<string, number>();
   /** Recoveries this process is writing or has queued: a burst of renewals writes one. */
   const recovering = new Set<string>();
   /** A fleet registered at once recovers in turn (its first renewals), not all at once. */
   const recoveries = writeQueue({ maxInFlight: 64, maxQueued: 1_000_000, log, what: "lease recovery" });
 
   /** The renewal a lease is judged by (epoch ms): the latest of the stored one, the one heard, and when this process began listening. */
-  const lastRenewalMs = (i: Instance): number => Math.max(storedRenewalMs(i), heard.get(i.id) ?? 0, listeningSince);
+  const lastRenewalMs = (i: Instance): number => Math.max(storedRenewalMs(i), heard.get(i.id) ?? 0, listeningSince, hearingSince.get(slugOf(i)) ?? 0);
+  const keeps = (i: Instance) => deps.keepsSlug(slugOf(i));
   const lastRenewal = (i: Instance): string => new Date(lastRenewalMs(i)).toISOString();
 
   async function recover(id: string, caller: Caller | undefined): Promise<Instance | null> {
@@ -115,18 +132,37 @@ export function leases(deps: {
   /** Whether the owner is to store the last renewal heard: the stored lastHeartbeat is LEASE_RECORD_EVERY_MS older. */
   function recordDue(i: Instance): boolean {
     const at = heard.get(i.id);
-    return at !== undefined && at - storedRenewalMs(i) >= LEASE_RECORD_EVERY_MS && deps.owns(i.id);
+    return at !== undefined && at - storedRenewalMs(i) >= LEASE_RECORD_EVERY_MS;
   }
 
   async function tick(): Promise<void> {
     const nowMs = now().getTime();
     const due: Instance[] = [];
     const lapsingBeforeNextTick: { id: string; at: number }[] = [];
-    const { leases: total, lapsed, lapsedInWindow } = census(instances.leased(), lastRenewalMs, nowMs, deps.protection.windowMs, (i, at) => {
+    const hearing = new Set<string>();
+    // A slug first kept now is heard from now: its leases count as renewed then, before they are judged below.
+    const mine = (i: Instance) => {
+      if (!keeps(i)) return false;
+      const slug = slugOf(i);
+      if (!hearing.has(slug)) {
+        hearing.add(slug);
+        if (!hearingSince.has(slug)) hearingSince.set(slug, nowMs);
+      }
+      return true;
+    };
+    const { leases: total, lapsed, lapsedInWindow } = census(instances.leased(), mine, lastRenewalMs, nowMs, deps.protection.windowMs, (i, at) => {
       if (recordDue(i)) due.push(i);
       if (at > nowMs && at <= nowMs + deps.tickMs) lapsingBeforeNextTick.push({ id: i.id, at });
     });
-    if (heard.size > total) for (const id of heard.keys()) if (!instances.get(id)) heard.delete(id); // removed since
+    for (const slug of hearingSince.keys()) if (!hearing.has(slug)) hearingSince.delete(slug); // handed on, or no lease left
+    deps.hear(hearing);
+    if (heard.size > total) {
+      // Removed since, or renewed here by request while another process keeps the slug.
+      for (const id of heard.keys()) {
+        const i = instances.get(id);
+        if (!i || !hearing.has(slugOf(i))) heard.delete(id);
+      }
+    }
     // A bounded share a tick: after a restart every lease is due at once, and lapses must not wait behind the records.
     await eachAtMost(due.slice(0, RECORDS_PER_TICK), 16, (i) =>
       deps.touch(i, new Date(heard.get(i.id)!).toISOString()).then(
@@ -134,15 +170,17 @@ export function leases(deps: {
         (err) => log.warn({ err, instance: i.id }, "lease renewal not recorded; trying again next tick"),
       ),
     );
+    const own = { leases: total, lapsedInWindow, lapsedNow: lapsed.length };
+    deps.census.share(own);
     if (deps.protection.share > 0) {
-      const evaluated = await commands.evaluateProtection({ leases: total, lapsedInWindow, lapsedNow: lapsed.length }, deps.protection.share, deps.protection.windowMs);
+      const evaluated = await commands.evaluateProtection(deps.census.fleet(own), deps.protection.share, deps.protection.windowMs);
       if (evaluated.written) log.warn({ protection: evaluated.protection }, evaluated.protection.engaged ? "expiry protection engaged" : "expiry protection released");
       protection = evaluated.protection;
       if (protection.engaged) return;
     }
-    for (const { id, at } of lapsingBeforeNextTick) if (deps.owns(id)) whenDue.at(at, id, () => lapseIfDue(id));
+    for (const { id, at } of lapsingBeforeNextTick) whenDue.at(at, id, () => lapseIfDue(id));
     // Already Unhealthy, or its node offline, and not past its grace: waiting it out.
-    const decided = lapsed.filter((i) => deps.owns(i.id) && (lapseChangesStatus(i) || leaseVerdict(i, lastRenewal(i), nowMs) === "expired"));
+    const decided = lapsed.filter((i) => lapseChangesStatus(i) || leaseVerdict(i, lastRenewal(i), nowMs) === "expired");
     await eachAtMost(decided, DECISIONS_AT_ONCE, async (i) => {
       const graceOver = leaseVerdict(i, lastRenewal(i), nowMs) === "expired";
       const { written } = await commands.checkLease(i.id, lastRenewal(i));
@@ -153,7 +191,7 @@ export function leases(deps: {
   /** A lease that lapses between two ticks is turned Unhealthy when it does, unless renewed meanwhile. */
   async function lapseIfDue(id: string): Promise<void> {
     const i = instances.get(id);
-    if (!i || protection?.engaged || !lapseChangesStatus(i) || !Number.isFinite(lastRenewalMs(i)) || leaseVerdict(i, lastRenewal(i), now().getTime()) === "live") return; // not while disconnected
+    if (!i || protection?.engaged || !keeps(i) || !lapseChangesStatus(i) || !Number.isFinite(lastRenewalMs(i)) || leaseVerdict(i, lastRenewal(i), now().getTime()) === "live") return; // not while disconnected
     const { written } = await commands.checkLease(id, lastRenewal(i));
     if (written) log.info({ instance: id, slug: i.slug, expired: false }, "lease lapsed: Unhealthy");
   }
@@ -189,7 +227,7 @@ export function leases(deps: {
       // The subject's slug must be the instance's own: it is what subject permissions grant.
       if (!instance || instance.ttlSeconds === undefined || instanceKey(instance.slug, instance.id) !== key) return false;
       heard.set(id, Math.max(heard.get(id) ?? 0, now().getTime()));
-      if (renewalRecovers(instance) && !recovering.has(id) && deps.owns(id)) {
+      if (renewalRecovers(instance) && !recovering.has(id) && keeps(instance)) {
         recovering.add(id);
         recoveries.push(() => recover(id, caller?.()).then(() => undefined), () => recovering.delete(id));
       }
@@ -202,8 +240,9 @@ export function leases(deps: {
 
     async healthStatus() {
       const current = await commands.protectionState();
-      const { leases: total, lapsed } = census(instances.leased(), lastRenewalMs, now().getTime(), deps.protection.windowMs);
-      return { protection: deps.protection.share > 0 ? current : { ...current, enabled: false }, leases: { total, lapsed: lapsed.length } };
+      const { leases: total, lapsed, lapsedInWindow } = census(instances.leased(), keeps, lastRenewalMs, now().getTime(), deps.protection.windowMs);
+      const fleet = deps.census.fleet({ leases: total, lapsedInWindow, lapsedNow: lapsed.length });
+      return { protection: deps.protection.share > 0 ? current : { ...current, enabled: false }, leases: { total: fleet.leases, lapsed: fleet.lapsedNow } };
     },
 
     lastProtection: () => protection,
