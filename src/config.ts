@@ -56,8 +56,12 @@ export type Config = {
   eventsReserveBytes?: number;
   /** REGISTRY_EVENTS_HISTORY_PER_ENTITY: events kept per entity; older ones go, the latest always stays. */
   eventsHistoryPerEntity: number;
-  /** REGISTRY_HEARTBEAT_SUBJECTS: heartbeat subjects (nodes) the heartbeats stream keeps; past it the oldest go. */
+  /** REGISTRY_HEARTBEAT_SUBJECTS: the most nodes that join; a new node past it is not joined (its heartbeats are dropped). */
   heartbeatSubjects: number;
+  /** REGISTRY_NODE_RECORD_MS: how stale a steady node's stored lastHeartbeat may get (its coarse record's period). */
+  nodeRecordEveryMs: number;
+  /** REGISTRY_LEASE_RECORD_MS: how stale a renewing instance's stored lastHeartbeat may get (its coarse record's period). */
+  leaseRecordEveryMs: number;
   /** REGISTRY_STORAGE_CHECK_MS: how often the configuration of the registry's streams and buckets is checked (changes are logged, counted and undone). */
   storageCheckMs: number;
   /** REGISTRY_REPLICAS: copies of every stream and bucket the registry creates (3 on a three-node cluster). */
@@ -112,6 +116,8 @@ export function defaultConfig(): Config {
     eventsMaxBytes: 8 * 1024 ** 3,
     eventsHistoryPerEntity: 10_000,
     heartbeatSubjects: 100_000,
+    nodeRecordEveryMs: 5 * 60_000,
+    leaseRecordEveryMs: 10 * 60_000,
     replicas: 1,
     storageCheckMs: 30_000,
     replyAfter: "projection",
@@ -196,6 +202,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   if (reserve !== undefined) config.eventsReserveBytes = reserve;
   config.eventsHistoryPerEntity = positiveInteger(env, "REGISTRY_EVENTS_HISTORY_PER_ENTITY", problems) ?? config.eventsHistoryPerEntity;
   config.heartbeatSubjects = positiveInteger(env, "REGISTRY_HEARTBEAT_SUBJECTS", problems) ?? config.heartbeatSubjects;
+  config.nodeRecordEveryMs = positiveInteger(env, "REGISTRY_NODE_RECORD_MS", problems) ?? config.nodeRecordEveryMs;
+  config.leaseRecordEveryMs = positiveInteger(env, "REGISTRY_LEASE_RECORD_MS", problems) ?? config.leaseRecordEveryMs;
   config.replicas = positiveInteger(env, "REGISTRY_REPLICAS", problems) ?? config.replicas;
   config.storageCheckMs = positiveInteger(env, "REGISTRY_STORAGE_CHECK_MS", problems) ?? config.storageCheckMs;
   if (config.replicas > 5) problems.push(`REGISTRY_REPLICAS (${config.replicas}) must be 1 to 5, as JetStream allows`);

@@ -49,12 +49,15 @@ test("config - defaults work on one machine; the environment overrides them", ()
   assert.equal(configFromEnv({ REGISTRY_REPLY_AFTER: "append" }).replyAfter, "append");
   assert.deepEqual(configFromEnv({ REGISTRY_HTTP_ADDR: "[::1]:8080" }).httpAddr, { host: "::1", port: 8080 });
   assert.equal(configFromEnv({ REGISTRY_HTTP_ADDR: "off" }).httpAddr, "off");
+  const records = configFromEnv({ REGISTRY_NODE_RECORD_MS: "60000", REGISTRY_LEASE_RECORD_MS: "1800000" });
+  assert.deepEqual([records.nodeRecordEveryMs, records.leaseRecordEveryMs], [60_000, 1_800_000]);
 });
 
 test("config - bad values are refused in one message naming each variable", () => {
   assert.throws(
-    () => configFromEnv({ REGISTRY_PREFIX: "a b", REGISTRY_MAX_REQUEST_BYTES: "lots", NATS_USER: "u", REGISTRY_REPLY_AFTER: "soon", REGISTRY_HTTP_ADDR: "everywhere" }),
+    () => configFromEnv({ REGISTRY_PREFIX: "a b", REGISTRY_MAX_REQUEST_BYTES: "lots", NATS_USER: "u", REGISTRY_REPLY_AFTER: "soon", REGISTRY_HTTP_ADDR: "everywhere", REGISTRY_LEASE_RECORD_MS: "0" }),
     (err: Error) =>
+      /REGISTRY_LEASE_RECORD_MS/.test(err.message) &&
       /REGISTRY_PREFIX/.test(err.message) &&
       /REGISTRY_MAX_REQUEST_BYTES/.test(err.message) &&
       /NATS_USER and NATS_PASSWORD/.test(err.message) &&

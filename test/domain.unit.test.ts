@@ -6,12 +6,13 @@ import { assertMayReportOn, assertMaySetStatusAs, checkReporter } from "../src/d
 import { resolveAddress } from "../src/domain/address.ts";
 import { definitionDecider } from "../src/domain/definition.ts";
 import { instanceDecider, type RegisterInstance } from "../src/domain/instance.ts";
-import { NO_BINDINGS, NODE_RECORD_EVERY_MS, boundUrlConflict, nodeDecider, ownHeartbeatFreshMs, telemetryNeedsRecord, urlHolder } from "../src/domain/node.ts";
+import { NO_BINDINGS, boundUrlConflict, nodeDecider, ownHeartbeatFreshMs, telemetryNeedsRecord, urlHolder } from "../src/domain/node.ts";
 import { placeOn } from "../src/domain/placement.ts";
 import { nodeInstanceKey, nodeUrlKey } from "../src/contract/ids.ts";
 import { PROJECTIONS } from "../src/projector/projections.ts";
 
 const T0 = "2026-01-01T00:00:00.000Z";
+const RECORD_EVERY_MS = 5 * 60_000;
 const T1 = "2026-01-01T00:01:00.000Z";
 const code = (code: number) => (err: unknown) => err instanceof RegistryError && err.code === code;
 
@@ -205,21 +206,21 @@ describe("node telemetry: what is stored, and what stays in memory", () => {
   const stored = { id: "n1", url: "http://127.0.0.1:1", status: "Online", lastHeartbeat: T0, usage: usage(20) } as Node;
   const at = (ms: number) => new Date(Date.parse(T0) + ms).toISOString();
 
-  test("a steady heartbeat stays in memory until NODE_RECORD_EVERY_MS after the stored one", () => {
-    assert.equal(telemetryNeedsRecord(stored, { lastHeartbeat: at(5000), usage: usage(29) }), false);
-    assert.equal(telemetryNeedsRecord(stored, { lastHeartbeat: at(NODE_RECORD_EVERY_MS), usage: usage(20) }), true);
-    assert.equal(telemetryNeedsRecord({ ...stored, lastHeartbeat: undefined }, { lastHeartbeat: at(1), usage: usage(20) }), true, "the first");
+  test("a steady heartbeat stays in memory until the record period after the stored one", () => {
+    assert.equal(telemetryNeedsRecord(stored, { lastHeartbeat: at(5000), usage: usage(29) }, RECORD_EVERY_MS), false);
+    assert.equal(telemetryNeedsRecord(stored, { lastHeartbeat: at(RECORD_EVERY_MS), usage: usage(20) }, RECORD_EVERY_MS), true);
+    assert.equal(telemetryNeedsRecord({ ...stored, lastHeartbeat: undefined }, { lastHeartbeat: at(1), usage: usage(20) }, RECORD_EVERY_MS), true, "the first");
   });
 
   test("usage that moves by 10 points, a resource's new total, or GPUs that change are stored at once", () => {
-    assert.equal(telemetryNeedsRecord(stored, { lastHeartbeat: at(5000), usage: usage(30) }), true);
-    assert.equal(telemetryNeedsRecord(stored, { lastHeartbeat: at(5000), usage: { ...usage(20), disk: { used: 5, total: 20, percent: 50 } } }), true);
+    assert.equal(telemetryNeedsRecord(stored, { lastHeartbeat: at(5000), usage: usage(30) }, RECORD_EVERY_MS), true);
+    assert.equal(telemetryNeedsRecord(stored, { lastHeartbeat: at(5000), usage: { ...usage(20), disk: { used: 5, total: 20, percent: 50 } } }, RECORD_EVERY_MS), true);
     const gpu = { id: "g0", intraNodeId: 0, name: "A100", gpuUtilization: 10, memoryUsage: 100, memoryTotal: 1000 };
     const withGpu = { ...stored, gpus: [gpu] };
-    assert.equal(telemetryNeedsRecord(withGpu, { lastHeartbeat: at(5000), usage: usage(20), gpus: [{ ...gpu, gpuUtilization: 15 }] }), false);
-    assert.equal(telemetryNeedsRecord(withGpu, { lastHeartbeat: at(5000), usage: usage(20), gpus: [{ ...gpu, gpuUtilization: 50 }] }), true);
-    assert.equal(telemetryNeedsRecord(withGpu, { lastHeartbeat: at(5000), usage: usage(20), gpus: [{ ...gpu, memoryUsage: 300 }] }), true);
-    assert.equal(telemetryNeedsRecord(withGpu, { lastHeartbeat: at(5000), usage: usage(20) }), true, "GPUs gone");
+    assert.equal(telemetryNeedsRecord(withGpu, { lastHeartbeat: at(5000), usage: usage(20), gpus: [{ ...gpu, gpuUtilization: 15 }] }, RECORD_EVERY_MS), false);
+    assert.equal(telemetryNeedsRecord(withGpu, { lastHeartbeat: at(5000), usage: usage(20), gpus: [{ ...gpu, gpuUtilization: 50 }] }, RECORD_EVERY_MS), true);
+    assert.equal(telemetryNeedsRecord(withGpu, { lastHeartbeat: at(5000), usage: usage(20), gpus: [{ ...gpu, memoryUsage: 300 }] }, RECORD_EVERY_MS), true);
+    assert.equal(telemetryNeedsRecord(withGpu, { lastHeartbeat: at(5000), usage: usage(20) }, RECORD_EVERY_MS), true, "GPUs gone");
   });
 });
 

@@ -40,6 +40,7 @@ test("heartbeats - a join that waited for its write does not put back an older l
       nc,
       names: namesFor("registry"),
       maxNodes: 100,
+      recordEveryMs: 300_000,
       nodes,
       nodesWithUrl: () => [],
       urlBindings: () => NO_BINDINGS,

@@ -156,6 +156,47 @@ describe("nodes: agent, heartbeats and liveness", () => {
   });
 });
 
+describe("nodes and leases: the coarse record's period is a setting", () => {
+  let r: TestRegistry;
+  before(async () => (r = await startTestRegistry({ ...FAST, healthTickMs: 100, nodeRecordEveryMs: 1000, leaseRecordEveryMs: 1000 })));
+  after(async () => r.stop());
+
+  /** The distinct stored versions of a key seen while `act` runs, sampled every 50 ms: about how many times it was written. */
+  async function writesWhile(bucket: string, key: string, act: () => Promise<void>): Promise<number> {
+    const seen = new Set<number>();
+    const sample = async () => seen.add((await r.jsm.streams.getMessage(`KV_${bucket}`, { last_by_subj: `$KV.${bucket}.${key}` }))!.seq);
+    await sample();
+    let done = false;
+    const sampling = (async () => {
+      while (!done) await Promise.all([sample(), new Promise((ok) => setTimeout(ok, 50))]);
+    })();
+    await act().finally(() => (done = true));
+    await sampling;
+    await sample();
+    return seen.size - 1;
+  }
+
+  test("node and lease - a steady node, and a renewing instance, are recorded every REGISTRY_NODE_RECORD_MS and REGISTRY_LEASE_RECORD_MS, not on each heartbeat or renewal", async () => {
+    publishHeartbeat(r.nc, heartbeat("recorded-1"));
+    await until(async () => (await statusOf(r, "recorded-1")) === "Online", "recorded-1 to join");
+    const { instance } = (await r.call("instance.register", { url: "http://127.0.0.1:7901", slug: "recorded-svc", ttlSeconds: 2, graceSeconds: 60 })).body;
+    const renewal = names.leaseSubject(`recorded-svc.${instance.id}`);
+    const steadily = (beat: () => void) => async () => {
+      const from = Date.now();
+      const timer = setInterval(beat, 100);
+      await until(() => Date.now() > from + 3500, "3.5 s of heartbeats or renewals every 100 ms").finally(() => clearInterval(timer));
+    };
+    const [nodeWrites, leaseWrites] = await Promise.all([
+      writesWhile(names.buckets.node, "recorded-1", steadily(() => publishHeartbeat(r.nc, heartbeat("recorded-1")))),
+      writesWhile(names.buckets.instance, `recorded-svc.${instance.id}`, steadily(() => r.nc.publish(renewal))),
+    ]);
+    // 35 heartbeats and 35 renewals: about one record a second each (the lease's first renewal also writes its recovery).
+    assert.ok(nodeWrites >= 2 && nodeWrites <= 6, `the node's entry was written ${nodeWrites} times`);
+    assert.ok(leaseWrites >= 2 && leaseWrites <= 7, `the instance's entry was written ${leaseWrites} times`);
+    assert.equal(await statusOf(r, "recorded-1"), "Online");
+  });
+});
+
 describe("nodes: a node's URL is its own", () => {
   let r: TestRegistry;
   before(async () => (r = await startTestRegistry({ heartbeatIntervalMs: 1000, offlineAfterMs: 120_000 })));

@@ -54,6 +54,7 @@ export function startHealth(deps: {
     hear: (slugs) => renewals.hear(slugs),
     census,
     protection: { share: config.expiryProtectionShare, windowMs: config.expiryProtectionWindowMs },
+    recordEveryMs: config.leaseRecordEveryMs,
     tickMs: config.healthTickMs,
     log,
     clock: deps.clock,

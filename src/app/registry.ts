@@ -133,6 +133,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     nc,
     names,
     maxNodes: config.heartbeatSubjects,
+    recordEveryMs: config.nodeRecordEveryMs,
     nodes,
     nodesWithUrl: (url) => models.nodeUrls.withUrl(url),
     urlBindings: () => nodeUrlBindings(policy.current()),

@@ -41,8 +41,6 @@ export const nodeTelemetry = telemetryRule<Node, NodeTelemetry>({
   with: ({ lastHeartbeat: _at, usage: _usage, gpus: _gpus, ...node }, telemetry) => ({ ...node, ...telemetry }),
 });
 
-/** How stale a node's stored `lastHeartbeat` may get while it beats (docs/API.md, Nodes). */
-export const NODE_RECORD_EVERY_MS = 5 * 60_000;
 /** Usage that moves by this many percentage points is stored at once; smaller moves wait for the next record. */
 export const USAGE_RECORD_POINTS = 10;
 
@@ -51,13 +49,13 @@ const gpuMemoryPercent = (g: Gpu) => (g.memoryUsage !== undefined && g.memoryTot
 
 /**
  * Whether a heartbeat's telemetry is stored, or only kept in memory: the first, one
- * NODE_RECORD_EVERY_MS after the stored one, and one whose usage (CPU, memory, disk, each GPU's
+ * `recordEveryMs` (REGISTRY_NODE_RECORD_MS) after the stored one, and one whose usage (CPU, memory, disk, each GPU's
  * utilisation and memory) moved by USAGE_RECORD_POINTS or whose GPUs changed. A steady node then
- * costs one write per NODE_RECORD_EVERY_MS, not one per heartbeat.
+ * costs one write per `recordEveryMs`, not one per heartbeat.
  */
-export function telemetryNeedsRecord(stored: Node, t: NodeTelemetry): boolean {
+export function telemetryNeedsRecord(stored: Node, t: NodeTelemetry, recordEveryMs: number): boolean {
   if (stored.lastHeartbeat === undefined || t.lastHeartbeat === undefined) return true;
-  if (Date.parse(t.lastHeartbeat) - Date.parse(stored.lastHeartbeat) >= NODE_RECORD_EVERY_MS) return true;
+  if (Date.parse(t.lastHeartbeat) - Date.parse(stored.lastHeartbeat) >= recordEveryMs) return true;
   const [a, b] = [stored.usage, t.usage];
   if ((a === undefined) !== (b === undefined)) return true;
   if (a && b && (["cpu", "memory", "disk"] as const).some((r) => a[r].total !== b[r].total || moved(a[r].percent, b[r].percent))) return true;

@@ -3,8 +3,8 @@
  * kept by one live registry process (rendezvous over the members): it hears that slug's
  * renewals (`hear`: it subscribes to them, no other process does), folds them in memory, and
  * decides the slug's lapses. Nothing is stored for a renewal unless it brings the instance back
- * (an event) or the stored `lastHeartbeat` is older than LEASE_RECORD_EVERY_MS (a coarse
- * record). Lapsed leases turn Unhealthy, and are deregistered after their grace period, unless
+ * (an event) or the stored `lastHeartbeat` is `recordEveryMs` older (REGISTRY_LEASE_RECORD_MS:
+ * a coarse record). Lapsed leases turn Unhealthy, and are deregistered after their grace period, unless
  * the expiry protection is engaged because too many lapsed at once, fleet-wide: the processes
  * add their shares up (`census`).
  *
@@ -26,8 +26,6 @@ import { checksWhenDue, everyTick } from "../ticker.ts";
 import { eachAtMost, writeQueue } from "../writeQueue.ts";
 import type { LeaseShare } from "./leaseCensus.ts";
 
-/** How stale an instance's stored `lastHeartbeat` may get while it renews (docs/API.md, Leases). */
-export const LEASE_RECORD_EVERY_MS = 10 * 60_000;
 /** Lapses written at once in a tick: many lapsing together (a rack lost) are decided within the tick. */
 const DECISIONS_AT_ONCE = 32;
 /** Coarse records written in a tick at most; the rest wait for the next ticks. */
@@ -97,6 +95,8 @@ export function leases(deps: {
   /** The other processes' shares of the lease census. */
   census: { share(own: LeaseShare): void; fleet(own: LeaseShare): LeaseShare };
   protection: ProtectionSettings;
+  /** REGISTRY_LEASE_RECORD_MS: the period of a renewing instance's coarse record. */
+  recordEveryMs: number;
   tickMs: number;
   log: Logger;
   /** The time decisions are taken at (tests give their own). */
@@ -129,10 +129,10 @@ export function leases(deps: {
     }
   }
 
-  /** Whether the owner is to store the last renewal heard: the stored lastHeartbeat is LEASE_RECORD_EVERY_MS older. */
+  /** Whether the keeper is to store the last renewal heard: the stored lastHeartbeat is `recordEveryMs` older. */
   function recordDue(i: Instance): boolean {
     const at = heard.get(i.id);
-    return at !== undefined && at - storedRenewalMs(i) >= LEASE_RECORD_EVERY_MS;
+    return at !== undefined && at - storedRenewalMs(i) >= deps.recordEveryMs;
   }
 
   async function tick(): Promise<void> {

@@ -5,7 +5,7 @@
  * the node's state (first one, one after Offline, a new url/region/zone) runs the node's
  * ObserveHeartbeat command; its telemetry is kept in memory and stored in the node's entry only
  * when telemetryNeedsRecord says (the first, usage that moved, or a coarse record every
- * NODE_RECORD_EVERY_MS). Every process also notes when it hears its own node, the proof that
+ * `recordEveryMs`). Every process also notes when it hears its own node, the proof that
  * heartbeats reach it (livenessMonitor).
  *
  * Heartbeats are untrusted: fields this version does not know are dropped (a newer agent
@@ -60,6 +60,8 @@ export function heartbeatIngest(deps: {
   names: Names;
   /** REGISTRY_HEARTBEAT_SUBJECTS: the most nodes the registry joins. */
   maxNodes: number;
+  /** REGISTRY_NODE_RECORD_MS: the period of a steady node's coarse record. */
+  recordEveryMs: number;
   nodes: NodesView & { size: number };
   /** The nodes holding a URL (an index: a claim is checked without reading every node). */
   nodesWithUrl: (url: string) => Iterable<Node>;
@@ -173,7 +175,7 @@ export function heartbeatIngest(deps: {
     counts.folded++;
     if (known && !heartbeatChangesState(known.value, taken)) {
       hear(h.id, now.getTime());
-      if (telemetryNeedsRecord(known.value, telemetry)) write(() => record(h.id, telemetry, known));
+      if (telemetryNeedsRecord(known.value, telemetry, deps.recordEveryMs)) write(() => record(h.id, telemetry, known));
       return;
     }
     write(async () => {
