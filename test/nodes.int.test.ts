@@ -156,6 +156,50 @@ describe("nodes: agent, heartbeats and liveness", () => {
   });
 });
 
+describe("nodes: registry processes share the heartbeats", () => {
+  test("node - two registry processes each fold their own share of the heartbeats; when one is killed the other folds them all and no node that beats goes Offline", async () => {
+    const server = await startNatsServer();
+    const keeper = await startRegistryOn(server.url, server.dir, { ...FAST, nodeId: "keeper-a" });
+    const victim = await spawnRegistry(server.url, { OB_NODE_ID: "keeper-b", OB_SELF_URL: "http://127.0.0.1:11702", REGISTRY_DATA_DIR: server.dir, REGISTRY_HEARTBEAT_INTERVAL_MS: "200", REGISTRY_OFFLINE_AFTER_MS: "1000" });
+    const c = await clientFor(server.url);
+    const nodes = Array.from({ length: 20 }, (_, n) => `shared-${n}`);
+    let sent = 0;
+    const beating = setInterval(() => nodes.forEach((id) => (publishHeartbeat(c.nc, heartbeat(id)), sent++)), 200);
+    const folded = async () => Number(/registry_heartbeats_total\{outcome="folded"\} (\d+)/.exec(await (await fetch(`${keeper.registry.httpUrl}/metrics`)).text())?.[1] ?? 0);
+    /** The heartbeats of the test's nodes sent, and those the keeper folded, over two seconds. */
+    const share = async () => {
+      const [sentFrom, foldedFrom, from] = [sent, await folded(), Date.now()];
+      await until(() => Date.now() > from + 2000, "two seconds of heartbeats");
+      return { sent: sent - sentFrom, folded: (await folded()) - foldedFrom };
+    };
+    try {
+      await until(() => keeper.registry.members().length === 2, "the keeper to see the other process");
+      for (const id of nodes) await until(async () => (await c.call("node.get", { id })).body.node?.status === "Online", `${id} to join`);
+      const shared = await share();
+      assert.ok(shared.folded < 0.9 * shared.sent, `the keeper folded ${shared.folded} of ${shared.sent}: its share, not all`);
+
+      victim.child.kill("SIGKILL");
+      await victim.stop();
+      await until(() => keeper.registry.members().length === 1, "the keeper to see the other process gone");
+      const alone = await share();
+      assert.ok(alone.folded >= 0.9 * alone.sent, `the keeper folded ${alone.folded} of ${alone.sent}: all of them`);
+      for (const id of nodes) {
+        const events = await nodeEvents(c, id);
+        assert.deepEqual(events.map((e) => e.type), ["NodeJoined"], `${id} kept beating, so it never went Offline`);
+      }
+      clearInterval(beating);
+      for (const id of nodes) await until(async () => (await c.call("node.get", { id })).body.node?.status === "Offline", `${id}, silent, to be turned Offline by the keeper`);
+    } finally {
+      clearInterval(beating);
+      await c.nc.close();
+      await victim.stop();
+      await keeper.registry.stop();
+      await keeper.nc.close();
+      await server.stop();
+    }
+  });
+});
+
 describe("nodes and leases: the coarse record's period is a setting", () => {
   let r: TestRegistry;
   before(async () => (r = await startTestRegistry({ ...FAST, healthTickMs: 100, nodeRecordEveryMs: 1000, leaseRecordEveryMs: 1000 })));

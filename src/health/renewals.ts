@@ -32,6 +32,7 @@ export function listenForRenewals(deps: {
   const { nc, names, leases, log } = deps;
   const counts: RenewalCounts = { heard: 0, unknown: 0 };
   const subs = new Map<string, Subscription>();
+  let stopped = false;
   const callback = (err: Error | null, m: Msg) => {
     if (err) return log.warn({ err }, "lease renewals subscription failed");
     const key = names.leaseSubjectKey(m.subject);
@@ -53,6 +54,7 @@ export function listenForRenewals(deps: {
   })();
   return {
     hear(slugs) {
+      if (stopped) return; // a lease tick still running as the process stops
       for (const [slug, sub] of subs) {
         if (slugs.has(slug)) continue;
         sub.unsubscribe();
@@ -63,6 +65,7 @@ export function listenForRenewals(deps: {
     slugsHeard: () => subs.size,
     counts: () => ({ ...counts }),
     stop() {
+      stopped = true;
       for (const sub of subs.values()) sub.unsubscribe();
       subs.clear();
     },
