@@ -160,6 +160,11 @@ describe("registry CLI", () => {
     assert.equal(await r.eventCount(), before);
   });
 
+  test("cli - i register --help says what a lease's grace is, as the API does: the time from a lapse to the deregistration", async () => {
+    const help = (await runCli(["i", "register", "--help"], { NATS_URL: "nats://127.0.0.1:1" })).stdout.replace(/\s+/g, " ");
+    assert.match(help, /--grace <seconds> after its lease lapses, deregistered this much later \(default twice --ttl\)/);
+  });
+
   test("cli - an unreachable NATS is one clear line and exit 3, no stack trace", async () => {
     const run = await runCli(["i", "ls"], { NATS_URL: "nats://127.0.0.1:1" });
     assert.equal(run.code, 3);

@@ -50,7 +50,7 @@ export function instancesCommand(program: Command, cli: Cli): void {
     .option("--tags <json>", `tags as a JSON list, e.g. '["dev","blue"]'`, jsonList)
     .option("--details <text>", "what its status means now")
     .option("--ttl <seconds>", "a lease: it expires unless renewed (registry instances renew) within this many seconds", count)
-    .option("--grace <seconds>", "time after registering before a lapsed lease or a failed check counts", count)
+    .option("--grace <seconds>", "after its lease lapses, deregistered this much later (default twice --ttl)", count)
     .addOption(new Option("--check <type>", "a check the node agent runs against it").choices(["http", "tcp"]))
     .option("--check-path <path>", "the HTTP check's path")
     .option("--check-interval-ms <ms>", "how often the check runs", count)
