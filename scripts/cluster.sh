@@ -49,10 +49,10 @@ export NATS_URL="${NATS_URL%,}"
 export REGISTRY_REPLICAS=3
 for r in 1 2; do
   port="${registry_ports[$((r - 1))]}"
-  OB_NODE_ID="cluster-$r" OB_SELF_URL="http://127.0.0.1:$port" REGISTRY_HTTP_ADDR="127.0.0.1:$port" \
+  OB_NODE_ID="cluster-$r" OB_SELF_URL="http://127.0.0.1:$port" REGISTRY_HTTP_ADDR="127.0.0.1:$port" REGISTRY_DNS_ADDR="127.0.0.1:$((8600 + r))" \
     REGISTRY_DATA_DIR="data/cluster/registry-$r" setsid node --import tsx src/main.ts &
   pids+=($!)
-  echo "registry $r: pid $!, HTTP http://127.0.0.1:$port" >&2
+  echo "registry $r: pid $!, HTTP http://127.0.0.1:$port, DNS 127.0.0.1:$((8600 + r))" >&2
 done
 echo "cluster up: NATS_URL=$NATS_URL; try npx registry i ls, stop a server with kill <pid>; Ctrl-C stops everything" >&2
 wait

@@ -93,6 +93,17 @@ export type Config = {
   timeTravelTimeoutMs: number;
   /** REGISTRY_POLICY: the policy file (roles of NATS accounts); without one every caller may do everything. */
   policyFile?: string;
+  /** REGISTRY_DNS_ADDR: where the DNS face answers, UDP and TCP (host:port; port 0 picks a free one), or off. */
+  dnsAddr: { host: string; port: number } | "off";
+  /** REGISTRY_DNS_DOMAIN: the domain it answers for, lower case without the trailing dot (`registry`). */
+  dnsDomain: string;
+  /** REGISTRY_DNS_TTL: seconds an answer may be cached, and an empty one or NXDOMAIN. */
+  dnsTtlSeconds: number;
+  /**
+   * REGISTRY_DNS_PUBLIC: with REGISTRY_POLICY, the slugs DNS answers for (comma-separated; a
+   * trailing * matches a prefix), since a DNS query carries no identity; none by default.
+   */
+  dnsPublicSlugs: readonly string[];
 };
 
 /** A configuration the registry cannot start with; the message names each variable at fault. */
@@ -128,6 +139,10 @@ export function defaultConfig(): Config {
     timeTravelTimeoutMs: 5000,
     watchBufferBytes: 256 * 1024,
     watchTotalBytes: 32 * 1024 * 1024,
+    dnsAddr: { host: "127.0.0.1", port: 8600 },
+    dnsDomain: "registry",
+    dnsTtlSeconds: 5,
+    dnsPublicSlugs: [],
   };
 }
 
@@ -166,6 +181,31 @@ function positiveInteger(env: NodeJS.ProcessEnv, name: string, problems: string[
     return undefined;
   }
   return n;
+}
+
+function nonNegativeInteger(env: NodeJS.ProcessEnv, name: string, problems: string[]): number | undefined {
+  const raw = env[name];
+  if (!raw) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) {
+    problems.push(`${name} "${raw}" must be a whole number, 0 or more`);
+    return undefined;
+  }
+  return n;
+}
+
+/** A listen address, `host:port` (`[::1]:port` for IPv6; port 0 picks a free one), or `off`; undefined when unset or bad. */
+function listenAddress(env: NodeJS.ProcessEnv, name: string, example: string, problems: string[]): { host: string; port: number } | "off" | undefined {
+  const raw = env[name];
+  if (raw === "off") return "off";
+  if (!raw) return undefined;
+  const parsed = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(raw);
+  const port = Number(parsed?.[2]);
+  if (!parsed || port > 65535) {
+    problems.push(`${name} "${raw}" must be host:port (${example}; port 0 picks a free one) or off`);
+    return undefined;
+  }
+  return { host: parsed[1]!.replace(/^\[|\]$/g, ""), port };
 }
 
 const LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -212,14 +252,15 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   config.watchTotalBytes = positiveInteger(env, "REGISTRY_WATCH_TOTAL_BYTES", problems) ?? config.watchTotalBytes;
   config.timeTravelConcurrency = positiveInteger(env, "REGISTRY_TIME_TRAVEL_CONCURRENCY", problems) ?? config.timeTravelConcurrency;
   config.timeTravelTimeoutMs = positiveInteger(env, "REGISTRY_TIME_TRAVEL_TIMEOUT_MS", problems) ?? config.timeTravelTimeoutMs;
-  const httpAddr = env.REGISTRY_HTTP_ADDR;
-  if (httpAddr === "off") config.httpAddr = "off";
-  else if (httpAddr) {
-    const parsed = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(httpAddr);
-    const port = Number(parsed?.[2]);
-    if (!parsed || port > 65535) problems.push(`REGISTRY_HTTP_ADDR "${httpAddr}" must be host:port (127.0.0.1:11337; port 0 picks a free one) or off`);
-    else config.httpAddr = { host: parsed[1]!.replace(/^\[|\]$/g, ""), port };
+  config.httpAddr = listenAddress(env, "REGISTRY_HTTP_ADDR", "127.0.0.1:11337", problems) ?? config.httpAddr;
+  config.dnsAddr = listenAddress(env, "REGISTRY_DNS_ADDR", "127.0.0.1:8600", problems) ?? config.dnsAddr;
+  const domain = env.REGISTRY_DNS_DOMAIN?.toLowerCase().replace(/\.$/, "");
+  if (domain !== undefined) {
+    if (/^(?=.{1,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(domain)) config.dnsDomain = domain;
+    else problems.push(`REGISTRY_DNS_DOMAIN "${env.REGISTRY_DNS_DOMAIN}" must be a domain name (registry., or consul.internal.)`);
   }
+  config.dnsTtlSeconds = nonNegativeInteger(env, "REGISTRY_DNS_TTL", problems) ?? config.dnsTtlSeconds;
+  if (env.REGISTRY_DNS_PUBLIC) config.dnsPublicSlugs = env.REGISTRY_DNS_PUBLIC.split(",").map((s) => s.trim()).filter((s) => s !== "");
   config.httpHosts = servedHosts(config.httpAddr, env.REGISTRY_HTTP_HOSTS, problems);
   const replyAfter = env.REGISTRY_REPLY_AFTER;
   if (replyAfter === "projection" || replyAfter === "append") config.replyAfter = replyAfter;

@@ -49,14 +49,20 @@ test("config - defaults work on one machine; the environment overrides them", ()
   assert.equal(configFromEnv({ REGISTRY_REPLY_AFTER: "append" }).replyAfter, "append");
   assert.deepEqual(configFromEnv({ REGISTRY_HTTP_ADDR: "[::1]:8080" }).httpAddr, { host: "::1", port: 8080 });
   assert.equal(configFromEnv({ REGISTRY_HTTP_ADDR: "off" }).httpAddr, "off");
+  const dns = configFromEnv({ REGISTRY_DNS_ADDR: "[::1]:53", REGISTRY_DNS_DOMAIN: "Consul.Internal.", REGISTRY_DNS_TTL: "0", REGISTRY_DNS_PUBLIC: "web-*, api-svc" });
+  assert.deepEqual([dns.dnsAddr, dns.dnsDomain, dns.dnsTtlSeconds, dns.dnsPublicSlugs], [{ host: "::1", port: 53 }, "consul.internal", 0, ["web-*", "api-svc"]]);
+  assert.equal(configFromEnv({ REGISTRY_DNS_ADDR: "off" }).dnsAddr, "off");
   const records = configFromEnv({ REGISTRY_NODE_RECORD_MS: "60000", REGISTRY_LEASE_RECORD_MS: "1800000" });
   assert.deepEqual([records.nodeRecordEveryMs, records.leaseRecordEveryMs], [60_000, 1_800_000]);
 });
 
 test("config - bad values are refused in one message naming each variable", () => {
   assert.throws(
-    () => configFromEnv({ REGISTRY_PREFIX: "a b", REGISTRY_MAX_REQUEST_BYTES: "lots", NATS_USER: "u", REGISTRY_REPLY_AFTER: "soon", REGISTRY_HTTP_ADDR: "everywhere", REGISTRY_LEASE_RECORD_MS: "0" }),
+    () => configFromEnv({ REGISTRY_PREFIX: "a b", REGISTRY_MAX_REQUEST_BYTES: "lots", NATS_USER: "u", REGISTRY_REPLY_AFTER: "soon", REGISTRY_HTTP_ADDR: "everywhere", REGISTRY_LEASE_RECORD_MS: "0", REGISTRY_DNS_ADDR: "8600", REGISTRY_DNS_DOMAIN: "bad_domain!", REGISTRY_DNS_TTL: "-1" }),
     (err: Error) =>
+      /REGISTRY_DNS_ADDR "8600" must be host:port/.test(err.message) &&
+      /REGISTRY_DNS_DOMAIN "bad_domain!" must be a domain name/.test(err.message) &&
+      /REGISTRY_DNS_TTL "-1" must be a whole number, 0 or more/.test(err.message) &&
       /REGISTRY_LEASE_RECORD_MS/.test(err.message) &&
       /REGISTRY_PREFIX/.test(err.message) &&
       /REGISTRY_MAX_REQUEST_BYTES/.test(err.message) &&

@@ -78,3 +78,23 @@ test("readme - every curl line of 'With curl' succeeds against the HTTP face, as
     assert.equal(run.code, 0, `${line}\n${run.stdout}${run.stderr}`);
   }
 });
+
+test("readme - every dig line of 'With DNS' answers, as written, against the DNS face", async () => {
+  const text = await readme();
+  const section = text.slice(text.indexOf("## With DNS"), text.indexOf("## From a service's code"));
+  const lines = (/```sh\n([\s\S]*?)```/.exec(section)?.[1] ?? "").split("\n").filter((l) => l.startsWith("dig "));
+  assert.equal(lines.length, 4);
+  await r.call("instance.register", { url: "http://127.0.0.1:8090", slug: "user-svc", status: "Healthy", tags: ["blue"] });
+  await until(async () => (await r.call("node.list", {})).body.nodes.length > 0, "a node to have joined");
+  const port = String(r.registry.dnsAddr!.port);
+  for (const line of lines) {
+    const script = `set -o pipefail; ${line.replace("-p 8600", `-p ${port}`)}`;
+    const run = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+      execFile("bash", ["-c", script], { cwd: root, timeout: 30_000, env: { ...process.env, NATS_URL: r.server.url } }, (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      ),
+    );
+    assert.equal(run.code, 0, `${line}\n${run.stderr}`);
+    assert.match(run.stdout, /\S/, `${line} answered nothing`);
+  }
+});

@@ -39,6 +39,8 @@ import { ownHeartbeatFreshMs } from "../domain/node.ts";
 import { fillNodeIndexIfNeverWritten } from "../projector/nodeIndexFill.ts";
 import { guardStorage, prepareOnReconnect, prepareStorage, storagePorts } from "./storage.ts";
 import { startAgent } from "./nodeAgent.ts";
+import { startDns, type DnsServer } from "../dns/dnsServer.ts";
+import { dnsCatalog } from "./dns.ts";
 import { readModels } from "./readModels.ts";
 import { startHealth } from "./health.ts";
 import { registryOperations } from "./operations.ts";
@@ -48,6 +50,8 @@ export type Registry = {
   service: Service;
   /** Where the HTTP face answers (REGISTRY_HTTP_ADDR), when it is on. */
   httpUrl: string | undefined;
+  /** Where the DNS face answers (REGISTRY_DNS_ADDR), UDP and TCP, when it is on. */
+  dnsAddr: { host: string; port: number } | undefined;
   agent: NodeAgent;
   commands: ReturnType<typeof registryCommands>;
   /** The commands of the registry's own loops (heartbeats, liveness, leases, nodes). */
@@ -85,6 +89,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
   const watchers = new WatcherBudget({ maxWatchers: config.watchersMax, bufferBytes: config.watchBufferBytes, totalBytes: config.watchTotalBytes });
   const models = readModels({ js, jsm, names, log, unreadable });
   const { definitions, instances, nodeMirror: nodes } = models;
+  const started: { dns?: DnsServer } = {}; // the DNS face, once the rest is
   // Read at each scrape; what they read is started below.
   const metrics = registryMetrics({
     instances: () => instances.all(),
@@ -101,6 +106,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     watchers: () => watchers.counts(),
     timeTravel: () => timeTravel.counts(),
     storageChanges: () => storageGuard.counts(),
+    dns: () => started.dns?.counts() ?? {},
   });
 
   const proj = projector({ js, names, writer: ports.writer, log, unreadable, knownEntries: models.knownEntries, whenReflected: models.whenReflected });
@@ -223,6 +229,16 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
           await service.stop();
           throw new Error(`the HTTP face cannot listen (${(err as Error).message}); set REGISTRY_HTTP_ADDR to a free host:port, or off`, { cause: err });
         });
+  const dns = (started.dns =
+    config.dnsAddr === "off"
+      ? undefined
+      : await startDns({ ...config.dnsAddr, settings: { domain: config.dnsDomain, ttl: config.dnsTtlSeconds, negativeTtl: config.dnsTtlSeconds }, catalog: dnsCatalog(config, instances, nodes), log }).catch(
+          async (err: unknown) => {
+            await http?.stop();
+            await service.stop();
+            throw new Error(`the DNS face cannot listen (${(err as Error).message}); set REGISTRY_DNS_ADDR to a free host:port, or off`, { cause: err });
+          },
+        ));
   log.info(
     {
       prefix: names.prefix,
@@ -232,6 +248,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
       definitions: definitions.size,
       nodes: nodes.size,
       http: http?.url ?? "off",
+      dns: dns ? `${dns.host}:${dns.port} (${config.dnsDomain}.)` : "off",
     },
     "registry started",
   );
@@ -240,6 +257,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     names,
     service,
     httpUrl: http?.url,
+    dnsAddr: dns && { host: dns.host, port: dns.port },
     agent,
     commands,
     background,
@@ -248,6 +266,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     members: () => members.members(),
     reloadPolicy: policy.reload,
     async stop() {
+      await dns?.stop();
       await http?.stop();
       await service.stop();
       reloads.stop();

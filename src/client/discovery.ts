@@ -9,7 +9,7 @@ import type { Logger } from "pino";
 import type { Instance } from "../contract/schemas.ts";
 import { byId } from "../contract/ids.ts";
 import { readInstance } from "../contract/readers.ts";
-import { takesTraffic } from "../domain/instanceHealth.ts";
+import { mayTakeTraffic, takesTraffic } from "../domain/instanceHealth.ts";
 import { holdsAll } from "../domain/instance.ts";
 import { KvMirror } from "../nats/index.ts";
 import { unreadableCounter } from "../unreadable.ts";
@@ -57,8 +57,6 @@ export type PickFilter = { metadata?: Record<string, string>; tags?: string[] };
 
 const passes = (where: PickFilter | undefined) => (i: Instance) => where === undefined || holdsAll(i, where);
 
-/** The panic fallback when none takes traffic: whatever is not going away or out of reach. */
-const mayTakeTraffic = (i: Instance) => i.status !== "Stopping" && i.status !== "Unreachable";
 
 /** Where a discovery's instances come from: a KV mirror inside the registry's account, a KeysFeed outside it. */
 export type InstanceSource = {

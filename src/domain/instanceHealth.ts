@@ -78,6 +78,21 @@ export const renewalRecovers = (state: Instance) =>
 /** Healthy and Degraded instances take traffic. */
 export const takesTraffic = (status: InstanceStatus) => status === "Healthy" || status === "Degraded";
 
+/** The panic fallback when none takes traffic: whatever is not going away or out of reach. */
+export const mayTakeTraffic = (i: Instance) => i.status !== "Stopping" && i.status !== "Unreachable";
+
+/**
+ * The instances a caller sends traffic to, of those it may choose from: the Healthy, then the
+ * Degraded; when none takes traffic, whatever may (the panic fallback: better an Unknown or
+ * Unhealthy instance than none). pick() and the DNS answers both choose by it.
+ */
+export function trafficTargets(instances: Iterable<Instance>): Instance[] {
+  const all = [...instances];
+  const healthy = all.filter((i) => i.status === "Healthy");
+  const taking = [...healthy, ...all.filter((i) => i.status === "Degraded")];
+  return taking.length > 0 ? taking : all.filter(mayTakeTraffic);
+}
+
 export type LeaseVerdict = "live" | "lapsed" | "expired";
 
 /** Where the lease stands at `nowMs`: renewed in time, lapsed (Unhealthy), or past its grace (deregistered). */

@@ -28,6 +28,8 @@ export type MetricSources = {
   /** `dropped`: left the heartbeats stream unread (a stream-wide count, the same on every process). */
   heartbeats: () => { folded: number; recorded: number; urlTaken: number; dropped: number };
   renewals: () => { heard: number; unknown: number };
+  /** DNS queries answered, by rcode, and packets dropped unanswered. */
+  dns: () => Record<string, number>;
   /** The slugs whose lease renewals this process hears (its share). */
   leaseSlugsHeard: () => number;
   unreadable: () => UnreadableCounts;
@@ -111,6 +113,7 @@ export function registryMetrics(sources: MetricSources): Metrics {
   counterOf(registry, "registry_lease_renewals_total", "Lease renewals published on registry.lease.<slug>.<id> of the slugs this process keeps: heard (folded into its memory, nothing stored), unknown (naming no leased instance with that slug)", "outcome", sources.renewals);
   counterOf(registry, "registry_storage_changes_total", "Changes to the registry's streams and buckets made outside it (reconfigured or deleted), found by its storage check, by stream", "stream", sources.storageChanges);
   counterOf(registry, "registry_unreadable_total", "Values from outside that this process could not read and skipped, by kind", "kind", sources.unreadable);
+  counterOf(registry, "registry_dns_queries_total", "DNS queries this process answered, by rcode (NOERROR, NXDOMAIN, REFUSED, FORMERR, NOTIMP), and packets it dropped unanswered (dropped: too short to answer, or a response)", "rcode", sources.dns);
   new Gauge({
     name: "registry_lease_slugs_heard",
     help: "Slugs whose lease renewals this process hears and whose leases it keeps (rendezvous over the live registry processes)",

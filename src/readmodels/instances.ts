@@ -64,6 +64,8 @@ const VERSION_BYTES = 48;
 export class InstancesView {
   readonly #keyOfId = new Map<string, string>();
   readonly #keysOfSlug = new Map<string, Set<string>>();
+  /** The slugs under each lower-case spelling: DNS names are case-insensitive, slugs are not. */
+  readonly #slugsOfLower = new Map<string, Set<string>>();
   readonly #idOfUrl = new Map<string, string>();
   readonly #sortedIds = new SortedIds();
   /** Keys of the instances with a lease, a health check, a node URL. */
@@ -174,12 +176,23 @@ export class InstancesView {
     }
   }
 
+  /** The instances of every slug spelt `lowerCaseSlug` in any case (empty when none). */
+  *ofSlugInAnyCase(lowerCaseSlug: string): Iterable<Instance> {
+    for (const slug of this.#slugsOfLower.get(lowerCaseSlug) ?? []) yield* this.#ofKeys(this.#keysOfSlug.get(slug) ?? new Set());
+  }
+
   #index(key: string, i: Instance, sorted: boolean): void {
     if (!sorted && !this.#keyOfId.has(i.id)) this.#sortedIds.add(i.id);
     this.#keyOfId.set(i.id, key);
     const slug = key.slice(0, key.indexOf("."));
     let keys = this.#keysOfSlug.get(slug);
-    if (!keys) this.#keysOfSlug.set(slug, (keys = new Set()));
+    if (!keys) {
+      this.#keysOfSlug.set(slug, (keys = new Set()));
+      const lower = slug.toLowerCase();
+      let spellings = this.#slugsOfLower.get(lower);
+      if (!spellings) this.#slugsOfLower.set(lower, (spellings = new Set()));
+      spellings.add(slug);
+    }
     keys.add(key);
     const url = normalizeUrl(i.url);
     this.#idOfUrl.set(url === i.url ? i.url : url, i.id); // the instance's own string when it is already normal
@@ -196,7 +209,12 @@ export class InstancesView {
     const slug = key.slice(0, key.indexOf("."));
     const keys = this.#keysOfSlug.get(slug);
     keys?.delete(key);
-    if (keys?.size === 0) this.#keysOfSlug.delete(slug);
+    if (keys?.size === 0) {
+      this.#keysOfSlug.delete(slug);
+      const spellings = this.#slugsOfLower.get(slug.toLowerCase());
+      spellings?.delete(slug);
+      if (spellings?.size === 0) this.#slugsOfLower.delete(slug.toLowerCase());
+    }
     const url = normalizeUrl(i.url);
     if (this.#idOfUrl.get(url) === idOfInstanceKey(key)) this.#idOfUrl.delete(url);
     this.#leased.delete(key);

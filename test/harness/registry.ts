@@ -71,6 +71,7 @@ export function testConfig(url: string, dataDir: string, overrides: Partial<Conf
     heartbeatIntervalMs: 1000,
     offlineAfterMs: 3000,
     httpAddr: { host: "127.0.0.1", port: 0 }, // a free port: tests run side by side
+    dnsAddr: { host: "127.0.0.1", port: 0 },
     ...overrides,
   };
 }
@@ -103,7 +104,7 @@ function launchMain(url: string, command: string, env: Record<string, string>, n
   const root = fileURLToPath(new URL("../..", import.meta.url));
   const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "src/main.ts", command], {
     cwd: root,
-    env: { ...process.env, NATS_URL: url, LOG_LEVEL: "info", REGISTRY_HTTP_ADDR: "127.0.0.1:0", ...env },
+    env: { ...process.env, NATS_URL: url, LOG_LEVEL: "info", REGISTRY_HTTP_ADDR: "127.0.0.1:0", REGISTRY_DNS_ADDR: "127.0.0.1:0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";

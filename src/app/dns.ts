@@ -1,0 +1,31 @@
+/**
+ * What the DNS face may name. A DNS query carries no identity, so a registry running a policy
+ * (REGISTRY_POLICY) answers only for the slugs REGISTRY_DNS_PUBLIC names, and never for nodes;
+ * an open registry answers for everything, as its NATS subjects and HTTP face do.
+ */
+import type { Config } from "../config.ts";
+import type { Node } from "../contract/schemas.ts";
+import type { DnsCatalog } from "../dns/answers.ts";
+import type { KvMirror } from "../nats/kvMirror.ts";
+import type { InstancesView } from "../readmodels/instances.ts";
+
+/** Whether a public-slug pattern (a slug, or a prefix ending in `*`) names this slug; both compared in lower case. */
+export function publicSlugMatches(pattern: string, lowerCaseSlug: string): boolean {
+  const p = pattern.toLowerCase();
+  return p.endsWith("*") ? lowerCaseSlug.startsWith(p.slice(0, -1)) : lowerCaseSlug === p;
+}
+
+export function dnsCatalog(config: Pick<Config, "policyFile" | "dnsPublicSlugs">, instances: InstancesView, nodes: KvMirror<Node>): DnsCatalog {
+  const secured = config.policyFile !== undefined;
+  return {
+    instancesOf: (slug) => instances.ofSlugInAnyCase(slug),
+    nodeNamed(id) {
+      const exact = nodes.get(id);
+      if (exact) return exact;
+      for (const node of nodes.values()) if (node.id.toLowerCase() === id) return node; // ids are case-sensitive, DNS names not
+      return undefined;
+    },
+    servesSlug: (slug) => !secured || config.dnsPublicSlugs.some((p) => publicSlugMatches(p, slug)),
+    servesNodes: !secured,
+  };
+}
