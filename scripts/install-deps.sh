@@ -16,9 +16,11 @@ command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || missin
 command -v jq >/dev/null 2>&1 || missing+=(jq)
 # Debian's chromium: the dashboard's end-to-end tests drive it with playwright-core.
 [ -x /usr/bin/chromium ] || missing+=(chromium)
-# The programs that find services through the registry's DNS face, which its tests run: dig and HAProxy.
+# Programs not ours that find services through the registry, which its tests run: dig and HAProxy
+# (the DNS face), Prometheus (its HTTP service discovery).
 command -v dig >/dev/null 2>&1 || missing+=(bind9-dnsutils)
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 if ((${#missing[@]})); then
   echo "installing ${missing[*]} with apt-get" >&2
   sudo=""

@@ -336,7 +336,7 @@ describe("HTTP face in a secured setup: bearer tokens stand for NATS accounts", 
       [tokenHash("unbound-agent-token")]: { account: "AGENTS", name: "unbound agent" },
     };
     await writeFile(join(dir, "policy.json"), JSON.stringify(policy));
-    r = await startTestRegistry({ policyFile: join(dir, "policy.json") });
+    r = await startTestRegistry({ policyFile: join(dir, "policy.json"), dnsPublicSlugs: ["payments"] });
   });
   after(async () => {
     await r.stop();
@@ -351,6 +351,24 @@ describe("HTTP face in a secured setup: bearer tokens stand for NATS accounts", 
     assert.equal((await call("GET", "/registry-svc/instances", "made-up")).status, 401);
     assert.equal(await r.eventCount(), events);
     assert.equal((await fetch(`${r.registry.httpUrl}/healthz`)).status, 200);
+  });
+
+  test("Prometheus's targets need a token and show what its account may read; DNS, which carries no identity, answers only the public slugs", async () => {
+    await r.call("instance.register", { url: "http://127.0.0.1:27201", slug: "payments", status: "Healthy" });
+    await r.call("instance.register", { url: "http://127.0.0.1:27202", slug: "user-svc", status: "Healthy" });
+    assert.equal((await call("GET", "/registry-svc/prometheus/targets")).status, 401);
+    const slugs = async (token: string) => new Set(((await call("GET", "/registry-svc/prometheus/targets", token)).body as { labels: Record<string, string> }[]).map((g) => g.labels.__meta_registry_slug));
+    assert.deepEqual([...(await slugs("viewer-token"))].filter((s) => s === "payments" || s === "user-svc").sort(), ["payments", "user-svc"]);
+    assert.ok(!(await slugs("svc-token")).has("payments"), "a service's token: its own slug and those it reads, not payments");
+    assert.ok((await slugs("svc-token")).has("user-svc"));
+    const dig = async (name: string) => {
+      const { stdout } = await promisify(execFile)("dig", ["@127.0.0.1", "-p", String(r.registry.dnsAddr!.port), name, "+tries=1", "+time=3"]);
+      return { status: /status: (\w+)/.exec(stdout)?.[1], answers: Number(/ANSWER: (\d+)/.exec(stdout)?.[1]) };
+    };
+    assert.deepEqual(await dig("payments.service.registry"), { status: "NOERROR", answers: 1 }, "REGISTRY_DNS_PUBLIC names it");
+    assert.equal((await dig("user-svc.service.registry")).status, "REFUSED");
+    assert.equal((await dig("no-such-svc.service.registry")).status, "REFUSED", "refused whether it exists or not");
+    assert.equal((await dig("self-node.node.registry")).status, "REFUSED");
   });
 
   test("the watch feed shows a token's bearer only what its account may view", async () => {

@@ -220,6 +220,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
           connected: () => !nc.isClosed(),
           observe: (operation, outcome, seconds) => metrics.observeRequest("http", operation, outcome, seconds),
           metrics: () => metrics.render(),
+          nodeIdOfUrl: (url) => models.nodes.idOfUrl(url),
           watch: {
             feed: changeFeed({ js, eventsStream: names.eventsStream, eventSubjects: names.eventSubjects, definitions, instances: models.instanceMirror, nodes, unreadable, log }),
             viewOf: (caller) => watchView(policy.current(), caller),

@@ -102,8 +102,20 @@ export const PolicyReloads = Type.Object({
 
 
 /** The replies published in `schemas/` and the OpenAPI document, by name. */
+/** `GET /registry-svc/prometheus/targets`: Prometheus's HTTP service discovery format. */
+export const PrometheusTargetGroups = Type.Array(
+  Type.Object({
+    targets: Type.Array(Type.String(), { description: "host:port, one per group" }),
+    labels: Type.Record(Type.String({ pattern: "^__meta_registry_[A-Za-z0-9_]+$" }), Type.String(), {
+      description: "__meta_registry_slug, _instance_id, _status, _tags (,a,b,), _node, _metadata_<key>",
+    }),
+  }),
+  { description: "one target group per instance, as Prometheus's http_sd_configs reads them" },
+);
+
 export const replySchemas = {
   EmptyReply,
+  PrometheusTargetGroups,
   DefinitionReply,
   DefinitionPage,
   RegistrationReply,

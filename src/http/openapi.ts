@@ -7,7 +7,7 @@
 import type { TSchema } from "typebox";
 import { OPERATIONS } from "../contract/operations.ts";
 import { publishedName, publishedSchemas } from "../contract/published.ts";
-import { API_PREFIX, routes, type Route } from "./routes.ts";
+import { API_PREFIX, PROMETHEUS_TARGETS, routes, type Route } from "./routes.ts";
 
 /** A published schema by reference; one that is not published, as it is. */
 const schemaRef = (schema: TSchema) => {
@@ -44,6 +44,18 @@ export function openApiDocument(version: string): Record<string, unknown> {
     const path = `${API_PREFIX}${route.path.replace(/:(\w+)/g, "{$1}")}`;
     (paths[path] ??= {})[route.method.toLowerCase()] = operationObject(route);
   }
+  paths[`${API_PREFIX}${PROMETHEUS_TARGETS.path}`] = {
+    get: {
+      operationId: "getPrometheusTargets",
+      summary: "instance.list as Prometheus's HTTP service discovery (http_sd_configs) reads it",
+      "x-permission": "registry-svc:instance:view",
+      parameters: PROMETHEUS_TARGETS.filters.map((name) => ({ name, in: "query", required: false, schema: { type: "string" }, ...(name === "tag" ? { style: "form", explode: true } : {}) })),
+      responses: {
+        "200": { description: "the target groups", content: { "application/json": { schema: { $ref: "#/components/schemas/PrometheusTargetGroups" } } } },
+        default: { description: "a refusal or a failure: the HTTP status is error.code", content: { "application/json": { schema: { $ref: "#/components/schemas/ErrorReply" } } } },
+      },
+    },
+  };
   return {
     openapi: "3.1.0",
     info: { title: "registry", version, description: "The registry's HTTP face: the same operations as its NATS subjects (docs/API.md)." },

@@ -9,6 +9,9 @@ import { operationRows, type OperationName, type RequestSource } from "../contra
 
 export const API_PREFIX = "/registry-svc";
 
+/** Prometheus's HTTP service discovery: instance.list by these filters (`tag` may repeat), as target groups (prometheus.ts). */
+export const PROMETHEUS_TARGETS = { path: "/prometheus/targets", operation: "instance.list", filters: ["slug", "tag", "status"] } as const;
+
 export type HttpRequestParts = { body: Record<string, unknown>; query: Record<string, string | string[]>; params: Record<string, string> };
 
 export type Route = {

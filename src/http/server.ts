@@ -15,7 +15,9 @@ import { callOperation } from "../contract/operations.ts";
 import { parseRequestBody } from "../contract/validate.ts";
 import type { ChangeFeed, FeedEvent } from "./feed.ts";
 import { openApiDocument } from "./openapi.ts";
-import { API_PREFIX, routes, type HttpRequestParts } from "./routes.ts";
+import { API_PREFIX, fromQuery, PROMETHEUS_TARGETS, routes, type HttpRequestParts } from "./routes.ts";
+import { targetGroups } from "./prometheus.ts";
+import { ListInstancesRequest, type Instance } from "../contract/schemas.ts";
 import type { WatcherBudget } from "./watchers.ts";
 import { SECURITY_HEADERS, refuseContentType, refuseHost, refuseOrigin, type ServedHosts } from "./guard.ts";
 
@@ -45,9 +47,12 @@ export type HttpDeps = {
   watch?: { feed: ChangeFeed; viewOf: (caller: Caller | undefined) => (e: FeedEvent) => FeedEvent | undefined; budget: WatcherBudget };
   /** `GET /metrics`: the Prometheus text. */
   metrics?: () => Promise<{ contentType: string; body: string }>;
+  /** `GET /registry-svc/prometheus/targets`: the node id of a node URL, for `__meta_registry_node`. */
+  nodeIdOfUrl?: (url: string) => string | undefined;
 };
 
 const READY_DEADLINE_MS = 2000;
+const PROMETHEUS_FILTERS: readonly string[] = PROMETHEUS_TARGETS.filters;
 const KEEP_ALIVE_MS = 15_000;
 /** Seconds a watcher refused for want of a place is told to wait (Retry-After). */
 const WATCH_RETRY_AFTER_S = 5;
@@ -107,7 +112,12 @@ export async function startHttp(deps: HttpDeps): Promise<HttpFace> {
 
   const openApi = openApiDocument(deps.version);
   app.get(`${API_PREFIX}/openapi.json`, () => openApi);
-  app.get(`${API_PREFIX}/`, () => ({ routes: routes.map((r) => ({ method: r.method, path: `${API_PREFIX}${r.path}`, operation: r.subject })) }));
+  app.get(`${API_PREFIX}/`, () => ({
+    routes: [
+      ...routes.map((r) => ({ method: r.method, path: `${API_PREFIX}${r.path}`, operation: r.subject })),
+      { method: "GET", path: `${API_PREFIX}${PROMETHEUS_TARGETS.path}`, operation: PROMETHEUS_TARGETS.operation },
+    ],
+  }));
 
   for (const route of routes) {
     app.route({
@@ -148,6 +158,34 @@ export async function startHttp(deps: HttpDeps): Promise<HttpFace> {
       },
     });
   }
+
+  // Prometheus's HTTP service discovery: instance.list, as the caller may read it, as target groups.
+  app.get(`${API_PREFIX}${PROMETHEUS_TARGETS.path}`, async (req, reply) => {
+    const started = performance.now();
+    let outcome = "ok";
+    try {
+      const caller = deps.authenticate(req.headers.authorization);
+      const query = req.query as Record<string, string | string[]>;
+      const unknown = Object.keys(query).filter((k) => !PROMETHEUS_FILTERS.includes(k));
+      if (unknown.length > 0) throw new RegistryError(400, `unknown parameter ${unknown.join(", ")}: filter targets by ${PROMETHEUS_FILTERS.join(", ")}`);
+      const filter = fromQuery(ListInstancesRequest, { ...(query.tag !== undefined ? { tags: query.tag } : {}), ...(query.slug !== undefined ? { slug: query.slug } : {}), ...(query.status !== undefined ? { status: query.status } : {}) });
+      const ctx: RequestContext = caller ? { caller } : {};
+      const instances: Instance[] = [];
+      for (let after: string | undefined; ; ) {
+        const page = await callOperation(api, "listInstances", { ...filter, limit: 1000, ...(after !== undefined ? { after } : {}) }, ctx);
+        instances.push(...page.instances);
+        if (page.next === undefined) break;
+        after = page.next;
+      }
+      return targetGroups(instances, deps.nodeIdOfUrl ?? (() => undefined));
+    } catch (err) {
+      const { status, body } = errorReply(err, log, PROMETHEUS_TARGETS.path);
+      outcome = String(status);
+      return reply.code(status).send(body);
+    } finally {
+      deps.observe?.("prometheus.targets", outcome, (performance.now() - started) / 1000);
+    }
+  });
 
   const { watch } = deps;
   if (watch) {
