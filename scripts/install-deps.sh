@@ -21,6 +21,9 @@ command -v jq >/dev/null 2>&1 || missing+=(jq)
 command -v dig >/dev/null 2>&1 || missing+=(bind9-dnsutils)
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+# examples/go, a service in Go, built offline from Debian's NATS Go client.
+command -v go >/dev/null 2>&1 || missing+=(golang-go)
+[ -d /usr/share/gocode/src/github.com/nats-io/nats.go ] || missing+=(golang-github-nats-io-go-nats-dev)
 if ((${#missing[@]})); then
   echo "installing ${missing[*]} with apt-get" >&2
   sudo=""

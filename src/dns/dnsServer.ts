@@ -81,23 +81,8 @@ export async function startDns(deps: { host: string; port: number; settings: Dns
     }
   };
 
-  const udp: Socket = createSocket(isIPv6(deps.host) ? "udp6" : "udp4");
-  udp.on("message", (query, from) => {
-    const answer = answerSafely(query, "udp");
-    if (answer) udp.send(answer, from.port, from.address);
-  });
-  udp.on("error", (err) => log.warn({ err }, "DNS over UDP failed"));
-  await new Promise<void>((resolve, reject) => {
-    udp.once("error", reject);
-    udp.bind(deps.port, deps.host, () => {
-      udp.off("error", reject);
-      resolve();
-    });
-  });
-  const port = udp.address().port;
-
   const open = new Set<TcpSocket>();
-  const tcp: Server = createServer((socket) => {
+  const serveTcp = (socket: TcpSocket) => {
     open.add(socket);
     socket.on("close", () => open.delete(socket));
     socket.setTimeout(TCP_IDLE_MS, () => socket.destroy());
@@ -118,18 +103,43 @@ export async function startDns(deps: { host: string; port: number; settings: Dns
         socket.write(framed);
       }
     });
+  };
+
+  /** UDP and TCP on one port; with port 0, the first that is free for both (a free UDP port may be taken for TCP). */
+  async function listen(): Promise<{ udp: Socket; tcp: Server; port: number }> {
+    for (let attempt = 1; ; attempt++) {
+      const udp: Socket = createSocket(isIPv6(deps.host) ? "udp6" : "udp4");
+      await new Promise<void>((resolve, reject) => {
+        udp.once("error", reject);
+        udp.bind(deps.port, deps.host, () => {
+          udp.off("error", reject);
+          resolve();
+        });
+      });
+      const port = udp.address().port;
+      const tcp: Server = createServer(serveTcp);
+      tcp.maxConnections = MAX_TCP_CONNECTIONS;
+      try {
+        await new Promise<void>((resolve, reject) => {
+          tcp.once("error", reject);
+          tcp.listen(port, deps.host, () => {
+            tcp.off("error", reject);
+            resolve();
+          });
+        });
+        return { udp, tcp, port };
+      } catch (err) {
+        udp.close();
+        if (deps.port !== 0 || attempt >= 20 || (err as NodeJS.ErrnoException).code !== "EADDRINUSE") throw err;
+      }
+    }
+  }
+  const { udp, tcp, port } = await listen();
+  udp.on("message", (query, from) => {
+    const answer = answerSafely(query, "udp");
+    if (answer) udp.send(answer, from.port, from.address);
   });
-  tcp.maxConnections = MAX_TCP_CONNECTIONS;
-  await new Promise<void>((resolve, reject) => {
-    tcp.once("error", reject);
-    tcp.listen(port, deps.host, () => {
-      tcp.off("error", reject);
-      resolve();
-    });
-  }).catch((err: unknown) => {
-    udp.close();
-    throw err;
-  });
+  udp.on("error", (err) => log.warn({ err }, "DNS over UDP failed"));
   tcp.on("error", (err) => log.warn({ err }, "DNS over TCP failed"));
 
   return {
