@@ -33,7 +33,8 @@ lint: deps
 schemas: deps
 	npx --no-install tsx src/contract/writeSchemas.ts
 
-# Empties the KV buckets and replays every event into them (NATS_URL as for run).
+# Rebuilds the KV buckets in place from the event stream: writes what is missing or wrong, deletes
+# what no event explains, never empties them (NATS_URL as for run).
 rebuild: deps
 	node --import tsx src/main.ts rebuild
 

@@ -94,7 +94,7 @@ describe("registry CLI", () => {
 
   test("cli - nodes: list in the seed's columns with '8s ago', self, get by url, select", async () => {
     const listed = await runCli(["nodes", "list"], env);
-    assert.match(listed.stdout, /^NODE ID\s+URL\s+LAST HEARTBEAT\nself-node\s+http:\/\/127\.0\.0\.1:11337\s+\d+s ago\n$/);
+    assert.match(listed.stdout, /^NODE ID\s+STATUS\s+URL\s+LAST HEARTBEAT\nself-node\s+Online\s+http:\/\/127\.0\.0\.1:11337\s+\d+s ago\n$/);
     assert.equal(JSON.parse((await runCli(["n", "self", "--json"], env)).stdout).node.id, "self-node");
     assert.match((await runCli(["n", "get", "http://127.0.0.1:11337"], env)).stdout, /^NODE ID.*\nself-node /);
     const selected = JSON.parse((await runCli(["n", "select", "--min-cpu-free", "0", "--json"], env)).stdout);
@@ -106,7 +106,8 @@ describe("registry CLI", () => {
     await r.call("definition.save", { definition: { id: "huge-svc", image: { name: "huge:1" }, requirements: { memoryBytes: 2 ** 50 } } });
     const explained = await runCli(["n", "select", "--definition", "huge-svc", "--explain"], env);
     assert.equal(explained.code, 0, explained.stderr);
-    assert.match(explained.stdout, /^NODE ID\s+URL\s+LAST HEARTBEAT\n\nREFUSED NODE\s+FAILS\nself-node\s+minMemoryFreeBytes needs 1125899906842624, has \d+\n$/);
+    assert.match(explained.stdout, /^REFUSED NODE\s+FAILS\nself-node\s+minMemoryFreeBytes needs 1125899906842624, has \d+\n$/);
+    assert.equal(explained.stderr, "no Online node fits these requirements (--explain says what each node fails)\n");
     const fits = JSON.parse((await runCli(["n", "select", "--definition", "huge-svc", "--min-memory-free", "1Ki", "--json"], env)).stdout);
     assert.deepEqual(fits.nodes.map((n: { id: string }) => n.id), ["self-node"], "--min-memory-free overrides the definition's memory");
     const bad = await runCli(["n", "select", "--strategy", "random"], env);
@@ -163,6 +164,19 @@ describe("registry CLI", () => {
   test("cli - i register --help says what a lease's grace is, as the API does: the time from a lapse to the deregistration", async () => {
     const help = (await runCli(["i", "register", "--help"], { NATS_URL: "nats://127.0.0.1:1" })).stdout.replace(/\s+/g, " ");
     assert.match(help, /--grace <seconds> after its lease lapses, deregistered this much later \(default twice --ttl\)/);
+  });
+
+  test("cli - an empty result prints no headers but one line on stderr saying so, exit 0; --json still gives the JSON", async () => {
+    for (const [args, said] of [
+      [["i", "ls", "--slug", "nobody-svc"], "no instance matches these filters\n"],
+      [["n", "select", "--min-memory-free", "1024Ti"], "no Online node fits these requirements (--explain says what each node fails)\n"],
+      [["n", "ls", "--id", "no-such-node"], "no node no-such-node\n"],
+      [["i", "ls", "--as-of", "2000-01-01T00:00:00Z"], "no instance matches these filters\n"],
+    ] as const) {
+      const run = await runCli([...args], env);
+      assert.deepEqual([run.code, run.stdout, run.stderr], [0, "", said], args.join(" "));
+    }
+    assert.deepEqual(JSON.parse((await runCli(["i", "ls", "--slug", "nobody-svc", "--json"], env)).stdout), { instances: [] });
   });
 
   test("cli - an unreachable NATS is one clear line and exit 3, no stack trace", async () => {

@@ -46,3 +46,12 @@ test("docs - every schema in schemas/ is named in the API reference", async () =
     assert.ok(doc.includes(name), `docs/API.md does not mention ${name}`);
   }
 });
+
+test("docs - make help and the README agree on what a rebuild does: in place, never emptying the buckets", async () => {
+  const makefile = await readFile(new URL("../Makefile", import.meta.url), "utf8");
+  const said = /((?:# .*\n)+)rebuild:/.exec(makefile)?.[1] ?? "";
+  assert.doesNotMatch(said, /^# Empties/m, said);
+  assert.match(said, /in place/);
+  assert.match(said, /never empties/);
+  assert.match(await readFile(new URL("../README.md", import.meta.url), "utf8"), /`make rebuild` rebuilds the buckets in place/);
+});

@@ -45,9 +45,9 @@ describe("services", () => {
 
     const cli = await runCli(["services"], { NATS_URL: r.server.url });
     assert.equal(cli.code, 0, cli.stderr);
-    assert.match(cli.stdout, /SLUG\s+INSTANCES\s+BY STATUS/);
-    assert.match(cli.stdout, /pay-svc\s+2\s+1 Healthy, 1 Stopping/);
-    assert.match(cli.stdout, /auth-svc\s+1\s+1 Unknown/);
+    assert.match(cli.stdout, /SLUG\s+INSTANCES\s+HEALTHY\s+BY STATUS/);
+    assert.match(cli.stdout, /pay-svc\s+2\s+50%\s+1 Healthy, 1 Stopping/, "the healthy share: half of pay-svc takes traffic");
+    assert.match(cli.stdout, /auth-svc\s+1\s+0%\s+1 Unknown/);
     const json = await runCli(["svc", "ls", "--json"], { NATS_URL: r.server.url });
     assert.deepEqual(JSON.parse(json.stdout).services.map((s: { slug: string }) => s.slug), ["auth-svc", "pay-svc"]);
 

@@ -23,6 +23,7 @@ export class CliContext {
   constructor(
     readonly out: Out,
     readonly json: boolean,
+    readonly err: Out = out,
   ) {
     this.config = configFromEnv();
   }
@@ -40,6 +41,15 @@ export class CliContext {
   /** Prints `value` as JSON with --json, else what `human` renders. */
   print(value: unknown, human: () => string): void {
     this.out.write(this.json ? `${JSON.stringify(value, null, 2)}\n` : human());
+  }
+
+  /**
+   * A list: its table, or, when it holds nothing, no headers but one line on stderr saying so
+   * (`nothing`), the exit code unchanged. With --json, the JSON either way.
+   */
+  printList(value: unknown, items: readonly unknown[], rows: () => string, nothing: string): void {
+    if (!this.json && items.length === 0) return this.err.write(`${nothing}\n`);
+    this.print(value, rows);
   }
 
   async close(): Promise<void> {

@@ -34,7 +34,7 @@ export function definitionsCommand(program: Command, cli: Cli): void {
     .action(
       cli.action<{ asOf?: string | number }>(async (ctx, _, { asOf }) => {
         const definitions = await (await ctx.client()).listDefinitions(defined({ asOf }));
-        ctx.print({ definitions }, () => definitionRows(definitions));
+        ctx.printList({ definitions }, definitions, () => definitionRows(definitions), asOf !== undefined ? `no definition as of ${asOf}` : "no definitions yet: registry def save <file.yaml> saves one");
       }),
     );
   definitions

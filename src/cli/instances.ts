@@ -34,6 +34,8 @@ function checkOf(o: RegisterOptions): HealthCheck | undefined {
   return defined<HealthCheck>({ type: o.check, path: o.checkPath, intervalMs: o.checkIntervalMs, timeoutMs: o.checkTimeoutMs });
 }
 
+const NO_INSTANCE_MATCHES = "no instance matches these filters";
+
 export const instanceRows = (instances: Instance[]) =>
   table(
     ["INSTANCE ID", "URL", "STATUS", "OWNER SLUG", "LAST HEARTBEAT"],
@@ -91,10 +93,11 @@ export function instancesCommand(program: Command, cli: Cli): void {
         const client = await ctx.client();
         if (filter.limit !== undefined) {
           const page = await client.listInstancePage(filter);
-          return ctx.print(page, () => instanceRows(page.instances) + (page.next ? `more after ${page.next}: --after ${page.next}\n` : ""));
+          return ctx.printList(page, page.instances, () => instanceRows(page.instances) + (page.next ? `more after ${page.next}: --after ${page.next}\n` : ""), NO_INSTANCE_MATCHES);
         }
         const instances = await client.listInstances(filter);
-        ctx.print({ instances }, () => instanceRows(instances));
+        const filtered = Object.keys(filter).length > 0;
+        ctx.printList({ instances }, instances, () => instanceRows(instances), filtered ? NO_INSTANCE_MATCHES : "no instances yet: registry i register --url <url> --slug <slug> registers one");
       }),
     );
 

@@ -71,7 +71,7 @@ export function buildProgram(io: CliIo, opened: CliContext[]): Command {
   const cli: Cli = {
     action: (fn) => async (...received: unknown[]) => {
       const command = received.at(-1) as Command;
-      const ctx = new CliContext(io.out, command.optsWithGlobals<{ json?: boolean }>().json === true);
+      const ctx = new CliContext(io.out, command.optsWithGlobals<{ json?: boolean }>().json === true, io.err);
       opened.push(ctx);
       await fn(ctx, command.args, command.opts());
     },

@@ -5,10 +5,12 @@ import { ago, table } from "./format.ts";
 import type { NodeRef, NodeRefusal } from "../contract/api.ts";
 import type { Node, SelectNodesRequest } from "../contract/schemas.ts";
 
-export const nodeRows = (nodes: Node[]) => table(["NODE ID", "URL", "LAST HEARTBEAT"], nodes.map((n) => [n.id, n.url, ago(n.lastHeartbeat)]));
+export const nodeRows = (nodes: Node[]) => table(["NODE ID", "STATUS", "URL", "LAST HEARTBEAT"], nodes.map((n) => [n.id, n.status, n.url, ago(n.lastHeartbeat)]));
 
 const refusedRows = (refused: NodeRefusal[]) =>
   table(["REFUSED NODE", "FAILS"], refused.map((r) => [r.node, r.failed.map((f) => `${f.requirement} needs ${f.needs}, has ${f.has ?? "none"}`).join("; ")]));
+
+const NO_NODE_FITS = "no Online node fits these requirements (--explain says what each node fails)";
 
 const refOf = (idOrUrl: string): NodeRef => (idOrUrl.includes("://") ? { url: idOrUrl } : { id: idOrUrl });
 
@@ -29,7 +31,7 @@ export function nodesCommand(program: Command, cli: Cli): void {
     .action(
       cli.action<{ id?: string[]; asOf?: string | number }>(async (ctx, _, { id, asOf }) => {
         const nodes = await (await ctx.client()).listNodes(id, defined({ asOf }));
-        ctx.print({ nodes }, () => nodeRows(nodes));
+        ctx.printList({ nodes }, nodes, () => nodeRows(nodes), asOf !== undefined ? `no node as of ${asOf}` : id ? `no node ${id.join(", ")}` : "no node has joined yet: a node joins on its first heartbeat (registry agent)");
       }),
     );
   nodes
@@ -95,10 +97,11 @@ export function nodesCommand(program: Command, cli: Cli): void {
         const client = await ctx.client();
         if (!o.explain) {
           const nodes = await client.selectNodes(requirements);
-          return ctx.print({ nodes }, () => nodeRows(nodes));
+          return ctx.printList({ nodes }, nodes, () => nodeRows(nodes), NO_NODE_FITS);
         }
         const placement = await client.explainPlacement(requirements);
-        ctx.print(placement, () => nodeRows(placement.nodes) + (placement.refused.length ? `\n${refusedRows(placement.refused)}` : ""));
+        if (!ctx.json && placement.nodes.length === 0) ctx.err.write(`${NO_NODE_FITS}\n`);
+        ctx.print(placement, () => (placement.nodes.length ? nodeRows(placement.nodes) : "") + (placement.refused.length ? `${placement.nodes.length ? "\n" : ""}${refusedRows(placement.refused)}` : ""));
       }),
     );
 }

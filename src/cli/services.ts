@@ -9,10 +9,12 @@ const ORDER: (keyof ServiceSummary["byStatus"])[] = ["Healthy", "Degraded", "Sta
 
 export const serviceRows = (services: ServiceSummary[]) =>
   table(
-    ["SLUG", "INSTANCES", "BY STATUS"],
+    ["SLUG", "INSTANCES", "HEALTHY", "BY STATUS"],
     services.map((s) => [
       s.slug,
       String(s.instances),
+      // The share that takes traffic (Healthy or Degraded), as pick() and DNS see it.
+      `${Math.round((100 * (s.byStatus.Healthy + s.byStatus.Degraded)) / Math.max(1, s.instances))}%`,
       ORDER.filter((status) => s.byStatus[status] > 0)
         .map((status) => `${s.byStatus[status]} ${status}`)
         .join(", "),
@@ -28,7 +30,7 @@ export function servicesCommand(program: Command, cli: Cli): void {
     .action(
       cli.action(async (ctx) => {
         const list = await (await ctx.client()).listServices();
-        ctx.print({ services: list }, () => (list.length ? serviceRows(list) : "no service has instances\n"));
+        ctx.printList({ services: list }, list, () => serviceRows(list), "no service has instances yet: registry i register --url <url> --slug <slug> registers one");
       }),
     );
 }
