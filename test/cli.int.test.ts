@@ -63,8 +63,13 @@ describe("registry CLI", () => {
     await runCli(["i", "register", "--scheme", "http", "--ip", "127.0.0.2", "--port", "9102", "--slug", "order-svc", "--tag", "staging"], env);
     const table = await runCli(["i", "ls"], env);
     const [header, ...rows] = table.stdout.trimEnd().split("\n");
-    assert.match(header!, /^INSTANCE ID\s+URL\s+STATUS\s+OWNER SLUG\s+LAST HEARTBEAT$/);
-    assert.ok(rows.some((row) => new RegExp(`^${id}\\s+http://127\\.0\\.0\\.1:9101\\s+Unknown\\s+user-svc\\s+no lease$`).test(row)), table.stdout);
+    assert.match(header!, /^INSTANCE ID\s+URL\s+STATUS\s+OWNER SLUG\s+TAGS\s+LAST HEARTBEAT$/);
+    assert.ok(rows.some((row) => new RegExp(`^${id}\\s+http://127\\.0\\.0\\.1:9101\\s+Unknown\\s+user-svc\\s+dev,user-service\\s+no lease$`).test(row)), table.stdout);
+    // `i get` reads as `n get` does: a table, not JSON (--json gives that).
+    const shown = (await runCli(["i", "get", id], env)).stdout;
+    assert.match(shown, /^FIELD\s+VALUE\nid\s+inst_\S+\nurl\s+http:\/\/127\.0\.0\.1:9101\nstatus\s+Unknown \(registered\)\nslug\s+user-svc\ntags\s+dev, user-service\n/);
+    assert.equal(JSON.parse((await runCli(["i", "get", id, "--json"], env)).stdout).instance.id, id);
+    assert.match((await runCli(["i", "register", "--help"], env)).stdout, /^Options:\n\s+--url <url>/m, "--url is the first option of i register --help");
     await runCli(["i", "register", "--url", "http://127.0.0.1:9103", "--slug", "leased-svc", "--ttl", "30"], env);
     const leased = await runCli(["i", "ls", "--slug", "leased-svc", "--json"], env);
     assert.match((await runCli(["i", "ls", "--slug", "leased-svc"], env)).stdout, /leased-svc\s+\d+s ago\n$/);
@@ -223,6 +228,17 @@ describe("registry CLI", () => {
     assert.equal((await kv.get("rebuilt-svc.inst_nobody"))?.operation, "DEL", "an entry no event explains is removed");
     assert.equal((await kv.get(`rebuilt-svc.${intact.id}`))?.revision, intactSeq, "a correct entry is not rewritten");
     await until(async () => (await r.call("instance.get", { id: instance.id })).body.instance?.tags?.[0] === "kept", "the running registry to follow");
+  });
+
+  test("cli - top --json prints one snapshot and exits; piped, top writes no screen-clearing codes", async () => {
+    const snapshot = await runCli(["top", "--json"], env);
+    assert.equal(snapshot.code, 0, snapshot.stderr);
+    const parsed = JSON.parse(snapshot.stdout);
+    assert.ok(parsed.nodes.some((n: { id: string }) => n.id === "self-node") && Array.isArray(parsed.services) && typeof parsed.definitions === "number");
+    const piped = startCli(["top"], env);
+    await piped.waitFor(/self-node\s+Online/, "a frame");
+    assert.equal(await piped.interrupt(), 0);
+    assert.ok(!piped.output().includes("\x1b["), "no escape codes when piped");
   });
 
   test("cli - top draws nodes and service health, and redraws when the registry changes", async () => {

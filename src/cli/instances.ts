@@ -1,3 +1,4 @@
+import { CHECK_DEFAULTS } from "../health/probes.ts";
 import { Argument, Option, type Command } from "commander";
 import { bool, count, defined, jsonList, keyValue, repeated, sequenceOrTime, UsageError } from "./args.ts";
 import type { Cli } from "./context.ts";
@@ -38,16 +39,36 @@ const NO_INSTANCE_MATCHES = "no instance matches these filters";
 
 export const instanceRows = (instances: Instance[]) =>
   table(
-    ["INSTANCE ID", "URL", "STATUS", "OWNER SLUG", "LAST HEARTBEAT"],
+    ["INSTANCE ID", "URL", "STATUS", "OWNER SLUG", "TAGS", "LAST HEARTBEAT"],
     // Without a lease nothing renews an instance, so the time since registration would only look stale.
-    instances.map((i) => [i.id, i.url, i.status, i.slug ?? "", i.ttlSeconds === undefined ? "no lease" : ago(i.lastHeartbeat)]),
+    instances.map((i) => [i.id, i.url, i.status, i.slug ?? "", i.tags.join(","), i.ttlSeconds === undefined ? "no lease" : ago(i.lastHeartbeat)]),
   );
+
+/** One instance as `field  value` lines, as `n get` shows a node: the fields it has, in a reading order. */
+export function instanceDetail(i: Instance): string {
+  const lines: [string, string | undefined][] = [
+    ["id", i.id],
+    ["url", i.url],
+    ["status", `${i.status} (${i.statusCause ?? "registered"})`],
+    ["details", i.details],
+    ["slug", i.slug],
+    ["tags", i.tags.length ? i.tags.join(", ") : undefined],
+    ["metadata", i.metadata && Object.keys(i.metadata).length ? Object.entries(i.metadata).map(([k, v]) => `${k}=${v}`).join(", ") : undefined],
+    ["node", i.nodeUrl],
+    ["deployment", i.deploymentId],
+    ["lease", i.ttlSeconds === undefined ? undefined : `${i.ttlSeconds} s, grace ${i.graceSeconds ?? 2 * i.ttlSeconds} s; renewal recorded ${ago(i.lastHeartbeat)}`],
+    ["check", i.check ? `${i.check.type}${i.check.path ? ` ${i.check.path}` : ""} every ${i.check.intervalMs ?? CHECK_DEFAULTS.intervalMs} ms` : undefined],
+    ["created", i.createdAt],
+    ["updated", i.updatedAt],
+  ];
+  return table(["FIELD", "VALUE"], lines.filter((l): l is [string, string] => l[1] !== undefined));
+}
 
 export function instancesCommand(program: Command, cli: Cli): void {
   const instances = program.command("instances").aliases(["instance", "i"]).description("callable addresses: register, list, get, status, renew, remove");
 
-  sharedOptions(instances.command("register").description("register an instance, or update the one at its URL"), "give")
-    .option("--url <url>", "its address (or --host/--ip with --scheme, --port, --path)")
+  // --url first: it is what most registrations give.
+  sharedOptions(instances.command("register").description("register an instance, or update the one at its URL").option("--url <url>", "its address (or --host/--ip with --scheme, --port, --path)"), "give")
     .option("--port <port>", "port, with --host or --ip", count)
     .option("--tags <json>", `tags as a JSON list, e.g. '["dev","blue"]'`, jsonList)
     .option("--details <text>", "what its status means now")
@@ -108,7 +129,7 @@ export function instancesCommand(program: Command, cli: Cli): void {
     .action(
       cli.action(async (ctx, [id]) => {
         const instance = await (await ctx.client()).getInstance(id!);
-        ctx.print({ instance }, () => `${JSON.stringify(instance, null, 2)}\n`);
+        ctx.print({ instance }, () => instanceDetail(instance));
       }),
     );
 

@@ -3,6 +3,7 @@
  * age) and instance health per service. It follows the buckets and redraws when they
  * change, at most ten times a second; nodes heartbeat, so ages stay fresh.
  */
+import { serviceSummary } from "../readmodels/instances.ts";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { pino } from "pino";
 import type { Command } from "commander";
@@ -75,7 +76,10 @@ export function topCommand(program: Command, cli: Cli): void {
   program
     .command("top")
     .description("a live dashboard: nodes' CPU, memory, disk, GPU and heartbeat age; instance health per service")
-    .addHelpText("after", "\nRedraws as the registry changes, fitted to the terminal's width; Ctrl-C to stop.\n")
+    .addHelpText(
+      "after",
+      "\nRedraws as the registry changes, fitted to the terminal's width; Ctrl-C to stop. Piped, it writes each frame after a blank line instead of clearing the screen; with --json, one snapshot ({nodes, services, definitions}) and exits.\n",
+    )
     .action(cli.action((ctx) => top(ctx, cli)));
 }
 
@@ -90,13 +94,23 @@ async function top(ctx: CliContext, cli: Cli): Promise<void> {
   const definitions = new KvMirror<Definition>(js, jsm, names.buckets.definition, log, { read: readDefinition });
 
   let pending: NodeJS.Timeout | undefined;
+  // On a terminal each frame replaces the last; piped, frames follow one another (as top -b's).
+  const terminal = ctx.out.columns !== undefined;
   const draw = () => {
     pending = undefined;
-    ctx.out.write(CLEAR + renderTop([...nodes.values()], [...instances.values()], definitions.size, Date.now(), ctx.out.columns));
+    ctx.out.write((terminal ? CLEAR : "\n") + renderTop([...nodes.values()], [...instances.values()], definitions.size, Date.now(), ctx.out.columns));
   };
   const schedule = () => void (pending ??= setTimeout(draw, 100));
   for (const m of [nodes, instances, definitions]) m.onChange(schedule);
   await Promise.all([nodes.start(), instances.start(), definitions.start()]);
+  if (ctx.json) {
+    const bySlug = new Map<string, Instance[]>();
+    for (const i of instances.values()) if (i.slug !== undefined) bySlug.set(i.slug, [...(bySlug.get(i.slug) ?? []), i]);
+    const services = [...bySlug.keys()].sort().map((slug) => serviceSummary(slug, bySlug.get(slug)!));
+    ctx.print({ nodes: [...nodes.values()], services, definitions: definitions.size }, () => "");
+    for (const m of [nodes, instances, definitions]) m.stop();
+    return;
+  }
   draw();
   await cli.interrupted();
   clearTimeout(pending);
