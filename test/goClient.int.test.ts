@@ -33,7 +33,7 @@ test("go client - examples/go builds offline, registers with a lease it renews, 
   const exited = new Promise<number | null>((ok) => go.once("exit", ok));
   try {
     const [, id, url] = await until(() => /registered (\S+) at (\S+)/.exec(out) ?? undefined, "the Go service to register");
-    assert.match(out, new RegExp(`discovered 1 instances of user-svc\\n  ${other.id} http://127.0.0.1:9301 Healthy`));
+    await until(() => new RegExp(`discovered 1 instances of user-svc\\n  ${other.id} http://127.0.0.1:9301 Healthy`).test(out), "the Go service to list user-svc's instance");
     // Its first published renewal makes the lease-only instance Healthy; it stays so past its 6 s ttl.
     const healthy = await until(async () => {
       const i = (await r.call("instance.get", { id })).body.instance;

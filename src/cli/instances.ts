@@ -1,4 +1,3 @@
-import { CHECK_DEFAULTS } from "../health/probes.ts";
 import { Argument, Option, type Command } from "commander";
 import { bool, count, defined, jsonList, keyValue, repeated, sequenceOrTime, UsageError } from "./args.ts";
 import type { Cli } from "./context.ts";
@@ -57,7 +56,7 @@ export function instanceDetail(i: Instance): string {
     ["node", i.nodeUrl],
     ["deployment", i.deploymentId],
     ["lease", i.ttlSeconds === undefined ? undefined : `${i.ttlSeconds} s, grace ${i.graceSeconds ?? 2 * i.ttlSeconds} s; renewal recorded ${ago(i.lastHeartbeat)}`],
-    ["check", i.check ? `${i.check.type}${i.check.path ? ` ${i.check.path}` : ""} every ${i.check.intervalMs ?? CHECK_DEFAULTS.intervalMs} ms` : undefined],
+    ["check", i.check ? `${i.check.type}${i.check.path ? ` ${i.check.path}` : ""} ${i.check.intervalMs !== undefined ? `every ${i.check.intervalMs} ms` : "at the default interval"}` : undefined],
     ["created", i.createdAt],
     ["updated", i.updatedAt],
   ];

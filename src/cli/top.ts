@@ -3,7 +3,6 @@
  * age) and instance health per service. It follows the buckets and redraws when they
  * change, at most ten times a second; nodes heartbeat, so ages stay fresh.
  */
-import { serviceSummary } from "../readmodels/instances.ts";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { pino } from "pino";
 import type { Command } from "commander";
@@ -104,9 +103,7 @@ async function top(ctx: CliContext, cli: Cli): Promise<void> {
   for (const m of [nodes, instances, definitions]) m.onChange(schedule);
   await Promise.all([nodes.start(), instances.start(), definitions.start()]);
   if (ctx.json) {
-    const bySlug = new Map<string, Instance[]>();
-    for (const i of instances.values()) if (i.slug !== undefined) bySlug.set(i.slug, [...(bySlug.get(i.slug) ?? []), i]);
-    const services = [...bySlug.keys()].sort().map((slug) => serviceSummary(slug, bySlug.get(slug)!));
+    const services = await (await ctx.client()).listServices();
     ctx.print({ nodes: [...nodes.values()], services, definitions: definitions.size }, () => "");
     for (const m of [nodes, instances, definitions]) m.stop();
     return;
