@@ -30,7 +30,8 @@ test("readme - the five-minute tour runs line by line", async () => {
       ),
     );
     assert.equal(run.code, 0, `${line}\n${run.stderr}`);
-    assert.ok(run.stdout.length > 0, `${line} printed nothing`);
+    // A line whose answer is empty (n select on a busy machine) says so on stderr.
+    assert.ok(run.stdout.length > 0 || /^no /.test(run.stderr), `${line} printed nothing`);
   }
   const listed = (await r.call("instance.list", { slug: "user-svc" })).body.instances;
   assert.deepEqual(listed.map((i: { url: string }) => i.url), ["http://127.0.0.1:8081"], "the tour's registrations and removal happened");
