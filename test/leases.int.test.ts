@@ -96,7 +96,8 @@ describe("leases renewed by publish", () => {
   test("leases - two registry processes each hear only their own share of the slugs; when one is killed the other takes it on and nothing lapses", async () => {
     const server = await startNatsServer();
     const env = (node: string) => ({ OB_NODE_ID: node, OB_SELF_URL: `http://127.0.0.1:${node === "share-a" ? 11601 : 11602}`, REGISTRY_DATA_DIR: server.dir, REGISTRY_HEALTH_TICK_MS: "100", REGISTRY_EXPIRY_PROTECTION_SHARE: "0" });
-    const procs = [await spawnRegistry(server.url, env("share-a")), await spawnRegistry(server.url, env("share-b"))];
+    // Started one by one inside the try: if the second cannot start, the first is stopped all the same.
+    const procs: Awaited<ReturnType<typeof spawnRegistry>>[] = [];
     const c = await clientFor(server.url);
     const slugs = Array.from({ length: 16 }, (_, n) => `share-${n}`);
     /** The slugs each registry connection hears renewals of, from nats-server's view of its subscriptions. */
@@ -105,6 +106,7 @@ describe("leases renewed by publish", () => {
         .map((conn) => (conn.subscriptions_list ?? []).filter((s) => s.startsWith("registry.lease.")).map((s) => s.split(".")[2]!).sort())
         .filter((heard) => heard.length > 0);
     try {
+      procs.push(await spawnRegistry(server.url, env("share-a")), await spawnRegistry(server.url, env("share-b")));
       const ids: string[] = [];
       for (const [n, slug] of slugs.entries()) ids.push((await c.call("instance.register", { url: `http://127.0.0.1:${7860 + n}`, slug, ttlSeconds: 2, graceSeconds: 60 })).body.instance.id);
       const renewals = publishing(c, () => ids.map((id, n) => names.leaseSubject(`${slugs[n]}.${id}`)));

@@ -120,8 +120,9 @@ describe("nodes: agent, heartbeats and liveness", () => {
   test("node - an agent follows its own node's instances only: no change of an instance on another node reaches it", async () => {
     const target = await startHttpTarget();
     const ownUrl = "http://127.0.0.1:11403";
-    const solo = await spawnRegistry(r.server.url, { OB_NODE_ID: "follower", OB_SELF_URL: ownUrl, REGISTRY_DATA_DIR: r.server.dir, REGISTRY_HEARTBEAT_INTERVAL_MS: "200" }, "agent");
+    let solo: Awaited<ReturnType<typeof spawnRegistry>> | undefined;
     try {
+      solo = await spawnRegistry(r.server.url, { OB_NODE_ID: "follower", OB_SELF_URL: ownUrl, REGISTRY_DATA_DIR: r.server.dir, REGISTRY_HEARTBEAT_INTERVAL_MS: "200" }, "agent");
       await until(async () => (await statusOf(r, "follower")) === "Online", "the agent's node to join");
       const [conn] = await until(async () => {
         const found = await connectionsNamed(r.server, "registry agent");
@@ -138,7 +139,7 @@ describe("nodes: agent, heartbeats and liveness", () => {
       const sent = (await sentTo()) - before;
       assert.ok(sent < 20, `nats-server sent the agent ${sent} messages while ${others} instances on another node were registered`);
     } finally {
-      await solo.stop();
+      await solo?.stop();
       await target.stop();
     }
   });
@@ -160,8 +161,8 @@ describe("nodes: registry processes share the heartbeats", () => {
   test("node - two registry processes each fold their own share of the heartbeats; when one is killed the other folds them all and no node that beats goes Offline", async () => {
     const server = await startNatsServer();
     const keeper = await startRegistryOn(server.url, server.dir, { ...FAST, nodeId: "keeper-a" });
-    const victim = await spawnRegistry(server.url, { OB_NODE_ID: "keeper-b", OB_SELF_URL: "http://127.0.0.1:11702", REGISTRY_DATA_DIR: server.dir, REGISTRY_HEARTBEAT_INTERVAL_MS: "200", REGISTRY_OFFLINE_AFTER_MS: "1000" });
     const c = await clientFor(server.url);
+    let victim: Awaited<ReturnType<typeof spawnRegistry>> | undefined;
     const nodes = Array.from({ length: 20 }, (_, n) => `shared-${n}`);
     let sent = 0;
     const beating = setInterval(() => nodes.forEach((id) => (publishHeartbeat(c.nc, heartbeat(id)), sent++)), 200);
@@ -173,6 +174,7 @@ describe("nodes: registry processes share the heartbeats", () => {
       return { sent: sent - sentFrom, folded: (await folded()) - foldedFrom };
     };
     try {
+      victim = await spawnRegistry(server.url, { OB_NODE_ID: "keeper-b", OB_SELF_URL: "http://127.0.0.1:11702", REGISTRY_DATA_DIR: server.dir, REGISTRY_HEARTBEAT_INTERVAL_MS: "200", REGISTRY_OFFLINE_AFTER_MS: "1000" });
       await until(() => keeper.registry.members().length === 2, "the keeper to see the other process");
       for (const id of nodes) await until(async () => (await c.call("node.get", { id })).body.node?.status === "Online", `${id} to join`);
       const shared = await share();
@@ -192,7 +194,7 @@ describe("nodes: registry processes share the heartbeats", () => {
     } finally {
       clearInterval(beating);
       await c.nc.close();
-      await victim.stop();
+      await victim?.stop();
       await keeper.registry.stop();
       await keeper.nc.close();
       await server.stop();

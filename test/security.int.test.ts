@@ -434,12 +434,13 @@ describe("security: roles of secure/policy.json, enforced by nats-server and the
 
   test("security - `registry agent` runs in the agents' account: its node joins, and it checks the instances naming its node", async () => {
     const target = await startHttpTarget();
-    const agent = await spawnRegistry(
-      server.url,
-      { NATS_USER: "agent-node-2", NATS_PASSWORD: "agent-2-example", OB_NODE_ID: "node-2", OB_SELF_URL: "http://127.0.0.1:11402", REGISTRY_DATA_DIR: server.dir },
-      "agent",
-    );
+    let agent: Awaited<ReturnType<typeof spawnRegistry>> | undefined;
     try {
+      agent = await spawnRegistry(
+        server.url,
+        { NATS_USER: "agent-node-2", NATS_PASSWORD: "agent-2-example", OB_NODE_ID: "node-2", OB_SELF_URL: "http://127.0.0.1:11402", REGISTRY_DATA_DIR: server.dir },
+        "agent",
+      );
       await until(async () => (await call("viewer", "node.get", { id: "node-2" })).body.node?.status === "Online", "node-2 to join");
       const [conn] = await until(async () => {
         const found = await connectionsNamed(server, "registry agent");
@@ -461,7 +462,7 @@ describe("security: roles of secure/policy.json, enforced by nats-server and the
       assert.match(changed?.data.reason, /checked by node node-2/);
       assert.deepEqual(changed?.metadata.by, { account: "AGENTS", user: "agent-node-2", name: "registry agent" });
     } finally {
-      await agent.stop();
+      await agent?.stop();
       await target.stop();
     }
   });
