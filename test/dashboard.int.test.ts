@@ -63,6 +63,27 @@ describe("dashboard", () => {
     await page.waitForSelector(`[data-instance="${id}"]`, { state: "detached", timeout: LIVE_MS });
   });
 
+  test("the healthy share reads green when all take traffic and red when none; Unreachable is counted and filterable; a filter that matches nothing says so", async () => {
+    await r.call("instance.register", { url: "http://127.0.0.1:28101", slug: "all-good-svc", status: "Healthy" });
+    const down = (await r.call("instance.register", { url: "http://127.0.0.1:28102", slug: "all-down-svc", status: "Unreachable" })).body;
+    assert.equal(down.instance?.status, "Unreachable", JSON.stringify(down));
+    await page.goto(`${r.registry.httpUrl}/#/services`);
+    await page.waitForSelector('[data-slug="all-down-svc"] >> text=Unreachable', { timeout: 5000 });
+    await shot(page, "services-health");
+    const level = (slug: string) => page.getAttribute(`[data-slug="${slug}"] [aria-label="healthy"]`, "class");
+    assert.equal((await level("all-good-svc"))?.trim(), "bar share", "100% healthy: all in the good colour");
+    assert.equal((await level("all-down-svc"))?.trim(), "bar share full", "0% healthy: the bad colour");
+    await page.goto(`${r.registry.httpUrl}/#/services?status=Unreachable`);
+    await page.waitForSelector('[data-slug="all-down-svc"]', { timeout: 5000 });
+    assert.equal(await page.$('[data-slug="all-good-svc"]'), null);
+    assert.equal(await page.$eval('select[data-filter="status"]', (s) => (s as HTMLSelectElement).value), "Unreachable", "the select says the filter in force");
+    await page.goto(`${r.registry.httpUrl}/#/services?slug=no-such-svc`);
+    await page.waitForSelector("text=no instance matches these filters", { timeout: 5000 });
+    assert.equal(await page.$("text=no instances yet"), null);
+    assert.equal((await fetch(`${r.registry.httpUrl}/favicon.ico`)).status, 204, "no 404 for the icon browsers ask for");
+    await shot(page, "services-nothing-matches");
+  });
+
   test("filters live in the URL, so a view can be shared", async () => {
     await r.call("instance.register", { url: "http://127.0.0.1:28003", slug: "order-svc" });
     await page.goto(`${r.registry.httpUrl}/#/services?slug=order-svc`);

@@ -256,6 +256,8 @@ export async function startHttp(deps: HttpDeps): Promise<HttpFace> {
   );
 
   app.get("/healthz", () => ({ status: "ok" }));
+  // Browsers ask for it on every page: no icon, and no 404 in the log or the console.
+  app.get("/favicon.ico", (_req, reply) => reply.code(204).send());
   const { metrics } = deps;
   if (metrics) {
     app.get("/metrics", async (_req, reply) => {
