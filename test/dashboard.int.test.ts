@@ -70,6 +70,10 @@ describe("dashboard", () => {
     await page.goto(`${r.registry.httpUrl}/#/services`);
     await page.waitForSelector('[data-slug="all-down-svc"] >> text=Unreachable', { timeout: 5000 });
     await shot(page, "services-health");
+    // The cards' columns have headers, say what the age is, and line up from one service to the next.
+    assert.deepEqual(await page.$$eval('[data-slug="all-good-svc"] thead th', (ths) => ths.map((t) => t.textContent)), ["instance", "url", "status", "tags", "updated"]);
+    const columnsAt = (slug: string) => page.$$eval(`[data-slug="${slug}"] tbody tr:first-child td`, (tds) => tds.map((td) => Math.round(td.getBoundingClientRect().left)));
+    assert.deepEqual(await columnsAt("all-good-svc"), await columnsAt("all-down-svc"));
     const level = (slug: string) => page.getAttribute(`[data-slug="${slug}"] [aria-label="healthy"]`, "class");
     assert.equal((await level("all-good-svc"))?.trim(), "bar share", "100% healthy: all in the good colour");
     assert.equal((await level("all-down-svc"))?.trim(), "bar share full", "0% healthy: the bad colour");
