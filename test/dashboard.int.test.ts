@@ -129,6 +129,19 @@ describe("dashboard", () => {
     await page.setViewportSize({ width: 1280, height: 720 });
   });
 
+  test("the feed opens with the recent changes, each with its slug and from -> to", async () => {
+    const { instance } = (await r.call("instance.register", { url: "http://127.0.0.1:28201", slug: "feed-history-svc" })).body;
+    await r.call("instance.status", { id: instance.id, status: "Stopping" });
+    await page.goto(`${r.registry.httpUrl}/#/fleet`); // another view first: the feed view is rendered from what the page loaded
+    await page.goto(`${r.registry.httpUrl}/#/feed`);
+    const entry = page.locator(`ol.timeline li:has-text("InstanceStatusChanged"):has(a:text("${instance.id}"))`);
+    await entry.waitFor({ timeout: 5000 });
+    const text = (await entry.textContent()) ?? "";
+    assert.match(text, /feed-history-svc/);
+    assert.match(text, /Unknown\s*→\s*▼ Stopping/);
+    await shot(page, "feed-opened");
+  });
+
   test("the feed shows events as they are appended", async () => {
     await page.goto(`${r.registry.httpUrl}/#/feed`);
     await page.waitForSelector("#live >> text=live", { timeout: 5000 });

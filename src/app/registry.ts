@@ -222,7 +222,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
           metrics: () => metrics.render(),
           nodeIdOfUrl: (url) => models.nodes.idOfUrl(url),
           watch: {
-            feed: changeFeed({ js, eventsStream: names.eventsStream, eventSubjects: names.eventSubjects, definitions, instances: models.instanceMirror, nodes, unreadable, log }),
+            feed: changeFeed({ js, names, definitions, instances: models.instanceMirror, nodes, unreadable, log }),
             viewOf: (caller) => watchView(policy.current(), caller),
             budget: watchers,
           },

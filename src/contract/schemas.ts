@@ -395,6 +395,7 @@ export const HistoryEntry = Type.Object({
   at: Type.String(),
   entity: Type.String(),
   id: Type.String(),
+  slug: Type.Optional(Type.String({ description: "an instance event's slug, when the instance had one" })),
   by: Type.Optional(Caller),
   requestId: Type.Optional(Type.String()),
   cause: Type.Optional(Type.String()),

@@ -13,16 +13,18 @@ import { readEvents } from "./readEvents.ts";
 
 export const DEFAULT_HISTORY_PAGE = 100;
 
-/** What history shows of an event: its kind, time and caller, and the fields that say what changed. */
-function entryOf(e: EventEnvelope, seq: number, subject: string, names: Names): HistoryEntry {
+/** What history (and the live feed) shows of an event: its kind, time and caller, and the fields that say what changed. */
+export function historyEntryOf(e: EventEnvelope, seq: number, subject: string, names: Names): HistoryEntry {
   const { entity = "", id = "" } = names.eventSubjectParts(subject) ?? {};
   const data = e.data as { cause?: string; from?: string; to?: string; changed?: string[]; reason?: string };
+  const slug = instanceSlugOf(e)?.slug;
   return {
     seq,
     type: e.type,
     at: e.metadata.at,
     entity,
     id,
+    ...(slug !== undefined ? { slug } : {}),
     ...(e.metadata.by ? { by: e.metadata.by } : {}),
     ...(e.metadata.requestId ? { requestId: e.metadata.requestId } : {}),
     ...(data.cause !== undefined ? { cause: data.cause } : {}),
@@ -55,7 +57,7 @@ export async function readHistory(
     if (Date.parse(event.metadata.at) > until) return { events };
     if (!readableBy(event, readable)) continue;
     if (events.length === limit) return { events, next: events.at(-1)!.seq };
-    events.push(entryOf(event, seq, subject, names));
+    events.push(historyEntryOf(event, seq, subject, names));
   }
   return { events };
 }

@@ -6,9 +6,10 @@
  */
 import { DeliverPolicy, type JetStreamClient } from "@nats-io/jetstream";
 import type { Logger } from "pino";
-import type { Definition, Instance, Node } from "../contract/schemas.ts";
+import type { Definition, HistoryEntry, Instance, Node } from "../contract/schemas.ts";
+import type { Names } from "../contract/names.ts";
+import { historyEntryOf } from "../eventstore/history.ts";
 import { eventOf } from "../eventstore/readEvents.ts";
-import { instanceSlugOf } from "../domain/events.ts";
 import type { Unreadable } from "../unreadable.ts";
 import type { KvMirror } from "../nats/kvMirror.ts";
 
@@ -16,14 +17,13 @@ export type FeedEvent =
   | { kind: "instance"; key: string; slug: string | undefined; instance: Instance | null }
   | { kind: "node"; key: string; node: Node | null }
   | { kind: "definition"; key: string; definition: Definition | null }
-  | { kind: "appended"; seq: number; subject: string; type: string; at: string; by?: unknown; slug: string | undefined };
+  | ({ kind: "appended"; subject: string } & HistoryEntry);
 
 export type ChangeFeed = { subscribe(listener: (e: FeedEvent) => void): () => void };
 
 export function changeFeed(deps: {
   js: JetStreamClient;
-  eventsStream: string;
-  eventSubjects: string;
+  names: Names;
   definitions: KvMirror<Definition>;
   instances: KvMirror<Instance>;
   nodes: KvMirror<Node>;
@@ -40,12 +40,13 @@ export function changeFeed(deps: {
 
   let stopAppended: (() => void) | undefined;
   async function followAppended(): Promise<void> {
-    const consumer = await deps.js.consumers.get(deps.eventsStream, { filter_subjects: deps.eventSubjects, deliver_policy: DeliverPolicy.New });
+    const consumer = await deps.js.consumers.get(deps.names.eventsStream, { filter_subjects: deps.names.eventSubjects, deliver_policy: DeliverPolicy.New });
     const messages = await consumer.consume({
       callback: (m) => {
-        const e = eventOf(m, deps.eventsStream, deps.unreadable);
+        const e = eventOf(m, deps.names.eventsStream, deps.unreadable);
         if (!e) return;
-        emit({ kind: "appended", seq: m.seq, subject: m.subject, type: e.type, at: e.metadata.at, ...(e.metadata.by ? { by: e.metadata.by } : {}), slug: instanceSlugOf(e)?.slug });
+        // As history shows it (from -> to, reason, caller), so that the feed and the history read alike.
+        emit({ kind: "appended", subject: m.subject, ...historyEntryOf(e, m.seq, m.subject, deps.names) });
       },
     });
     stopAppended = () => void messages.stop();
