@@ -367,12 +367,19 @@ describe("security: roles of secure/policy.json, enforced by nats-server and the
     beat2();
     await until(async () => (await call("viewer", "node.get", { id: "node-2" })).body.node?.url === node2Url, "node-2 to join again with its URL");
 
-    // Checks on node-2's instances are node-2's agent's to report.
-    const report = { outcome: "unreachable", detail: "no answer", checkedBy: "node node-2" };
-    const onNode2 = (await call("order-svc", "instance.register", { url: "http://127.0.0.1:9662", nodeUrl: node2Url, status: "Healthy" })).body.instance;
-    await refused("agent-node-1", "instance.checked", { id: onNode2.id, ...report }, /reports checks on the instances of its node only \(nodeUrl http:\/\/127\.0\.0\.1:11401\)/);
-    const taken = await call("agent-node-2", "instance.checked", { id: onNode2.id, ...report });
-    assert.equal(taken.code, undefined, JSON.stringify(taken.body));
+    // Checks on node-2's instances are node-2's agent's to report. Both nodes keep beating meanwhile:
+    // one gone Offline would be an event (and node-2's instance Unreachable) that the refusal below would count.
+    const beat1 = () => as["agent-node-1"].publish(names.heartbeatSubject("node-1"), JSON.stringify({ ...heartbeat("node-1", { cpuPercent }), url: node1Url }));
+    const beating = setInterval(() => (beat1(), beat2()), 1000);
+    try {
+      const report = { outcome: "unreachable", detail: "no answer", checkedBy: "node node-2" };
+      const onNode2 = (await call("order-svc", "instance.register", { url: "http://127.0.0.1:9662", nodeUrl: node2Url, status: "Healthy" })).body.instance;
+      await refused("agent-node-1", "instance.checked", { id: onNode2.id, ...report }, /reports checks on the instances of its node only \(nodeUrl http:\/\/127\.0\.0\.1:11401\)/);
+      const taken = await call("agent-node-2", "instance.checked", { id: onNode2.id, ...report });
+      assert.equal(taken.code, undefined, JSON.stringify(taken.body));
+    } finally {
+      clearInterval(beating);
+    }
   });
 
   test("security - registry auth add-token --user binds an agent's token to that agent user, and so to its node", async () => {
