@@ -20,7 +20,7 @@ test("dns - an address and its .addr label name each other, IPv4 and IPv6", () =
 
 test("dns - a secured registry answers only the slugs REGISTRY_DNS_PUBLIC names, and no node; an open one everything", () => {
   const instances = { ofSlugInAnyCase: (slug: string) => (slug === "web-svc" || slug === "billing-svc" ? [instance("i1", slug, "10.0.0.1")] : []) };
-  const nodes = { get: () => undefined, values: () => [][Symbol.iterator]() };
+  const nodes = { get: () => undefined, entryKeys: () => [][Symbol.iterator](), onChange: () => undefined };
   const secured = dnsCatalog({ policyFile: "policy.json", dnsPublicSlugs: ["web-*"] }, instances as never, nodes as never);
   assert.equal(dnsAnswer({ name: "web-svc.service.registry", type: "A" }, secured, settings).rcode, "NOERROR");
   assert.equal(dnsAnswer({ name: "billing-svc.service.registry", type: "A" }, secured, settings).rcode, "REFUSED", "not public: refused, whether it exists or not");

@@ -98,7 +98,7 @@ describe("nodes: agent, heartbeats and liveness", () => {
   });
 
   test("node - two agents with the same configured id make one node", async () => {
-    // The stored lastHeartbeat moves only every NODE_RECORD_EVERY_MS, so count the heartbeats on the wire and the registry's folds.
+    // The stored lastHeartbeat moves only every REGISTRY_NODE_RECORD_MS, so count the heartbeats on the wire and the registry's folds.
     const heard = r.nc.subscribe(names.heartbeatSubject("twin"));
     let beats = 0;
     void (async () => { for await (const _ of heard) beats++; })();

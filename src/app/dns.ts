@@ -17,13 +17,15 @@ export function publicSlugMatches(pattern: string, lowerCaseSlug: string): boole
 
 export function dnsCatalog(config: Pick<Config, "policyFile" | "dnsPublicSlugs">, instances: InstancesView, nodes: KvMirror<Node>): DnsCatalog {
   const secured = config.policyFile !== undefined;
+  // Node ids are case-sensitive, DNS names not: each id under its lower case, so that a name is one lookup.
+  const idOfLower = new Map<string, string>();
+  for (const id of nodes.entryKeys()) idOfLower.set(id.toLowerCase(), id);
+  nodes.onChange((id, node) => (node ? idOfLower.set(id.toLowerCase(), id) : idOfLower.get(id.toLowerCase()) === id && idOfLower.delete(id.toLowerCase())));
   return {
     instancesOf: (slug) => instances.ofSlugInAnyCase(slug),
     nodeNamed(id) {
-      const exact = nodes.get(id);
-      if (exact) return exact;
-      for (const node of nodes.values()) if (node.id.toLowerCase() === id) return node; // ids are case-sensitive, DNS names not
-      return undefined;
+      const key = idOfLower.get(id);
+      return key === undefined ? undefined : nodes.get(key);
     },
     servesSlug: (slug) => !secured || config.dnsPublicSlugs.some((p) => publicSlugMatches(p, slug)),
     servesNodes: !secured,

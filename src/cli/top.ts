@@ -83,6 +83,12 @@ export function topCommand(program: Command, cli: Cli): void {
 }
 
 async function top(ctx: CliContext, cli: Cli): Promise<void> {
+  if (ctx.json) {
+    // One snapshot, from the API: no bucket is read whole to print it.
+    const client = await ctx.client();
+    const [nodes, services, definitions] = await Promise.all([client.listNodes(), client.listServices(), client.listDefinitions()]);
+    return ctx.print({ nodes, services, definitions: definitions.length }, () => "");
+  }
   const nc = await ctx.nc();
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
@@ -102,12 +108,6 @@ async function top(ctx: CliContext, cli: Cli): Promise<void> {
   const schedule = () => void (pending ??= setTimeout(draw, 100));
   for (const m of [nodes, instances, definitions]) m.onChange(schedule);
   await Promise.all([nodes.start(), instances.start(), definitions.start()]);
-  if (ctx.json) {
-    const services = await (await ctx.client()).listServices();
-    ctx.print({ nodes: [...nodes.values()], services, definitions: definitions.size }, () => "");
-    for (const m of [nodes, instances, definitions]) m.stop();
-    return;
-  }
   draw();
   await cli.interrupted();
   clearTimeout(pending);

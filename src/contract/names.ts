@@ -39,8 +39,6 @@ export type Names = {
   eventSubjects: string;
   heartbeatSubjects: string;
   heartbeatSubject(nodeId: string): string;
-  /** Every lease renewal subject, `<prefix>.lease.<slug>.<id>` (`_` for an instance without slug). */
-  leaseSubjects: string;
   /** Where an instance's lease is renewed by a publish: its slug and id, so subject permissions say who may renew what. */
   leaseSubject(instanceKey: string): string;
   /** One slug's lease subjects (`_` for instances without one): what the process keeping its leases hears. */
@@ -91,7 +89,6 @@ export function namesFor(prefix: string): Names {
     eventSubjects: `${eventsPrefix}>`,
     heartbeatSubjects: `${prefix}.heartbeat.*`,
     heartbeatSubject: (nodeId) => `${prefix}.heartbeat.${nodeId}`,
-    leaseSubjects: `${leasePrefix}*.*`,
     leaseSubject: (key) => `${leasePrefix}${key}`,
     leaseSubjectsOf: (slugToken) => `${leasePrefix}${slugToken}.*`,
     leaseCensus: `${prefix}.internal.lease.census`,

@@ -26,13 +26,14 @@ export async function startDns(deps: { host: string; port: number; settings: Dns
   const { settings, catalog, log } = deps;
   const counts: DnsCounts = { NOERROR: 0, FORMERR: 0, NXDOMAIN: 0, NOTIMP: 0, REFUSED: 0, dropped: 0 };
 
-  /** The reply to one query packet, encoded; undefined when it gets none. `limit`: the most bytes the transport takes. */
+  /** The reply to one query packet, encoded; undefined when it gets none. A UDP reply is truncated to what the client can take. */
   function reply(query: Buffer, transport: "udp" | "tcp"): Buffer | undefined {
     let packet: Packet;
     try {
       packet = dnsPacket.decode(query);
     } catch {
-      if (query.length < 12) {
+      // Too short to answer, or a response (QR set): answering one could bounce between two servers.
+      if (query.length < 12 || (query.readUInt16BE(2) & 0x8000) !== 0) {
         counts.dropped++;
         return undefined;
       }
@@ -71,12 +72,14 @@ export async function startDns(deps: { host: string; port: number; settings: Dns
     });
   }
 
+  let unanswerable = 0;
   const answerSafely = (query: Buffer, transport: "udp" | "tcp"): Buffer | undefined => {
     try {
       return reply(query, transport);
     } catch (err) {
       counts.dropped++;
-      log.warn({ err }, "a DNS query could not be answered; dropped");
+      // Logged once a thousand: a stream of such packets must not become a stream of log lines.
+      if (unanswerable++ % 1000 === 0) log.warn({ err, unanswerable }, "a DNS query could not be answered; dropped (counted in registry_dns_queries_total)");
       return undefined;
     }
   };

@@ -13,6 +13,9 @@ import { everyTick } from "../ticker.ts";
 
 export type Membership = { owns(key: string): boolean; members(): string[]; refresh(): Promise<void>; stop(): void };
 
+/** owns() answers kept at most: a few million keys (nodes, slugs, instance ids) fit; ids that come and go do not grow it without end. */
+const MAX_CACHED_ANSWERS = 4_000_000;
+
 const score = (member: string, key: string) => createHash("sha1").update(`${member}\u0000${key}`).digest().readUInt32BE(0);
 
 export function membership(deps: { nc: NatsConnection; service: string; selfId: () => string; intervalMs: number; log: Logger }): Membership {
@@ -37,7 +40,8 @@ export function membership(deps: { nc: NatsConnection; service: string; selfId: 
   return {
     owns(key) {
       const self = deps.selfId();
-      if (self !== cachedFor.self || live !== cachedFor.live) {
+      // Cleared when the members change, and when it has grown past any fleet (keys of ids long removed).
+      if (self !== cachedFor.self || live !== cachedFor.live || owned.size > MAX_CACHED_ANSWERS) {
         owned.clear();
         Object.assign(cachedFor, { self, live });
       }
