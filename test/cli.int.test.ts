@@ -284,7 +284,7 @@ describe("registry CLI", () => {
     assert.equal(missing.stderr, 'registry: instance "inst_nobody" not found (it was removed, or its lease expired); list them with registry instances list\n');
   });
 
-  test("cli - registering a known URL under another slug says it moved the instance from that service", async () => {
+  test("cli - registering a known URL says whether it registered, updated (which fields) or changed nothing; under another slug that it moved the instance", async () => {
     const first = await runCli(["i", "register", "--url", "http://127.0.0.1:9601", "--slug", "old-svc"], env);
     assert.match(first.stdout, /^registered instance/);
     const moved = await runCli(["i", "register", "--url", "http://127.0.0.1:9601", "--slug", "new-svc"], env);
@@ -294,6 +294,11 @@ describe("registry CLI", () => {
     assert.deepEqual(json.movedFrom, { slug: "new-svc" });
     const again = JSON.parse((await runCli(["i", "register", "--url", "http://127.0.0.1:9601", "--slug", "old-svc", "--json"], env)).stdout);
     assert.equal(again.movedFrom, undefined, "no move, no movedFrom");
+    assert.equal(again.outcome, "unchanged");
+    const same = await runCli(["i", "register", "--url", "http://127.0.0.1:9601", "--slug", "old-svc"], env);
+    assert.equal(same.stdout, `instance ${again.instance.id} at http://127.0.0.1:9601 is registered as given already: nothing changed\n`);
+    const tagged = await runCli(["i", "register", "--url", "http://127.0.0.1:9601", "--tag", "blue"], env);
+    assert.equal(tagged.stdout, `updated instance ${again.instance.id} at http://127.0.0.1:9601: tags changed (what a registration does not give is kept)\n`);
   });
 
   test("cli - watch prints the current state first, then changes; --changes-only skips the state; --from replays from a revision", async () => {

@@ -47,7 +47,8 @@ test("execute - a retry of the same command with the same request id writes noth
   const again = await execute(deps, definitionDecider, "s.d", { ...save, metadata: { now: "2026-01-01T00:00:05.000Z" } }, { requestId: "req-1" });
   assert.equal(events.length, 1);
   assert.deepEqual(again.state, save.data.definition);
-  assert.deepEqual(again.events, [], "a retry of a written request appends nothing");
+  assert.equal(again.written, false, "a retry of a written request appends nothing");
+  assert.deepEqual(again.events.map((e) => e.type), ["DefinitionSaved"], "and answers with the event its first try wrote");
 });
 
 test("execute - a different command under a reused request id is written", async () => {

@@ -35,6 +35,13 @@ describe("history", () => {
     assert.equal(registered.id, id);
     assert.ok(registered.at >= startedAt);
     assert.deepEqual(updated.changed, ["tags"]);
+    assert.deepEqual(updated.changes, [{ field: "tags", from: ["a"], to: ["b"] }], "an update says each changed field's value before and after");
+    assert.equal(updated.by, undefined, "an open registry names no caller");
+    assert.equal(updated.via, "nats", "but says the change came from a request, not from the registry itself");
+    const nodeEvents = async () => (await r.call("history", { entity: "node", id: "self-node" })).body.events;
+    await until(async () => (await nodeEvents()).length > 0, "the registry's own node to join");
+    const [joined] = await nodeEvents();
+    assert.deepEqual([joined.type, joined.by, joined.via], ["NodeJoined", undefined, undefined], "the registry's own decision names no face");
     assert.deepEqual([status.from, status.to, status.cause], ["Unknown", "Stopping", "operator"]);
     assert.ok(body.events.every((e: { seq: number }, n: number) => n === 0 || e.seq > body.events[n - 1].seq));
     assert.equal(body.next, undefined);
@@ -92,7 +99,8 @@ describe("history", () => {
     const shown = await runCli(["history", "instance", id], env);
     assert.equal(shown.code, 0, shown.stderr);
     assert.match(shown.stdout, /^SEQ +TIME +TYPE +ENTITY +CHANGE +BY/);
-    assert.match(shown.stdout, /InstanceStatusChanged +instance \S+ +Unknown -> Stopping \(operator\) +registry/);
+    assert.match(shown.stdout, /InstanceStatusChanged +instance \S+ +Unknown -> Stopping \(operator\) +anonymous \(nats\)/);
+    assert.match(shown.stdout, /InstanceUpdated +instance \S+ +tags: a -> b +anonymous \(nats\)/);
     const audit = await runCli(["history", "--since", "1h", "--json"], env);
     assert.ok(JSON.parse(audit.stdout).events.some((e: { type: string }) => e.type === "DefinitionSaved"));
     const bad = await runCli(["history", "--since", "yesterday"], env);

@@ -158,12 +158,18 @@ describe("instances", () => {
     const first = await r.call("instance.register", body, { msgId: "req-1" });
     const retry = await r.call("instance.register", body, { msgId: "req-1" });
     assert.deepEqual(retry.body, first.body);
+    assert.equal(retry.body.outcome, "registered", "a retry answers what its first try did, not what the retry decided");
     assert.equal(await r.eventCount(), before + 1);
+    const moved = await r.call("instance.register", { ...body, slug: "retry-svc-2" }, { msgId: "req-3" });
+    const movedAgain = await r.call("instance.register", { ...body, slug: "retry-svc-2" }, { msgId: "req-3" });
+    assert.deepEqual(movedAgain.body, moved.body);
+    assert.deepEqual([moved.body.outcome, moved.body.changed, moved.body.movedFrom], ["updated", ["slug"], { slug: "retry-svc" }]);
+    assert.equal(await r.eventCount(), before + 2);
     const removed = await r.call("instance.remove", { id: first.body.instance.id }, { msgId: "req-2" });
     const removedAgain = await r.call("instance.remove", { id: first.body.instance.id }, { msgId: "req-2" });
     assert.deepEqual(removed.body, {});
     assert.deepEqual(removedAgain.body, {}, "the retry of a remove that succeeded succeeds");
-    assert.equal(await r.eventCount(), before + 2);
+    assert.equal(await r.eventCount(), before + 3);
   });
 
   const invalid: [string, unknown, RegExp][] = [

@@ -26,7 +26,10 @@ const CHECK_CAUSE = /^check-(.*)$/;
 /** A history entry, likewise: a check's status change says its outcome, not the probe's answer. */
 function entryOutcomeOnly(entry: HistoryEntry): HistoryEntry {
   const outcome = CHECK_CAUSE.exec(entry.cause ?? "")?.[1];
-  return outcome === undefined ? entry : { ...entry, reason: `a check's outcome was ${outcome} (what the probe saw is shown to operators only)` };
+  // An update's details may be a probe's answer: their values are for operators too.
+  const changes = entry.changes?.map((c) => (c.field === "details" ? { field: c.field } : c));
+  const seen = changes ? { ...entry, changes } : entry;
+  return outcome === undefined ? seen : { ...seen, reason: `a check's outcome was ${outcome} (what the probe saw is shown to operators only)` };
 }
 
 /** `policy` is read at each request, so a reloaded policy applies to the next one. */

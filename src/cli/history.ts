@@ -5,10 +5,25 @@ import { count, defined, time, UsageError } from "./args.ts";
 import type { Cli } from "./context.ts";
 import { table } from "./format.ts";
 
+/** A changed field's value as one short line: none, text as it is, a list by commas, anything else as JSON. */
+function valueText(v: unknown): string {
+  if (v === undefined) return "none";
+  if (typeof v === "string") return v;
+  if (Array.isArray(v) && v.every((x) => typeof x === "string")) return v.length === 0 ? "[]" : v.join(",");
+  return JSON.stringify(v);
+}
+
 function change(e: HistoryEntry): string {
   if (e.from !== undefined && e.to !== undefined) return `${e.from} -> ${e.to}${e.cause ? ` (${e.cause})` : ""}`;
+  if (e.changes) return e.changes.map((c) => `${c.field}: ${valueText(c.from)} -> ${valueText(c.to)}`).join("; ");
   if (e.changed) return `changed ${e.changed.join(", ")}`;
   return e.reason ?? "";
+}
+
+/** Who: the caller nats-server or a token named; a request no one named, by the face it came through; else the registry's own decision. */
+function byWhom(e: HistoryEntry): string {
+  if (e.by) return `${e.by.account}${e.by.user ? `/${e.by.user}` : ""}`;
+  return e.via ? `anonymous (${e.via})` : "registry";
 }
 
 type HistoryOptions = { since?: string; until?: string; limit?: number; after?: number };
@@ -43,7 +58,7 @@ export function historyCommand(program: Command, cli: Cli): void {
         ctx.print({ events, ...(o.limit !== undefined && next !== undefined ? { next } : {}) }, () =>
           table(
             ["SEQ", "TIME", "TYPE", "ENTITY", "CHANGE", "BY"],
-            events.map((e) => [String(e.seq), e.at, e.type, `${e.entity} ${e.id}`, change(e), e.by ? `${e.by.account}${e.by.user ? `/${e.by.user}` : ""}` : "registry"]),
+            events.map((e) => [String(e.seq), e.at, e.type, `${e.entity} ${e.id}`, change(e), byWhom(e)]),
           ),
         );
       }),

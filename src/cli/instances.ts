@@ -90,11 +90,16 @@ export function instancesCommand(program: Command, cli: Cli): void {
           graceSeconds: o.grace,
           check: checkOf(o),
         });
-        const { instance, movedFrom } = await (await ctx.client()).registration(request);
-        ctx.print({ instance, ...(movedFrom ? { movedFrom } : {}) }, () =>
+        const reply = await (await ctx.client()).registration(request);
+        const { instance, movedFrom } = reply;
+        ctx.print(reply, () =>
           movedFrom
             ? `moved instance ${instance.id} at ${instance.url} from service ${movedFrom.slug} to ${instance.slug ?? "no service"} (one URL is one instance)\n`
-            : `registered instance ${instance.id} at ${instance.url}\n`,
+            : reply.outcome === "updated"
+              ? `updated instance ${instance.id} at ${instance.url}: ${(reply.changed ?? []).join(", ")} changed (what a registration does not give is kept)\n`
+              : reply.outcome === "unchanged"
+                ? `instance ${instance.id} at ${instance.url} is registered as given already: nothing changed\n`
+                : `registered instance ${instance.id} at ${instance.url}\n`,
         );
       }),
     );

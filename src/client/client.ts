@@ -72,8 +72,8 @@ export class RegistryClient {
   async registerInstance(req: RegisterInstanceRequest): Promise<Instance> {
     return (await this.registration(req)).instance;
   }
-  /** A registration's whole reply: the instance, and `movedFrom` when it took the instance from another slug. */
-  async registration(req: RegisterInstanceRequest): Promise<{ instance: Instance; movedFrom?: { slug: string } }> {
+  /** A registration's whole reply: the instance, what it did (`outcome`, `changed`), and `movedFrom` when it took the instance from another slug. */
+  async registration(req: RegisterInstanceRequest): Promise<ReplyOf<"registerInstance">> {
     return this.#call("registerInstance", req);
   }
   async getInstance(id: string): Promise<Instance> {

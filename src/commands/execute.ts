@@ -14,7 +14,7 @@
  * retry is deduplicated by JetStream (within its window) or by the check above.
  */
 import { createHash } from "node:crypto";
-import type { Caller } from "../contract/api.ts";
+import type { Caller, RequestFace } from "../contract/api.ts";
 import { RegistryError, conflict } from "../contract/errors.ts";
 import { evolves, type Decider } from "../domain/decider.ts";
 import type { RegistryEvent } from "../domain/events.ts";
@@ -55,7 +55,11 @@ async function projectStored(project: Project, subject: string, event: RegistryE
   }
 }
 
-/** `events`: what this call appended (none when it was a retry of a request already written). */
+/**
+ * `events`: what the request wrote, by this call or, for a retry of a request already written,
+ * by its first try (the entity's latest event when it carries the request's command id: a retry
+ * answers as the first try did). `written`: whether this call appended anything.
+ */
 export type Executed<State, Event = unknown> = { state: State; version: number; written: boolean; events: Event[] };
 
 /** The request id bound to the command's subject, type and data. */
@@ -82,16 +86,19 @@ export async function execute<State, Command extends { type: string; data: unkno
   decider: Decider<State, Command, Event>,
   subject: string,
   command: Command,
-  opts: { requestId?: string | undefined; caller?: Caller | undefined; hint?: (() => StateHint<State> | undefined) | undefined } = {},
+  opts: { requestId?: string | undefined; caller?: Caller | undefined; via?: RequestFace | undefined; hint?: (() => StateHint<State> | undefined) | undefined } = {},
 ): Promise<Executed<State, Event>> {
   const { store, project } = deps;
-  const { requestId, caller } = opts;
+  const { requestId, caller, via } = opts;
   const commandId = requestId === undefined ? undefined : commandIdOf(requestId, subject, command);
 
+  /** The state after an earlier try of this request wrote it; its event, when it is still the latest. */
   async function current(): Promise<Executed<State, Event>> {
     const latest = await store.readLatest(subject);
     if (latest?.envelope) await projectStored(project, subject, latest.envelope, latest.seq); // it may be from a process that died before projecting
-    return { state: stateOf(decider, latest), version: latest?.seq ?? 0, written: false, events: [] };
+    const envelope = latest?.envelope;
+    const ours = commandId !== undefined && envelope?.metadata.commandId === commandId && evolves(decider, envelope) ? [envelope] : [];
+    return { state: stateOf(decider, latest), version: latest?.seq ?? 0, written: false, events: ours };
   }
 
   /** One decision and its appends; undefined when another writer got there first. */
@@ -100,7 +107,7 @@ export async function execute<State, Command extends { type: string; data: unkno
     try {
       for (const [i, event] of events.entries()) {
         const id = commandId === undefined ? undefined : i === 0 ? commandId : `${commandId}:${i}`;
-        const envelope = { ...event, metadata: { at: command.metadata.now, ...(id ? { requestId, commandId: id } : {}), ...(caller ? { by: caller } : {}) } };
+        const envelope = { ...event, metadata: { at: command.metadata.now, ...(id ? { requestId, commandId: id } : {}), ...(caller ? { by: caller } : {}), ...(via ? { via } : {}) } };
         const appended = await store.append(subject, envelope, version, id);
         if (appended.duplicate) return current(); // an earlier try of this request wrote it
         await projectStored(project, subject, envelope, appended.seq);
@@ -118,7 +125,8 @@ export async function execute<State, Command extends { type: string; data: unkno
   if (hint) {
     try {
       const done = await attempt(hint.state, hint.version);
-      if (done) return done;
+      // Nothing to write may mean a retry of a request already written: the latest event says (below).
+      if (done && (done.written || commandId === undefined)) return done;
     } catch (err) {
       if (!(err instanceof RegistryError) || err instanceof StoredNotProjected) throw err; // a refusal on a possibly stale copy is checked below
     }

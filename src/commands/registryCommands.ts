@@ -9,7 +9,7 @@ import { DERIVED_ID_PREFIX } from "../contract/ids.ts";
 import type { Instance } from "../contract/schemas.ts";
 import { normalizeUrl, resolveAddress } from "../domain/address.ts";
 import { definitionDecider } from "../domain/definition.ts";
-import { instanceDecider, registrationTarget } from "../domain/instance.ts";
+import { instanceDecider, registrationOutcome, registrationTarget } from "../domain/instance.ts";
 import { nodeDecider } from "../domain/node.ts";
 import { expiryProtectionDecider } from "../domain/expiryProtection.ts";
 import { writePath, type WritePathDeps } from "./writePath.ts";
@@ -51,8 +51,7 @@ export function registryCommands(deps: WritePathDeps): RegistryCommands {
       const id = registrationTarget(address.url, request.id, deps.instances.idOfUrl(address.url), instanceIdForUrl(address.url));
       const command = { type: "RegisterInstance" as const, data: { id, address, request }, metadata: { now: now() } };
       const { state, events } = await run(instanceDecider, instanceSubject(id), command, { ...ctx, hint: instanceHint(id) });
-      const previousSlug = events.map((e) => (e.type === "InstanceUpdated" ? e.data.movedFrom?.slug : undefined)).find((slug) => slug !== undefined);
-      return { instance: existing(state, id), ...(previousSlug !== undefined ? { movedFrom: { slug: previousSlug } } : {}) };
+      return { instance: existing(state, id), ...registrationOutcome(events) };
     },
 
     async removeInstance({ id }, ctx) {

@@ -2,7 +2,7 @@
  * What every command handler shares: the clock, and `run`, which takes one command of one
  * entity through `execute` with the deps of this process.
  */
-import type { Caller } from "../contract/api.ts";
+import type { Caller, RequestFace } from "../contract/api.ts";
 import type { Names } from "../contract/names.ts";
 import type { InstanceReadModel, NodeReadModel } from "../contract/readModels.ts";
 import type { Instance } from "../contract/schemas.ts";
@@ -42,7 +42,7 @@ export function writePath(deps: WritePathDeps) {
     decider: Decider<S, C, E>,
     subject: string,
     command: C,
-    opts: { requestId?: string | undefined; caller?: Caller | undefined; hint?: () => StateHint<S> | undefined } = {},
+    opts: { requestId?: string | undefined; caller?: Caller | undefined; via?: RequestFace | undefined; hint?: () => StateHint<S> | undefined } = {},
   ) => execute(executeDeps, decider, subject, command, opts);
   const instanceHint = (id: string) => (): StateHint<Instance | null> => {
     const entry = deps.instances.entry(id);

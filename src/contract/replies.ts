@@ -79,6 +79,10 @@ export const DefinitionReply = Type.Object({ definition: Definition });
 export const DefinitionPage = Type.Object({ definitions: Type.Array(Definition), next: Next });
 export const RegistrationReply = Type.Object({
   instance: Instance,
+  outcome: Type.Union([Type.Literal("registered"), Type.Literal("updated"), Type.Literal("unchanged")], {
+    description: "what the registration did: a new instance, an update of the one at its URL (the fields it gave replaced, the rest kept), or nothing (it said what the registry had)",
+  }),
+  changed: Type.Optional(Type.Array(Type.String(), { description: "with updated: the fields it changed" })),
   movedFrom: Type.Optional(Type.Object({ slug: Type.String() }, { description: "the slug the instance had when this registration gave it another one" })),
 });
 export const InstanceReply = Type.Object({ instance: Instance });

@@ -397,11 +397,17 @@ export const HistoryEntry = Type.Object({
   id: Type.String(),
   slug: Type.Optional(Type.String({ description: "an instance event's slug, when the instance had one" })),
   by: Type.Optional(Caller),
+  via: Type.Optional(Type.Union([Type.Literal("nats"), Type.Literal("http")], { description: "the face a request came through; absent on the registry's own decisions" })),
   requestId: Type.Optional(Type.String()),
   cause: Type.Optional(Type.String()),
   from: Type.Optional(Type.String()),
   to: Type.Optional(Type.String()),
   changed: Type.Optional(Type.Array(Type.String())),
+  changes: Type.Optional(
+    Type.Array(Type.Object({ field: Type.String(), from: Type.Optional(Type.Unknown()), to: Type.Optional(Type.Unknown()) }), {
+      description: "an update's changed fields with their values before and after (absent: it had none); events written before 2026-12 say only `changed`",
+    }),
+  ),
   reason: Type.Optional(Type.String()),
 });
 export type HistoryEntry = Type.Static<typeof HistoryEntry>;

@@ -16,9 +16,11 @@ export type InstanceUpdated = {
   /**
    * `movedFrom` is present when the owning slug changed; its slug is absent when there was none.
    * `leftNodeUrl` is the node the instance named until this update gave it another or none (the
-   * per-node index deletes its entry there).
+   * per-node index deletes its entry there). `was` holds the changed fields' values before (a
+   * field absent from it had none), so that history can say what changed from what; events
+   * written before it existed lack it.
    */
-  data: { instance: Instance; changed: string[]; movedFrom?: { slug?: string }; leftNodeUrl?: string };
+  data: { instance: Instance; changed: string[]; was?: Partial<Instance>; movedFrom?: { slug?: string }; leftNodeUrl?: string };
 };
 /** Where a removed instance was: its slug's key and the node it named go with it. */
 export type InstanceWhereabouts = { id: string; slug?: string; nodeUrl?: string };

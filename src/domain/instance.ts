@@ -94,7 +94,18 @@ function register(command: RegisterInstance, state: InstanceState): InstanceEven
   const instance = canonical({ ...next, ...statusSet, lastHeartbeat: now, updatedAt: now });
   const movedFrom = state.slug !== next.slug ? { movedFrom: state.slug !== undefined ? { slug: state.slug } : {} } : {};
   const leftNode = state.nodeUrl !== undefined && state.nodeUrl !== next.nodeUrl ? { leftNodeUrl: state.nodeUrl } : {};
-  return [{ type: "InstanceUpdated", data: { instance, changed: changed.sort(), ...movedFrom, ...leftNode } }];
+  const was: Partial<Instance> = {};
+  for (const field of changed) if ((state as Record<string, unknown>)[field] !== undefined) (was as Record<string, unknown>)[field] = (state as Record<string, unknown>)[field];
+  return [{ type: "InstanceUpdated", data: { instance, changed: changed.sort(), was, ...movedFrom, ...leftNode } }];
+}
+
+/** What a registration did, from the events it wrote: a new instance, an update (which fields, and the slug it moved from), or nothing. */
+export function registrationOutcome(events: readonly InstanceEvent[]): { outcome: "registered" | "updated" | "unchanged"; changed?: string[]; movedFrom?: { slug: string } } {
+  const event = events[0];
+  if (event?.type === "InstanceRegistered") return { outcome: "registered" };
+  if (event?.type !== "InstanceUpdated") return { outcome: "unchanged" };
+  const slug = event.data.movedFrom?.slug;
+  return { outcome: "updated", changed: event.data.changed, ...(slug !== undefined ? { movedFrom: { slug } } : {}) };
 }
 
 export const instanceDecider: Decider<InstanceState, InstanceCommand, InstanceEvent> = {

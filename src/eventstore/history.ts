@@ -13,11 +13,17 @@ import { readEvents } from "./readEvents.ts";
 
 export const DEFAULT_HISTORY_PAGE = 100;
 
+/** Each changed field, from its value before to its value after (absent: none). */
+function changesOf(changed: readonly string[], was: Readonly<Record<string, unknown>>, now: Readonly<Record<string, unknown>>): NonNullable<HistoryEntry["changes"]> {
+  return changed.map((field) => ({ field, ...(was[field] !== undefined ? { from: was[field] } : {}), ...(now[field] !== undefined ? { to: now[field] } : {}) }));
+}
+
 /** What history (and the live feed) shows of an event: its kind, time and caller, and the fields that say what changed. */
 export function historyEntryOf(e: EventEnvelope, seq: number, subject: string, names: Names): HistoryEntry {
   const { entity = "", id = "" } = names.eventSubjectParts(subject) ?? {};
   const data = e.data as { cause?: string; from?: string; to?: string; changed?: string[]; reason?: string };
   const slug = instanceSlugOf(e)?.slug;
+  const changes = e.type === "InstanceUpdated" && e.data.was ? changesOf(e.data.changed, e.data.was, e.data.instance) : undefined;
   return {
     seq,
     type: e.type,
@@ -26,11 +32,13 @@ export function historyEntryOf(e: EventEnvelope, seq: number, subject: string, n
     id,
     ...(slug !== undefined ? { slug } : {}),
     ...(e.metadata.by ? { by: e.metadata.by } : {}),
+    ...(e.metadata.via ? { via: e.metadata.via } : {}),
     ...(e.metadata.requestId ? { requestId: e.metadata.requestId } : {}),
     ...(data.cause !== undefined ? { cause: data.cause } : {}),
     ...(data.from !== undefined ? { from: data.from } : {}),
     ...(data.to !== undefined ? { to: data.to } : {}),
     ...(data.changed !== undefined ? { changed: data.changed } : {}),
+    ...(changes ? { changes } : {}),
     ...(data.reason !== undefined ? { reason: data.reason } : {}),
   };
 }

@@ -7,12 +7,16 @@
 import Type, { type TSchema } from "typebox";
 import { SLUG_PATTERN } from "../contract/ids.ts";
 import { Caller, Definition, ExpiryProtection, Id, Instance, InstanceStatus, Node, STATUS_CAUSES } from "../contract/schemas.ts";
+import type { RequestFace } from "../contract/api.ts";
 import { reader, type ReadResult, type Reader } from "../contract/validate.ts";
 import type { RegistryEvent } from "../domain/events.ts";
 import { isEventSubjectOf } from "../contract/names.ts";
 
-/** When, for which request, and by whom (absent: the registry itself, or a request from inside its account). */
-export type EventMetadata = { at: string; requestId?: string; commandId?: string; by?: Caller };
+/**
+ * When, for which request, by whom (absent: the registry itself, or a request from inside its
+ * account or to an open registry) and through which face (absent: the registry's own decision).
+ */
+export type EventMetadata = { at: string; requestId?: string; commandId?: string; by?: Caller; via?: RequestFace };
 export type EventEnvelope = RegistryEvent & { metadata: EventMetadata };
 
 const Reason = Type.String();
@@ -27,7 +31,7 @@ const DATA: Record<RegistryEvent["type"], TSchema> = {
   DefinitionSaved: Type.Object({ definition: Definition }),
   DefinitionRemoved: Type.Object({ id: Id }),
   InstanceRegistered: Type.Object({ instance: Instance }),
-  InstanceUpdated: Type.Object({ instance: Instance, changed: Type.Array(Type.String()), movedFrom: Type.Optional(Type.Object({ slug: Slug })), leftNodeUrl: Type.Optional(Type.String()) }),
+  InstanceUpdated: Type.Object({ instance: Instance, changed: Type.Array(Type.String()), was: Type.Optional(Type.Record(Type.String(), Type.Unknown())), movedFrom: Type.Optional(Type.Object({ slug: Slug })), leftNodeUrl: Type.Optional(Type.String()) }),
   InstanceRemoved: Type.Object({ id: Id, slug: Slug, nodeUrl: Type.Optional(Type.String()) }),
   InstanceStatusChanged: Type.Object({ instance: Instance, from: InstanceStatus, to: InstanceStatus, cause: Type.Enum([...STATUS_CAUSES]), reason: Reason }),
   InstanceExpired: Type.Object({ id: Id, slug: Slug, nodeUrl: Type.Optional(Type.String()), reason: Reason }),
@@ -46,6 +50,7 @@ const Metadata = Type.Object({
   requestId: Type.Optional(Type.String()),
   commandId: Type.Optional(Type.String()),
   by: Type.Optional(Caller),
+  via: Type.Optional(Type.Union([Type.Literal("nats"), Type.Literal("http")])),
 });
 
 const readers = new Map<string, Reader<TSchema>>(

@@ -145,6 +145,7 @@ export async function startHttp(deps: HttpDeps): Promise<HttpFace> {
           const ctx: RequestContext = {
             ...(typeof idempotencyKey === "string" && idempotencyKey !== "" ? { requestId: idempotencyKey } : {}),
             ...(caller ? { caller } : {}),
+            via: "http",
             signal: gone.signal,
           };
           return await callOperation(api, route.operation, route.request(parts), ctx);

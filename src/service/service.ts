@@ -24,7 +24,7 @@ function contextOf(msg: ServiceMsg): RequestContext {
   const requestId = msg.headers?.get("Nats-Msg-Id") || undefined;
   const caller = callerOfRequestInfo(msg.headers?.get("Nats-Request-Info"));
   if (caller === "unreadable") throw badRequest("the Nats-Request-Info header is not the one nats-server sets; do not set it yourself");
-  return { ...(requestId ? { requestId } : {}), ...(caller ? { caller } : {}) };
+  return { ...(requestId ? { requestId } : {}), ...(caller ? { caller } : {}), via: "nats" };
 }
 
 export async function startService(deps: {
