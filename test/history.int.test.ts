@@ -99,8 +99,8 @@ describe("history", () => {
     const shown = await runCli(["history", "instance", id], env);
     assert.equal(shown.code, 0, shown.stderr);
     assert.match(shown.stdout, /^SEQ +TIME +TYPE +ENTITY +CHANGE +BY/);
-    assert.match(shown.stdout, /InstanceStatusChanged +instance \S+ +Unknown -> Stopping \(operator\) +anonymous \(nats\)/);
-    assert.match(shown.stdout, /InstanceUpdated +instance \S+ +tags: a -> b +anonymous \(nats\)/);
+    assert.match(shown.stdout, /InstanceStatusChanged +instance \S+ +Unknown -> Stopping \(operator\) +unnamed \(nats\)/);
+    assert.match(shown.stdout, /InstanceUpdated +instance \S+ +tags: a -> b +unnamed \(nats\)/);
     const audit = await runCli(["history", "--since", "1h", "--json"], env);
     assert.ok(JSON.parse(audit.stdout).events.some((e: { type: string }) => e.type === "DefinitionSaved"));
     const bad = await runCli(["history", "--since", "yesterday"], env);

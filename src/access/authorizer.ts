@@ -9,7 +9,7 @@
 import type { RegistryApi, RequestContext } from "../contract/api.ts";
 import { instanceNotFound, RegistryError } from "../contract/errors.ts";
 import type { HistoryEntry } from "../contract/schemas.ts";
-import { instanceSeenBy, assertMay, assertMayChooseId, assertMayRegisterAt, assertMayReportOn, assertMaySetStatusAs, checkReporter, ownedSlug, readableSlugs, seesCheckDetail, type Principal } from "../domain/access.ts";
+import { grantsOf, instanceSeenBy, assertMay, assertMayChooseId, assertMayRegisterAt, assertMayReportOn, assertMaySetStatusAs, checkReporter, ownedSlug, readableSlugs, seesCheckDetail, type Principal } from "../domain/access.ts";
 import type { Permission } from "../contract/permissions.ts";
 import { OPERATIONS } from "../contract/operations.ts";
 import { resolveAddress } from "../domain/address.ts";
@@ -35,7 +35,7 @@ function entryOutcomeOnly(entry: HistoryEntry): HistoryEntry {
 /** `policy` is read at each request, so a reloaded policy applies to the next one. */
 export function authorize(api: RegistryApi, policy: () => Policy | undefined, owners: InstanceOwners): RegistryApi {
   const principal = (ctx: RequestContext) => principalOf(policy(), ctx);
-  const may = (ctx: RequestContext, permission: Permission) => assertMay(principal(ctx), permission);
+  const may = (ctx: RequestContext, permission: Permission | "any") => permission === "any" || assertMay(principal(ctx), permission);
 
   /** The permission on an existing instance; a missing one is left to the operation (its 404). */
   async function onInstance(p: Principal, permission: Permission, id: string): Promise<void> {
@@ -131,7 +131,7 @@ export function authorize(api: RegistryApi, policy: () => Policy | undefined, ow
     async listServices(req, ctx) {
       const p = principal(ctx);
       const readable = readableSlugs(p);
-      assertMay(p, OPERATIONS.listServices.permission, readable === "all" || p.kind !== "member" ? undefined : p.slug);
+      assertMay(p, "instance:view", readable === "all" || p.kind !== "member" ? undefined : p.slug);
       return api.listServices(req, readable === "all" ? ctx : { ...ctx, readableSlugs: readable });
     },
 
@@ -160,5 +160,6 @@ export function authorize(api: RegistryApi, policy: () => Policy | undefined, ow
     },
     switchProtection: (req, ctx) => (may(ctx, OPERATIONS.switchProtection.permission), api.switchProtection(req, ctx)),
     reloadPolicy: (req, ctx) => (may(ctx, OPERATIONS.reloadPolicy.permission), api.reloadPolicy(req, ctx)),
+    accessSelf: async (_req, ctx) => grantsOf(principal(ctx)),
   };
 }

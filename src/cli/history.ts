@@ -23,7 +23,7 @@ function change(e: HistoryEntry): string {
 /** Who: the caller nats-server or a token named; a request no one named, by the face it came through; else the registry's own decision. */
 function byWhom(e: HistoryEntry): string {
   if (e.by) return `${e.by.account}${e.by.user ? `/${e.by.user}` : ""}`;
-  return e.via ? `anonymous (${e.via})` : "registry";
+  return e.via ? `unnamed (${e.via})` : "registry";
 }
 
 type HistoryOptions = { since?: string; until?: string; limit?: number; after?: number };

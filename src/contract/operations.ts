@@ -30,8 +30,8 @@ export type Operation<Req extends TSchema = TSchema, Reply extends TSchema = TSc
   /** A rule the schema cannot say, checked after it. */
   rule?: (request: Static<Req>) => ErrorDetail[];
   reply: Reply;
-  /** What a caller needs for it (the history's depends on what it asks for: see domain/access.ts). */
-  permission: Permission;
+  /** What a caller needs for it (the history's depends on what it asks for: see domain/access.ts); `any`: every caller may ask. */
+  permission: Permission | "any";
   /**
    * It changes state: the client sends it with a Nats-Msg-Id and retries it once with the
    * same id, and over HTTP it needs `Content-Type: application/json` (a read sent as POST does not).
@@ -73,6 +73,8 @@ export const OPERATIONS = {
   healthStatus: row({ subject: "health.status", request: S.EmptyRequest, requestIs: "request", reply: R.HealthStatus, permission: "health:view", changes: false, http: [{ method: "GET", path: "/health", from: "none" }] }),
   switchProtection: row({ subject: "health.protection", request: S.ProtectionRequest, requestIs: "request", reply: R.ProtectionReply, permission: "health:edit", changes: true, http: [{ method: "PUT", path: "/health/protection", from: "body" }] }),
   history: row({ subject: "history", request: S.HistoryRequest, requestIs: "history request", rule: entityWithId, reply: R.HistoryPage, permission: "audit:view", changes: false, http: [{ method: "GET", path: "/history", from: "query" }] }),
+  // What the caller may do, so that a page or a CLI offers only that: every caller may ask.
+  accessSelf: row({ subject: "access.self", request: S.EmptyRequest, requestIs: "request", reply: R.AccessReply, permission: "any", changes: false, http: [{ method: "GET", path: "/access", from: "none" }] }),
   reloadPolicy: row({ subject: "policy.reload", request: S.EmptyRequest, requestIs: "request", reply: R.PolicyReloads, permission: "policy:reload", changes: true, http: [{ method: "POST", path: "/policy/reload", from: "none" }] }),
 } as const;
 

@@ -4,6 +4,7 @@
  * not compile), and the OpenAPI document and `schemas/` publish them.
  */
 import Type from "typebox";
+import { PERMISSIONS } from "./permissions.ts";
 import { Definition, ExpiryProtection, HistoryEntry, Instance, InstanceStatus, Node } from "./schemas.ts";
 
 const Next = Type.Optional(Type.String({ description: "the `after` of the next page; absent on the last" }));
@@ -75,6 +76,12 @@ export const ServiceSummary = Type.Object({
 export type ServiceSummary = Type.Static<typeof ServiceSummary>;
 
 export const EmptyReply = Type.Object({});
+export const AccessReply = Type.Object({
+  who: Type.String({ description: "who the registry takes the caller for" }),
+  permissions: Type.Array(Type.Enum([...PERMISSIONS]), { description: "what it may do (seed 002's registry-svc:<permission>)" }),
+  ownSlug: Type.Optional(Type.String({ description: "a service's: instance:edit and instance:delete apply to the instances of this slug only" })),
+  setsStatusAs: Type.Union([Type.Literal("operator"), Type.Literal("instance")], { description: "the `by` its status reports may give: operator (admins, deployers), or instance (a service reports its own)" }),
+});
 export const DefinitionReply = Type.Object({ definition: Definition });
 export const DefinitionPage = Type.Object({ definitions: Type.Array(Definition), next: Next });
 export const RegistrationReply = Type.Object({
@@ -119,6 +126,7 @@ export const PrometheusTargetGroups = Type.Array(
 
 export const replySchemas = {
   EmptyReply,
+  AccessReply,
   PrometheusTargetGroups,
   DefinitionReply,
   DefinitionPage,

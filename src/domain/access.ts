@@ -47,6 +47,15 @@ const GRANTS: Record<Role, readonly Permission[]> = {
 const who = (p: Principal) =>
   p.kind === "member" ? `account ${p.account} (${p.role}${p.slug ? ` of ${p.slug}` : ""}${p.node ? ` of node ${p.node.id}` : ""})` : p.kind === "stranger" ? `account ${p.account}` : p.kind;
 
+/** What `p` may do, as the page and the CLI show it before anything is tried: its permissions, and the one slug a service's instance permissions other than view are limited to. */
+export function grantsOf(p: Principal): { who: string; permissions: Permission[]; ownSlug?: string; setsStatusAs: "operator" | "instance" } {
+  if (p.kind === "open") return { who: "anyone: this registry runs without a policy", permissions: [...ALL], setsStatusAs: "operator" };
+  if (p.kind === "registry") return { who: "the registry's own account", permissions: [...ALL], setsStatusAs: "operator" };
+  if (p.kind === "stranger") return { who: who(p), permissions: [], setsStatusAs: "instance" };
+  const setsStatusAs = OPERATORS.includes(p.role) ? "operator" : "instance";
+  return { who: who(p), permissions: [...GRANTS[p.role]], ...(p.role === "service" && p.slug !== undefined ? { ownSlug: p.slug } : {}), setsStatusAs };
+}
+
 /** The slugs whose instances `p` may read: every one, or these. */
 export function readableSlugs(p: Principal): "all" | ReadonlySet<string> {
   if (p.kind !== "member" || p.role !== "service") return p.kind === "stranger" ? new Set() : "all";

@@ -14,7 +14,8 @@ import type { Unreadable } from "../unreadable.ts";
 import type { KvMirror } from "../nats/kvMirror.ts";
 
 export type FeedEvent =
-  | { kind: "instance"; key: string; slug: string | undefined; instance: Instance | null }
+  /** `previousStatus`: the status the entry at this key had before (absent: it had none), so that a watcher keeps counts by status without reading every instance. */
+  | { kind: "instance"; key: string; slug: string | undefined; instance: Instance | null; previousStatus?: Instance["status"] }
   | { kind: "node"; key: string; node: Node | null }
   | { kind: "definition"; key: string; definition: Definition | null }
   | ({ kind: "appended"; subject: string } & HistoryEntry);
@@ -34,7 +35,7 @@ export function changeFeed(deps: {
   const emit = (e: FeedEvent) => {
     for (const l of listeners) l(e);
   };
-  deps.instances.onChange((key, instance, previous) => listeners.size && emit({ kind: "instance", key, slug: (instance ?? previous)?.slug, instance }));
+  deps.instances.onChange((key, instance, previous) => listeners.size && emit({ kind: "instance", key, slug: (instance ?? previous)?.slug, instance, ...(previous ? { previousStatus: previous.status } : {}) }));
   deps.nodes.onChange((key, node) => listeners.size && emit({ kind: "node", key, node }));
   deps.definitions.onChange((key, definition) => listeners.size && emit({ kind: "definition", key, definition }));
 

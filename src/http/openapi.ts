@@ -28,7 +28,7 @@ function operationObject(route: Route) {
   return {
     operationId: `${route.method.toLowerCase()}${route.path.replace(/[/:](\w)/g, (_, c: string) => c.toUpperCase()).replace(/\W/g, "")}`,
     summary: `${op.subject} (the NATS subject <prefix>.${op.subject})`,
-    "x-permission": `registry-svc:${op.permission}`,
+    "x-permission": op.permission === "any" ? "none: every caller may ask" : `registry-svc:${op.permission}`,
     ...(pathParams.length + queryParams.length > 0 ? { parameters: [...pathParams, ...queryParams] } : {}),
     ...(takesBody ? { requestBody: { required: false, content: { "application/json": { schema: schemaRef(op.request) } } } } : {}),
     responses: {
