@@ -10,6 +10,7 @@ import { cpus, totalmem } from "node:os";
 import { connect } from "@nats-io/transport-node";
 import { startNatsServer } from "../test/harness/natsServer.ts";
 import { spawnRegistry } from "../test/harness/registry.ts";
+import { benchDashboard } from "./dashboard.ts";
 import { benchDurable } from "./durable.ts";
 import { benchFleet } from "./fleet.ts";
 import { benchEtcd } from "./etcd.ts";
@@ -28,6 +29,8 @@ const plan = quick
 /** Issue 24's fleet: nodes at the default heartbeat interval, leased instances (ttl 15 s), some with http checks. */
 const FLEET = { nodes: 10_000, instances: 100_000, checked: 200 };
 const LISTERS = { clients: 50, pageSize: 100, nodes: 500, instances: 10_000 };
+/** Issue 26's large fleet, as the dashboard shows it. */
+const DASHBOARD = { instances: 100_000, services: 1_000, nodes: 1_000 };
 const started = Date.now();
 const log = (line: string) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s] ${line}\n`);
 
@@ -104,6 +107,9 @@ for (const events of plan.rebuildEvents) {
 log(`fleet: ${FLEET.nodes} nodes, ${FLEET.instances} leased instances, ${plan.fleetSteadySeconds}s steady`);
 const fleet = await benchFleet({ ...FLEET, warmupSeconds: plan.fleetWarmupSeconds, steadySeconds: plan.fleetSteadySeconds });
 
+log(`dashboard in Chromium: ${DASHBOARD.instances} instances in ${DASHBOARD.services} services, ${DASHBOARD.nodes} nodes`);
+const dashboard = await benchDashboard({ ...DASHBOARD, log });
+
 // ---------------------------------------------------------------- report
 
 const seconds = Math.round((Date.now() - started) / 1000);
@@ -158,12 +164,16 @@ row(`${fleetLabel}: CPU`, `registry ${fleet.registryCpuCores} cores`, `nats-serv
 row(`${fleetLabel}: false expiries`, `${fleet.falseExpiries}`, "", "", "0");
 row(`${fleetLabel}: detect p99`, fleet.detectP99Ms === null ? "not all detected" : `${fleet.detectP99Ms} ms`, "past ttl / offline window", "", "<= 1000 ms");
 row(`${fleetLabel}: registry RSS`, `${fleet.registryRssMiB} MiB`, "", "", "<= 400 MiB");
+const dashboardLabel = `dashboard: ${dashboard.instances} instances, ${dashboard.services} services, ${dashboard.nodes} nodes`;
+row(`${dashboardLabel}: first paint`, `index ${dashboard.firstPaintMs.services} ms, fleet ${dashboard.firstPaintMs.fleet} ms, a service ${dashboard.firstPaintMs.service} ms`, "median of 5, a new tab each", "", "< 1000 ms");
+row(`${dashboardLabel}: live change`, `index p50 ${dashboard.liveChangeMs.services.p50} ms (max ${dashboard.liveChangeMs.services.max}), a service p50 ${dashboard.liveChangeMs.service.p50} ms (max ${dashboard.liveChangeMs.service.max})`, "status change asked -> shown", "", "< 1000 ms");
+row(`${dashboardLabel}: page heap`, `${dashboard.pageHeapMiB} MiB`, `registry RSS ${dashboard.registryRssMiB} MiB`, "");
 const widths = [0, 1, 2, 3, 4].map((c) => Math.max(...rows.map((r) => r[c]!.length), ["FIGURE", "VALUE", "REFERENCE", "RATIO", "TARGET"][c]!.length));
 const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
 process.stdout.write(`${line(["FIGURE", "VALUE", "REFERENCE", "RATIO", "TARGET"])}\n${rows.map(line).join("\n")}\n`);
 process.stdout.write(`\n${quick ? "quick" : "full"} run took ${seconds} s on ${machine.cores} x ${machine.cpu}, ${machine.memoryGiB} GiB, ${machine.natsServer}, Node ${machine.node}\n`);
 await writeFile(
   new URL("./results.json", import.meta.url),
-  `${JSON.stringify({ at: new Date().toISOString(), quick, seconds, machine, plan, results: { ...results, fleet }, durable, listers, heartbeats, rebuilds }, null, 2)}\n`,
+  `${JSON.stringify({ at: new Date().toISOString(), quick, seconds, machine, plan, results: { ...results, fleet, dashboard }, durable, listers, heartbeats, rebuilds }, null, 2)}\n`,
 );
 process.exit(0);
