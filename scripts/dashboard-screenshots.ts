@@ -33,7 +33,8 @@ try {
   let first = "";
   for (const [slug, statuses] of SERVICES) {
     for (const [n, status] of statuses.entries()) {
-      const id: string = (await r.call("instance.register", { url: `http://127.0.0.1:${port++}`, slug, tags: [n % 2 ? "blue" : "green"], nodeUrl: heartbeat(n % 2 ? "node-b" : "node-a").url, status: "Starting" })).body.instance.id;
+      const reply = await r.call("instance.register", { url: `http://127.0.0.1:${port++}`, slug, tags: [n % 2 ? "blue" : "green"], nodeUrl: heartbeat(n % 2 ? "node-b" : "node-a").url, status: "Starting" });
+      const { id } = (reply.body as { instance: { id: string } }).instance;
       await r.call("instance.status", { id, status, by: "operator" });
       first ||= id;
     }
@@ -42,7 +43,7 @@ try {
   await r.call("definition.save", {
     definition: { id: "user-svc-def", image: { name: "registry.local/user-svc:2.4.1", internalPorts: [8080] }, ports: [{ host: 8080, internal: 8080 }], envars: [{ key: "LOG_LEVEL", value: "info" }], requirements: { cpuCores: 1, memoryBytes: 512 * 1024 ** 2 } },
   });
-  await until(async () => (await r.call("node.get", { id: "node-c" })).body.node?.status === "Offline", "node-c to go Offline");
+  await until(async () => ((await r.call("node.get", { id: "node-c" })).body as { node?: { status: string } }).node?.status === "Offline", "node-c to go Offline");
   const page = await browser.newPage({ viewport: { width: 1400, height: 800 } });
   const shoot = async (hash: string, ready: string, file: string) => {
     await page.goto(`${r.registry.httpUrl}/${hash}`);
