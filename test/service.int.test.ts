@@ -14,6 +14,7 @@ describe("service", () => {
     }>();
     assert.equal(info.name, "registry");
     assert.deepEqual(info.endpoints.map((e) => e.subject).sort(), [
+      "registry.access.self",
       "registry.definition.get",
       "registry.definition.list",
       "registry.definition.remove",
