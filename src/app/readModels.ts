@@ -53,7 +53,8 @@ export function readModels(deps: { js: JetStreamClient; jsm: JetStreamManager; n
     whenReflected: (bucket: BucketName, key: string, version: number, withinMs: number) =>
       // The projector writes the per-node index before the instance entry, which is waited for.
       bucket === "nodeInstance" ? Promise.resolve(true) : mirrors[bucket].whenReflects(key, version, withinMs),
-    start: () => Promise.all(Object.values(mirrors).map((m) => m.start())).then(() => undefined),
+    /** Loads the three buckets whole, then follows them; `progress` is told how far each is. */
+    start: (progress?: (bucket: string) => (loaded: number, of: number) => void) => Promise.all(Object.values(mirrors).map((m) => m.start(progress?.(m.bucket)))).then(() => undefined),
     /** Waits until all three reflect every write acknowledged so far. */
     sync: () => Promise.all(Object.values(mirrors).map((m) => m.sync())).then(() => undefined),
     stop() {

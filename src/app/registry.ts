@@ -44,6 +44,7 @@ import { dnsCatalog } from "./dns.ts";
 import { readModels } from "./readModels.ts";
 import { startHealth } from "./health.ts";
 import { registryOperations } from "./operations.ts";
+import { startingGate } from "./starting.ts";
 
 export type Registry = {
   names: Names;
@@ -109,9 +110,48 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     dns: () => started.dns?.counts() ?? {},
   });
 
+  // The HTTP face answers from the first moment: /readyz says how far loading is, the operations wait for the gate.
+  const gate = startingGate(log);
+  const http =
+    config.httpAddr === "off"
+      ? undefined
+      : await startHttp({
+          api: gate.api,
+          ...config.httpAddr,
+          hosts: config.httpHosts,
+          maxRequestBytes: config.maxRequestBytes,
+          version: VERSION,
+          log,
+          authenticate: (authorization) => {
+            const current = policy.current();
+            return current ? callerOfBearer(current, authorization) : undefined;
+          },
+          ready: () => (gate.isOpen() ? models.sync() : Promise.reject(new Error(gate.reason()))),
+          connected: () => !nc.isClosed(),
+          observe: (operation, outcome, seconds) => metrics.observeRequest("http", operation, outcome, seconds),
+          metrics: () => metrics.render(),
+          nodeIdOfUrl: (url) => models.nodes.idOfUrl(url),
+          watch: {
+            feed: changeFeed({ js, names, definitions, instances: models.instanceMirror, nodes, unreadable, log }),
+            viewOf: (caller) => watchView(policy.current(), caller),
+            budget: watchers,
+            starting: () => (gate.isOpen() ? undefined : gate.reason()),
+          },
+        }).catch((err: unknown) => {
+          throw new Error(`the HTTP face cannot listen (${(err as Error).message}); set REGISTRY_HTTP_ADDR to a free host:port, or off`, { cause: err });
+        });
+  /** A start that fails after the HTTP face listens closes it again. */
+  const orStopHttp = async <T>(step: Promise<T>): Promise<T> => {
+    try {
+      return await step;
+    } catch (err) {
+      await http?.stop();
+      throw err;
+    }
+  };
   const proj = projector({ js, names, writer: ports.writer, log, unreadable, knownEntries: models.knownEntries, whenReflected: models.whenReflected });
   void proj.run();
-  await models.start();
+  await orStopHttp(models.start(gate.progress));
   void fillNodeIndexIfNeverWritten({ jsm, writer: ports.writer, names, instances: () => models.instanceMirror.entries(), log }).catch((err) =>
     log.warn({ err }, "could not fill the per-node index from the instances bucket; node agents may miss checks until `registry rebuild`"),
   );
@@ -151,7 +191,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     log,
     clock,
   });
-  const agent = await startAgent(nc, config, log);
+  const agent = await orStopHttp(startAgent(nc, config, log));
   own.node = agent.identity.id;
   const liveness = livenessMonitor({
     nodes,
@@ -188,7 +228,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     figures: () => ({ events: capacity.usage(), heartbeats: ingest.state(), storage: storageGuard.status(), unreadable: unreadable.counts() }),
   });
   const api = authorize(operations.api, policy.current, { instances, derivedId: instanceIdForUrl });
-  const service = await startService({
+  const service = await orStopHttp(startService({
     nc,
     names,
     api,
@@ -197,39 +237,12 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     maxRequestBytes: config.maxRequestBytes,
     stats: operations.stats,
     observe: (operation, outcome, seconds) => metrics.observeRequest("nats", operation, outcome, seconds),
-  });
+  }));
   serviceId = service.info().id;
+  gate.open(api);
   // Not awaited: a ping gathers answers for up to half a second, and until it is in this process
   // checks every instance without an agent itself (checked twice at worst; a status changes once).
   void members.refresh();
-  const http =
-    config.httpAddr === "off"
-      ? undefined
-      : await startHttp({
-          api,
-          ...config.httpAddr,
-          hosts: config.httpHosts,
-          maxRequestBytes: config.maxRequestBytes,
-          version: VERSION,
-          log,
-          authenticate: (authorization) => {
-            const current = policy.current();
-            return current ? callerOfBearer(current, authorization) : undefined;
-          },
-          ready: models.sync,
-          connected: () => !nc.isClosed(),
-          observe: (operation, outcome, seconds) => metrics.observeRequest("http", operation, outcome, seconds),
-          metrics: () => metrics.render(),
-          nodeIdOfUrl: (url) => models.nodes.idOfUrl(url),
-          watch: {
-            feed: changeFeed({ js, names, definitions, instances: models.instanceMirror, nodes, unreadable, log }),
-            viewOf: (caller) => watchView(policy.current(), caller),
-            budget: watchers,
-          },
-        }).catch(async (err: unknown) => {
-          await service.stop();
-          throw new Error(`the HTTP face cannot listen (${(err as Error).message}); set REGISTRY_HTTP_ADDR to a free host:port, or off`, { cause: err });
-        });
   const dns = (started.dns =
     config.dnsAddr === "off"
       ? undefined

@@ -44,7 +44,13 @@ export type HttpDeps = {
   /** Told of every operation answered: ok or the error code, and how long it took. */
   observe?: (operation: string, outcome: string, seconds: number) => void;
   /** `GET /registry-svc/watch`: the live feed, what of it a caller may see, and what watchers may hold. */
-  watch?: { feed: ChangeFeed; viewOf: (caller: Caller | undefined) => (e: FeedEvent) => FeedEvent | undefined; budget: WatcherBudget };
+  watch?: {
+    feed: ChangeFeed;
+    viewOf: (caller: Caller | undefined) => (e: FeedEvent) => FeedEvent | undefined;
+    budget: WatcherBudget;
+    /** While the process starts, why it takes no watcher yet (its read models are loading: every entry would be a change). */
+    starting?: () => string | undefined;
+  };
   /** `GET /metrics`: the Prometheus text. */
   metrics?: () => Promise<{ contentType: string; body: string }>;
   /** `GET /registry-svc/prometheus/targets`: the node id of a node URL, for `__meta_registry_node`. */
@@ -205,6 +211,11 @@ export async function startHttp(deps: HttpDeps): Promise<HttpFace> {
       } catch (err) {
         const { status, body } = errorReply(err, log, "/watch");
         return reply.code(status).send(body);
+      }
+      const starting = watch.starting?.();
+      if (starting !== undefined) {
+        const notYet = new RegistryError(503, `this registry process is ${starting}; retry in a few seconds`);
+        return reply.code(503).header("retry-after", "2").send(notYet.toJSON());
       }
       const account = budget.admit();
       if (!account) {

@@ -35,6 +35,9 @@ const TOMBSTONES = 10_000;
 const RECHECK_AFTER_MS = 500;
 /** A sync still waiting after this long, with nothing applied meanwhile, restarts the consumer. */
 const RESTART_AFTER_MS = 2000;
+/** How often a first load says how far it is, and how long it may go without an entry before the start fails. */
+const LOAD_REPORT_MS = 1000;
+const LOAD_STALL_MS = 15_000;
 
 /**
  * A copy of a string that holds nothing else: a substring is a slice that keeps the whole
@@ -133,9 +136,44 @@ export class KvMirror<T> {
     });
   }
 
-  /** Starts mirroring; resolves once every value present at the start is loaded. */
-  async start(): Promise<void> {
+  /**
+   * Starts mirroring; resolves once every value present at the start is loaded. A large bucket
+   * takes as long as it takes (a million instances, seconds): no deadline while entries keep
+   * arriving, `progress` told how far it is about once a second; a consumer that stalls is
+   * started again where it left off, and one that stays stalled fails the start.
+   */
+  async start(progress?: (loaded: number, of: number) => void): Promise<void> {
+    let target: number;
+    try {
+      target = await this.#lastSequence();
+    } catch (err) {
+      throw new RegistryError(503, `reading the state of ${this.#stream} failed (${(err as Error).message}); check nats-server and retry`, { cause: err });
+    }
+    progress?.(0, target);
+    let reached = false;
+    const waiter = { seq: target, resolve: () => undefined as void };
+    const loaded = new Promise<void>((resolve) => (waiter.resolve = () => ((reached = true), resolve())));
+    this.#waiters.push(waiter);
     await this.#follow();
+    let seen = this.#applied;
+    let stalledSince = Date.now();
+    while (!reached && this.#applied < target) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([loaded, new Promise((r) => (timer = setTimeout(r, LOAD_REPORT_MS)))]);
+      clearTimeout(timer);
+      if (reached) break;
+      progress?.(this.#entries.size, target);
+      if (this.#applied !== seen) {
+        seen = this.#applied;
+        stalledSince = Date.now();
+        continue;
+      }
+      if ((await this.#lastExisting()) <= this.#applied) break; // the last entries were deleted or purged meanwhile
+      if (Date.now() - stalledSince > LOAD_STALL_MS) throw new RegistryError(503, `loading ${this.bucket} stalled at ${this.#applied} of ${target} (no entry for ${LOAD_STALL_MS / 1000} s); check nats-server and retry`);
+      this.#restartIfStalled(seen);
+    }
+    this.#waiters = this.#waiters.filter((w) => w !== waiter);
+    progress?.(this.#entries.size, target);
     await this.sync();
   }
 
