@@ -60,7 +60,7 @@ test("cold start - while it loads a large instances bucket, /readyz and every op
     registry = await starting;
     assert.ok(reasons.length > 0, "the HTTP face answered while the process loaded");
     assert.ok(
-      reasons.some((r) => /^starting: loading registry_instances [\d,]+ of [\d,]+ entries \(\d+%\)/.test(r)),
+      reasons.some((r) => /^starting: loading registry_instances at message [\d,]+ of [\d,]+ \(\d+%\)/.test(r)),
       `a reason counts the entries loaded: ${JSON.stringify(reasons.slice(0, 3))}`,
     );
     assert.ok(refusals.length > 0 && refusals.every((m) => /^this registry process is starting: .*; retry in a few seconds/.test(m)), `operations refused while loading say why: ${refusals[0]}`);

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { RegistryError } from "../src/contract/errors.ts";
 import type { Instance, Node } from "../src/contract/schemas.ts";
 import { assertMayReportOn, assertMaySetStatusAs, checkReporter } from "../src/domain/access.ts";
-import { resolveAddress } from "../src/domain/address.ts";
+import { normalizeUrl, resolveAddress } from "../src/domain/address.ts";
 import { definitionDecider } from "../src/domain/definition.ts";
 import { instanceDecider, type RegisterInstance } from "../src/domain/instance.ts";
 import { NO_BINDINGS, boundUrlConflict, nodeDecider, ownHeartbeatFreshMs, telemetryNeedsRecord, urlHolder } from "../src/domain/node.ts";
@@ -290,4 +290,31 @@ test("liveness - this process's own heartbeat may be late by half an interval be
   assert.equal(ownHeartbeatFreshMs(2000, 1000), 1500);
   assert.equal(ownHeartbeatFreshMs(15_000, 5000), 10_000);
   for (const [offline, interval] of [[2000, 1000], [15_000, 5000], [3000, 500]] as const) assert.ok(ownHeartbeatFreshMs(offline, interval) < offline);
+});
+
+test("address - normalizeUrl's quick path gives exactly what the WHATWG parser gives, over plain and tricky URLs", () => {
+  // Pieces that a plain URL is made of and ones the parser rewrites (case, default ports, numeric hosts, dot segments, encodings).
+  const schemes = ["http", "https", "HTTP", "ws"];
+  const hosts = ["127.0.0.1", "user-svc", "a.b.example", "127.1", "0x7f.0.0.1", "0177.0.0.1", "2130706433", "256.1.1.1", "Host", "x-1.y9", "a..b", "host.", "1.2.3.04", "svc1", "-a", "xn--bcher-kva.example"];
+  const ports = ["", ":8080", ":80", ":443", ":0", ":08080", ":65535", ":65536", ":1"];
+  const paths = ["", "/", "/a/b", "/a/./b", "/a/../b", "/.", "/..", "/a%20b", "/a b", "/~u/x-y_z", "/a?q=1", "/a#f", "/a\\b", "/:@!$&'()*+,;=", "//x", "/a/.b", "/..a"];
+  let checked = 0;
+  for (const scheme of schemes) {
+    for (const host of hosts) {
+      for (const port of ports) {
+        for (const path of paths) {
+          const url = `${scheme}://${host}${port}${path}`;
+          let expected: string;
+          try {
+            expected = new URL(url).href;
+          } catch {
+            expected = url;
+          }
+          assert.equal(normalizeUrl(url), expected, url);
+          checked++;
+        }
+      }
+    }
+  }
+  assert.ok(checked > 9000);
 });

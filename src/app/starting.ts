@@ -24,7 +24,7 @@ export function startingGate(log: Logger) {
     const left = [...loading].filter(([, p]) => p.loaded < p.of);
     if (loading.size === 0) return "starting: reading the sizes of the buckets";
     if (left.length === 0) return "starting: the read models are loaded, the rest is starting";
-    return `starting: loading ${left.map(([bucket, p]) => `${bucket} ${p.loaded.toLocaleString("en")} of ${p.of.toLocaleString("en")} entries (${Math.floor((100 * p.loaded) / Math.max(1, p.of))}%)`).join(", ")}`;
+    return `starting: loading ${left.map(([bucket, p]) => `${bucket} at message ${p.loaded.toLocaleString("en")} of ${p.of.toLocaleString("en")} (${Math.floor((100 * p.loaded) / Math.max(1, p.of))}%)`).join(", ")}`;
   }
 
   const refuse = () => Promise.reject(new RegistryError(503, `this registry process is ${reason()}; retry in a few seconds, or ask another process`));
@@ -42,7 +42,7 @@ export function startingGate(log: Logger) {
       // A quick load says nothing; a long one says how far it is every few seconds, and when it is done.
       if (now - started < LOG_EVERY_MS || (now - logged < LOG_EVERY_MS && loaded < of)) return;
       logged = now;
-      log.info({ bucket, loaded, of, seconds: Math.round((now - started) / 1000) }, `loading the read models: ${bucket} ${loaded} of ${of}`);
+      log.info({ bucket, loaded, of, seconds: Math.round((now - started) / 1000) }, `loading the read models: ${bucket} at message ${loaded} of ${of}`);
     },
     open(ready: RegistryApi): void {
       api = ready;

@@ -16,8 +16,32 @@ const DEFAULT_PORTS: Readonly<Record<string, number>> = { http: 80, ws: 80, http
 export const defaultPortOf = (scheme: string | undefined): number | undefined => DEFAULT_PORTS[scheme ?? ""];
 const isIp = (hostname: string) => IPV4.test(hostname) || hostname.includes(":");
 
+/**
+ * A URL the WHATWG parser leaves as it is but for the `/` of an empty path: a lower-case http(s)
+ * scheme and host name (or a plain dotted-quad address), a port that is not the scheme's default,
+ * a path of characters never encoded and without dot segments. The common case, checked without
+ * the parser's cost: a read model indexes a million instances' URLs at start.
+ */
+const PLAIN_URL = /^(https?):\/\/((?:[a-z0-9-]+\.)*[a-z0-9-]+)(?::([1-9]\d{0,4}))?(\/[A-Za-z0-9._~!$&'()*+,;=:@/-]*)?$/;
+const DOTTED_QUAD = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
+
+function plainNormalUrl(url: string): string | undefined {
+  const m = PLAIN_URL.exec(url);
+  if (!m) return undefined;
+  const [, scheme, host, port, path] = m;
+  // A host whose last label is a number (or hex) is an IPv4 address to the parser, which rewrites any but a plain dotted quad.
+  const last = host!.slice(host!.lastIndexOf(".") + 1);
+  if ((/^\d+$/.test(last) || /^0x/.test(last)) && !DOTTED_QUAD.test(host!)) return undefined;
+  if (port !== undefined && (Number(port) > 65535 || Number(port) === DEFAULT_PORTS[scheme!])) return undefined;
+  if (path !== undefined && DOT_SEGMENT.test(path)) return undefined;
+  return path === undefined ? `${url}/` : url;
+}
+
 /** The URL's canonical form, so that `http://a:80/` and `http://a:80` are one address. */
 export function normalizeUrl(url: string): string {
+  const plain = plainNormalUrl(url);
+  if (plain !== undefined) return plain;
   try {
     return new URL(url).href;
   } catch {

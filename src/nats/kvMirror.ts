@@ -139,7 +139,7 @@ export class KvMirror<T> {
   /**
    * Starts mirroring; resolves once every value present at the start is loaded. A large bucket
    * takes as long as it takes (a million instances, seconds): no deadline while entries keep
-   * arriving, `progress` told how far it is about once a second; a consumer that stalls is
+   * arriving, `progress` told how far it is (the stream sequence reached, of the last one) about once a second; a consumer that stalls is
    * started again where it left off, and one that stays stalled fails the start.
    */
   async start(progress?: (loaded: number, of: number) => void): Promise<void> {
@@ -162,7 +162,7 @@ export class KvMirror<T> {
       await Promise.race([loaded, new Promise((r) => (timer = setTimeout(r, LOAD_REPORT_MS)))]);
       clearTimeout(timer);
       if (reached) break;
-      progress?.(this.#entries.size, target);
+      progress?.(this.#applied, target);
       if (this.#applied !== seen) {
         seen = this.#applied;
         stalledSince = Date.now();
@@ -173,7 +173,7 @@ export class KvMirror<T> {
       this.#restartIfStalled(seen);
     }
     this.#waiters = this.#waiters.filter((w) => w !== waiter);
-    progress?.(this.#entries.size, target);
+    progress?.(target, target);
     await this.sync();
   }
 
