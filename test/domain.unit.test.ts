@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { RegistryError } from "../src/contract/errors.ts";
 import type { Instance, Node } from "../src/contract/schemas.ts";
 import { assertMayReportOn, assertMaySetStatusAs, checkReporter } from "../src/domain/access.ts";
-import { normalizeUrl, resolveAddress } from "../src/domain/address.ts";
+import { addressKey, normalizeUrl, resolveAddress } from "../src/domain/address.ts";
 import { definitionDecider } from "../src/domain/definition.ts";
 import { instanceDecider, type RegisterInstance } from "../src/domain/instance.ts";
 import { NO_BINDINGS, boundUrlConflict, nodeDecider, ownHeartbeatFreshMs, telemetryNeedsRecord, urlHolder } from "../src/domain/node.ts";
@@ -292,13 +292,15 @@ test("liveness - this process's own heartbeat may be late by half an interval be
   for (const [offline, interval] of [[2000, 1000], [15_000, 5000], [3000, 500]] as const) assert.ok(ownHeartbeatFreshMs(offline, interval) < offline);
 });
 
-test("address - normalizeUrl's quick path gives exactly what the WHATWG parser gives, over plain and tricky URLs", () => {
+test("address - normalizeUrl's quick path gives exactly what the WHATWG parser gives, and addressKey one key per address, over plain and tricky URLs", () => {
   // Pieces that a plain URL is made of and ones the parser rewrites (case, default ports, numeric hosts, dot segments, encodings).
   const schemes = ["http", "https", "HTTP", "ws"];
   const hosts = ["127.0.0.1", "user-svc", "a.b.example", "127.1", "0x7f.0.0.1", "0177.0.0.1", "2130706433", "256.1.1.1", "Host", "x-1.y9", "a..b", "host.", "1.2.3.04", "svc1", "-a", "xn--bcher-kva.example"];
   const ports = ["", ":8080", ":80", ":443", ":0", ":08080", ":65535", ":65536", ":1"];
   const paths = ["", "/", "/a/b", "/a/./b", "/a/../b", "/.", "/..", "/a%20b", "/a b", "/~u/x-y_z", "/a?q=1", "/a#f", "/a\\b", "/:@!$&'()*+,;=", "//x", "/a/.b", "/..a"];
   let checked = 0;
+  const keyOfNormal = new Map<string, string>();
+  const normalOfKey = new Map<string, string>();
   for (const scheme of schemes) {
     for (const host of hosts) {
       for (const port of ports) {
@@ -311,10 +313,18 @@ test("address - normalizeUrl's quick path gives exactly what the WHATWG parser g
             expected = url;
           }
           assert.equal(normalizeUrl(url), expected, url);
+          // The index key: one per address (a function of the canonical form, and no two forms share one).
+          const key = addressKey(url);
+          assert.equal(keyOfNormal.get(expected) ?? key, key, `${url}: one address, one key`);
+          assert.equal(normalOfKey.get(key) ?? expected, expected, `${url}: one key, one address`);
+          keyOfNormal.set(expected, key);
+          normalOfKey.set(key, expected);
           checked++;
         }
       }
     }
   }
   assert.ok(checked > 9000);
+  assert.equal(addressKey("http://127.0.0.1:8080"), "http://127.0.0.1:8080", "a plain URL is its own key");
+  assert.equal(addressKey("HTTP://127.0.0.1:8080/"), "http://127.0.0.1:8080");
 });

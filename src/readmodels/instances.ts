@@ -9,7 +9,7 @@ import type { Entry } from "../contract/names.ts";
 import type { Instance, ListInstancesRequest } from "../contract/schemas.ts";
 import { NO_SLUG_TOKEN, byId, idOfInstanceKey } from "../contract/ids.ts";
 import type { ServiceSummary } from "../contract/replies.ts";
-import { normalizeUrl } from "../domain/address.ts";
+import { addressKey } from "../domain/address.ts";
 import { takesTraffic } from "../domain/instanceHealth.ts";
 import { holdsAll } from "../domain/instance.ts";
 import type { KvMirror } from "../nats/kvMirror.ts";
@@ -124,7 +124,7 @@ export class InstancesView {
   }
 
   idOfUrl(url: string): string | undefined {
-    return this.#idOfUrl.get(normalizeUrl(url));
+    return this.#idOfUrl.get(addressKey(url));
   }
 
   /** The instances that pass every filter, in id order: one page after `after` (see paging.ts). */
@@ -194,8 +194,7 @@ export class InstancesView {
       spellings.add(slug);
     }
     keys.add(key);
-    const url = normalizeUrl(i.url);
-    this.#idOfUrl.set(url === i.url ? i.url : url, i.id); // the instance's own string when it is already normal
+    this.#idOfUrl.set(addressKey(i.url), i.id);
     if (i.ttlSeconds !== undefined) this.#leased.add(key);
     if (i.check !== undefined) this.#checked.add(key);
     if (i.nodeUrl !== undefined) this.#onNodes.add(key);
@@ -215,7 +214,7 @@ export class InstancesView {
       spellings?.delete(slug);
       if (spellings?.size === 0) this.#slugsOfLower.delete(slug.toLowerCase());
     }
-    const url = normalizeUrl(i.url);
+    const url = addressKey(i.url);
     if (this.#idOfUrl.get(url) === idOfInstanceKey(key)) this.#idOfUrl.delete(url);
     this.#leased.delete(key);
     this.#checked.delete(key);
