@@ -191,6 +191,14 @@ describe("security: roles of secure/policy.json, enforced by nats-server and the
     assert.equal((await call("order-svc", "history", { entity: "instance", id: theirs.id })).code, 404);
     await refused("order-svc", "history", { since: new Date(0).toISOString() }, /lacks registry-svc:audit:view/);
     assert.ok((await call("viewer", "history", { since: new Date(0).toISOString() })).body.events.length > 0);
+    // An operator moves an instance from billing-svc to order-svc: order-svc reads the move, not the slug it came from.
+    const moved = (await call("deployer", "instance.register", { url: "http://127.0.0.1:9641", slug: "billing-svc" })).body.instance;
+    await call("deployer", "instance.register", { url: "http://127.0.0.1:9641", slug: "order-svc" });
+    const seen = (await call("order-svc", "history", { entity: "instance", id: moved.id })).body.events;
+    assert.deepEqual(seen.map((e: { type: string }) => e.type), ["InstanceUpdated"], "only the events about its own slug");
+    assert.deepEqual(seen[0].changes, [{ field: "slug", to: "order-svc" }], "the slug it came from is not shown");
+    const operator = (await call("viewer", "history", { entity: "instance", id: moved.id })).body.events;
+    assert.deepEqual(operator.at(-1).changes, [{ field: "slug", from: "billing-svc", to: "order-svc" }], "an operator sees the whole move");
   });
 
   test("security - a service registers only at the addresses its policy grants: another's is 403 naming its grant, and stays free for its owner", async () => {

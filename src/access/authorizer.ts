@@ -32,6 +32,13 @@ function entryOutcomeOnly(entry: HistoryEntry): HistoryEntry {
   return outcome === undefined ? seen : { ...seen, reason: `a check's outcome was ${outcome} (what the probe saw is shown to operators only)` };
 }
 
+/** An entry as a reader of `readable` slugs only sees it: a move's slug before or after, when it is not one of them, is left out. */
+function withoutHiddenSlugs(entry: HistoryEntry, readable: ReadonlySet<string>): HistoryEntry {
+  const hidden = (v: unknown) => typeof v === "string" && !readable.has(v);
+  if (!entry.changes?.some((c) => c.field === "slug" && (hidden(c.from) || hidden(c.to)))) return entry;
+  return { ...entry, changes: entry.changes.map((c) => (c.field === "slug" ? { field: c.field, ...(hidden(c.from) ? {} : { from: c.from }), ...(hidden(c.to) ? {} : { to: c.to }) } : c)) };
+}
+
 /** `policy` is read at each request, so a reloaded policy applies to the next one. */
 export function authorize(api: RegistryApi, policy: () => Policy | undefined, owners: InstanceOwners): RegistryApi {
   const principal = (ctx: RequestContext) => principalOf(policy(), ctx);
@@ -156,7 +163,8 @@ export function authorize(api: RegistryApi, policy: () => Policy | undefined, ow
       // operator): each event shows only to who may read the slug it was about when it was written.
       const page = await api.history(req, { ...ctx, readableSlugs: readable });
       if (req.entity === "instance" && req.id !== undefined && req.after === undefined && page.events.length === 0) throw instanceNotFound(req.id);
-      return { ...page, events: seesCheckDetail(p) ? page.events : page.events.map(entryOutcomeOnly) };
+      const seen = page.events.map((e) => withoutHiddenSlugs(e, readable));
+      return { ...page, events: seesCheckDetail(p) ? seen : seen.map(entryOutcomeOnly) };
     },
     switchProtection: (req, ctx) => (may(ctx, OPERATIONS.switchProtection.permission), api.switchProtection(req, ctx)),
     reloadPolicy: (req, ctx) => (may(ctx, OPERATIONS.reloadPolicy.permission), api.reloadPolicy(req, ctx)),
