@@ -150,8 +150,11 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     }
   };
   const proj = projector({ js, names, writer: ports.writer, log, unreadable, knownEntries: models.knownEntries, whenReflected: models.whenReflected });
-  void proj.run();
   await orStopHttp(models.start(gate.progress));
+  // The projector's catch-up after the load: it tells an event the write path projected by the
+  // read model, and one still loading knows none, so each of a backlog (a burst the catch-up had
+  // not finished before a restart) would be written again (a million-instance start took 34 s, not 20).
+  void proj.run();
   void fillNodeIndexIfNeverWritten({ jsm, writer: ports.writer, names, instances: () => models.instanceMirror.entries(), log }).catch((err) =>
     log.warn({ err }, "could not fill the per-node index from the instances bucket; node agents may miss checks until `registry rebuild`"),
   );

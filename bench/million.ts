@@ -1,0 +1,149 @@
+/**
+ * State at a million (issue 27): 1,000,000 instances registered through the API and 1,000,000
+ * status changes after them (2,000,000 events), as fast as the registry takes them; then
+ *
+ * - `coldStartSeconds`: a new registry process, from its start to `/readyz` answering 200;
+ * - `rssMiB`: that process's RSS once ready;
+ * - `asOfMs`: `instance.list {slug, asOf}` at random times during the load, p50 and p99, with
+ *   snapshots and without them (the reference, in the same run);
+ * - `auditSinceMs`: the first page of `history {since: an hour ago}`, p50 and p99;
+ * - `partialRssMiB`: a process holding 1% of the slugs (REGISTRY_SLUGS).
+ *
+ * Snapshots and partial mirrors are not built yet: their figures are null until they are.
+ *
+ *   node --import tsx bench/million.ts [instances]      (default 1000000)
+ *
+ * Loopback only: the nats-server and the registry processes are started here and stopped.
+ */
+import { spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { startNatsServer } from "../test/harness/natsServer.ts";
+import { spawnRegistry } from "../test/harness/registry.ts";
+import { percentile, rssOf, throughput } from "./lib.ts";
+
+const SLUGS = 10_000;
+const IN_FLIGHT = 256;
+const SAMPLES = 5;
+const slugOf = (n: number) => `svc-${String(n % SLUGS).padStart(5, "0")}`;
+
+type Spread = { p50: number; p99: number };
+export type MillionBench = {
+  instances: number;
+  events: number;
+  loadSeconds: number;
+  coldStartSeconds: number;
+  rssMiB: number;
+  asOfMs: { withSnapshots: Spread | null; withoutSnapshots: Spread; ratio: number | null };
+  auditSinceMs: Spread;
+  partialRssMiB: number | null;
+};
+
+const spread = (xs: number[]): Spread => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return { p50: Math.round(percentile(sorted, 50)), p99: Math.round(percentile(sorted, 99)) };
+};
+
+async function request(nc: NatsConnection, subject: string, body: unknown, timeout = 60_000): Promise<any> {
+  const reply = (await nc.request(`registry.${subject}`, JSON.stringify(body), { timeout })).json<any>();
+  if (reply.error) throw new Error(`${subject}: ${reply.error.message}`);
+  return reply;
+}
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+
+/** A registry process (the bundle, as `make run` runs it) from its start until `/readyz` says ready: seconds, and its RSS then. */
+async function coldStart(url: string, dir: string): Promise<{ seconds: number; rssMiB: number; stop: () => void }> {
+  const port = await freePort();
+  const started = performance.now();
+  const child = spawn(process.execPath, ["bin/registry.js", "serve"], {
+    env: { ...process.env, NATS_URL: url, OB_NODE_ID: "bench-registry", REGISTRY_DATA_DIR: dir, REGISTRY_HTTP_ADDR: `127.0.0.1:${port}`, REGISTRY_DNS_ADDR: "off", REGISTRY_TIME_TRAVEL_TIMEOUT_MS: "600000", LOG_FORMAT: "json" },
+    stdio: "ignore",
+  });
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the registry exited while starting (code ${child.exitCode})`);
+    if (Date.now() > deadline) throw new Error("the registry was not ready within 300 s");
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
+    if (ready?.status === 200) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const seconds = Math.round((performance.now() - started) / 100) / 10;
+  return { seconds, rssMiB: Math.round((await rssOf(child.pid!)) / 1024 ** 2), stop: () => void child.kill("SIGTERM") };
+}
+
+export async function benchMillion(opts: { instances: number; log?: (line: string) => void }): Promise<MillionBench> {
+  const log = opts.log ?? (() => undefined);
+  const n = opts.instances;
+  const server = await startNatsServer();
+  const nc = await connect({ servers: server.url });
+  let registry: Awaited<ReturnType<typeof spawnRegistry>> | undefined;
+  let cold: Awaited<ReturnType<typeof coldStart>> | undefined;
+  try {
+    registry = await spawnRegistry(server.url, { OB_NODE_ID: "bench-registry", REGISTRY_DATA_DIR: server.dir, REGISTRY_TIME_TRAVEL_TIMEOUT_MS: "600000" });
+    const loadStarted = performance.now();
+    const marks: string[] = []; // times during the load, for asOf
+    log(`million: registering ${n} instances through the API (${IN_FLIGHT} in flight)`);
+    const ids: string[] = new Array(n);
+    await throughput(n, IN_FLIGHT, async (i) => {
+      if (i % Math.ceil(n / 20) === 0) marks.push(new Date().toISOString());
+      ids[i] = (await request(nc, "instance.register", { url: `http://127.${Math.floor(i / 65536) % 250}.${Math.floor(i / 256) % 256}.${1 + (i % 250)}:${10000 + (i % 50000)}`, slug: slugOf(i), tags: ["bench"] })).instance.id;
+    });
+    log(`million: ${n} status changes through the API`);
+    await throughput(n, IN_FLIGHT, async (i) => {
+      if (i % Math.ceil(n / 20) === 0) marks.push(new Date().toISOString());
+      await request(nc, "instance.status", { id: ids[i], status: i % 2 ? "Healthy" : "Starting" });
+    });
+    const loadSeconds = Math.round((performance.now() - loadStarted) / 1000);
+    await registry.stop();
+    registry = undefined;
+
+    log("million: cold start");
+    cold = await coldStart(server.url, server.dir);
+
+    log(`million: ${SAMPLES} lists with asOf, without snapshots (each a pass over the stream)`);
+    const asOf: number[] = [];
+    for (let s = 0; s < SAMPLES; s++) {
+      const at = marks[Math.floor(Math.random() * marks.length)]!;
+      const started = performance.now();
+      await request(nc, "instance.list", { slug: slugOf(s), asOf: at }, 600_000);
+      asOf.push(performance.now() - started);
+    }
+    log("million: the audit log's last hour, first page");
+    const audit: number[] = [];
+    for (let s = 0; s < SAMPLES; s++) {
+      const started = performance.now();
+      await request(nc, "history", { since: new Date(Date.now() - 3_600_000).toISOString(), limit: 1000 });
+      audit.push(performance.now() - started);
+    }
+    return {
+      instances: n,
+      events: 2 * n,
+      loadSeconds,
+      coldStartSeconds: cold.seconds,
+      rssMiB: cold.rssMiB,
+      asOfMs: { withSnapshots: null, withoutSnapshots: spread(asOf), ratio: null },
+      auditSinceMs: spread(audit),
+      partialRssMiB: null,
+    };
+  } finally {
+    cold?.stop();
+    await registry?.stop();
+    await nc.close();
+    await server.stop();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const instances = Number(process.argv[2] ?? 1_000_000);
+  const started = Date.now();
+  const result = await benchMillion({ instances, log: (line) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0)}s] ${line}\n`) });
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  process.exit(0);
+}
