@@ -43,3 +43,27 @@ test("sortedIds - adding an id twice keeps one; deleting an absent id changes no
   assert.equal(ids.size, 3);
   assert.deepEqual([...new SortedIds().after("a")], []);
 });
+
+test("sortedIds - many ids added in no order before a read are placed at once, duplicates and all, and the set goes on as before", () => {
+  const next = random(7);
+  const ids = new SortedIds();
+  const reference = new Set<string>();
+  for (let n = 0; n < 50; n++) {
+    const x = `inst_${Math.floor(next() * 1e9).toString(16)}`;
+    ids.add(x);
+    reference.add(x);
+  }
+  assert.equal(ids.size, reference.size, "a few: placed one by one");
+  for (let n = 0; n < 100_000; n++) {
+    const x = `inst_${Math.floor(next() * 60_000).toString(16)}`; // duplicates among them
+    ids.add(x);
+    reference.add(x);
+  }
+  const sorted = [...reference].sort();
+  assert.deepEqual([...ids.after()], sorted, "many: sorted and merged, each once");
+  assert.equal(ids.size, sorted.length);
+  ids.delete(sorted[10]!);
+  ids.add("inst_");
+  assert.deepEqual([...ids.after(sorted[8]!)].slice(0, 2), [sorted[9], sorted[11]]);
+  assert.equal([...ids.after()][0], "inst_");
+});

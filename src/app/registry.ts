@@ -151,6 +151,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
   };
   const proj = projector({ js, names, writer: ports.writer, log, unreadable, knownEntries: models.knownEntries, whenReflected: models.whenReflected });
   await orStopHttp(models.start(gate.progress));
+  void models.instances.indexUrls(); // a slice at a time, while the rest starts (a registration before it is done finishes it)
   // The projector's catch-up after the load: it tells an event the write path projected by the
   // read model, and one still loading knows none, so each of a backlog (a burst the catch-up had
   // not finished before a restart) would be written again (a million-instance start took 34 s, not 20).

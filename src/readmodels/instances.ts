@@ -67,6 +67,12 @@ export class InstancesView {
   /** The slugs under each lower-case spelling: DNS names are case-insensitive, slugs are not. */
   readonly #slugsOfLower = new Map<string, Set<string>>();
   readonly #idOfUrl = new Map<string, string>();
+  /**
+   * The URL index is built after a read model's first load, not during it (a million URLs are a
+   * second and a half of a cold start): `indexUrls()` builds it a slice at a time, and a lookup
+   * before it is done finishes it at once.
+   */
+  #urlsIndexed: "no" | "building" | "yes" = "no";
   readonly #sortedIds = new SortedIds();
   /** Keys of the instances with a lease, a health check, a node URL. */
   readonly #leased = new Set<string>();
@@ -124,7 +130,31 @@ export class InstancesView {
   }
 
   idOfUrl(url: string): string | undefined {
+    if (this.#urlsIndexed !== "yes") this.#indexUrlsOf(this.mirror.entries(), Infinity);
     return this.#idOfUrl.get(addressKey(url));
+  }
+
+  /** Builds the URL index a slice at a time, yielding between slices; resolves when it is done. */
+  async indexUrls(slice = 20_000): Promise<void> {
+    if (this.#urlsIndexed !== "no") return;
+    this.#urlsIndexed = "building";
+    const entries = this.mirror.entries();
+    while (this.#urlsIndexed === "building" && !this.#indexUrlsOf(entries, slice)) await new Promise((r) => setImmediate(r));
+  }
+
+  /** Indexes up to `count` more instances of `entries`; true once they are all done. Changes meanwhile are indexed as they come, and win. */
+  #indexUrlsOf(entries: Iterator<Entry<Instance>>, count: number): boolean {
+    if (this.#urlsIndexed === "no") this.#urlsIndexed = "building";
+    for (let n = 0; n < count; n++) {
+      const next = entries.next();
+      if (next.done) {
+        this.#urlsIndexed = "yes";
+        return true;
+      }
+      const key = addressKey(next.value.value.url);
+      if (!this.#idOfUrl.has(key)) this.#idOfUrl.set(key, next.value.value.id);
+    }
+    return false;
   }
 
   /** The instances that pass every filter, in id order: one page after `after` (see paging.ts). */
@@ -194,7 +224,7 @@ export class InstancesView {
       spellings.add(slug);
     }
     keys.add(key);
-    this.#idOfUrl.set(addressKey(i.url), i.id);
+    if (this.#urlsIndexed !== "no") this.#idOfUrl.set(addressKey(i.url), i.id);
     if (i.ttlSeconds !== undefined) this.#leased.add(key);
     if (i.check !== undefined) this.#checked.add(key);
     if (i.nodeUrl !== undefined) this.#onNodes.add(key);
@@ -214,8 +244,10 @@ export class InstancesView {
       spellings?.delete(slug);
       if (spellings?.size === 0) this.#slugsOfLower.delete(slug.toLowerCase());
     }
-    const url = addressKey(i.url);
-    if (this.#idOfUrl.get(url) === idOfInstanceKey(key)) this.#idOfUrl.delete(url);
+    if (this.#urlsIndexed !== "no") {
+      const url = addressKey(i.url);
+      if (this.#idOfUrl.get(url) === idOfInstanceKey(key)) this.#idOfUrl.delete(url);
+    }
     this.#leased.delete(key);
     this.#checked.delete(key);
     this.#onNodes.delete(key);
