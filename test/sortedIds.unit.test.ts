@@ -64,6 +64,6 @@ test("sortedIds - many ids added in no order before a read are placed at once, d
   assert.equal(ids.size, sorted.length);
   ids.delete(sorted[10]!);
   ids.add("inst_");
-  assert.deepEqual([...ids.after(sorted[8]!)].slice(0, 2), [sorted[9], sorted[11]]);
+  assert.deepEqual([...ids.after(sorted[8])].slice(0, 2), [sorted[9], sorted[11]]);
   assert.equal([...ids.after()][0], "inst_");
 });
