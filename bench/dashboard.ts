@@ -19,7 +19,7 @@ import { heartbeat, publishHeartbeat } from "../test/harness/nodes.ts";
 import { startNatsServer } from "../test/harness/natsServer.ts";
 import { spawnRegistry } from "../test/harness/registry.ts";
 import { loadInstances } from "./load.ts";
-import { percentile, rssOf } from "./lib.ts";
+import { percentile, registryRequest as request, rssOf } from "./lib.ts";
 
 const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const TRIES = 5;
@@ -40,12 +40,6 @@ export type DashboardBench = {
 
 const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
 const round = (x: number) => Math.round(x);
-
-async function request(nc: NatsConnection, subject: string, body: unknown): Promise<any> {
-  const reply = (await nc.request(`registry.${subject}`, JSON.stringify(body), { timeout: 10_000 })).json<any>();
-  if (reply.error) throw new Error(`${subject}: ${reply.error.message}`);
-  return reply;
-}
 
 /** ms from `open` starting to `selector` being on screen, in a fresh tab. */
 async function firstPaint(newPage: () => Promise<Page>, url: string, selector: string): Promise<number> {

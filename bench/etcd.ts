@@ -6,19 +6,11 @@
  */
 import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Etcd3 } from "etcd3";
+import { freePort } from "../test/harness/ports.ts";
 import { throughput, type Throughput } from "./lib.ts";
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 
 /** PhysarumSM's service info: a name, an image, and its CPU/memory/network requirements. */
 const serviceInfo = (i: number) =>

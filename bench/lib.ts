@@ -1,5 +1,6 @@
 /** Timing helpers for the benchmarks: latency with one request in flight, throughput with many. */
 import { readFile } from "node:fs/promises";
+import type { NatsConnection } from "@nats-io/transport-node";
 
 export type Latency = { p50: number; p99: number; n: number };
 export type Throughput = { opsPerSecond: number; n: number; inFlight: number };
@@ -69,4 +70,11 @@ export async function waitUntil(done: () => Promise<boolean>, what: string, time
     if (Date.now() > deadline) throw new Error(`gave up after ${timeoutMs / 1000} s waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/** A request to the registry's NATS API as a service sends it; its error reply is thrown, named by the subject. */
+export async function registryRequest(nc: NatsConnection, subject: string, body: unknown, timeout = 60_000): Promise<any> {
+  const reply = (await nc.request(`registry.${subject}`, JSON.stringify(body), { timeout })).json<any>();
+  if (reply.error) throw new Error(`${subject}: ${reply.error.message}`);
+  return reply;
 }

@@ -16,11 +16,11 @@
  * Loopback only: the nats-server and the registry processes are started here and stopped.
  */
 import { spawn } from "node:child_process";
-import { createServer } from "node:net";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { connect } from "@nats-io/transport-node";
 import { startNatsServer } from "../test/harness/natsServer.ts";
 import { spawnRegistry } from "../test/harness/registry.ts";
-import { percentile, rssOf, throughput } from "./lib.ts";
+import { freePort } from "../test/harness/ports.ts";
+import { percentile, registryRequest as request, rssOf, throughput } from "./lib.ts";
 
 const SLUGS = 10_000;
 const IN_FLIGHT = 256;
@@ -43,20 +43,6 @@ const spread = (xs: number[]): Spread => {
   const sorted = [...xs].sort((a, b) => a - b);
   return { p50: Math.round(percentile(sorted, 50)), p99: Math.round(percentile(sorted, 99)) };
 };
-
-async function request(nc: NatsConnection, subject: string, body: unknown, timeout = 60_000): Promise<any> {
-  const reply = (await nc.request(`registry.${subject}`, JSON.stringify(body), { timeout })).json<any>();
-  if (reply.error) throw new Error(`${subject}: ${reply.error.message}`);
-  return reply;
-}
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 
 /** A registry process (the bundle, as `make run` runs it) from its start until `/readyz` says ready: seconds, and its RSS when asked. */
 async function coldStart(url: string, dir: string): Promise<{ seconds: number; rssNow: () => Promise<number>; stop: () => void }> {

@@ -6,21 +6,13 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
 import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { startNatsServer } from "./harness/natsServer.ts";
+import { freePort } from "./harness/ports.ts";
 import { spawnRegistry } from "./harness/registry.ts";
 
 const ENTRIES = 100_000;
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 
 test("cold start - while it loads a large instances bucket, /readyz and every operation say how far it is; then all is served", async () => {
   const server = await startNatsServer();

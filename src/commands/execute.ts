@@ -81,12 +81,25 @@ export async function readState<State, Event extends RegistryEvent>(store: Event
   return stateOf(decider, await store.readLatest(subject));
 }
 
+/**
+ * Who asks and how. `answersFromEvents`: the caller's answer is made of `events` (a registration
+ * says what it did), so a decision to write nothing is checked against the entity's latest event,
+ * which a retry of this request may have written; others answer from the state and skip that read.
+ */
+export type ExecuteOptions<State> = {
+  requestId?: string | undefined;
+  caller?: Caller | undefined;
+  via?: RequestFace | undefined;
+  hint?: (() => StateHint<State> | undefined) | undefined;
+  answersFromEvents?: boolean | undefined;
+};
+
 export async function execute<State, Command extends { type: string; data: unknown; metadata: { now: string } }, Event extends RegistryEvent>(
   deps: { store: EventStore; project: Project },
   decider: Decider<State, Command, Event>,
   subject: string,
   command: Command,
-  opts: { requestId?: string | undefined; caller?: Caller | undefined; via?: RequestFace | undefined; hint?: (() => StateHint<State> | undefined) | undefined } = {},
+  opts: ExecuteOptions<State> = {},
 ): Promise<Executed<State, Event>> {
   const { store, project } = deps;
   const { requestId, caller, via } = opts;
@@ -126,7 +139,7 @@ export async function execute<State, Command extends { type: string; data: unkno
     try {
       const done = await attempt(hint.state, hint.version);
       // Nothing to write may mean a retry of a request already written: the latest event says (below).
-      if (done && (done.written || commandId === undefined)) return done;
+      if (done && (done.written || commandId === undefined || !opts.answersFromEvents)) return done;
     } catch (err) {
       if (!(err instanceof RegistryError) || err instanceof StoredNotProjected) throw err; // a refusal on a possibly stale copy is checked below
     }

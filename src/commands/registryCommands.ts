@@ -50,7 +50,7 @@ export function registryCommands(deps: WritePathDeps): RegistryCommands {
       await syncInstances();
       const id = registrationTarget(address.url, request.id, deps.instances.idOfUrl(address.url), instanceIdForUrl(address.url));
       const command = { type: "RegisterInstance" as const, data: { id, address, request }, metadata: { now: now() } };
-      const { state, events } = await run(instanceDecider, instanceSubject(id), command, { ...ctx, hint: instanceHint(id) });
+      const { state, events } = await run(instanceDecider, instanceSubject(id), command, { ...ctx, hint: instanceHint(id), answersFromEvents: true });
       return { instance: existing(state, id), ...registrationOutcome(events) };
     },
 

@@ -2,14 +2,13 @@
  * What every command handler shares: the clock, and `run`, which takes one command of one
  * entity through `execute` with the deps of this process.
  */
-import type { Caller, RequestFace } from "../contract/api.ts";
 import type { Names } from "../contract/names.ts";
 import type { InstanceReadModel, NodeReadModel } from "../contract/readModels.ts";
 import type { Instance } from "../contract/schemas.ts";
 import type { Decider } from "../domain/decider.ts";
 import type { RegistryEvent } from "../domain/events.ts";
 import type { EventStore } from "../eventstore/eventStore.ts";
-import { execute, type Project, type StateHint } from "./execute.ts";
+import { execute, type ExecuteOptions, type Project, type StateHint } from "./execute.ts";
 
 /**
  * When a write is answered (REGISTRY_REPLY_AFTER): "projection", once its event is in the
@@ -42,7 +41,7 @@ export function writePath(deps: WritePathDeps) {
     decider: Decider<S, C, E>,
     subject: string,
     command: C,
-    opts: { requestId?: string | undefined; caller?: Caller | undefined; via?: RequestFace | undefined; hint?: () => StateHint<S> | undefined } = {},
+    opts: ExecuteOptions<S> = {},
   ) => execute(executeDeps, decider, subject, command, opts);
   const instanceHint = (id: string) => (): StateHint<Instance | null> => {
     const entry = deps.instances.entry(id);

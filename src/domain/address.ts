@@ -38,15 +38,20 @@ function plainNormalUrl(url: string): string | undefined {
   return path === undefined ? `${url}/` : url;
 }
 
-/** The URL's canonical form, so that `http://a:80/` and `http://a:80` are one address. */
-export function normalizeUrl(url: string): string {
+/** The URL as the WHATWG parser writes it, or undefined when it is no URL. */
+function canonicalUrl(url: string): string | undefined {
   const plain = plainNormalUrl(url);
   if (plain !== undefined) return plain;
   try {
     return new URL(url).href;
   } catch {
-    return url;
+    return undefined;
   }
+}
+
+/** The URL's canonical form, so that `http://a:80/` and `http://a:80` are one address. */
+export function normalizeUrl(url: string): string {
+  return canonicalUrl(url) ?? url;
 }
 
 const ROOT_PATH = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*\/$/;
@@ -58,14 +63,8 @@ const ROOT_PATH = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*\/$/;
  * one address have one key.
  */
 export function addressKey(url: string): string {
-  let normal = plainNormalUrl(url);
-  if (normal === undefined) {
-    try {
-      normal = new URL(url).href;
-    } catch {
-      return url; // no URL: the text is its own key, as normalizeUrl leaves it
-    }
-  }
+  const normal = canonicalUrl(url);
+  if (normal === undefined) return url; // no URL: the text is its own key, as normalizeUrl leaves it
   if (normal.length === url.length + 1 && normal.startsWith(url)) return url;
   return ROOT_PATH.test(normal) ? normal.slice(0, -1) : normal;
 }

@@ -136,18 +136,24 @@ export class KvMirror<T> {
     });
   }
 
+  /** The bucket's state could not be read: the server is down or unreachable. */
+  #unreadableState(err: unknown): RegistryError {
+    return new RegistryError(503, `reading the state of ${this.#stream} failed (${(err as Error).message}); check nats-server and retry`, { cause: err });
+  }
+
   /**
    * Starts mirroring; resolves once every value present at the start is loaded. A large bucket
    * takes as long as it takes (a million instances, seconds): no deadline while entries keep
-   * arriving, `progress` told how far it is (the stream sequence reached, of the last one) about once a second; a consumer that stalls is
-   * started again where it left off, and one that stays stalled fails the start.
+   * arriving, `progress` told how far it is (the stream sequence reached, of the last one) about
+   * once a second; a consumer that stalls is started again where it left off, and one that stays
+   * stalled fails the start.
    */
   async start(progress?: (loaded: number, of: number) => void): Promise<void> {
     let target: number;
     try {
       target = await this.#lastSequence();
     } catch (err) {
-      throw new RegistryError(503, `reading the state of ${this.#stream} failed (${(err as Error).message}); check nats-server and retry`, { cause: err });
+      throw this.#unreadableState(err);
     }
     progress?.(0, target);
     let reached = false;
@@ -168,7 +174,10 @@ export class KvMirror<T> {
         stalledSince = Date.now();
         continue;
       }
-      if ((await this.#lastExisting()) <= this.#applied) break; // the last entries were deleted or purged meanwhile
+      const last = await this.#lastExisting().catch((err: unknown) => {
+        throw this.#unreadableState(err);
+      });
+      if (last <= this.#applied) break; // the last entries were deleted or purged meanwhile
       if (Date.now() - stalledSince > LOAD_STALL_MS) throw new RegistryError(503, `loading ${this.bucket} stalled at ${this.#applied} of ${target} (no entry for ${LOAD_STALL_MS / 1000} s); check nats-server and retry`);
       this.#restartIfStalled(seen);
     }
@@ -215,7 +224,7 @@ export class KvMirror<T> {
     try {
       lastSeq = await this.#barrier();
     } catch (err) {
-      throw new RegistryError(503, `reading the state of ${this.#stream} failed (${(err as Error).message}); check nats-server and retry`, { cause: err });
+      throw this.#unreadableState(err);
     }
     if (this.#applied >= lastSeq) return;
     await new Promise<void>((resolve, reject) => {

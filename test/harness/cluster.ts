@@ -3,26 +3,15 @@
  * temporary store per server, each server stopped and restarted by PID on its own port.
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StorageType, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { startNatsServer, type NatsServer } from "./natsServer.ts";
+import { freePort } from "./ports.ts";
 import { until } from "./until.ts";
 
 export type Cluster = { servers: NatsServer[]; urls: string; stop(): Promise<void> };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export async function startCluster(size = 3): Promise<Cluster> {
   const dir = await mkdtemp(join(tmpdir(), "registry-cluster-"));
