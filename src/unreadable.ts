@@ -5,7 +5,7 @@
  */
 import type { Logger } from "pino";
 
-export type UnreadableKind = "kvEntries" | "events" | "heartbeats";
+export type UnreadableKind = "kvEntries" | "events" | "heartbeats" | "snapshots";
 export type UnreadableCounts = Record<UnreadableKind, number>;
 
 export type Unreadable = {
@@ -18,13 +18,14 @@ const MESSAGES: Record<UnreadableKind, string> = {
   kvEntries: "KV entry cannot be read; skipped",
   events: "event cannot be read; skipped",
   heartbeats: "heartbeat cannot be read; skipped",
+  snapshots: "snapshot cannot be trusted; not used (the event stream answers instead)",
 };
 
 /** How many places are remembered as logged; past it the memory starts over (junk must not grow it without end). */
 const REMEMBERED = 10_000;
 
 export function unreadableCounter(log: Logger): Unreadable {
-  const counts: UnreadableCounts = { kvEntries: 0, events: 0, heartbeats: 0 };
+  const counts: UnreadableCounts = { kvEntries: 0, events: 0, heartbeats: 0, snapshots: 0 };
   let logged = new Set<string>();
   return {
     skip(kind, where, reason, context = {}) {

@@ -485,7 +485,7 @@ describe("faults: bounded streams and waits", () => {
       const { readSubjects } = await import("../src/nats/readSubjects.ts");
       await assert.rejects(
         (async () => {
-          for await (const _m of readSubjects(js, "READ_TEST", "read.>", "all", 1000)) await server.kill();
+          for await (const _m of readSubjects(js, "READ_TEST", "read.>", "all", { idleMs: 1000 })) await server.kill();
         })(),
         /no message from READ_TEST \(read\.>\) for 1000 ms while reading it to its end at sequence 2000 \(last received \d+\); check nats-server and retry/,
       );

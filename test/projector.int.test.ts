@@ -185,7 +185,7 @@ describe("projector: rebuild under load", () => {
       assert.ok(reported.length > 0 && reported.at(-1)![0] > 0 && reported.every(([done, total]) => done <= total), JSON.stringify(reported.slice(-3)));
 
       const { stateAsOf } = await import("../src/eventstore/timeTravel.ts");
-      const folded = (await stateAsOf({ js: jetstream(r.nc), names, unreadable: unreadableCounter(silentLog) }, await lastSeq(r))).instances;
+      const folded = (await stateAsOf({ js: jetstream(r.nc), names, unreadable: unreadableCounter(silentLog) }, await lastSeq(r), { entity: "instance" })).instances;
       const live = await new RegistryClient(r.nc).listInstances({ slug: "busy-svc" });
       const byId = (list: { id: string }[]) => Object.fromEntries(list.map((i) => [i.id, i]));
       assert.deepEqual(byId(live), byId(folded.filter((i) => i.slug === "busy-svc")));

@@ -22,6 +22,8 @@ import { observedStore } from "../eventstore/eventStore.ts";
 import { streamCapacity, type Capacity } from "../eventstore/capacity.ts";
 import { readHistory } from "../eventstore/history.ts";
 import { boundedTimeTravel } from "../eventstore/timeTravel.ts";
+import { snapshotStore } from "../eventstore/snapshotStore.ts";
+import { snapshotWriter } from "../eventstore/snapshotWriter.ts";
 import { unreadableCounter } from "../unreadable.ts";
 import { authorize } from "../access/authorizer.ts";
 import { callerOfBearer, nodeUrlBindings, watchView } from "../access/policy.ts";
@@ -65,6 +67,8 @@ export type Registry = {
   checkStorage(): Promise<void>;
   /** The live registry processes (micro service ids) this one splits checks and leases with. */
   members(): string[];
+  /** The snapshot writer: `writeIfDue()` writes one now when one is due (it looks every REGISTRY_SNAPSHOT_CHECK_MS). */
+  snapshots: ReturnType<typeof snapshotWriter>;
   /** Stops answering, then stops following streams. The connection is the caller's. */
   stop(): Promise<void>;
 };
@@ -86,11 +90,12 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
   await capacity.refresh();
   const ports = storagePorts(nc, js, names, unreadable, capacity);
   const telemetry = telemetryWrites(ports.writer, names);
-  const timeTravel = boundedTimeTravel({ js, names, unreadable }, { maxConcurrent: config.timeTravelConcurrency, timeoutMs: config.timeTravelTimeoutMs });
+  const snapshots = snapshotStore({ nc, jsm, names, unreadable });
+  const timeTravel = boundedTimeTravel({ js, names, unreadable, snapshots }, { maxConcurrent: config.timeTravelConcurrency, timeoutMs: config.timeTravelTimeoutMs });
   const watchers = new WatcherBudget({ maxWatchers: config.watchersMax, bufferBytes: config.watchBufferBytes, totalBytes: config.watchTotalBytes });
   const models = readModels({ js, jsm, names, log, unreadable });
   const { definitions, instances, nodeMirror: nodes } = models;
-  const started: { dns?: DnsServer } = {}; // the DNS face, once the rest is
+  const started: { dns?: DnsServer; snapshots?: ReturnType<typeof snapshotWriter> } = {}; // the DNS face and the snapshot writer, once the rest is
   // Read at each scrape; what they read is started below.
   const metrics = registryMetrics({
     instances: () => instances.all(),
@@ -106,6 +111,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     protection: () => health.leases.lastProtection(),
     watchers: () => watchers.counts(),
     timeTravel: () => timeTravel.counts(),
+    snapshots: () => started.snapshots?.counts(),
     storageChanges: () => storageGuard.counts(),
     dns: () => started.dns?.counts() ?? {},
   });
@@ -224,7 +230,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
       nodeIdOfUrl: models.nodes.idOfUrl,
       selfNode: agent.identity,
       replyBudgetBytes: () => replyBudgetBytes(nc),
-      pastState: (asOf, signal) => timeTravel.stateAsOf(asOf, signal),
+      pastState: (asOf, scope, signal) => timeTravel.stateAsOf(asOf, scope, signal),
     }),
     leases: health.leases,
     history: (req, ctx) => readHistory({ js, names, unreadable }, req, ctx.readableSlugs),
@@ -244,6 +250,9 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
   }));
   serviceId = service.info().id;
   gate.open(api);
+  // One process at a time writes them (a lease); started once this one answers, not to slow its start.
+  const snapshotter = snapshotWriter({ js, store: snapshots, names, unreadable, log, policy: config.snapshots, holder: `${agent.identity.id} ${serviceId}` });
+  started.snapshots = snapshotter;
   // Not awaited: a ping gathers answers for up to half a second, and until it is in this process
   // checks every instance without an agent itself (checked twice at worst; a status changes once).
   void members.refresh();
@@ -282,6 +291,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     capacity,
     checkStorage: () => storageGuard.check(),
     members: () => members.members(),
+    snapshots: snapshotter,
     reloadPolicy: policy.reload,
     async stop() {
       await dns?.stop();
@@ -294,6 +304,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
       members.stop();
       capacity.stop();
       storageGuard.stop();
+      snapshotter.stop();
       ingest.stop();
       await proj.stop();
       models.stop();

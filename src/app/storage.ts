@@ -127,7 +127,7 @@ export async function provisionRegistry(
   const lastSeq = (await jsm.streams.info(names.eventsStream)).state.last_seq;
   const projectorCreated = await ensureConsumer(jsm, names.eventsStream, projectorConsumerConfig(names, lastSeq + 1), ["ack_wait"]);
   const heartbeatsRemoved = await jsm.streams.delete(names.heartbeatsStream).catch(() => false);
-  await ensureBuckets(nc, Object.values(names.buckets), limits.replicas);
+  await ensureBuckets(nc, [...Object.values(names.buckets), names.snapshotsBucket], limits.replicas);
   for (const bucket of Object.values(names.buckets)) await ensureStream(jsm, { ...bucketStreamSpec(bucket), ...replicated });
   return { projectorCreatedOnEvents: projectorCreated && lastSeq > 0, heartbeatsRemoved, changed };
 }

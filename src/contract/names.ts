@@ -31,6 +31,8 @@ export type Names = {
   /** Where an earlier version stored heartbeats; deleted where found. */
   heartbeatsStream: string;
   buckets: Record<BucketName, string>;
+  /** Snapshots of the read models' state (eventstore/snapshotStore.ts): rebuildable from the stream, so not among the buckets above. */
+  snapshotsBucket: string;
   /** The subject that holds one entity's history (`>` for every entity of a kind). */
   eventSubject(entity: Entity, id: string): string;
   /** The entity kind and id an event subject names (the other way of eventSubject); undefined for another subject. */
@@ -80,6 +82,7 @@ export function namesFor(prefix: string): Names {
       node: `${flat}_nodes`,
       nodeInstance: `${flat}_node_instances`,
     },
+    snapshotsBucket: `${flat}_snapshots`,
     eventSubject: (entity, id) => `${eventsPrefix}${entity}.${id}`,
     eventSubjectParts(subject) {
       if (!subject.startsWith(eventsPrefix)) return undefined;

@@ -23,3 +23,6 @@ export type NodeReadModel = {
   /** The node that holds a URL. */
   idOfUrl: (url: string) => string | undefined;
 };
+
+/** What a past state (time travel) is asked for: one kind of entity, and of instances those of one slug when given. */
+export type PastScope = { entity: "definition" } | { entity: "node" } | { entity: "instance"; slug?: string };

@@ -61,7 +61,7 @@ export const HealthStatus = Type.Object(
       },
       { description: "changes to the registry's streams and buckets made outside it, found by this process's storage check, and the last one" },
     ),
-    unreadable: Type.Object({ kvEntries: Type.Integer(), events: Type.Integer(), heartbeats: Type.Integer() }, { description: "values this process could not read and skipped, by kind" }),
+    unreadable: Type.Object({ kvEntries: Type.Integer(), events: Type.Integer(), heartbeats: Type.Integer(), snapshots: Type.Integer() }, { description: "values this process could not read and skipped, by kind" }),
   },
   { description: "leases, expiry protection, the streams' use and what could not be read (docs/API.md)" },
 );

@@ -25,6 +25,8 @@ export type ReadBack<E = EventEnvelope> = { event: E; seq: number; subject: stri
 type ReadOptions = {
   /** Stops the read (the iteration ends), even while a message is awaited. */
   signal?: AbortSignal;
+  /** Messages asked of the server at once, for a long pass (readSubjects). */
+  batch?: number;
 };
 
 /**
@@ -50,7 +52,7 @@ export async function* readEvents(
   deliver: Parameters<typeof readSubjects>[3],
   opts: ReadOptions & { unreadableToo?: boolean } = {},
 ): AsyncGenerator<ReadBack<EventEnvelope | null>> {
-  for await (const m of readSubjects(deps.js, deps.stream, filter, deliver, undefined, opts.signal)) {
+  for await (const m of readSubjects(deps.js, deps.stream, filter, deliver, { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.batch ? { batch: opts.batch } : {}) })) {
     const event = eventOf(m, deps.stream, deps.unreadable) ?? null;
     if (event !== null || opts.unreadableToo) yield { event, seq: m.seq, subject: m.subject };
   }

@@ -1,19 +1,26 @@
 /**
  * Time travel: the registry's state as it was at a time or after a stream sequence, folded
- * from the events up to then (each entity's latest event carries its whole state). It reads
- * the stream from its start, so it costs a pass over the history kept; events dropped by the
- * per-entity limit are not there to fold. Telemetry is as of each entity's last event.
+ * from the events up to then (each entity's latest event carries its whole state), starting
+ * from the newest trusted snapshot before then. Without a snapshot it costs a pass over the
+ * history kept, and events dropped by the per-entity limit are not there to fold; a snapshot
+ * holds what was folded when it was written. Telemetry is as of each entity's last event.
  */
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { Names } from "../contract/names.ts";
-import type { Definition, Instance, Node } from "../contract/schemas.ts";
+import type { PastScope } from "../contract/readModels.ts";
+import { Definition as DefinitionSchema, Instance as InstanceSchema, Node as NodeSchema, type Definition, type Instance, type Node } from "../contract/schemas.ts";
+import { reader } from "../contract/validate.ts";
 import { definitionDecider } from "../domain/definition.ts";
-import type { DefinitionEvent, InstanceEvent, NodeEvent, RegistryEvent } from "../domain/events.ts";
+import type { DefinitionEvent, InstanceEvent, NodeEvent } from "../domain/events.ts";
 import { instanceDecider } from "../domain/instance.ts";
 import { nodeDecider } from "../domain/node.ts";
+import { LONG_PASS_BATCH, readSubjects } from "../nats/readSubjects.ts";
 import type { Unreadable } from "../unreadable.ts";
-import { readEvents } from "./readEvents.ts";
+import { eventOf } from "./readEvents.ts";
+import type { EventEnvelope } from "./storedEvents.ts";
 import { RegistryError } from "../contract/errors.ts";
+import { decodePart, partOf, type Manifest } from "./snapshotLayout.ts";
+import type { SnapshotStore } from "./snapshotStore.ts";
 
 export type PastState = { definitions: Definition[]; instances: Instance[]; nodes: Node[] };
 
@@ -22,8 +29,8 @@ export type TimeTravelLimits = { maxConcurrent: number; timeoutMs: number };
 
 export type TimeTravelOutcome = "done" | "refused" | "stopped" | "failed";
 
-/** What time travel has cost this process: queries by outcome, those running, events read. */
-export type TimeTravelCounts = { running: number; eventsRead: number; outcomes: Record<TimeTravelOutcome, number> };
+/** What time travel has cost this process: queries by outcome, those running, events read, answers that started from a snapshot. */
+export type TimeTravelCounts = { running: number; eventsRead: number; fromSnapshots: number; outcomes: Record<TimeTravelOutcome, number> };
 
 /** How much work runs between two yields to the event loop, so that ordinary reads are answered meanwhile. */
 const SLICE_MS = 5;
@@ -34,14 +41,14 @@ const SLICE_MS = 5;
  * deadline, whichever is first; it yields to the event loop every few milliseconds.
  */
 export function boundedTimeTravel(deps: StateAsOfDeps, limits: TimeTravelLimits) {
-  const counts: TimeTravelCounts = { running: 0, eventsRead: 0, outcomes: { done: 0, refused: 0, stopped: 0, failed: 0 } };
+  const counts: TimeTravelCounts = { running: 0, eventsRead: 0, fromSnapshots: 0, outcomes: { done: 0, refused: 0, stopped: 0, failed: 0 } };
   const read = (n: number) => {
     counts.eventsRead += n;
     deps.progress?.(n);
   };
   return {
     counts: (): TimeTravelCounts => ({ ...counts, outcomes: { ...counts.outcomes } }),
-    async stateAsOf(asOf: string | number, signal?: AbortSignal): Promise<PastState> {
+    async stateAsOf(asOf: string | number, scope: PastScope, signal?: AbortSignal): Promise<PastState> {
       if (counts.running >= limits.maxConcurrent) {
         counts.outcomes.refused++;
         throw new RegistryError(
@@ -52,7 +59,7 @@ export function boundedTimeTravel(deps: StateAsOfDeps, limits: TimeTravelLimits)
       counts.running++;
       const deadline = AbortSignal.timeout(limits.timeoutMs);
       try {
-        const past = await stateAsOf({ ...deps, progress: read }, asOf, signal ? AbortSignal.any([signal, deadline]) : deadline);
+        const past = await stateAsOf({ ...deps, progress: read, fromSnapshot: () => void counts.fromSnapshots++ }, asOf, scope, signal ? AbortSignal.any([signal, deadline]) : deadline);
         counts.outcomes.done++;
         return past;
       } catch (err) {
@@ -79,27 +86,43 @@ class StoppedError extends Error {
   }
 }
 
+
 type StateAsOfDeps = {
   js: JetStreamClient;
   names: Names;
   unreadable: Unreadable;
+  /** Where snapshots are read from; without it every answer folds the stream from its start. */
+  snapshots?: SnapshotStore;
   /** Told of the events read, a slice at a time. */
   progress?: (events: number) => void;
+  /** Told when an answer started from a snapshot. */
+  fromSnapshot?: () => void;
 };
 
+type PastEntity = Definition | Instance | Node;
+
 /**
- * `asOf`: an RFC 3339 time, or the stream sequence of the last event to fold. Reading stops
- * (StoppedError) once `signal` aborts: it is checked at each event, and between slices of work
- * the event loop gets its turn.
+ * `asOf`: an RFC 3339 time, or the stream sequence of the last event to fold. It starts from
+ * the newest trusted snapshot before then (snapshotStore.ts), or the stream's start, and folds
+ * the scope's events that follow, in stream order, up to the sequence or to the first event
+ * later than the time. For one slug only the events that can concern it are parsed: those of
+ * instances it held and those whose bytes name the slug. Reading stops (StoppedError) once
+ * `signal` aborts: it is checked at each event, and between slices of work the event loop gets its turn.
  */
-export async function stateAsOf(deps: StateAsOfDeps, asOf: string | number, signal?: AbortSignal): Promise<PastState> {
+export async function stateAsOf(deps: StateAsOfDeps, asOf: string | number, scope: PastScope, signal?: AbortSignal): Promise<PastState> {
   const { js, names } = deps;
-  const latest = new Map<string, RegistryEvent>();
   const until = typeof asOf === "number" ? asOf : Date.parse(asOf);
+  const start = deps.snapshots ? await fromSnapshot(deps.snapshots, asOf, scope) : undefined;
+  if (start) deps.fromSnapshot?.();
+  const latest = new Map<string, PastEntity | null>(start?.entities);
+  const slug = scope.entity === "instance" ? scope.slug : undefined;
+  const needle = slug !== undefined ? Buffer.from(JSON.stringify(slug)) : undefined;
+  const evolve = evolverOf(scope.entity);
   let eventsRead = 0;
   let inSlice = 0;
   let sliceStarted = performance.now();
-  for await (const { event, seq, subject } of readEvents({ js, stream: names.eventsStream, unreadable: deps.unreadable }, names.eventSubjects, "all", { signal })) {
+  const deliver = start ? { startSeq: start.seq + 1 } : "all";
+  for await (const m of readSubjects(js, names.eventsStream, names.eventSubject(scope.entity, ">"), deliver, { ...(signal ? { signal } : {}), batch: LONG_PASS_BATCH })) {
     if (signal?.aborted) break; // leaving the loop stops the consumer
     eventsRead++;
     inSlice++;
@@ -109,21 +132,94 @@ export async function stateAsOf(deps: StateAsOfDeps, asOf: string | number, sign
       await new Promise((resolve) => setImmediate(resolve));
       sliceStarted = performance.now();
     }
-    if (typeof asOf === "number" && seq > until) break;
+    if (typeof asOf === "number" && m.seq > until) break;
+    const concerns = needle === undefined || latest.has(m.subject) || bytesOf(m.data).includes(needle);
+    if (!concerns) {
+      // Not this slug's, but it may end the fold: read its time cheaply, and the whole event only when that says it is later.
+      if (typeof asOf === "string" && Date.parse(cheapTimeOf(m.data) ?? "") > until) {
+        const event = eventOf(m, names.eventsStream, deps.unreadable);
+        if (event && Date.parse(event.metadata.at) > until) break;
+      }
+      continue;
+    }
+    const event = eventOf(m, names.eventsStream, deps.unreadable);
+    if (!event) continue;
     if (typeof asOf === "string" && Date.parse(event.metadata.at) > until) break;
-    latest.set(subject, event);
+    latest.set(m.subject, evolve(event));
   }
   deps.progress?.(inSlice);
   if (signal?.aborted) throw new StoppedError(eventsRead); // even if it came as the last event did: no one waits for the answer
+  const found = [...latest.values()].filter((e): e is PastEntity => e !== null && (slug === undefined || (e as Instance).slug === slug));
   const past: PastState = { definitions: [], instances: [], nodes: [] };
-  for (const [subject, event] of latest) {
-    // Each entity's subject holds only its own events (readEvent checks), so its kind says which fold applies.
-    const entity = names.eventSubjectParts(subject)?.entity;
-    if (entity === "definition") push(past.definitions, definitionDecider.evolve(null, event as DefinitionEvent));
-    else if (entity === "instance") push(past.instances, instanceDecider.evolve(null, event as InstanceEvent));
-    else if (entity === "node") push(past.nodes, nodeDecider.evolve(null, event as NodeEvent));
-  }
+  if (scope.entity === "definition") past.definitions = found;
+  else if (scope.entity === "node") past.nodes = found as Node[];
+  else past.instances = found as Instance[];
   return past;
 }
 
-const push = <T>(list: T[], value: T | null) => void (value !== null && list.push(value));
+/** Each kind's fold: an entity's latest event carries its whole state (null: it is gone). */
+function evolverOf(entity: PastScope["entity"]): (event: EventEnvelope) => PastEntity | null {
+  if (entity === "definition") return (e) => definitionDecider.evolve(null, e as DefinitionEvent);
+  if (entity === "node") return (e) => nodeDecider.evolve(null, e as NodeEvent);
+  return (e) => instanceDecider.evolve(null, e as InstanceEvent);
+}
+
+const bytesOf = (data: Uint8Array) => Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+const TIME_MARK = Buffer.from('"metadata":{"at":"');
+
+/** An event's metadata.at without parsing it: the registry writes metadata last and `at` first. A guess, checked by a full read before it ends anything. */
+function cheapTimeOf(data: Uint8Array): string | undefined {
+  const bytes = bytesOf(data);
+  const mark = bytes.lastIndexOf(TIME_MARK);
+  if (mark < 0) return undefined;
+  const from = mark + TIME_MARK.length;
+  const end = bytes.indexOf(0x22, from); // the closing quote
+  return end < 0 || end - from > 40 ? undefined : bytes.toString("latin1", from, end);
+}
+
+/** Kept parsers of the states a snapshot part holds, by entity. */
+const STATE_READERS = { definition: reader(DefinitionSchema), instance: reader(InstanceSchema), node: reader(NodeSchema) };
+
+/**
+ * The newest trusted snapshot at or before `asOf`, with the scope's entities it holds (of a
+ * slug: that slug's only); undefined when there is none. A snapshot whose part cannot be read,
+ * or holds a state that does not match its schema, is distrusted and the next older one tried.
+ */
+async function fromSnapshot(store: SnapshotStore, asOf: string | number, scope: PastScope): Promise<{ seq: number; entities: Map<string, PastEntity> } | undefined> {
+  const until = typeof asOf === "number" ? asOf : Date.parse(asOf);
+  const stream = await store.stream();
+  const accept = (m: Manifest) => (typeof asOf === "number" ? m.seq <= until : Date.parse(m.at) <= until);
+  for (let tries = 0; tries < 3; tries++) {
+    const stored = await store.newestTrusted(stream, accept);
+    if (!stored) return undefined;
+    const { manifest } = stored;
+    const slug = scope.entity === "instance" ? scope.slug : undefined;
+    const parts =
+      scope.entity !== "instance" ? [scope.entity] : slug !== undefined ? [partOf("instance", slug, manifest.shards)] : Object.keys(manifest.parts).filter((p) => p.startsWith("instance."));
+    const read = STATE_READERS[scope.entity];
+    const entities = new Map<string, PastEntity>();
+    const problem = await (async () => {
+      for (const part of parts) {
+        const ref = manifest.parts[part];
+        if (!ref) continue; // nothing of it then
+        const text = await store.readPart(ref);
+        const lines = text === undefined ? undefined : decodePart(text);
+        if (!lines) return `its part ${part} cannot be read`;
+        for (const [subject, json] of lines) {
+          let state: ReturnType<typeof read>;
+          try {
+            state = read(JSON.parse(json));
+          } catch (err) {
+            return `its part ${part} holds a line that is not JSON (${(err as Error).message})`;
+          }
+          if (!state.ok) return `its part ${part} holds a state that cannot be read (${state.reason})`;
+          if (slug === undefined || (state.value as Instance).slug === slug) entities.set(subject, state.value);
+        }
+      }
+      return undefined;
+    })();
+    if (problem === undefined) return { seq: manifest.seq, entities };
+    store.distrust(stored, problem);
+  }
+  return undefined;
+}

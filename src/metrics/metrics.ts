@@ -35,7 +35,9 @@ export type MetricSources = {
   unreadable: () => UnreadableCounts;
   protection: () => ExpiryProtection | undefined;
   watchers: () => WatcherStats;
-  timeTravel: () => { running: number; eventsRead: number; outcomes: Record<string, number> };
+  timeTravel: () => { running: number; eventsRead: number; fromSnapshots: number; outcomes: Record<string, number> };
+  /** The snapshots this process wrote (undefined until its writer starts). */
+  snapshots: () => { written: number; lastSeq: number } | undefined;
   /** Changes to the registry's streams and buckets found by its storage check, by stream. */
   storageChanges: () => Record<string, number>;
 };
@@ -162,6 +164,10 @@ export function registryMetrics(sources: MetricSources): Metrics {
     },
   });
   counterOf(registry, "registry_time_travel_total", "Lists with asOf, by outcome: done, refused (too many running), stopped (caller gone or deadline), failed", "outcome", () => sources.timeTravel().outcomes);
+  counterOf(registry, "registry_snapshots_total", "Snapshots this process wrote (written), and lists with asOf that started from one (used)", "outcome", () => ({
+    written: sources.snapshots()?.written ?? 0,
+    used: sources.timeTravel().fromSnapshots,
+  }));
   let eventsReadSeen = 0;
   new Counter({
     name: "registry_time_travel_events_read_total",

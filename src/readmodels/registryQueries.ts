@@ -10,6 +10,7 @@ import { matchesFilter, servicesOf, type InstancesView } from "./instances.ts";
 import type { KvMirror } from "../nats/kvMirror.ts";
 import { byId } from "../contract/ids.ts";
 import { after, takePage, takePageBy } from "./paging.ts";
+import type { PastScope } from "../contract/readModels.ts";
 
 
 export function registryQueries(views: {
@@ -23,7 +24,7 @@ export function registryQueries(views: {
   /** How many bytes of items a list reply may carry (the NATS max_payload less room for the rest). */
   replyBudgetBytes: () => number;
   /** The state as it was at a time or after a stream sequence (time travel: lists with asOf); it stops when `signal` aborts. */
-  pastState: (asOf: string | number, signal?: AbortSignal) => Promise<{ definitions: Definition[]; instances: Instance[]; nodes: Node[] }>;
+  pastState: (asOf: string | number, scope: PastScope, signal?: AbortSignal) => Promise<{ definitions: Definition[]; instances: Instance[]; nodes: Node[] }>;
 }): RegistryQueries {
   const { definitions, instances, nodes } = views;
   return {
@@ -35,7 +36,7 @@ export function registryQueries(views: {
     },
 
     async listDefinitions({ limit, after: afterId, asOf }, ctx) {
-      const all = asOf !== undefined ? (await views.pastState(asOf, ctx.signal)).definitions : (await definitions.sync(), [...definitions.values()]);
+      const all = asOf !== undefined ? (await views.pastState(asOf, { entity: "definition" }, ctx.signal)).definitions : (await definitions.sync(), [...definitions.values()]);
       const { items, next } = takePage(after(all.sort(byId), afterId), limit, views.replyBudgetBytes());
       return { definitions: items, ...(next !== undefined ? { next } : {}) };
     },
@@ -49,7 +50,7 @@ export function registryQueries(views: {
 
     async listInstances(filter, ctx) {
       if (filter.asOf !== undefined) {
-        const past = (await views.pastState(filter.asOf, ctx.signal)).instances.filter((i) => matchesFilter(i, filter, ctx.readableSlugs)).sort(byId);
+        const past = (await views.pastState(filter.asOf, { entity: "instance", ...(filter.slug !== undefined ? { slug: filter.slug } : {}) }, ctx.signal)).instances.filter((i) => matchesFilter(i, filter, ctx.readableSlugs)).sort(byId);
         const { items, next } = takePage(after(past, filter.after), filter.limit, views.replyBudgetBytes());
         return { instances: items, ...(next !== undefined ? { next } : {}) };
       }
@@ -58,7 +59,7 @@ export function registryQueries(views: {
     },
 
     async listServices({ limit, after: afterSlug, asOf }, ctx) {
-      const services = asOf !== undefined ? servicesOf((await views.pastState(asOf, ctx.signal)).instances, afterSlug, ctx.readableSlugs) : (await instances.sync(), instances.services(afterSlug, ctx.readableSlugs));
+      const services = asOf !== undefined ? servicesOf((await views.pastState(asOf, { entity: "instance" }, ctx.signal)).instances, afterSlug, ctx.readableSlugs) : (await instances.sync(), instances.services(afterSlug, ctx.readableSlugs));
       const { items, next } = takePageBy(services, (s) => s.slug, limit, views.replyBudgetBytes());
       return { services: items, ...(next !== undefined ? { next } : {}) };
     },
@@ -72,7 +73,7 @@ export function registryQueries(views: {
     },
 
     async listNodes({ ids, limit, after: afterId, asOf }, ctx) {
-      const all = asOf !== undefined ? (await views.pastState(asOf, ctx.signal)).nodes : (await nodes.sync(), [...nodes.values()]);
+      const all = asOf !== undefined ? (await views.pastState(asOf, { entity: "node" }, ctx.signal)).nodes : (await nodes.sync(), [...nodes.values()]);
       const wanted = ids ? new Set(ids) : undefined;
       const sorted = all.filter((n) => !wanted || wanted.has(n.id)).sort(byId);
       const { items, next } = takePage(after(sorted, afterId), limit, views.replyBudgetBytes());

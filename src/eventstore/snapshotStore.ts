@@ -1,0 +1,247 @@
+/**
+ * Where snapshots are kept: a KV bucket of their own (`<prefix>_snapshots`). A bucket rather
+ * than an Object Store: the Object Store client is not among the registry's packages, and a
+ * bucket gives what is needed (one value per key, direct gets, a purge by subject); a part
+ * larger than a message may be (the server's max_payload) is stored as numbered chunks.
+ *
+ *   manifest.<seq, 16 digits>   the manifest (snapshotLayout.ts), written last
+ *   part.<sha256>.<n>           chunk n of a part, gzipped
+ *   writer                      which process writes snapshots, and until when (a lease)
+ *
+ * Everything read here is untrusted: a manifest that does not match the schema or its stamp
+ * (the event stream's creation time and the event at its sequence), or a part whose bytes do
+ * not match its digest, is logged, counted (`unreadable.snapshots`) and not used.
+ */
+import { createHash } from "node:crypto";
+import { promisify } from "node:util";
+import { gunzip as gunzipCb, gzip as gzipCb } from "node:zlib";
+import { JetStreamApiCodes, JetStreamApiError, type JetStreamManager } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Names } from "../contract/names.ts";
+import { kvStream, kvSubject } from "../nats/kvSubjects.ts";
+import type { Unreadable } from "../unreadable.ts";
+import { readManifest, type Manifest, type PartRef } from "./snapshotLayout.ts";
+
+const gzip = promisify(gzipCb);
+const gunzip = promisify(gunzipCb);
+
+/** A part is refused past this size unpacked, whatever its manifest claims. */
+const MAX_PART_BYTES = 512 * 1024 * 1024;
+
+export type StoredManifest = { key: string; manifest: Manifest };
+
+/** The event stream as a stamp is checked against it. */
+export type StreamState = { created: string; firstSeq: number; lastSeq: number; firstTime: string };
+
+export type SnapshotStore = {
+  /** The readable manifests, newest first (unreadable ones are counted and left out). */
+  manifests(): Promise<StoredManifest[]>;
+  /** The newest snapshot whose stamp matches the stream (remembered per manifest), of those `accept`ed. */
+  newestTrusted(stream: StreamState, accept?: (m: Manifest) => boolean): Promise<StoredManifest | undefined>;
+  /** Marks a snapshot as not to be used (a part could not be read): logged and counted once. */
+  distrust(stored: StoredManifest, reason: string): void;
+  /** A part's text; undefined when it is missing or its bytes do not match the digest. */
+  readPart(ref: PartRef): Promise<string | undefined>;
+  /** Stores a part (unless a part with its digest is there) and says how to find it. */
+  writePart(text: string, entities: number): Promise<PartRef>;
+  /** Writes a manifest; false when one for its sequence is already there. */
+  writeManifest(manifest: Manifest): Promise<boolean>;
+  /** Removes manifests, and the parts no manifest left names. */
+  prune(remove: StoredManifest[], keep: StoredManifest[]): Promise<{ manifests: number; parts: number }>;
+  stream(): Promise<StreamState>;
+  /** Holds (takes or renews) the writer lease for `ms`; false when another process holds it. */
+  holdLease(holder: string, ms: number): Promise<boolean>;
+};
+
+export const manifestKey = (seq: number) => `manifest.${String(seq).padStart(16, "0")}`;
+const chunkKey = (digest: string, n: number) => `part.${digest}.${n}`;
+const LEASE_KEY = "writer";
+
+export function snapshotStore(deps: { nc: NatsConnection; jsm: JetStreamManager; names: Names; unreadable: Unreadable }): SnapshotStore {
+  const { nc, jsm, names, unreadable } = deps;
+  const bucket = names.snapshotsBucket;
+  let kv: Promise<KV> | undefined;
+  const open = () =>
+    (kv ??= new Kvm(nc).open(bucket).catch((err: unknown) => {
+      kv = undefined; // the next call tries again
+      throw err;
+    }));
+  /** Verdicts on manifests, by key and stream: a manifest is checked once. */
+  const verdicts = new Map<string, boolean>();
+  const verdictKey = (stored: StoredManifest, created: string) => `${stored.key} ${created}`;
+  /** Chunks are at most what a message may carry, less room for headers. */
+  const chunkBytes = () => Math.max(64 * 1024, Math.min(1024 * 1024, nc.info?.max_payload ?? 1024 * 1024) - 16 * 1024);
+
+  const skip = (where: string, reason: string) => unreadable.skip("snapshots", where, reason, { bucket });
+  /** Manifests as read, by key (null: unreadable): a manifest is written once and never changed, so it is read once. */
+  const read = new Map<string, StoredManifest | null>();
+
+  async function manifests(): Promise<StoredManifest[]> {
+    const store = await open();
+    const keys: string[] = [];
+    for await (const key of await store.keys("manifest.>")) keys.push(key);
+    for (const key of read.keys()) if (!keys.includes(key)) read.delete(key); // pruned
+    const found: StoredManifest[] = [];
+    for (const key of keys.sort().reverse()) {
+      if (!read.has(key)) read.set(key, await readStored(store, key));
+      const stored = read.get(key);
+      if (stored) found.push(stored);
+    }
+    return found;
+  }
+
+  async function readStored(store: KV, key: string): Promise<StoredManifest | null> {
+    const entry = await store.get(key);
+    if (!entry || entry.operation !== "PUT") return null;
+    let parsed: unknown;
+    try {
+      parsed = entry.json();
+    } catch (err) {
+      skip(key, `not JSON: ${(err as Error).message}`);
+      return null;
+    }
+    const manifest = readManifest(parsed);
+    if (!manifest.ok) skip(key, manifest.reason);
+    else if (manifestKey(manifest.value.seq) !== key) skip(key, `says sequence ${manifest.value.seq}, not the one its key names`);
+    else return { key, manifest: manifest.value };
+    return null;
+  }
+
+  async function verified(stored: StoredManifest, stream: StreamState): Promise<boolean> {
+      const at = verdictKey(stored, stream.created);
+      const known = verdicts.get(at);
+      if (known !== undefined) return known;
+      const { manifest } = stored;
+      let why: string | undefined;
+      if (manifest.streamCreated !== stream.created) why = `made on an event stream created ${manifest.streamCreated}, not on this one (created ${stream.created})`;
+      else if (manifest.seq > stream.lastSeq) why = `stamped with sequence ${manifest.seq}, past the stream's last (${stream.lastSeq})`;
+      else {
+        const event = await jsm.streams.getMessage(names.eventsStream, { seq: manifest.seq }).catch((err: unknown) => {
+          if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) return undefined; // dropped by the per-entity limit since
+          throw err;
+        });
+        if (event && event.subject !== manifest.subject) why = `stamped with ${manifest.subject} at sequence ${manifest.seq}, where the stream holds ${event.subject}`;
+      }
+      if (why !== undefined) skip(stored.key, why);
+      verdicts.set(at, why === undefined);
+      return why === undefined;
+  }
+
+  return {
+    manifests,
+
+    async newestTrusted(stream, accept = () => true) {
+      for (const stored of await manifests()) if (accept(stored.manifest) && (await verified(stored, stream))) return stored;
+      return undefined;
+    },
+
+    distrust(stored, reason) {
+      for (const key of verdicts.keys()) if (key.startsWith(`${stored.key} `)) verdicts.set(key, false);
+      skip(stored.key, reason);
+    },
+
+    async readPart(ref) {
+      const store = await open();
+      const chunks: Uint8Array[] = [];
+      for (let n = 0; n < ref.chunks; n++) {
+        const entry = await store.get(chunkKey(ref.digest, n));
+        if (!entry || entry.operation !== "PUT") {
+          skip(`part.${ref.digest}`, `chunk ${n} of ${ref.chunks} is missing`);
+          return undefined;
+        }
+        chunks.push(entry.value);
+      }
+      let text: string;
+      try {
+        text = (await gunzip(Buffer.concat(chunks), { maxOutputLength: Math.min(ref.bytes, MAX_PART_BYTES) + 1 })).toString("utf8");
+      } catch (err) {
+        skip(`part.${ref.digest}`, `cannot be unpacked: ${(err as Error).message}`);
+        return undefined;
+      }
+      if (digestOf(text) !== ref.digest) {
+        skip(`part.${ref.digest}`, "its bytes do not match its digest");
+        return undefined;
+      }
+      return text;
+    },
+
+    async writePart(text, entities) {
+      const store = await open();
+      const digest = digestOf(text);
+      const packed = await gzip(text, { level: 6 });
+      const size = chunkBytes();
+      const chunks = Math.max(1, Math.ceil(packed.length / size));
+      const ref: PartRef = { digest, chunks, bytes: Buffer.byteLength(text), entities };
+      const there = await store.get(chunkKey(digest, chunks - 1));
+      if (there?.operation === "PUT") return ref; // the same content, written for an earlier snapshot
+      for (let n = 0; n < chunks; n++) await store.put(chunkKey(digest, n), packed.subarray(n * size, (n + 1) * size));
+      return ref;
+    },
+
+    async writeManifest(manifest) {
+      const store = await open();
+      try {
+        await store.create(manifestKey(manifest.seq), JSON.stringify(manifest));
+        return true;
+      } catch (err) {
+        if (err instanceof Error && /wrong last sequence|key exists/i.test(err.message)) return false;
+        throw err;
+      }
+    },
+
+    async prune(remove, keep) {
+      const store = await open();
+      const stream = kvStream(bucket);
+      for (const m of remove) await jsm.streams.purge(stream, { filter: kvSubject(bucket, m.key) });
+      const named = new Set(keep.flatMap((m) => Object.values(m.manifest.parts).map((p) => p.digest)));
+      const stored = new Set<string>();
+      for await (const key of await store.keys("part.>")) stored.add(key.split(".")[1]!);
+      let parts = 0;
+      for (const digest of stored) {
+        if (named.has(digest)) continue;
+        await jsm.streams.purge(stream, { filter: kvSubject(bucket, `part.${digest}.>`) });
+        parts++;
+      }
+      return { manifests: remove.length, parts };
+    },
+
+    async stream() {
+      const info = await jsm.streams.info(names.eventsStream);
+      return { created: info.created, firstSeq: info.state.first_seq, lastSeq: info.state.last_seq, firstTime: info.state.first_ts };
+    },
+
+    async holdLease(holder, ms) {
+      const store = await open();
+      const lease = JSON.stringify({ holder, until: new Date(Date.now() + ms).toISOString() });
+      const entry = await store.get(LEASE_KEY);
+      try {
+        if (!entry || entry.operation !== "PUT") {
+          await store.create(LEASE_KEY, lease);
+          return true;
+        }
+        const current = leaseOf(entry.string());
+        if (current && current.holder !== holder && current.until > Date.now()) return false;
+        await store.update(LEASE_KEY, lease, entry.revision);
+        return true;
+      } catch {
+        return false; // another process took it meanwhile
+      }
+    },
+  };
+}
+
+function digestOf(text: string): string {
+  return createHash("sha256").update(text, "utf8").digest("hex");
+}
+
+/** The lease's holder and end; undefined (anyone may take it) when it cannot be read. */
+function leaseOf(text: string): { holder: string; until: number } | undefined {
+  try {
+    const v = JSON.parse(text) as { holder?: unknown; until?: unknown };
+    const until = typeof v.until === "string" ? Date.parse(v.until) : NaN;
+    return typeof v.holder === "string" && Number.isFinite(until) ? { holder: v.holder, until } : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * Writes snapshots: every `everyEvents` events, or `everyMs` after the last snapshot when
+ * anything happened since. One process at a time writes (a lease in the snapshot bucket,
+ * taken over when its holder stops renewing). A snapshot is the last one's parts with the
+ * events since folded in: only the parts those events touch are read and written again,
+ * so its cost follows the change, not the size of the registry. After each, snapshots are
+ * pruned by the keep rule.
+ */
+import type { JetStreamClient } from "@nats-io/jetstream";
+import type { Logger } from "pino";
+import type { Names } from "../contract/names.ts";
+import { definitionDecider } from "../domain/definition.ts";
+import type { DefinitionEvent, InstanceEvent, NodeEvent } from "../domain/events.ts";
+import { instanceDecider } from "../domain/instance.ts";
+import { nodeDecider } from "../domain/node.ts";
+import { LONG_PASS_BATCH, readSubjects } from "../nats/readSubjects.ts";
+import { everyTick } from "../ticker.ts";
+import type { Unreadable } from "../unreadable.ts";
+import { eventOf } from "./readEvents.ts";
+import { SNAPSHOT_ENTITIES, SNAPSHOT_FORMAT, decodePart, encodePart, partOf, slugBefore, snapshotsKept, type Manifest, type PartRef, type SnapshotEntity } from "./snapshotLayout.ts";
+import type { SnapshotStore, StoredManifest, StreamState } from "./snapshotStore.ts";
+
+export type SnapshotPolicy = {
+  /** A snapshot after this many events (REGISTRY_SNAPSHOT_EVENTS); 0: no snapshots. */
+  everyEvents: number;
+  /** Or this long after the last one, when events came since (REGISTRY_SNAPSHOT_MINUTES). */
+  everyMs: number;
+  /** Which are kept (snapshotLayout.ts, snapshotsKept): the newest `newest`, and the first of each UTC day of the last `days`. */
+  keep: { newest: number; days: number };
+  /** How many parts instances are cut into (by slug). */
+  shards: number;
+  /** How often this process looks whether one is due. */
+  checkMs: number;
+};
+
+/** At most this many windows of `everyEvents` are folded into one snapshot: what it holds in memory stays bounded when far behind. */
+const MAX_WINDOWS = 4;
+const LEASE_MS = 60_000;
+
+export type SnapshotCounts = { written: number; lastSeq: number; lastSeconds: number; pruned: number };
+
+export function snapshotWriter(deps: { js: JetStreamClient; store: SnapshotStore; names: Names; unreadable: Unreadable; log: Logger; policy: SnapshotPolicy; holder: string; now?: () => Date }) {
+  const { js, store, names, unreadable, log, policy } = deps;
+  const now = deps.now ?? (() => new Date());
+  const counts: SnapshotCounts = { written: 0, lastSeq: 0, lastSeconds: 0, pruned: 0 };
+
+  /** Writes a snapshot when one is due; says which (undefined: none due, or another process writes them). */
+  async function writeIfDue(): Promise<Manifest | undefined> {
+    if (policy.everyEvents <= 0) return undefined;
+    if (!(await store.holdLease(deps.holder, LEASE_MS))) return undefined;
+    const stream = await store.stream();
+    const base = await store.newestTrusted(stream);
+    const from = base?.manifest.seq ?? 0;
+    if (stream.lastSeq <= from) return undefined;
+    const since = Date.parse(base?.manifest.writtenAt ?? stream.firstTime);
+    if (stream.lastSeq - from < policy.everyEvents && !(now().getTime() - since >= policy.everyMs)) return undefined;
+    return write(base, stream, Math.min(stream.lastSeq, from + MAX_WINDOWS * policy.everyEvents));
+  }
+
+  async function write(base: StoredManifest | undefined, stream: StreamState, until: number): Promise<Manifest | undefined> {
+    const started = performance.now();
+    const shards = base?.manifest.shards ?? policy.shards;
+    const window = await foldWindow(base?.manifest.seq ?? 0, until, shards);
+    if (window.last === undefined) return undefined;
+    const parts: Record<string, PartRef> = {};
+    const names = new Set([...Object.keys(base?.manifest.parts ?? {}), ...window.changes.keys()]);
+    for (const part of names) {
+      const before = base?.manifest.parts[part];
+      const changes = window.changes.get(part);
+      const strays = window.moved.size > 0 && part.startsWith("instance.") ? window.moved : undefined;
+      if (!changes && !strays) {
+        if (before) parts[part] = before;
+        continue;
+      }
+      let lines = new Map<string, string>();
+      if (before) {
+        const text = await store.readPart(before);
+        const read = text === undefined ? undefined : decodePart(text);
+        if (!read) {
+          store.distrust(base, `its part ${part} cannot be read`);
+          return undefined; // the next tick starts from an older snapshot, or from the stream's start
+        }
+        lines = read;
+      }
+      let touched = false;
+      for (const [subject, home] of strays ?? []) if (home !== part && lines.delete(subject)) touched = true;
+      for (const [subject, line] of changes ?? []) {
+        touched = true;
+        if (line === null) lines.delete(subject);
+        else lines.set(subject, line);
+      }
+      if (!touched && before) parts[part] = before;
+      else if (lines.size > 0) parts[part] = await store.writePart(encodePart(lines), lines.size);
+      await store.holdLease(deps.holder, LEASE_MS);
+    }
+    const manifest: Manifest = {
+      format: SNAPSHOT_FORMAT,
+      seq: window.last.seq,
+      subject: window.last.subject,
+      at: window.at ?? base?.manifest.at ?? new Date(0).toISOString(),
+      streamCreated: stream.created,
+      writtenAt: now().toISOString(),
+      shards,
+      parts,
+    };
+    if (!(await store.writeManifest(manifest))) return undefined;
+    counts.written++;
+    counts.lastSeq = manifest.seq;
+    counts.lastSeconds = (performance.now() - started) / 1000;
+    log.info({ seq: manifest.seq, parts: Object.keys(parts).length, events: window.events, seconds: Math.round(counts.lastSeconds * 10) / 10 }, "wrote a snapshot");
+    await prune();
+    return manifest;
+  }
+
+  /**
+   * The events after `from` up to `until`, as changes by part: subject to its state's JSON
+   * (null: gone from that part). `moved`: instances whose earlier part is not certain (an
+   * event of theirs could not be read), with the part they are in now; every other part drops them.
+   */
+  async function foldWindow(from: number, until: number, shards: number) {
+    const changes = new Map<string, Map<string, string | null>>();
+    const change = (part: string, subject: string, line: string | null) => {
+      let lines = changes.get(part);
+      if (!lines) changes.set(part, (lines = new Map<string, string | null>()));
+      lines.set(subject, line);
+    };
+    const unsure = new Set<string>();
+    const moved = new Map<string, string>();
+    let last: { seq: number; subject: string } | undefined;
+    let at: string | undefined;
+    let events = 0;
+    for await (const m of readSubjects(js, names.eventsStream, names.eventSubjects, { startSeq: from + 1 }, { batch: LONG_PASS_BATCH })) {
+      if (m.seq > until) break;
+      last = { seq: m.seq, subject: m.subject };
+      events++;
+      const entity = names.eventSubjectParts(m.subject)?.entity as SnapshotEntity | undefined;
+      if (entity === undefined || !SNAPSHOT_ENTITIES.includes(entity)) continue;
+      const event = eventOf(m, names.eventsStream, unreadable);
+      if (!event) {
+        if (entity === "instance") unsure.add(m.subject);
+        continue;
+      }
+      at = event.metadata.at;
+      if (entity === "instance") {
+        const state = instanceDecider.evolve(null, event as InstanceEvent);
+        const before = partOf("instance", slugBefore(event as InstanceEvent), shards);
+        const after = state ? partOf("instance", state.slug, shards) : before;
+        if (before !== after) change(before, m.subject, null);
+        change(after, m.subject, state ? JSON.stringify(state) : null);
+        if (unsure.has(m.subject)) moved.set(m.subject, after);
+      } else {
+        const state = entity === "definition" ? definitionDecider.evolve(null, event as DefinitionEvent) : nodeDecider.evolve(null, event as NodeEvent);
+        change(entity, m.subject, state ? JSON.stringify(state) : null);
+      }
+    }
+    return { changes, moved, last, at, events };
+  }
+
+  async function prune(): Promise<void> {
+    const all = await store.manifests();
+    const kept = snapshotsKept(all.map((s) => ({ ...s, seq: s.manifest.seq, writtenAt: s.manifest.writtenAt })), now(), policy.keep);
+    const keepKeys = new Set([...kept].map((k) => k.key));
+    const remove = all.filter((s) => !keepKeys.has(s.key));
+    const done = await store.prune(remove, all.filter((s) => keepKeys.has(s.key)));
+    counts.pruned += done.manifests;
+    if (done.manifests + done.parts > 0) log.info(done, "pruned snapshots");
+  }
+
+  const ticker = policy.everyEvents > 0 ? everyTick(policy.checkMs, async () => void (await writeIfDue()), log, "writing a snapshot") : undefined;
+  return {
+    writeIfDue,
+    counts: (): SnapshotCounts => ({ ...counts }),
+    stop: () => ticker?.stop(),
+  };
+}
