@@ -5,6 +5,7 @@
 import { ID_PATTERN, PATTERN_MEANING, isValidId } from "./contract/ids.ts";
 import { isValidPrefix } from "./contract/names.ts";
 import { offlineWindowProblem } from "./domain/node.ts";
+import { slugScopeProblem } from "./domain/slugScope.ts";
 import type { SnapshotPolicy } from "./eventstore/snapshotWriter.ts";
 
 export type Config = {
@@ -94,6 +95,8 @@ export type Config = {
   timeTravelTimeoutMs: number;
   /** REGISTRY_SNAPSHOT_EVENTS, REGISTRY_SNAPSHOT_MINUTES, REGISTRY_SNAPSHOTS_KEEP, REGISTRY_SNAPSHOTS_DAYS, REGISTRY_SNAPSHOT_CHECK_MS: when snapshots are written and how long kept (docs/API.md, "Snapshots"). */
   snapshots: SnapshotPolicy;
+  /** REGISTRY_SLUGS: the slugs (or prefixes ending in *) whose instances this process mirrors and serves; empty: every slug. */
+  slugs: string[];
   /** REGISTRY_POLICY: the policy file (roles of NATS accounts); without one every caller may do everything. */
   policyFile?: string;
   /** REGISTRY_DNS_ADDR: where the DNS face answers, UDP and TCP (host:port; port 0 picks a free one), or off. */
@@ -140,7 +143,8 @@ export function defaultConfig(): Config {
     watchersMax: 500,
     timeTravelConcurrency: 2,
     timeTravelTimeoutMs: 5000,
-    snapshots: { everyEvents: 100_000, everyMs: 60 * 60_000, keep: { newest: 24, days: 400 }, shards: 256, checkMs: 5000 },
+    slugs: [],
+    snapshots: { everyEvents: 50_000, everyMs: 60 * 60_000, keep: { newest: 24, days: 400 }, shards: 256, checkMs: 5000, chain: 32 },
     watchBufferBytes: 256 * 1024,
     watchTotalBytes: 32 * 1024 * 1024,
     dnsAddr: { host: "127.0.0.1", port: 8600 },
@@ -256,6 +260,12 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   config.watchTotalBytes = positiveInteger(env, "REGISTRY_WATCH_TOTAL_BYTES", problems) ?? config.watchTotalBytes;
   config.timeTravelConcurrency = positiveInteger(env, "REGISTRY_TIME_TRAVEL_CONCURRENCY", problems) ?? config.timeTravelConcurrency;
   config.timeTravelTimeoutMs = positiveInteger(env, "REGISTRY_TIME_TRAVEL_TIMEOUT_MS", problems) ?? config.timeTravelTimeoutMs;
+  if (env.REGISTRY_SLUGS !== undefined) {
+    const slugs = env.REGISTRY_SLUGS.split(",").map((s) => s.trim()).filter((s) => s !== "");
+    const problem = slugScopeProblem(slugs);
+    if (problem) problems.push(`REGISTRY_SLUGS: ${problem}`);
+    else config.slugs = slugs;
+  }
   const snapshots = config.snapshots;
   snapshots.everyEvents = nonNegativeInteger(env, "REGISTRY_SNAPSHOT_EVENTS", problems) ?? snapshots.everyEvents;
   snapshots.everyMs = (positiveInteger(env, "REGISTRY_SNAPSHOT_MINUTES", problems) ?? snapshots.everyMs / 60_000) * 60_000;

@@ -23,7 +23,7 @@ import { until } from "./harness/until.ts";
 
 const names = namesFor("registry");
 /** Snapshots every 15 events, written when the test asks (the writer's own tick is an hour away). */
-const policy = (over: Partial<Config["snapshots"]> = {}): Config["snapshots"] => ({ ...defaultConfig().snapshots, everyEvents: 15, shards: 8, checkMs: 3_600_000, keep: { newest: 50, days: 0 }, ...over });
+const policy = (over: Partial<Config["snapshots"]> = {}): Config["snapshots"] => ({ ...defaultConfig().snapshots, everyEvents: 15, shards: 8, checkMs: 3_600_000, keep: { newest: 50, days: 0 }, chain: 3, ...over });
 const SLUGS = ["snap-a", "snap-b", "snap-c", "snap-d"];
 
 async function lastSeq(r: TestRegistry): Promise<number> {
@@ -82,6 +82,7 @@ describe("snapshots (issue 27)", () => {
 
   before(async () => {
     r = await startTestRegistry({ snapshots: policy() });
+    await until(async () => (await r.call("node.list", {})).body.nodes.length === 1, "the registry's own node to join");
     for (let round = 0; round < 3; round++) {
       marks.push(await lastSeq(r), new Date().toISOString());
       await history(r, round);
@@ -117,7 +118,7 @@ describe("snapshots (issue 27)", () => {
     }
   });
 
-  test("a snapshot writes again only the parts its events touched", async () => {
+  test("a delta writes only the parts its events touched; every few a full snapshot folds the chain, and answers stay the stream's", async () => {
     const one = (await r.call("instance.list", { slug: "snap-b", limit: 1 })).body.instances[0];
     const flap = async (times: number) => {
       for (let i = 0; i < times; i++) await r.call("instance.status", { id: one.id, status: i % 2 ? "Healthy" : "Unhealthy" });
@@ -125,17 +126,28 @@ describe("snapshots (issue 27)", () => {
     await flap(16);
     const before = (await r.registry.snapshots.writeIfDue())!; // holds everything written so far
     assert.ok(before, "a snapshot was due");
-    for (let i = 0; i < 20; i++) await r.call("instance.status", { id: one.id, status: i % 2 ? "Healthy" : "Unhealthy" });
+    await flap(16);
     const partsBefore = new Set(await partKeys(r));
-    const next = await r.registry.snapshots.writeIfDue();
-    assert.ok(next, "a snapshot was due after 20 events");
-    // The registry's own node may have reported meanwhile: its part aside, one instance part changed.
-    const changed = Object.keys(next.parts).filter((p) => p !== "node" && next.parts[p]!.digest !== before.parts[p]?.digest);
-    assert.equal(changed.length, 1, `only the part of snap-b changed: ${changed.join(", ")}`);
-    assert.deepEqual(Object.keys(next.parts).sort(), Object.keys(before.parts).sort());
-    const written = (await partKeys(r)).filter((k) => !partsBefore.has(k) && !k.startsWith(`part.${next.parts.node?.digest}.`));
-    assert.equal(written.length, next.parts[changed[0]!]!.chunks, "only that part's chunks were written");
-    assert.deepEqual(await listAsOf(r, next.seq, "snap-b"), await fromTheStream(r, next.seq, "snap-b"));
+    const next = (await r.registry.snapshots.writeIfDue())!;
+    assert.ok(next, "a snapshot was due after 16 events");
+    const { partOf } = await import("../src/eventstore/snapshotLayout.ts");
+    if (next.kind === "delta") {
+      assert.equal(next.after, before.seq);
+      // The registry's own node may have reported meanwhile: its part aside, the part of snap-b alone.
+      assert.deepEqual(Object.keys(next.parts).filter((p) => p !== "node"), [partOf("instance", "snap-b", next.shards)]);
+      const written = (await partKeys(r)).filter((k) => !partsBefore.has(k) && !k.startsWith(`part.${next.parts.node?.digest}.`));
+      assert.equal(written.length, next.parts[partOf("instance", "snap-b", next.shards)]!.chunks, "only that part's chunks were written");
+    }
+    // Chains of at most three: a full snapshot at least every third, each delta after the one before it.
+    const all = await manifests(r);
+    assert.ok(all.some((m) => m.manifest.kind === "full") && all.some((m) => m.manifest.kind === "delta"), all.map((m) => m.manifest.kind).join());
+    for (let i = 0; i < all.length; i++) {
+      const { manifest } = all[i]!;
+      if (manifest.kind === "delta") assert.equal(manifest.after, all[i - 1]!.manifest.seq);
+      const run = all.slice(0, i + 1).reverse().findIndex((m) => m.manifest.kind === "full");
+      assert.ok(run >= 0 && run < 3, `at most three in a chain (${all.map((m) => m.manifest.kind).join()})`);
+    }
+    for (const m of all) for (const slug of SLUGS) assert.deepEqual(await listAsOf(r, m.manifest.seq, slug), await fromTheStream(r, m.manifest.seq, slug), `at ${m.key}, ${slug}`);
   });
 
   test("a snapshot that cannot be trusted is skipped, logged and counted: the stream answers, and the same as before", async () => {
@@ -177,16 +189,31 @@ describe("snapshots (issue 27)", () => {
     const dir = await mkdtemp(join(tmpdir(), "registry-snap-"));
     const other = await startRegistryOn(r.server.url, dir, { nodeId: "pruning-node", snapshots: policy({ keep: { newest: 2, days: 0 } }) });
     try {
-      // The first process holds the writer lease: the second writes nothing until it lapses.
-      await r.registry.snapshots.writeIfDue(); // renews it
-      for (let i = 0; i < 16; i++) await r.call("instance.status", { id: (await listAsOf(r, await lastSeq(r), "snap-d"))[0]!.id, status: i % 2 ? "Healthy" : "Unhealthy" });
+      // The first process holds the writer lease (taken to write one): the second writes nothing until it lapses.
+      const id = (await listAsOf(r, await lastSeq(r), "snap-d"))[0]!.id;
+      const flap = async () => {
+        for (let i = 0; i < 16; i++) await r.call("instance.status", { id, status: i % 2 ? "Healthy" : "Unhealthy" });
+      };
+      await flap();
+      assert.ok(await r.registry.snapshots.writeIfDue());
+      await flap();
       assert.equal(await other.registry.snapshots.writeIfDue(), undefined, "another process holds the lease");
       // Its lease lapses a minute after its last renewal; free it by hand to go on sooner.
       const kv = await new Kvm(other.nc).open(names.snapshotsBucket);
       await kv.purge("writer");
+      const before = (await manifests(r)).length;
       assert.ok(await other.registry.snapshots.writeIfDue(), "the other process writes once the lease is free");
       const kept = await manifests(r);
-      assert.equal(kept.length, 2, `the newest two kept: ${kept.map((m) => m.key).join(", ")}`);
+      // The newest two, and the snapshots their chains need: nothing older.
+      const newest = kept.slice(-2);
+      const needed = new Set(newest.map((m) => m.key));
+      for (let m: (typeof kept)[number] | undefined = newest[0]; m?.manifest.kind === "delta"; ) {
+        m = kept.find((k) => k.manifest.seq === m!.manifest.after);
+        assert.ok(m, "a kept delta's chain is kept");
+        needed.add(m.key);
+      }
+      assert.deepEqual(kept.map((m) => m.key), [...needed].sort(), "nothing but the newest two and their chain");
+      assert.ok(kept.length < before, `some were removed (${before} -> ${kept.length})`);
       const named = new Set(kept.flatMap((m) => Object.values(m.manifest.parts).map((p) => p.digest)));
       for (const key of await partKeys(r)) assert.ok(named.has(key.split(".")[1]!), `${key} is named by a kept snapshot`);
     } finally {
@@ -194,6 +221,16 @@ describe("snapshots (issue 27)", () => {
       await other.nc.close();
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  test("with the snapshot bucket gone, lists with asOf are answered from the stream, and the failure is counted", async () => {
+    const asOf = await lastSeq(r);
+    const expected = await fromTheStream(r, asOf, "snap-a");
+    await r.jsm.streams.delete(`KV_${names.snapshotsBucket}`);
+    const unreadable = async () => (await r.call("health.status")).body.unreadable.snapshots as number;
+    const before = await unreadable();
+    assert.deepEqual(await listAsOf(r, asOf, "snap-a"), expected);
+    assert.ok((await unreadable()) > before, "counted");
   });
 });
 

@@ -15,19 +15,25 @@ import { compactInstance, interner } from "../readmodels/compact.ts";
 import { InstancesView } from "../readmodels/instances.ts";
 import { nodeUrlIndex } from "../readmodels/nodeUrls.ts";
 import type { Unreadable } from "../unreadable.ts";
+import { slugOfInstanceKey } from "../contract/ids.ts";
+import { slugScope, type SlugScope } from "../domain/slugScope.ts";
 
 export type ReadModels = ReturnType<typeof readModels>;
 
 /** Builds them; `start()` reads the buckets in full and follows them. */
-export function readModels(deps: { js: JetStreamClient; jsm: JetStreamManager; names: Names; log: Logger; unreadable: Unreadable }) {
+export function readModels(deps: { js: JetStreamClient; jsm: JetStreamManager; names: Names; log: Logger; unreadable: Unreadable; slugs?: SlugScope }) {
   const { js, jsm, names, log, unreadable } = deps;
+  const slugs = deps.slugs ?? slugScope();
+  // REGISTRY_SLUGS: the server filters the bucket for one slug; for several, the mirror passes over the others' entries.
+  const holdsKey = (key: string) => slugs.holds(slugOfInstanceKey(key));
+  const narrowed = slugs.all ? {} : slugs.single !== undefined ? { keys: `${slugs.single}.>` } : { holds: holdsKey };
   const definitions = new KvMirror<Definition>(js, jsm, names.buckets.definition, log, { read: readDefinition, unreadable });
   const pool = interner();
   const readCompactInstance = (value: unknown, key: string) => {
     const read = readInstance(value, key);
     return read.ok ? { ok: true as const, value: compactInstance(read.value, pool) } : read;
   };
-  const instanceMirror = new KvMirror<Instance>(js, jsm, names.buckets.instance, log, { read: readCompactInstance, unreadable });
+  const instanceMirror = new KvMirror<Instance>(js, jsm, names.buckets.instance, log, { read: readCompactInstance, unreadable, ...narrowed });
   const nodeMirror = new KvMirror<Node>(js, jsm, names.buckets.node, log, { read: readNode, unreadable });
   const instances = new InstancesView(instanceMirror);
   // Before the mirror starts: it sees every entry, and says which URLs nodes written before URLs were unique share.
@@ -38,7 +44,7 @@ export function readModels(deps: { js: JetStreamClient; jsm: JetStreamManager; n
   const mirrors = { definition: definitions, instance: instanceMirror, node: nodeMirror } as const;
   const knownEntries: KnownEntries = {
     definition: (key) => definitions.entry(key) ?? null,
-    instance: (key) => instanceMirror.entry(key) ?? null,
+    instance: (key) => instanceMirror.entry(key) ?? (holdsKey(key) ? null : undefined), // another slug's: not known here, read before writing
     node: (key) => nodeMirror.entry(key) ?? null,
     nodeInstance: () => undefined, // not mirrored here (node agents follow it): read before writing
   };

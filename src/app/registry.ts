@@ -36,7 +36,7 @@ import { WatcherBudget } from "../http/watchers.ts";
 import { registryMetrics } from "../metrics/metrics.ts";
 import { registryQueries } from "../readmodels/registryQueries.ts";
 import { SERVICE_NAME, startService } from "../service/service.ts";
-import { membership as startMembership } from "../health/membership.ts";
+import { HOLDS_EVERY_SLUG, membership as startMembership } from "../health/membership.ts";
 import { ownHeartbeatFreshMs } from "../domain/node.ts";
 import { fillNodeIndexIfNeverWritten } from "../projector/nodeIndexFill.ts";
 import { guardStorage, prepareOnReconnect, prepareStorage, storagePorts } from "./storage.ts";
@@ -47,6 +47,8 @@ import { readModels } from "./readModels.ts";
 import { startHealth } from "./health.ts";
 import { registryOperations } from "./operations.ts";
 import { startingGate } from "./starting.ts";
+import { slugScope } from "../domain/slugScope.ts";
+import { partialApi, serveForwarded } from "../service/forwarding.ts";
 
 export type Registry = {
   names: Names;
@@ -91,9 +93,11 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
   const ports = storagePorts(nc, js, names, unreadable, capacity);
   const telemetry = telemetryWrites(ports.writer, names);
   const snapshots = snapshotStore({ nc, jsm, names, unreadable });
-  const timeTravel = boundedTimeTravel({ js, names, unreadable, snapshots }, { maxConcurrent: config.timeTravelConcurrency, timeoutMs: config.timeTravelTimeoutMs });
+  // REGISTRY_SNAPSHOT_EVENTS=0: this process neither writes snapshots nor starts time travel from them.
+  const timeTravel = boundedTimeTravel({ js, names, unreadable, ...(config.snapshots.everyEvents > 0 ? { snapshots } : {}) }, { maxConcurrent: config.timeTravelConcurrency, timeoutMs: config.timeTravelTimeoutMs });
   const watchers = new WatcherBudget({ maxWatchers: config.watchersMax, bufferBytes: config.watchBufferBytes, totalBytes: config.watchTotalBytes });
-  const models = readModels({ js, jsm, names, log, unreadable });
+  const slugs = slugScope(config.slugs);
+  const models = readModels({ js, jsm, names, log, unreadable, slugs });
   const { definitions, instances, nodeMirror: nodes } = models;
   const started: { dns?: DnsServer; snapshots?: ReturnType<typeof snapshotWriter> } = {}; // the DNS face and the snapshot writer, once the rest is
   // Read at each scrape; what they read is started below.
@@ -183,7 +187,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
 
   let serviceId = "starting";
   // The live registry processes: each node's heartbeats, and each instance's health, are one process's.
-  const members = startMembership({ nc, service: SERVICE_NAME, selfId: () => serviceId, intervalMs: 1000, log });
+  const members = startMembership({ nc, service: SERVICE_NAME, selfId: () => serviceId, intervalMs: 1000, log, holdsEverySlug: slugs.all });
   const own: { node?: string } = {}; // the agent's node, once it has started
   const ingest = heartbeatIngest({
     nc,
@@ -237,7 +241,11 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     reloadPolicy: () => reloads.reloadEverywhere(),
     figures: () => ({ events: capacity.usage(), heartbeats: ingest.state(), storage: storageGuard.status(), unreadable: unreadable.counts() }),
   });
-  const api = authorize(operations.api, policy.current, { instances, derivedId: instanceIdForUrl });
+  const authorized = authorize(operations.api, policy.current, { instances, derivedId: instanceIdForUrl });
+  // REGISTRY_SLUGS: what this process does not hold is answered by one that holds every slug, which serves what is forwarded.
+  const holds = async (id: string) => (await instances.sync(), instances.get(id) !== undefined);
+  const api = slugs.all ? authorized : partialApi(authorized, { nc, prefix: names.prefix, service: SERVICE_NAME, scope: slugs, holds });
+  const forwarded = slugs.all ? serveForwarded({ nc, prefix: names.prefix, api: authorized, log }) : undefined;
   const service = await orStopHttp(startService({
     nc,
     names,
@@ -245,6 +253,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     log,
     version: VERSION,
     maxRequestBytes: config.maxRequestBytes,
+    slugs: slugs.all ? HOLDS_EVERY_SLUG : slugs.entries.join(","),
     stats: operations.stats,
     observe: (operation, outcome, seconds) => metrics.observeRequest("nats", operation, outcome, seconds),
   }));
@@ -280,6 +289,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     "registry started",
   );
 
+  let stopping: Promise<void> | undefined;
   return {
     names,
     service,
@@ -293,21 +303,25 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     members: () => members.members(),
     snapshots: snapshotter,
     reloadPolicy: policy.reload,
-    async stop() {
-      await dns?.stop();
-      await http?.stop();
-      await service.stop();
-      reloads.stop();
-      agent.stop();
-      liveness.stop();
-      health.stop();
-      members.stop();
-      capacity.stop();
-      storageGuard.stop();
-      snapshotter.stop();
-      ingest.stop();
-      await proj.stop();
-      models.stop();
+    stop() {
+      // Once: a second call waits for the first.
+      return (stopping ??= (async () => {
+        await dns?.stop();
+        await http?.stop();
+        await service.stop();
+        forwarded?.unsubscribe();
+        reloads.stop();
+        agent.stop();
+        liveness.stop();
+        health.stop();
+        members.stop();
+        capacity.stop();
+        storageGuard.stop();
+        snapshotter.stop();
+        ingest.stop();
+        await proj.stop();
+        models.stop();
+      })());
     },
   };
 }

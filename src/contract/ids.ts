@@ -34,6 +34,12 @@ export function instanceKey(slug: string | undefined, id: string): string {
   return `${slug ?? NO_SLUG_TOKEN}.${id}`;
 }
 
+/** The slug an instance key (`<slug>.<id>`) names; undefined for an instance without one. */
+export function slugOfInstanceKey(key: string): string | undefined {
+  const slug = key.slice(0, key.indexOf("."));
+  return slug === NO_SLUG_TOKEN ? undefined : slug;
+}
+
 /**
  * The token that stands for a node URL in the per-node index (`registry_node_instances`, keys
  * `<node key>.<id>`): the first 32 hex digits of its SHA-256. A URL is no key token as it is

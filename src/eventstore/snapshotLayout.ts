@@ -8,6 +8,11 @@
  * into `shards` parts by their slug. A manifest names the parts and says which event
  * (sequence, subject, time, and the stream's creation time) the snapshot reflects; it is
  * written last, so a snapshot without its manifest does not exist.
+ *
+ * A `full` snapshot holds every entity; a `delta` holds what changed since the snapshot it
+ * follows (`after`), a state `null` saying an entity left that part. The state at a delta is
+ * its chain folded in order: the full one, then each delta to it. A delta costs what changed;
+ * every so many deltas the chain is folded into a new full snapshot.
  */
 import Type, { type Static } from "typebox";
 import { reader } from "../contract/validate.ts";
@@ -29,6 +34,9 @@ export type PartRef = Static<typeof PartRef>;
 
 export const Manifest = Type.Object({
   format: Type.Literal(SNAPSHOT_FORMAT),
+  kind: Type.Union([Type.Literal("full"), Type.Literal("delta")]),
+  /** A delta: the sequence of the snapshot it follows; a full one: 0. */
+  after: Type.Integer({ minimum: 0 }),
   /** The stream sequence of the last event folded in. */
   seq: Type.Integer({ minimum: 1 }),
   /** That event's subject and time (its metadata.at): the stamp checked against the stream. */
@@ -73,8 +81,19 @@ export function slugBefore(event: InstanceEvent): string | undefined {
   }
 }
 
-/** One part's content: event subject to the entity's state, as JSON text (kept as text: copied, not parsed, when a part is rewritten). */
+/** One part's content: event subject to the entity's state, as JSON text (kept as text: copied, not parsed, when a part is rewritten); `null` in a delta: gone. */
 export type PartLines = Map<string, string>;
+
+/** A delta's line for an entity that left the part. */
+export const GONE = "null";
+
+/** Folds a delta part's lines into the lines so far. */
+export function applyDelta(lines: PartLines, delta: PartLines): void {
+  for (const [subject, state] of delta) {
+    if (state === GONE) lines.delete(subject);
+    else lines.set(subject, state);
+  }
+}
 
 export function encodePart(lines: PartLines): string {
   let out = "";

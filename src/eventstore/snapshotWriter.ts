@@ -17,7 +17,7 @@ import { LONG_PASS_BATCH, readSubjects } from "../nats/readSubjects.ts";
 import { everyTick } from "../ticker.ts";
 import type { Unreadable } from "../unreadable.ts";
 import { eventOf } from "./readEvents.ts";
-import { SNAPSHOT_ENTITIES, SNAPSHOT_FORMAT, decodePart, encodePart, partOf, slugBefore, snapshotsKept, type Manifest, type PartRef, type SnapshotEntity } from "./snapshotLayout.ts";
+import { GONE, SNAPSHOT_ENTITIES, SNAPSHOT_FORMAT, encodePart, partOf, slugBefore, snapshotsKept, type Manifest, type PartRef, type SnapshotEntity } from "./snapshotLayout.ts";
 import type { SnapshotStore, StoredManifest, StreamState } from "./snapshotStore.ts";
 
 export type SnapshotPolicy = {
@@ -31,7 +31,18 @@ export type SnapshotPolicy = {
   shards: number;
   /** How often this process looks whether one is due. */
   checkMs: number;
+  /** A full snapshot after this many in a chain (deltas cost what changed; a long chain costs each answer a part more per delta). */
+  chain: number;
 };
+
+/** Changes by part: subject to its state's JSON, null when it left the part. */
+type Changes = Map<string, Map<string, string | null>>;
+
+function changeIn(changes: Changes, part: string, subject: string, line: string | null): void {
+  let lines = changes.get(part);
+  if (!lines) changes.set(part, (lines = new Map<string, string | null>()));
+  lines.set(subject, line);
+}
 
 /** At most this many windows of `everyEvents` are folded into one snapshot: what it holds in memory stays bounded when far behind. */
 const MAX_WINDOWS = 4;
@@ -47,54 +58,44 @@ export function snapshotWriter(deps: { js: JetStreamClient; store: SnapshotStore
   /** Writes a snapshot when one is due; says which (undefined: none due, or another process writes them). */
   async function writeIfDue(): Promise<Manifest | undefined> {
     if (policy.everyEvents <= 0) return undefined;
-    if (!(await store.holdLease(deps.holder, LEASE_MS))) return undefined;
     const stream = await store.stream();
     const base = await store.newestTrusted(stream);
     const from = base?.manifest.seq ?? 0;
     if (stream.lastSeq <= from) return undefined;
     const since = Date.parse(base?.manifest.writtenAt ?? stream.firstTime);
     if (stream.lastSeq - from < policy.everyEvents && !(now().getTime() - since >= policy.everyMs)) return undefined;
+    // The lease only when one is due: a quiet registry writes nothing, not even the lease.
+    if (!(await store.holdLease(deps.holder, LEASE_MS))) return undefined;
     return write(base, stream, Math.min(stream.lastSeq, from + MAX_WINDOWS * policy.everyEvents));
   }
 
   async function write(base: StoredManifest | undefined, stream: StreamState, until: number): Promise<Manifest | undefined> {
     const started = performance.now();
+    const chain = base ? await store.chainOf(base, stream) : [];
+    if (!chain) {
+      store.distrust(base!, "a snapshot of its chain is missing or not trusted");
+      return undefined; // the next tick starts from an older snapshot, or from the stream's start
+    }
     const shards = base?.manifest.shards ?? policy.shards;
     const window = await foldWindow(base?.manifest.seq ?? 0, until, shards);
     if (window.last === undefined) return undefined;
-    const parts: Record<string, PartRef> = {};
-    const names = new Set([...Object.keys(base?.manifest.parts ?? {}), ...window.changes.keys()]);
-    for (const part of names) {
-      const before = base?.manifest.parts[part];
-      const changes = window.changes.get(part);
-      const strays = window.moved.size > 0 && part.startsWith("instance.") ? window.moved : undefined;
-      if (!changes && !strays) {
-        if (before) parts[part] = before;
-        continue;
+    // An instance whose earlier part is not certain leaves every other part.
+    for (const [subject, home] of window.moved) {
+      for (let shard = 0; shard < shards; shard++) {
+        const part = `instance.${shard}`;
+        if (part !== home && !window.changes.get(part)?.has(subject)) changeIn(window.changes, part, subject, null);
       }
-      let lines = new Map<string, string>();
-      if (before) {
-        const text = await store.readPart(before);
-        const read = text === undefined ? undefined : decodePart(text);
-        if (!read) {
-          store.distrust(base, `its part ${part} cannot be read`);
-          return undefined; // the next tick starts from an older snapshot, or from the stream's start
-        }
-        lines = read;
-      }
-      let touched = false;
-      for (const [subject, home] of strays ?? []) if (home !== part && lines.delete(subject)) touched = true;
-      for (const [subject, line] of changes ?? []) {
-        touched = true;
-        if (line === null) lines.delete(subject);
-        else lines.set(subject, line);
-      }
-      if (!touched && before) parts[part] = before;
-      else if (lines.size > 0) parts[part] = await store.writePart(encodePart(lines), lines.size);
-      await store.holdLease(deps.holder, LEASE_MS);
+    }
+    const full = chain.length === 0 || chain.length >= policy.chain;
+    const parts = full ? await foldedParts(chain, window.changes) : await deltaParts(window.changes);
+    if (!parts) {
+      store.distrust(base!, "a part of its chain cannot be read");
+      return undefined;
     }
     const manifest: Manifest = {
       format: SNAPSHOT_FORMAT,
+      kind: full ? "full" : "delta",
+      after: full ? 0 : base!.manifest.seq,
       seq: window.last.seq,
       subject: window.last.subject,
       at: window.at ?? base?.manifest.at ?? new Date(0).toISOString(),
@@ -107,9 +108,41 @@ export function snapshotWriter(deps: { js: JetStreamClient; store: SnapshotStore
     counts.written++;
     counts.lastSeq = manifest.seq;
     counts.lastSeconds = (performance.now() - started) / 1000;
-    log.info({ seq: manifest.seq, parts: Object.keys(parts).length, events: window.events, seconds: Math.round(counts.lastSeconds * 10) / 10 }, "wrote a snapshot");
+    log.info({ seq: manifest.seq, kind: manifest.kind, parts: Object.keys(parts).length, events: window.events, seconds: Math.round(counts.lastSeconds * 10) / 10 }, "wrote a snapshot");
     await prune();
     return manifest;
+  }
+
+  /** A delta: each part the window changed, with its changes only (`null`: gone from it). */
+  async function deltaParts(changes: Changes): Promise<Record<string, PartRef>> {
+    const parts: Record<string, PartRef> = {};
+    for (const [part, lines] of changes) {
+      const text = new Map([...lines].map(([subject, state]) => [subject, state ?? GONE]));
+      parts[part] = await store.writePart(encodePart(text), text.size);
+    }
+    return parts;
+  }
+
+  /** A full snapshot: the chain folded with the window, every part; one no change touched is the same part, not written again. */
+  async function foldedParts(chain: StoredManifest[], changes: Changes): Promise<Record<string, PartRef> | undefined> {
+    const parts: Record<string, PartRef> = {};
+    const partNames = new Set([...chain.flatMap((m) => Object.keys(m.manifest.parts)), ...changes.keys()]);
+    for (const part of partNames) {
+      const inFull = chain.length === 1 ? chain[0]!.manifest.parts[part] : undefined;
+      if (inFull && !changes.has(part)) {
+        parts[part] = inFull; // a full snapshot's part no event touched since
+        continue;
+      }
+      const lines = chain.length > 0 ? await store.readChainPart(chain, part) : new Map<string, string>();
+      if (!lines) return undefined;
+      for (const [subject, state] of changes.get(part) ?? []) {
+        if (state === null) lines.delete(subject);
+        else lines.set(subject, state);
+      }
+      if (lines.size > 0) parts[part] = await store.writePart(encodePart(lines), lines.size);
+      await store.holdLease(deps.holder, LEASE_MS);
+    }
+    return parts;
   }
 
   /**
@@ -118,12 +151,8 @@ export function snapshotWriter(deps: { js: JetStreamClient; store: SnapshotStore
    * event of theirs could not be read), with the part they are in now; every other part drops them.
    */
   async function foldWindow(from: number, until: number, shards: number) {
-    const changes = new Map<string, Map<string, string | null>>();
-    const change = (part: string, subject: string, line: string | null) => {
-      let lines = changes.get(part);
-      if (!lines) changes.set(part, (lines = new Map<string, string | null>()));
-      lines.set(subject, line);
-    };
+    const changes: Changes = new Map();
+    const change = (part: string, subject: string, line: string | null) => changeIn(changes, part, subject, line);
     const unsure = new Set<string>();
     const moved = new Map<string, string>();
     let last: { seq: number; subject: string } | undefined;
@@ -159,7 +188,12 @@ export function snapshotWriter(deps: { js: JetStreamClient; store: SnapshotStore
   async function prune(): Promise<void> {
     const all = await store.manifests();
     const kept = snapshotsKept(all.map((s) => ({ ...s, seq: s.manifest.seq, writtenAt: s.manifest.writtenAt })), now(), policy.keep);
-    const keepKeys = new Set([...kept].map((k) => k.key));
+    // A delta kept keeps its chain.
+    const bySeq = new Map(all.map((m) => [m.manifest.seq, m]));
+    const keepKeys = new Set<string>();
+    for (const k of kept) {
+      for (let m: StoredManifest | undefined = k; m && !keepKeys.has(m.key); m = m.manifest.kind === "delta" ? bySeq.get(m.manifest.after) : undefined) keepKeys.add(m.key);
+    }
     const remove = all.filter((s) => !keepKeys.has(s.key));
     const done = await store.prune(remove, all.filter((s) => keepKeys.has(s.key)));
     counts.pruned += done.manifests;

@@ -19,7 +19,7 @@ import type { Unreadable } from "../unreadable.ts";
 import { eventOf } from "./readEvents.ts";
 import type { EventEnvelope } from "./storedEvents.ts";
 import { RegistryError } from "../contract/errors.ts";
-import { decodePart, partOf, type Manifest } from "./snapshotLayout.ts";
+import { partOf, type Manifest } from "./snapshotLayout.ts";
 import type { SnapshotStore } from "./snapshotStore.ts";
 
 export type PastState = { definitions: Definition[]; instances: Instance[]; nodes: Node[] };
@@ -112,7 +112,11 @@ type PastEntity = Definition | Instance | Node;
 export async function stateAsOf(deps: StateAsOfDeps, asOf: string | number, scope: PastScope, signal?: AbortSignal): Promise<PastState> {
   const { js, names } = deps;
   const until = typeof asOf === "number" ? asOf : Date.parse(asOf);
-  const start = deps.snapshots ? await fromSnapshot(deps.snapshots, asOf, scope) : undefined;
+  const start = deps.snapshots ? await fromSnapshot(deps.snapshots, asOf, scope).catch((err: unknown) => {
+    // The snapshots cannot be read at all (the bucket gone, the server slow): the stream answers alone.
+    deps.unreadable.skip("snapshots", "bucket", `the snapshots cannot be read (${(err as Error).message})`);
+    return undefined;
+  }) : undefined;
   if (start) deps.fromSnapshot?.();
   const latest = new Map<string, PastEntity | null>(start?.entities);
   const slug = scope.entity === "instance" ? scope.slug : undefined;
@@ -193,17 +197,23 @@ async function fromSnapshot(store: SnapshotStore, asOf: string | number, scope: 
     const stored = await store.newestTrusted(stream, accept);
     if (!stored) return undefined;
     const { manifest } = stored;
+    const chain = await store.chainOf(stored, stream);
+    if (!chain) {
+      store.distrust(stored, "a snapshot of its chain is missing or not trusted");
+      continue;
+    }
     const slug = scope.entity === "instance" ? scope.slug : undefined;
     const parts =
-      scope.entity !== "instance" ? [scope.entity] : slug !== undefined ? [partOf("instance", slug, manifest.shards)] : Object.keys(manifest.parts).filter((p) => p.startsWith("instance."));
+      scope.entity !== "instance"
+        ? [scope.entity]
+        : slug !== undefined
+          ? [partOf("instance", slug, manifest.shards)]
+          : [...new Set(chain.flatMap((m) => Object.keys(m.manifest.parts)))].filter((p) => p.startsWith("instance."));
     const read = STATE_READERS[scope.entity];
     const entities = new Map<string, PastEntity>();
     const problem = await (async () => {
       for (const part of parts) {
-        const ref = manifest.parts[part];
-        if (!ref) continue; // nothing of it then
-        const text = await store.readPart(ref);
-        const lines = text === undefined ? undefined : decodePart(text);
+        const lines = await store.readChainPart(chain, part);
         if (!lines) return `its part ${part} cannot be read`;
         for (const [subject, json] of lines) {
           let state: ReturnType<typeof read>;

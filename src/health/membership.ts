@@ -4,6 +4,10 @@
  * the live process that wins rendezvous hashing on its id. While processes come and go an
  * instance may briefly be checked twice or not at all; its status transitions are still
  * written once, because decisions are conditional on the instance's version.
+ *
+ * Only processes that hold every slug take a share (their service metadata says `slugs: *`;
+ * one of an earlier version, without it, does too): a process started with REGISTRY_SLUGS
+ * does not see the other slugs' instances, so it keeps no leases, checks nothing and owns no node.
  */
 import { createHash } from "node:crypto";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -16,9 +20,12 @@ export type Membership = { owns(key: string): boolean; members(): string[]; refr
 /** owns() answers kept at most: a few million keys (nodes, slugs, instance ids) fit; ids that come and go do not grow it without end. */
 const MAX_CACHED_ANSWERS = 4_000_000;
 
+/** The service metadata `slugs` of a process that holds every slug (one started without REGISTRY_SLUGS). */
+export const HOLDS_EVERY_SLUG = "*";
+
 const score = (member: string, key: string) => createHash("sha1").update(`${member}\u0000${key}`).digest().readUInt32BE(0);
 
-export function membership(deps: { nc: NatsConnection; service: string; selfId: () => string; intervalMs: number; log: Logger }): Membership {
+export function membership(deps: { nc: NatsConnection; service: string; selfId: () => string; intervalMs: number; log: Logger; holdsEverySlug: boolean }): Membership {
   let live: string[] = [];
   /** Answers of owns() for the live members and self they were computed for (heartbeats and leases ask many times a second). */
   const owned = new Map<string, boolean>();
@@ -28,7 +35,7 @@ export function membership(deps: { nc: NatsConnection; service: string; selfId: 
   async function refresh(): Promise<void> {
     try {
       const found = new Set<string>();
-      for await (const p of await client.ping(deps.service)) found.add(p.id);
+      for await (const p of await client.ping(deps.service)) if ((p.metadata?.slugs ?? HOLDS_EVERY_SLUG) === HOLDS_EVERY_SLUG) found.add(p.id);
       const next = [...found].sort();
       if (next.join() !== live.join()) live = next; // a new array only when they changed: it resets owns()' answers
     } catch (err) {
@@ -39,6 +46,7 @@ export function membership(deps: { nc: NatsConnection; service: string; selfId: 
   const ticker = everyTick(deps.intervalMs, refresh, deps.log, "registry membership refresh");
   return {
     owns(key) {
+      if (!deps.holdsEverySlug) return false;
       const self = deps.selfId();
       // Cleared when the members change, and when it has grown past any fleet (keys of ids long removed).
       if (self !== cachedFor.self || live !== cachedFor.live || owned.size > MAX_CACHED_ANSWERS) {

@@ -24,8 +24,10 @@ export type MirrorOptions<T> = {
   read: (value: unknown, key: string) => ReadResult<T>;
   /** Where unreadable entries are counted (a silent counter when absent). */
   unreadable?: Unreadable;
-  /** Narrows the mirror to matching keys (`user-svc.>`); the default is the whole bucket. */
+  /** Narrows the mirror to matching keys (`user-svc.>`), on the server; the default is the whole bucket. */
   keys?: string;
+  /** Narrows it further, in this process: entries of other keys are passed over unread (nats-server 2.9 filters a consumer on one subject only). */
+  holds?: (key: string) => boolean;
 };
 
 const SYNC_TIMEOUT_MS = 5000;
@@ -121,7 +123,16 @@ export class KvMirror<T> {
    */
   whenReflects(key: string, version: number, withinMs: number): Promise<boolean> {
     if (this.reflects(key, version)) return Promise.resolve(true);
-    if (withinMs <= 0) return Promise.resolve(false);
+    if (withinMs <= 0 || !this.holds(key)) return Promise.resolve(false); // a key it passes over is never reflected here
+    return this.#whenApplied(key, version, withinMs);
+  }
+
+  /** Whether the mirror keeps `key` (REGISTRY_SLUGS may narrow it). */
+  holds(key: string): boolean {
+    return this.options.holds?.(key) ?? true;
+  }
+
+  #whenApplied(key: string, version: number, withinMs: number): Promise<boolean> {
     return new Promise((resolve) => {
       const waiter = { version, resolve: (reflected: boolean) => (clearTimeout(timer), resolve(reflected)) };
       const timer = setTimeout(() => {
@@ -284,6 +295,11 @@ export class KvMirror<T> {
 
   #apply(m: JsMsg): void {
     if (m.seq <= this.#applied) return; // a restarted consumer's overlap
+    if (this.options.holds && !this.options.holds(m.subject.substring(this.#prefixLength))) {
+      this.#applied = m.seq;
+      this.#wakeSyncs();
+      return;
+    }
     const key = ownString(m.subject.substring(this.#prefixLength));
     const previous = this.#entries.get(key)?.value ?? null;
     const deleted = isKvDeletion(m.headers);
@@ -304,11 +320,15 @@ export class KvMirror<T> {
       else this.#keyWaiters.delete(key);
       for (const w of keyWaiters) if (!left.includes(w)) w.resolve(true);
     }
-    if (this.#waiters.length > 0) {
-      const ready = this.#waiters.filter((w) => w.seq <= this.#applied);
-      this.#waiters = this.#waiters.filter((w) => w.seq > this.#applied);
-      for (const w of ready) w.resolve();
-    }
+    this.#wakeSyncs();
+  }
+
+  /** Resolves the syncs (and the first load) the mirror has now caught up with. */
+  #wakeSyncs(): void {
+    if (this.#waiters.length === 0) return;
+    const ready = this.#waiters.filter((w) => w.seq <= this.#applied);
+    this.#waiters = this.#waiters.filter((w) => w.seq > this.#applied);
+    for (const w of ready) w.resolve();
   }
 
   #rememberDelete(key: string, version: number): void {

@@ -34,6 +34,8 @@ export async function startService(deps: {
   log: Logger;
   version: string;
   maxRequestBytes: number;
+  /** The slugs this process holds (REGISTRY_SLUGS), in its service metadata, so that others know what it holds: `*` for every slug. */
+  slugs?: string;
   /** Extra data in every endpoint's `$SRV.STATS` entry. */
   stats?: () => Promise<unknown>;
   /** Told of every request answered: its operation, ok or the error code, and how long it took. */
@@ -68,7 +70,7 @@ export async function startService(deps: {
     version: deps.version,
     description: "Service registry: definitions, instances and nodes",
     queue: SERVICE_NAME,
-    metadata: { prefix: names.prefix, events: names.eventsStream },
+    metadata: { prefix: names.prefix, events: names.eventsStream, slugs: deps.slugs ?? "*" },
     ...(deps.stats ? { statsHandler: deps.stats } : {}),
   });
   const group = service.addGroup(names.prefix);
