@@ -74,6 +74,13 @@ describe("REGISTRY_SLUGS: a process that holds a part (issue 27)", () => {
     assert.equal((await full.call("instance.get", { id: ids.o2 })).body.instance.status, "Unhealthy");
   });
 
+  test("an open registry believes no caller a forwarded call names: the internal subject is no way to sign someone else's name", async () => {
+    const forged = { request: { url: "http://127.0.0.1:23077", slug: "other" }, ctx: { caller: { account: "ORDERS", user: "someone-else" } } };
+    const reply = (await full.nc.request("registry.internal.every-slug.registerInstance", JSON.stringify(forged), { timeout: 10_000 })).json<{ ok: { instance: { id: string } } }>();
+    const event = await full.jsm.streams.getMessage("REGISTRY_EVENTS", { last_by_subj: `registry.events.instance.${reply.ok.instance.id}` });
+    assert.equal(event!.json<{ metadata: { by?: unknown } }>().metadata.by, undefined);
+  });
+
   test("it takes no share of the fleet's leases and checks: the process holding every slug counts itself alone", async () => {
     const partialId = partial.registry.service.info().id;
     await until(() => full.registry.members().includes(full.registry.service.info().id), "the full process to see itself");

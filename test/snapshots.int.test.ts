@@ -86,7 +86,7 @@ describe("snapshots (issue 27)", () => {
     for (let round = 0; round < 3; round++) {
       marks.push(await lastSeq(r), new Date().toISOString());
       await history(r, round);
-      await r.registry.snapshots.writeIfDue();
+      await r.registry.snapshots.catchUp();
     }
     marks.push(await lastSeq(r), new Date().toISOString());
     await history(r, 3); // after the last snapshot
@@ -124,11 +124,11 @@ describe("snapshots (issue 27)", () => {
       for (let i = 0; i < times; i++) await r.call("instance.status", { id: one.id, status: i % 2 ? "Healthy" : "Unhealthy" });
     };
     await flap(16);
-    const before = (await r.registry.snapshots.writeIfDue())!; // holds everything written so far
+    const before = (await r.registry.snapshots.catchUp())!; // holds everything written so far
     assert.ok(before, "a snapshot was due");
     await flap(16);
     const partsBefore = new Set(await partKeys(r));
-    const next = (await r.registry.snapshots.writeIfDue())!;
+    const next = (await r.registry.snapshots.catchUp())!;
     assert.ok(next, "a snapshot was due after 16 events");
     const { partOf } = await import("../src/eventstore/snapshotLayout.ts");
     if (next.kind === "delta") {
@@ -195,14 +195,14 @@ describe("snapshots (issue 27)", () => {
         for (let i = 0; i < 16; i++) await r.call("instance.status", { id, status: i % 2 ? "Healthy" : "Unhealthy" });
       };
       await flap();
-      assert.ok(await r.registry.snapshots.writeIfDue());
+      assert.ok(await r.registry.snapshots.catchUp());
       await flap();
-      assert.equal(await other.registry.snapshots.writeIfDue(), undefined, "another process holds the lease");
+      assert.equal(await other.registry.snapshots.catchUp(), undefined, "another process holds the lease");
       // Its lease lapses a minute after its last renewal; free it by hand to go on sooner.
       const kv = await new Kvm(other.nc).open(names.snapshotsBucket);
       await kv.purge("writer");
       const before = (await manifests(r)).length;
-      assert.ok(await other.registry.snapshots.writeIfDue(), "the other process writes once the lease is free");
+      assert.ok(await other.registry.snapshots.catchUp(), "the other process writes once the lease is free");
       const kept = await manifests(r);
       // The newest two, and the snapshots their chains need: nothing older.
       const newest = kept.slice(-2);

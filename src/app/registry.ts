@@ -69,7 +69,7 @@ export type Registry = {
   checkStorage(): Promise<void>;
   /** The live registry processes (micro service ids) this one splits checks and leases with. */
   members(): string[];
-  /** The snapshot writer: `writeIfDue()` writes one now when one is due (it looks every REGISTRY_SNAPSHOT_CHECK_MS). */
+  /** The snapshot writer: `catchUp()` writes those due now (it looks every REGISTRY_SNAPSHOT_CHECK_MS). */
   snapshots: ReturnType<typeof snapshotWriter>;
   /** Stops answering, then stops following streams. The connection is the caller's. */
   stop(): Promise<void>;
@@ -245,7 +245,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
   // REGISTRY_SLUGS: what this process does not hold is answered by one that holds every slug, which serves what is forwarded.
   const holds = async (id: string) => (await instances.sync(), instances.get(id) !== undefined);
   const api = slugs.all ? authorized : partialApi(authorized, { nc, prefix: names.prefix, service: SERVICE_NAME, scope: slugs, holds });
-  const forwarded = slugs.all ? serveForwarded({ nc, prefix: names.prefix, api: authorized, log }) : undefined;
+  const forwarded = slugs.all ? serveForwarded({ nc, prefix: names.prefix, api: authorized, log, callersNamed: () => policy.current() !== undefined }) : undefined;
   const service = await orStopHttp(startService({
     nc,
     names,

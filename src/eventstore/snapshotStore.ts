@@ -49,8 +49,8 @@ export type SnapshotStore = {
   readPart(ref: PartRef): Promise<string | undefined>;
   /** Stores a part (unless a part with its digest is there) and says how to find it. */
   writePart(text: string, entities: number): Promise<PartRef>;
-  /** Writes a manifest; false when one for its sequence is already there. */
-  writeManifest(manifest: Manifest): Promise<boolean>;
+  /** Writes a manifest (in place of one for the same sequence). */
+  writeManifest(manifest: Manifest): Promise<void>;
   /** Removes manifests, and the parts no manifest left names. */
   prune(remove: StoredManifest[], keep: StoredManifest[]): Promise<{ manifests: number; parts: number }>;
   stream(): Promise<StreamState>;
@@ -205,20 +205,17 @@ export function snapshotStore(deps: { nc: NatsConnection; jsm: JetStreamManager;
       const chunks = Math.max(1, Math.ceil(packed.length / size));
       const ref: PartRef = { digest, chunks, bytes: Buffer.byteLength(text), entities };
       const there = await store.get(chunkKey(digest, chunks - 1));
-      if (there?.operation === "PUT") return ref; // the same content, written for an earlier snapshot
+      if (there?.operation === "PUT" && (await this.readPart(ref)) !== undefined) return ref; // the same content, written for an earlier snapshot, and sound
       for (let n = 0; n < chunks; n++) await store.put(chunkKey(digest, n), packed.subarray(n * size, (n + 1) * size));
       return ref;
     },
 
     async writeManifest(manifest) {
-      const store = await open();
-      try {
-        await store.create(manifestKey(manifest.seq), JSON.stringify(manifest));
-        return true;
-      } catch (err) {
-        if (err instanceof Error && /wrong last sequence|key exists/i.test(err.message)) return false;
-        throw err;
-      }
+      // Only the holder of the writer lease writes: one there for the same sequence was built on a chain no longer trusted.
+      const key = manifestKey(manifest.seq);
+      await (await open()).put(key, JSON.stringify(manifest));
+      read.delete(key);
+      for (const verdict of verdicts.keys()) if (verdict.startsWith(`${key} `)) verdicts.delete(verdict);
     },
 
     async prune(remove, keep) {

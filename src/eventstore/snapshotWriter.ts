@@ -44,8 +44,6 @@ function changeIn(changes: Changes, part: string, subject: string, line: string 
   lines.set(subject, line);
 }
 
-/** At most this many windows of `everyEvents` are folded into one snapshot: what it holds in memory stays bounded when far behind. */
-const MAX_WINDOWS = 4;
 const LEASE_MS = 60_000;
 
 export type SnapshotCounts = { written: number; lastSeq: number; lastSeconds: number; pruned: number };
@@ -66,7 +64,8 @@ export function snapshotWriter(deps: { js: JetStreamClient; store: SnapshotStore
     if (stream.lastSeq - from < policy.everyEvents && !(now().getTime() - since >= policy.everyMs)) return undefined;
     // The lease only when one is due: a quiet registry writes nothing, not even the lease.
     if (!(await store.holdLease(deps.holder, LEASE_MS))) return undefined;
-    return write(base, stream, Math.min(stream.lastSeq, from + MAX_WINDOWS * policy.everyEvents));
+    // At most `everyEvents` a snapshot, also when behind (after a burst): snapshots stay that close, and what one holds in memory bounded.
+    return write(base, stream, Math.min(stream.lastSeq, from + policy.everyEvents));
   }
 
   async function write(base: StoredManifest | undefined, stream: StreamState, until: number): Promise<Manifest | undefined> {
@@ -104,7 +103,7 @@ export function snapshotWriter(deps: { js: JetStreamClient; store: SnapshotStore
       shards,
       parts,
     };
-    if (!(await store.writeManifest(manifest))) return undefined;
+    await store.writeManifest(manifest);
     counts.written++;
     counts.lastSeq = manifest.seq;
     counts.lastSeconds = (performance.now() - started) / 1000;
@@ -200,10 +199,21 @@ export function snapshotWriter(deps: { js: JetStreamClient; store: SnapshotStore
     if (done.manifests + done.parts > 0) log.info(done, "pruned snapshots");
   }
 
-  const ticker = policy.everyEvents > 0 ? everyTick(policy.checkMs, async () => void (await writeIfDue()), log, "writing a snapshot") : undefined;
+  /** Writes the snapshots due, one after the other, until none is (a writer behind catches up); the last written, if any. */
+  async function catchUp(): Promise<Manifest | undefined> {
+    let last: Manifest | undefined;
+    for (let written: Manifest | undefined; !stopped && (written = await writeIfDue()) !== undefined; ) last = written;
+    return last;
+  }
+  let stopped = false;
+  const ticker = policy.everyEvents > 0 ? everyTick(policy.checkMs, async () => void (await catchUp()), log, "writing a snapshot") : undefined;
   return {
     writeIfDue,
+    catchUp,
     counts: (): SnapshotCounts => ({ ...counts }),
-    stop: () => ticker?.stop(),
+    stop: () => {
+      stopped = true;
+      ticker?.stop();
+    },
   };
 }

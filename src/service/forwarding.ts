@@ -84,7 +84,17 @@ async function holders(nc: NatsConnection, service: string): Promise<string> {
 }
 
 /** A process that holds every slug answers what partial processes forward, with its API as callers meet it (authorized), for the caller named. */
-export function serveForwarded(deps: { nc: NatsConnection; prefix: string; api: RegistryApi; log: Logger }): Subscription {
+export function serveForwarded(deps: {
+  nc: NatsConnection;
+  prefix: string;
+  api: RegistryApi;
+  log: Logger;
+  /**
+   * Whether the caller a forwarded call names is believed: with a policy only the registry's own
+   * account reaches the internal subject; an open registry names no caller, so none is taken.
+   */
+  callersNamed: () => boolean;
+}): Subscription {
   const { nc, api, log } = deps;
   const prefixLength = forwardSubject(deps.prefix, "").length;
   return nc.subscribe(forwardSubject(deps.prefix, "*"), {
@@ -97,7 +107,7 @@ export function serveForwarded(deps: { nc: NatsConnection; prefix: string; api: 
           if (!FORWARDED.has(operation)) throw new RegistryError(400, `${operation} is not forwarded`);
           const body = msg.json<Forwarded>();
           const { requestId, caller, via } = body.ctx ?? {};
-          const ctx: RequestContext = { ...(requestId !== undefined ? { requestId } : {}), ...(caller ? { caller } : {}), ...(via ? { via } : {}) };
+          const ctx: RequestContext = { ...(requestId !== undefined ? { requestId } : {}), ...(caller && deps.callersNamed() ? { caller } : {}), ...(via ? { via } : {}) };
           msg.respond(JSON.stringify({ ok: await callOperation(api, operation, body.request, ctx) }));
         } catch (e) {
           if (!(e instanceof RegistryError)) log.warn({ err: e, operation }, "a forwarded request failed");
