@@ -144,7 +144,7 @@ export function defaultConfig(): Config {
     timeTravelConcurrency: 2,
     timeTravelTimeoutMs: 5000,
     slugs: [],
-    snapshots: { everyEvents: 50_000, everyMs: 60 * 60_000, keep: { newest: 24, days: 400 }, shards: 256, checkMs: 5000, chain: 32 },
+    snapshots: { everyEvents: 20_000, everyMs: 60 * 60_000, keep: { newest: 24, days: 400 }, shards: 256, checkMs: 5000, chain: 32 },
     watchBufferBytes: 256 * 1024,
     watchTotalBytes: 32 * 1024 * 1024,
     dnsAddr: { host: "127.0.0.1", port: 8600 },
