@@ -33,21 +33,17 @@ test("snapshot parts - the slug an instance had before an event: a move says whe
   assert.equal(slugBefore({ type: "InstanceRemoved", data: { id: "i", slug: "gone" } }), "gone");
 });
 
-test("snapshot pruning - the newest N, and the first of each UTC day of the last D days", () => {
+test("snapshot pruning - every snapshot of the last D days, and the newest N whatever their age", () => {
   const now = new Date("2026-12-04T12:00:00Z");
   const at = (iso: string, seq: number) => ({ seq, writtenAt: iso });
   const all = [
-    at("2026-11-01T01:00:00Z", 1), // older than D days: dropped
-    at("2026-12-02T03:00:00Z", 2), // first of Dec 2: kept
-    at("2026-12-02T09:00:00Z", 3), // dropped
-    at("2026-12-03T00:30:00Z", 4), // first of Dec 3: kept
-    at("2026-12-03T10:00:00Z", 5), // dropped
-    at("2026-12-04T08:00:00Z", 6), // first of Dec 4, and among the newest
-    at("2026-12-04T09:00:00Z", 7),
-    at("2026-12-04T10:00:00Z", 8),
+    at("2026-10-01T01:00:00Z", 1), // older than D days, not among the newest: dropped
+    at("2026-11-01T01:00:00Z", 2), // dropped
+    at("2026-11-30T03:00:00Z", 3), // within D days
+    at("2026-12-02T09:00:00Z", 4),
+    at("2026-12-04T10:00:00Z", 5),
   ];
-  const kept = snapshotsKept(all, now, { newest: 3, days: 7 });
-  assert.deepEqual([...kept].map((m) => m.seq).sort((a, b) => a - b), [2, 4, 6, 7, 8]);
-  assert.deepEqual([...snapshotsKept(all, now, { newest: 2, days: 0 })].map((m) => m.seq).sort(), [7, 8]);
-  assert.equal(snapshotsKept([at("not a time", 9)], now, { newest: 0, days: 400 }).size, 0, "an unreadable time keeps nothing by day");
+  assert.deepEqual([...snapshotsKept(all, now, { newest: 2, days: 7 })].map((m) => m.seq).sort(), [3, 4, 5]);
+  assert.deepEqual([...snapshotsKept(all, now, { newest: 4, days: 0 })].map((m) => m.seq).sort(), [2, 3, 4, 5], "the newest N, however old");
+  assert.equal(snapshotsKept([at("not a time", 9)], now, { newest: 0, days: 400 }).size, 0, "an unreadable time is not within any span");
 });

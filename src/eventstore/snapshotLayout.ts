@@ -115,7 +115,10 @@ export function decodePart(text: string): PartLines | undefined {
   return lines;
 }
 
-/** How snapshots are pruned (docs/API.md, "Snapshots"): the newest `newest`, and the first of each UTC day of the last `days`. */
+/**
+ * How snapshots are pruned (docs/API.md, "Snapshots"): every one written in the last `days`
+ * (time travel over that span starts from one), and the newest `newest` whatever their age.
+ */
 export type KeepRule = { newest: number; days: number };
 
 /** The manifests the rule keeps, of those given (each with its sequence and when it was written). */
@@ -123,12 +126,6 @@ export function snapshotsKept<M extends { seq: number; writtenAt: string }>(mani
   const bySeq = [...manifests].sort((a, b) => b.seq - a.seq);
   const kept = new Set(bySeq.slice(0, rule.newest));
   const since = now.getTime() - rule.days * 86_400_000;
-  const firstOfDay = new Map<string, M>();
-  for (const m of bySeq) {
-    const written = Date.parse(m.writtenAt);
-    if (!(written >= since)) continue;
-    firstOfDay.set(new Date(written).toISOString().slice(0, 10), m); // oldest last: the day's first stays
-  }
-  for (const m of firstOfDay.values()) kept.add(m);
+  for (const m of bySeq) if (Date.parse(m.writtenAt) >= since) kept.add(m);
   return kept;
 }

@@ -51,8 +51,8 @@ export type SnapshotStore = {
   writePart(text: string, entities: number): Promise<PartRef>;
   /** Writes a manifest (in place of one for the same sequence). */
   writeManifest(manifest: Manifest): Promise<void>;
-  /** Removes manifests, and the parts no manifest left names. */
-  prune(remove: StoredManifest[], keep: StoredManifest[]): Promise<{ manifests: number; parts: number }>;
+  /** Removes manifests, and the parts they named that no manifest left names (with `sweep`, every such part). */
+  prune(remove: StoredManifest[], keep: StoredManifest[], sweep: boolean): Promise<{ manifests: number; parts: number }>;
   stream(): Promise<StreamState>;
   /** Holds (takes or renews) the writer lease for `ms`; false when another process holds it. */
   holdLease(holder: string, ms: number): Promise<boolean>;
@@ -218,15 +218,15 @@ export function snapshotStore(deps: { nc: NatsConnection; jsm: JetStreamManager;
       for (const verdict of verdicts.keys()) if (verdict.startsWith(`${key} `)) verdicts.delete(verdict);
     },
 
-    async prune(remove, keep) {
+    async prune(remove, keep, sweep) {
       const store = await open();
       const stream = kvStream(bucket);
       for (const m of remove) await jsm.streams.purge(stream, { filter: kvSubject(bucket, m.key) });
       const named = new Set(keep.flatMap((m) => Object.values(m.manifest.parts).map((p) => p.digest)));
-      const stored = new Set<string>();
-      for await (const key of await store.keys("part.>")) stored.add(key.split(".")[1]!);
+      const candidates = new Set(remove.flatMap((m) => Object.values(m.manifest.parts).map((p) => p.digest)));
+      if (sweep) for await (const key of await store.keys("part.>")) candidates.add(key.split(".")[1]!);
       let parts = 0;
-      for (const digest of stored) {
+      for (const digest of candidates) {
         if (named.has(digest)) continue;
         await jsm.streams.purge(stream, { filter: kvSubject(bucket, `part.${digest}.>`) });
         parts++;

@@ -25,7 +25,7 @@ export type SnapshotPolicy = {
   everyEvents: number;
   /** Or this long after the last one, when events came since (REGISTRY_SNAPSHOT_MINUTES). */
   everyMs: number;
-  /** Which are kept (snapshotLayout.ts, snapshotsKept): the newest `newest`, and the first of each UTC day of the last `days`. */
+  /** Which are kept (snapshotLayout.ts, snapshotsKept): every one of the last `days`, and the newest `newest`. */
   keep: { newest: number; days: number };
   /** How many parts instances are cut into (by slug). */
   shards: number;
@@ -108,7 +108,7 @@ export function snapshotWriter(deps: { js: JetStreamClient; store: SnapshotStore
     counts.lastSeq = manifest.seq;
     counts.lastSeconds = (performance.now() - started) / 1000;
     log.info({ seq: manifest.seq, kind: manifest.kind, parts: Object.keys(parts).length, events: window.events, seconds: Math.round(counts.lastSeconds * 10) / 10 }, "wrote a snapshot");
-    await prune();
+    await prune(full);
     return manifest;
   }
 
@@ -184,7 +184,8 @@ export function snapshotWriter(deps: { js: JetStreamClient; store: SnapshotStore
     return { changes, moved, last, at, events };
   }
 
-  async function prune(): Promise<void> {
+  /** `sweep`: also parts no manifest ever named (a write cut short), found by listing every part: after a full snapshot only. */
+  async function prune(sweep: boolean): Promise<void> {
     const all = await store.manifests();
     const kept = snapshotsKept(all.map((s) => ({ ...s, seq: s.manifest.seq, writtenAt: s.manifest.writtenAt })), now(), policy.keep);
     // A delta kept keeps its chain.
@@ -194,7 +195,8 @@ export function snapshotWriter(deps: { js: JetStreamClient; store: SnapshotStore
       for (let m: StoredManifest | undefined = k; m && !keepKeys.has(m.key); m = m.manifest.kind === "delta" ? bySeq.get(m.manifest.after) : undefined) keepKeys.add(m.key);
     }
     const remove = all.filter((s) => !keepKeys.has(s.key));
-    const done = await store.prune(remove, all.filter((s) => keepKeys.has(s.key)));
+    if (remove.length === 0 && !sweep) return;
+    const done = await store.prune(remove, all.filter((s) => keepKeys.has(s.key)), sweep);
     counts.pruned += done.manifests;
     if (done.manifests + done.parts > 0) log.info(done, "pruned snapshots");
   }
