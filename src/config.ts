@@ -180,6 +180,9 @@ export function eventsReserveBytesOf(config: Pick<Config, "eventsMaxBytes" | "ev
   return config.eventsReserveBytes ?? Math.max(Math.ceil(config.eventsMaxBytes / 20), 1024 ** 2);
 }
 
+/** A comma-separated list, each entry trimmed, empty ones left out. */
+const commaList = (raw: string) => raw.split(",").map((s) => s.trim()).filter((s) => s !== "");
+
 function positiveInteger(env: NodeJS.ProcessEnv, name: string, problems: string[]): number | undefined {
   const raw = env[name];
   if (!raw) return undefined;
@@ -261,7 +264,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   config.timeTravelConcurrency = positiveInteger(env, "REGISTRY_TIME_TRAVEL_CONCURRENCY", problems) ?? config.timeTravelConcurrency;
   config.timeTravelTimeoutMs = positiveInteger(env, "REGISTRY_TIME_TRAVEL_TIMEOUT_MS", problems) ?? config.timeTravelTimeoutMs;
   if (env.REGISTRY_SLUGS !== undefined) {
-    const slugs = env.REGISTRY_SLUGS.split(",").map((s) => s.trim()).filter((s) => s !== "");
+    const slugs = commaList(env.REGISTRY_SLUGS);
     const problem = slugScopeProblem(slugs);
     if (problem) problems.push(`REGISTRY_SLUGS: ${problem}`);
     else config.slugs = slugs;
@@ -280,7 +283,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     else problems.push(`REGISTRY_DNS_DOMAIN "${env.REGISTRY_DNS_DOMAIN}" must be a domain name (registry., or consul.internal.)`);
   }
   config.dnsTtlSeconds = nonNegativeInteger(env, "REGISTRY_DNS_TTL", problems) ?? config.dnsTtlSeconds;
-  if (env.REGISTRY_DNS_PUBLIC) config.dnsPublicSlugs = env.REGISTRY_DNS_PUBLIC.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  if (env.REGISTRY_DNS_PUBLIC) config.dnsPublicSlugs = commaList(env.REGISTRY_DNS_PUBLIC);
   config.httpHosts = servedHosts(config.httpAddr, env.REGISTRY_HTTP_HOSTS, problems);
   const replyAfter = env.REGISTRY_REPLY_AFTER;
   if (replyAfter === "projection" || replyAfter === "append") config.replyAfter = replyAfter;

@@ -8,11 +8,11 @@ import type { Node } from "../contract/schemas.ts";
 import type { DnsCatalog } from "../dns/answers.ts";
 import type { KvMirror } from "../nats/kvMirror.ts";
 import type { InstancesView } from "../readmodels/instances.ts";
+import { slugPatternMatches } from "../domain/slugScope.ts";
 
 /** Whether a public-slug pattern (a slug, or a prefix ending in `*`) names this slug; both compared in lower case. */
 export function publicSlugMatches(pattern: string, lowerCaseSlug: string): boolean {
-  const p = pattern.toLowerCase();
-  return p.endsWith("*") ? lowerCaseSlug.startsWith(p.slice(0, -1)) : lowerCaseSlug === p;
+  return slugPatternMatches(pattern.toLowerCase(), lowerCaseSlug);
 }
 
 export function dnsCatalog(config: Pick<Config, "policyFile" | "dnsPublicSlugs">, instances: InstancesView, nodes: KvMirror<Node>): DnsCatalog {

@@ -36,7 +36,7 @@ import { WatcherBudget } from "../http/watchers.ts";
 import { registryMetrics } from "../metrics/metrics.ts";
 import { registryQueries } from "../readmodels/registryQueries.ts";
 import { SERVICE_NAME, startService } from "../service/service.ts";
-import { HOLDS_EVERY_SLUG, membership as startMembership } from "../health/membership.ts";
+import { membership as startMembership } from "../health/membership.ts";
 import { ownHeartbeatFreshMs } from "../domain/node.ts";
 import { fillNodeIndexIfNeverWritten } from "../projector/nodeIndexFill.ts";
 import { guardStorage, prepareOnReconnect, prepareStorage, storagePorts } from "./storage.ts";
@@ -47,7 +47,7 @@ import { readModels } from "./readModels.ts";
 import { startHealth } from "./health.ts";
 import { registryOperations } from "./operations.ts";
 import { startingGate } from "./starting.ts";
-import { slugScope } from "../domain/slugScope.ts";
+import { HOLDS_EVERY_SLUG, slugScope } from "../domain/slugScope.ts";
 import { partialApi, serveForwarded } from "../service/forwarding.ts";
 
 export type Registry = {

@@ -18,6 +18,14 @@ export type SlugScope = {
 
 const slugPattern = new RegExp(SLUG_PATTERN);
 
+/** What a process that holds every slug says it holds (its service metadata `slugs`). */
+export const HOLDS_EVERY_SLUG = "*";
+
+/** Whether a slug pattern (a slug, or a prefix ending in `*`; `*` alone: every slug) names this slug. */
+export function slugPatternMatches(pattern: string, slug: string): boolean {
+  return pattern.endsWith("*") ? slug.startsWith(pattern.slice(0, -1)) : slug === pattern;
+}
+
 /** What is wrong with REGISTRY_SLUGS' entries, if anything. */
 export function slugScopeProblem(entries: readonly string[]): string | undefined {
   for (const entry of entries) {
@@ -29,15 +37,13 @@ export function slugScopeProblem(entries: readonly string[]): string | undefined
 }
 
 export function slugScope(entries: readonly string[] = []): SlugScope {
-  const all = entries.length === 0 || entries.includes("*");
-  const exact = new Set(entries.filter((e) => !e.endsWith("*")));
-  const prefixes = entries.filter((e) => e.endsWith("*")).map((e) => e.slice(0, -1));
+  const all = entries.length === 0 || entries.includes(HOLDS_EVERY_SLUG);
   return {
     all,
     entries: all ? [] : entries,
     // An instance without a slug belongs to no service: only a process that holds every slug holds it.
-    holds: (slug) => all || (slug !== undefined && (exact.has(slug) || prefixes.some((p) => slug.startsWith(p)))),
-    single: !all && prefixes.length === 0 && exact.size === 1 ? [...exact][0] : undefined,
+    holds: (slug) => all || (slug !== undefined && entries.some((p) => slugPatternMatches(p, slug))),
+    single: !all && entries.length === 1 && !entries[0]!.endsWith("*") ? entries[0] : undefined,
     describe: () => (all ? "every slug" : entries.join(", ")),
   };
 }

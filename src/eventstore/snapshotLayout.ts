@@ -16,7 +16,11 @@
  */
 import Type, { type Static } from "typebox";
 import { reader } from "../contract/validate.ts";
-import type { InstanceEvent } from "../domain/events.ts";
+import type { Definition, Instance, Node } from "../contract/schemas.ts";
+import { definitionDecider } from "../domain/definition.ts";
+import type { DefinitionEvent, InstanceEvent, NodeEvent, RegistryEvent } from "../domain/events.ts";
+import { instanceDecider } from "../domain/instance.ts";
+import { nodeDecider } from "../domain/node.ts";
 
 export const SNAPSHOT_FORMAT = 1;
 
@@ -60,6 +64,13 @@ function hash(text: string): number {
     h = Math.imul(h, 0x01000193);
   }
   return h >>> 0;
+}
+
+/** An entity's state after its latest event, which carries its whole state (null: it is gone). */
+export function stateAfter(entity: SnapshotEntity, event: RegistryEvent): Definition | Instance | Node | null {
+  if (entity === "definition") return definitionDecider.evolve(null, event as DefinitionEvent);
+  if (entity === "node") return nodeDecider.evolve(null, event as NodeEvent);
+  return instanceDecider.evolve(null, event as InstanceEvent);
 }
 
 /** The part an entity's state lives in; instances by slug (no slug: the shard of ""). */

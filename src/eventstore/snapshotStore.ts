@@ -78,14 +78,19 @@ export function snapshotStore(deps: { nc: NatsConnection; jsm: JetStreamManager;
   const chunkBytes = () => Math.max(64 * 1024, Math.min(1024 * 1024, nc.info?.max_payload ?? 1024 * 1024) - 16 * 1024);
 
   const skip = (where: string, reason: string) => unreadable.skip("snapshots", where, reason, { bucket });
-  /** Manifests as read, by key (null: unreadable): a manifest is written once and never changed, so it is read once. */
+  /**
+   * Manifests as read, by key (null: unreadable), each read once: a manifest changes only when the
+   * writer replaces one built on a chain no longer trusted, and this process then reads it again
+   * (another process keeps distrusting the old one: slower answers, never wrong ones).
+   */
   const read = new Map<string, StoredManifest | null>();
 
   async function manifests(): Promise<StoredManifest[]> {
     const store = await open();
     const keys: string[] = [];
     for await (const key of await store.keys("manifest.>")) keys.push(key);
-    for (const key of read.keys()) if (!keys.includes(key)) read.delete(key); // pruned
+    const listed = new Set(keys);
+    for (const key of read.keys()) if (!listed.has(key)) read.delete(key); // pruned
     const found: StoredManifest[] = [];
     for (const key of keys.sort().reverse()) {
       if (!read.has(key)) read.set(key, await readStored(store, key));
@@ -113,23 +118,23 @@ export function snapshotStore(deps: { nc: NatsConnection; jsm: JetStreamManager;
   }
 
   async function verified(stored: StoredManifest, stream: StreamState): Promise<boolean> {
-      const at = verdictKey(stored, stream.created);
-      const known = verdicts.get(at);
-      if (known !== undefined) return known;
-      const { manifest } = stored;
-      let why: string | undefined;
-      if (manifest.streamCreated !== stream.created) why = `made on an event stream created ${manifest.streamCreated}, not on this one (created ${stream.created})`;
-      else if (manifest.seq > stream.lastSeq) why = `stamped with sequence ${manifest.seq}, past the stream's last (${stream.lastSeq})`;
-      else {
-        const event = await jsm.streams.getMessage(names.eventsStream, { seq: manifest.seq }).catch((err: unknown) => {
-          if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) return undefined; // dropped by the per-entity limit since
-          throw err;
-        });
-        if (event && event.subject !== manifest.subject) why = `stamped with ${manifest.subject} at sequence ${manifest.seq}, where the stream holds ${event.subject}`;
-      }
-      if (why !== undefined) skip(stored.key, why);
-      verdicts.set(at, why === undefined);
-      return why === undefined;
+    const at = verdictKey(stored, stream.created);
+    const known = verdicts.get(at);
+    if (known !== undefined) return known;
+    const { manifest } = stored;
+    let why: string | undefined;
+    if (manifest.streamCreated !== stream.created) why = `made on an event stream created ${manifest.streamCreated}, not on this one (created ${stream.created})`;
+    else if (manifest.seq > stream.lastSeq) why = `stamped with sequence ${manifest.seq}, past the stream's last (${stream.lastSeq})`;
+    else {
+      const event = await jsm.streams.getMessage(names.eventsStream, { seq: manifest.seq }).catch((err: unknown) => {
+        if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) return undefined; // dropped by the per-entity limit since
+        throw err;
+      });
+      if (event && event.subject !== manifest.subject) why = `stamped with ${manifest.subject} at sequence ${manifest.seq}, where the stream holds ${event.subject}`;
+    }
+    if (why !== undefined) skip(stored.key, why);
+    verdicts.set(at, why === undefined);
+    return why === undefined;
   }
 
   /** Links past this are not followed: a chain is folded into a full snapshot long before. */
@@ -139,7 +144,8 @@ export function snapshotStore(deps: { nc: NatsConnection; jsm: JetStreamManager;
     manifests,
 
     async chainOf(stored, stream) {
-      const bySeq = new Map((await manifests()).map((m) => [m.manifest.seq, m]));
+      // The manifests as last listed (newestTrusted just did): a chain is not worth a second listing.
+      const bySeq = new Map([...read.values()].flatMap((m) => (m ? [[m.manifest.seq, m] as const] : [])));
       const chain = [stored];
       while (chain[0]!.manifest.kind === "delta" && chain.length < MAX_LINKS) {
         const previous = bySeq.get(chain[0]!.manifest.after);

@@ -9,15 +9,13 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import type { Names } from "../contract/names.ts";
-import { definitionDecider } from "../domain/definition.ts";
-import type { DefinitionEvent, InstanceEvent, NodeEvent } from "../domain/events.ts";
-import { instanceDecider } from "../domain/instance.ts";
-import { nodeDecider } from "../domain/node.ts";
+import type { Instance } from "../contract/schemas.ts";
+import type { InstanceEvent } from "../domain/events.ts";
 import { LONG_PASS_BATCH, readSubjects } from "../nats/readSubjects.ts";
 import { everyTick } from "../ticker.ts";
 import type { Unreadable } from "../unreadable.ts";
 import { eventOf } from "./readEvents.ts";
-import { GONE, SNAPSHOT_ENTITIES, SNAPSHOT_FORMAT, encodePart, partOf, slugBefore, snapshotsKept, type Manifest, type PartRef, type SnapshotEntity } from "./snapshotLayout.ts";
+import { GONE, SNAPSHOT_ENTITIES, SNAPSHOT_FORMAT, applyDelta, encodePart, partOf, slugBefore, snapshotsKept, stateAfter, type Manifest, type PartRef, type SnapshotEntity } from "./snapshotLayout.ts";
 import type { SnapshotStore, StoredManifest, StreamState } from "./snapshotStore.ts";
 
 export type SnapshotPolicy = {
@@ -37,6 +35,9 @@ export type SnapshotPolicy = {
 
 /** Changes by part: subject to its state's JSON, null when it left the part. */
 type Changes = Map<string, Map<string, string | null>>;
+
+/** A part's changes as a delta's lines (`null` is GONE). */
+const deltaLines = (lines: Map<string, string | null>) => new Map([...lines].map(([subject, state]) => [subject, state ?? GONE]));
 
 function changeIn(changes: Changes, part: string, subject: string, line: string | null): void {
   let lines = changes.get(part);
@@ -116,7 +117,7 @@ export function snapshotWriter(deps: { js: JetStreamClient; store: SnapshotStore
   async function deltaParts(changes: Changes): Promise<Record<string, PartRef>> {
     const parts: Record<string, PartRef> = {};
     for (const [part, lines] of changes) {
-      const text = new Map([...lines].map(([subject, state]) => [subject, state ?? GONE]));
+      const text = deltaLines(lines);
       parts[part] = await store.writePart(encodePart(text), text.size);
     }
     return parts;
@@ -134,10 +135,7 @@ export function snapshotWriter(deps: { js: JetStreamClient; store: SnapshotStore
       }
       const lines = chain.length > 0 ? await store.readChainPart(chain, part) : new Map<string, string>();
       if (!lines) return undefined;
-      for (const [subject, state] of changes.get(part) ?? []) {
-        if (state === null) lines.delete(subject);
-        else lines.set(subject, state);
-      }
+      applyDelta(lines, deltaLines(changes.get(part) ?? new Map<string, string | null>()));
       if (lines.size > 0) parts[part] = await store.writePart(encodePart(lines), lines.size);
       await store.holdLease(deps.holder, LEASE_MS);
     }
@@ -169,17 +167,14 @@ export function snapshotWriter(deps: { js: JetStreamClient; store: SnapshotStore
         continue;
       }
       at = event.metadata.at;
+      const state = stateAfter(entity, event);
       if (entity === "instance") {
-        const state = instanceDecider.evolve(null, event as InstanceEvent);
         const before = partOf("instance", slugBefore(event as InstanceEvent), shards);
-        const after = state ? partOf("instance", state.slug, shards) : before;
+        const after = state ? partOf("instance", (state as Instance).slug, shards) : before;
         if (before !== after) change(before, m.subject, null);
         change(after, m.subject, state ? JSON.stringify(state) : null);
         if (unsure.has(m.subject)) moved.set(m.subject, after);
-      } else {
-        const state = entity === "definition" ? definitionDecider.evolve(null, event as DefinitionEvent) : nodeDecider.evolve(null, event as NodeEvent);
-        change(entity, m.subject, state ? JSON.stringify(state) : null);
-      }
+      } else change(entity, m.subject, state ? JSON.stringify(state) : null);
     }
     return { changes, moved, last, at, events };
   }

@@ -10,16 +10,11 @@ import type { Names } from "../contract/names.ts";
 import type { PastScope } from "../contract/readModels.ts";
 import { Definition as DefinitionSchema, Instance as InstanceSchema, Node as NodeSchema, type Definition, type Instance, type Node } from "../contract/schemas.ts";
 import { reader } from "../contract/validate.ts";
-import { definitionDecider } from "../domain/definition.ts";
-import type { DefinitionEvent, InstanceEvent, NodeEvent } from "../domain/events.ts";
-import { instanceDecider } from "../domain/instance.ts";
-import { nodeDecider } from "../domain/node.ts";
 import { LONG_PASS_BATCH, readSubjects } from "../nats/readSubjects.ts";
 import type { Unreadable } from "../unreadable.ts";
 import { eventOf } from "./readEvents.ts";
-import type { EventEnvelope } from "./storedEvents.ts";
 import { RegistryError } from "../contract/errors.ts";
-import { partOf, type Manifest } from "./snapshotLayout.ts";
+import { partOf, stateAfter, type Manifest } from "./snapshotLayout.ts";
 import type { SnapshotStore } from "./snapshotStore.ts";
 
 export type PastState = { definitions: Definition[]; instances: Instance[]; nodes: Node[] };
@@ -121,7 +116,7 @@ export async function stateAsOf(deps: StateAsOfDeps, asOf: string | number, scop
   const latest = new Map<string, PastEntity | null>(start?.entities);
   const slug = scope.entity === "instance" ? scope.slug : undefined;
   const needle = slug !== undefined ? Buffer.from(JSON.stringify(slug)) : undefined;
-  const evolve = evolverOf(scope.entity);
+
   let eventsRead = 0;
   let inSlice = 0;
   let sliceStarted = performance.now();
@@ -149,7 +144,7 @@ export async function stateAsOf(deps: StateAsOfDeps, asOf: string | number, scop
     const event = eventOf(m, names.eventsStream, deps.unreadable);
     if (!event) continue;
     if (typeof asOf === "string" && Date.parse(event.metadata.at) > until) break;
-    latest.set(m.subject, evolve(event));
+    latest.set(m.subject, stateAfter(scope.entity, event));
   }
   deps.progress?.(inSlice);
   if (signal?.aborted) throw new StoppedError(eventsRead); // even if it came as the last event did: no one waits for the answer
@@ -159,13 +154,6 @@ export async function stateAsOf(deps: StateAsOfDeps, asOf: string | number, scop
   else if (scope.entity === "node") past.nodes = found as Node[];
   else past.instances = found as Instance[];
   return past;
-}
-
-/** Each kind's fold: an entity's latest event carries its whole state (null: it is gone). */
-function evolverOf(entity: PastScope["entity"]): (event: EventEnvelope) => PastEntity | null {
-  if (entity === "definition") return (e) => definitionDecider.evolve(null, e as DefinitionEvent);
-  if (entity === "node") return (e) => nodeDecider.evolve(null, e as NodeEvent);
-  return (e) => instanceDecider.evolve(null, e as InstanceEvent);
 }
 
 const bytesOf = (data: Uint8Array) => Buffer.from(data.buffer, data.byteOffset, data.byteLength);

@@ -14,14 +14,12 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { Svcm } from "@nats-io/services";
 import type { Logger } from "pino";
 import { everyTick } from "../ticker.ts";
+import { HOLDS_EVERY_SLUG } from "../domain/slugScope.ts";
 
 export type Membership = { owns(key: string): boolean; members(): string[]; refresh(): Promise<void>; stop(): void };
 
 /** owns() answers kept at most: a few million keys (nodes, slugs, instance ids) fit; ids that come and go do not grow it without end. */
 const MAX_CACHED_ANSWERS = 4_000_000;
-
-/** The service metadata `slugs` of a process that holds every slug (one started without REGISTRY_SLUGS). */
-export const HOLDS_EVERY_SLUG = "*";
 
 const score = (member: string, key: string) => createHash("sha1").update(`${member}\u0000${key}`).digest().readUInt32BE(0);
 

@@ -14,7 +14,7 @@ import type { Logger } from "pino";
 import { RegistryError } from "../contract/errors.ts";
 import type { RequestContext } from "../contract/api.ts";
 import { callOperation, type OperationName, type RegistryApi, type ReplyOf } from "../contract/operations.ts";
-import type { SlugScope } from "../domain/slugScope.ts";
+import { HOLDS_EVERY_SLUG, type SlugScope } from "../domain/slugScope.ts";
 
 const FORWARD_TIMEOUT_MS = 10_000;
 const QUEUE = "registry-holds-every-slug";
@@ -76,7 +76,7 @@ export function partialApi(inner: RegistryApi, deps: { nc: NatsConnection; prefi
 async function holders(nc: NatsConnection, service: string): Promise<string> {
   try {
     const found: string[] = [];
-    for await (const info of await new Svcm(nc).client({ strategy: "timer", maxWait: 500 }).info(service)) found.push(`${info.id} holds ${info.metadata?.slugs === "*" ? "every slug" : (info.metadata?.slugs ?? "every slug")}`);
+    for await (const info of await new Svcm(nc).client({ strategy: "timer", maxWait: 500 }).info(service)) found.push(`${info.id} holds ${(info.metadata?.slugs ?? HOLDS_EVERY_SLUG) === HOLDS_EVERY_SLUG ? "every slug" : info.metadata!.slugs}`);
     return found.length > 0 ? `Registry processes: ${found.sort().join("; ")}.` : "";
   } catch {
     return "";

@@ -13,6 +13,7 @@ import { RegistryError, badRequest, errorToReply, requestTooLarge } from "../con
 import type { Names } from "../contract/names.ts";
 import { callOperation, operationRows, type OperationName } from "../contract/operations.ts";
 import { publishedName } from "../contract/published.ts";
+import { HOLDS_EVERY_SLUG } from "../domain/slugScope.ts";
 
 export const SERVICE_NAME = "registry";
 const decoder = new TextDecoder();
@@ -70,7 +71,7 @@ export async function startService(deps: {
     version: deps.version,
     description: "Service registry: definitions, instances and nodes",
     queue: SERVICE_NAME,
-    metadata: { prefix: names.prefix, events: names.eventsStream, slugs: deps.slugs ?? "*" },
+    metadata: { prefix: names.prefix, events: names.eventsStream, slugs: deps.slugs ?? HOLDS_EVERY_SLUG },
     ...(deps.stats ? { statsHandler: deps.stats } : {}),
   });
   const group = service.addGroup(names.prefix);
