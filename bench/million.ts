@@ -13,6 +13,9 @@
  *
  *   node --import tsx bench/million.ts [instances]      (default 1000000)
  *
+ * MILLION_KEEP=1 keeps the JetStream store at the end (its directory is logged) to profile against:
+ * `nats-server -a 127.0.0.1 -p -1 -js -sd <dir>/store`.
+ *
  * Loopback only: the nats-server and the registry processes are started here and stopped.
  */
 import { spawn } from "node:child_process";
@@ -196,7 +199,10 @@ export async function benchMillion(opts: { instances: number; log?: (line: strin
     cold?.stop();
     await registry?.stop();
     await nc.close();
-    await server.stop();
+    if (process.env.MILLION_KEEP) {
+      await server.halt();
+      log(`million: the store is kept in ${server.dir}/store`);
+    } else await server.stop();
   }
 }
 

@@ -54,6 +54,29 @@ describe("leases renewed by publish", () => {
     }
   });
 
+  test("leases - a stall of the registry's own event loop (a long GC, a starved CPU) lapses no lease renewed all along", async () => {
+    const r = await startTestRegistry(FAST);
+    try {
+      const a = (await r.call("instance.register", { url: "http://127.0.0.1:7813", slug: "stall", ttlSeconds: 0.5, graceSeconds: 60 })).body.instance;
+      const renewals = publishing(r, () => [names.leaseSubject(`stall.${a.id}`)]);
+      try {
+        await until(statusIs(r, a.id, "Healthy"), "the first renewal to make the instance Healthy");
+        // The fault: the process stands still for more than two ttls. Renewals published meanwhile wait in
+        // the socket, and the lease tick's timer fires before they are read.
+        const end = Date.now() + 1200;
+        while (Date.now() < end);
+        const from = Date.now();
+        await until(() => Date.now() > from + 1500, "three ttls of renewals after the stall");
+        assert.deepEqual(await statusChanges(r, a.id), ["InstanceStatusChanged:lease-renewed"], "renewed all along: never lapsed");
+        assert.equal((await instance(r, a.id)).status, "Healthy");
+      } finally {
+        renewals.stop();
+      }
+    } finally {
+      await r.stop();
+    }
+  });
+
   test("leases - with two registry processes, renewed leases stay Healthy and a lapsed one lapses once, alike for both", async () => {
     const server = await startNatsServer();
     const one = await startRegistryOn(server.url, server.dir, { ...FAST, nodeId: "lease-a" });

@@ -24,6 +24,11 @@ import type { KvMirror } from "../nats/kvMirror.ts";
 import type { TelemetryWrites } from "../projector/telemetryWrites.ts";
 import type { InstancesView } from "../readmodels/instances.ts";
 import { nodeAgentChecks } from "./nodeAgent.ts";
+import { watchLoopStalls } from "../loopStalls.ts";
+
+/** The event loop checked every 50 ms; standing still 250 ms is a stall (a lease renewed every 100 ms by a client is then late). */
+const LOOP_BEAT_MS = 50;
+const LOOP_STALL_MS = 250;
 
 export type InstanceHealth = ReturnType<typeof startHealth>;
 
@@ -45,6 +50,7 @@ export function startHealth(deps: {
   const { nc, names, telemetry, instances, nodes, members, commands, background, agent, config, log } = deps;
   const owns = (id: string) => members.owns(id);
   const census = leaseCensus({ nc, subject: names.leaseCensus, selfId: deps.serviceId, members: () => members.members(), staleAfterMs: 3 * Math.max(config.healthTickMs, 1000), log });
+  const stalls = watchLoopStalls({ beatMs: LOOP_BEAT_MS, stallMs: LOOP_STALL_MS });
   const leaseKeeper = startLeases({
     instances,
     commands: background,
@@ -57,6 +63,7 @@ export function startHealth(deps: {
     recordEveryMs: config.leaseRecordEveryMs,
     tickMs: config.healthTickMs,
     log,
+    deafUntil: () => stalls.deafUntil(),
     clock: deps.clock,
   });
   const renewals = listenForRenewals({ nc, names, leases: leaseKeeper, log });
@@ -75,7 +82,7 @@ export function startHealth(deps: {
     leases: leaseKeeper,
     renewals,
     stop() {
-      for (const s of [renewals, census, leaseKeeper, followers, replicaChecks, agentChecks]) s.stop();
+      for (const s of [renewals, census, leaseKeeper, followers, replicaChecks, agentChecks, stalls]) s.stop();
     },
   };
 }
