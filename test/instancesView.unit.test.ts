@@ -5,26 +5,23 @@ import type { Instance } from "../src/contract/schemas.ts";
 import type { KvMirror } from "../src/nats/kvMirror.ts";
 import { InstancesView } from "../src/readmodels/instances.ts";
 
-/** The little of a mirror the view uses: its entries, and a way to tell the view of a change. */
+/** The little of a mirror the view uses: its entries by id (as readModels builds it), and a way to tell the view of a change. */
 function fakeMirror() {
   const entries = new Map<string, Entry<Instance>>();
   let listener: (key: string, value: Instance | null, previous: Instance | null) => void = () => undefined;
   const mirror = {
     onChange: (l: typeof listener) => (listener = l),
     entries: () => entries.values(),
-    get: (key: string) => entries.get(key)?.value,
-    entry: (key: string) => entries.get(key),
+    entryOfId: (id: string) => entries.get(id),
   };
   const put = (i: Instance) => {
-    const key = `${i.slug}.${i.id}`;
-    const previous = entries.get(key)?.value ?? null;
-    entries.set(key, { value: i, revision: 1, version: 1 });
-    listener(key, i, previous);
+    const previous = entries.get(i.id)?.value ?? null;
+    entries.set(i.id, { value: i, revision: 1, version: 1 });
+    listener(`${i.slug}.${i.id}`, i, previous);
   };
   const remove = (i: Instance) => {
-    const key = `${i.slug}.${i.id}`;
-    entries.delete(key);
-    listener(key, null, i);
+    entries.delete(i.id);
+    listener(`${i.slug}.${i.id}`, null, i);
   };
   return { mirror: mirror as unknown as KvMirror<Instance>, put, remove };
 }

@@ -28,6 +28,13 @@ export type MirrorOptions<T> = {
   keys?: string;
   /** Narrows it further, in this process: entries of other keys are passed over unread (nats-server 2.9 filters a consumer on one subject only). */
   holds?: (key: string) => boolean;
+  /**
+   * Keys entries in memory by an id that the KV key and the value both hold (an instance's id in
+   * `<slug>.<id>`): the value's own string is then the map's key, where the KV key would be one
+   * more string an entry, and a second index from id to KV key another map entry (at a million
+   * instances, ~100 MB between them). Readers guarantee that `keyOf(value)` is the entry's key.
+   */
+  byId?: { ofKey(key: string): string; ofValue(value: T): string; keyOf(value: T): string };
 };
 
 const SYNC_TIMEOUT_MS = 5000;
@@ -48,7 +55,7 @@ const LOAD_STALL_MS = 15_000;
 const ownString = (s: string) => Buffer.from(s, "utf8").toString("utf8");
 
 export class KvMirror<T> {
-  /** Live entries as last seen: value, KV revision and the event version each reflects. */
+  /** Live entries as last seen: value, KV revision and the event version each reflects; by KV key, or by id (`byId`). */
   readonly #entries = new Map<string, Entry<T>>();
   readonly #unreadableKeys = new Set<string>();
   /** The version each recently deleted key was deleted at, oldest first. */
@@ -83,11 +90,19 @@ export class KvMirror<T> {
   }
 
   get(key: string): T | undefined {
-    return this.#entries.get(key)?.value;
+    return this.entry(key)?.value;
   }
 
   entry(key: string): Entry<T> | undefined {
-    return this.#entries.get(key);
+    const byId = this.options.byId;
+    if (!byId) return this.#entries.get(key);
+    const entry = this.#entries.get(byId.ofKey(key));
+    return entry && byId.keyOf(entry.value) === key ? entry : undefined;
+  }
+
+  /** The entry of an id, whatever its KV key (`byId` mirrors only). */
+  entryOfId(id: string): Entry<T> | undefined {
+    return this.options.byId ? this.#entries.get(id) : undefined;
   }
 
   entries(): IterableIterator<Entry<T>> {
@@ -103,8 +118,10 @@ export class KvMirror<T> {
   }
 
   /** The keys of every readable entry. */
-  entryKeys(): IterableIterator<string> {
-    return this.#entries.keys();
+  *entryKeys(): IterableIterator<string> {
+    const byId = this.options.byId;
+    if (!byId) return yield* this.#entries.keys();
+    for (const e of this.#entries.values()) yield byId.keyOf(e.value);
   }
 
   /** The keys whose current entry could not be read. */
@@ -114,7 +131,7 @@ export class KvMirror<T> {
 
   /** Whether the mirror has applied version `version` (or a later one) of `key`, as a value or a delete. */
   reflects(key: string, version: number): boolean {
-    return (this.#entries.get(key)?.version ?? this.#tombstones.get(key) ?? 0) >= version;
+    return (this.entry(key)?.version ?? this.#tombstones.get(key) ?? 0) >= version;
   }
 
   /**
@@ -300,19 +317,26 @@ export class KvMirror<T> {
       this.#wakeSyncs();
       return;
     }
-    const key = ownString(m.subject.substring(this.#prefixLength));
-    const previous = this.#entries.get(key)?.value ?? null;
+    const byId = this.options.byId;
+    // Kept by the map only when entries are by KV key; else for the rare tombstone or unreadable key.
+    const key = byId ? m.subject.substring(this.#prefixLength) : ownString(m.subject.substring(this.#prefixLength));
+    const previous = this.entry(key)?.value ?? null;
     const deleted = isKvDeletion(m.headers);
     const value = deleted ? null : this.#read(m, key);
     const version = Number(m.headers?.get(VERSION_HEADER)) || 0;
     if (deleted) this.#unreadableKeys.delete(key);
     this.#tombstones.delete(key);
     if (value === null) {
-      this.#entries.delete(key);
-      if (deleted) this.#rememberDelete(key, version);
+      if (previous !== null) this.#entries.delete(byId ? byId.ofValue(previous) : key);
+      if (deleted) this.#rememberDelete(ownString(key), version);
+    } else if (byId) {
+      // The id under another key (a move, whose delete comes next): that key leaves the mirror now.
+      const displaced = previous === null ? this.#entries.get(byId.ofValue(value)) : undefined;
+      this.#entries.set(byId.ofValue(value), { value, revision: m.seq, version });
+      if (displaced) for (const listener of this.#listeners) listener(byId.keyOf(displaced.value), null, displaced.value);
     } else this.#entries.set(key, { value, revision: m.seq, version });
     this.#applied = m.seq;
-    for (const listener of this.#listeners) listener(key, value, previous);
+    if (value !== null || previous !== null) for (const listener of this.#listeners) listener(key, value, previous);
     const keyWaiters = this.#keyWaiters.get(key);
     if (keyWaiters) {
       const left = keyWaiters.filter((w) => !this.reflects(key, w.version));
@@ -348,7 +372,7 @@ export class KvMirror<T> {
       this.#unreadableKeys.delete(key);
       return result.value;
     }
-    this.#unreadableKeys.add(key);
+    this.#unreadableKeys.add(ownString(key));
     this.options.unreadable?.skip("kvEntries", `${this.bucket}/${key}@${m.seq}`, result.reason, { bucket: this.bucket, key, revision: m.seq });
     return null;
   }

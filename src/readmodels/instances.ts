@@ -7,7 +7,7 @@
  */
 import type { Entry } from "../contract/names.ts";
 import type { Instance, ListInstancesRequest } from "../contract/schemas.ts";
-import { NO_SLUG_TOKEN, byId, idOfInstanceKey } from "../contract/ids.ts";
+import { NO_SLUG_TOKEN, byId } from "../contract/ids.ts";
 import type { ServiceSummary } from "../contract/replies.ts";
 import { addressKey } from "../domain/address.ts";
 import { takesTraffic } from "../domain/instanceHealth.ts";
@@ -62,8 +62,8 @@ export type InstancePage = { instances: Instance[]; next?: string; versions?: Re
 const VERSION_BYTES = 48;
 
 export class InstancesView {
-  readonly #keyOfId = new Map<string, string>();
-  readonly #keysOfSlug = new Map<string, Set<string>>();
+  /** The ids of each slug's instances (the mirror is by id: see readModels). */
+  readonly #idsOfSlug = new Map<string, Set<string>>();
   /** The slugs under each lower-case spelling: DNS names are case-insensitive, slugs are not. */
   readonly #slugsOfLower = new Map<string, Set<string>>();
   readonly #idOfUrl = new Map<string, string>();
@@ -74,17 +74,17 @@ export class InstancesView {
    */
   #urlsIndexed: "no" | "building" | "yes" = "no";
   readonly #sortedIds = new SortedIds();
-  /** Keys of the instances with a lease, a health check, a node URL. */
+  /** Ids of the instances with a lease, a health check, a node URL. */
   readonly #leased = new Set<string>();
   readonly #checked = new Set<string>();
   readonly #onNodes = new Set<string>();
 
   constructor(private readonly mirror: KvMirror<Instance>) {
-    mirror.onChange((key, value, previous) => {
+    mirror.onChange((_key, value, previous) => {
       // An update keeps its id: its place in the sorted ids stays.
-      const sameId = previous !== null && value !== null && previous.id === value.id;
-      if (previous) this.#unindex(key, previous, sameId);
-      if (value) this.#index(key, value, sameId);
+      const sameId = previous !== null && value !== null;
+      if (previous) this.#unindex(previous, sameId);
+      if (value) this.#index(value, sameId);
     });
   }
 
@@ -93,14 +93,12 @@ export class InstancesView {
   }
 
   get(id: string): Instance | undefined {
-    const key = this.#keyOfId.get(id);
-    return key === undefined ? undefined : this.mirror.get(key);
+    return this.mirror.entryOfId(id)?.value;
   }
 
   /** The instance with the KV revision and event version its entry reflects. */
   entry(id: string): Entry<Instance> | undefined {
-    const key = this.#keyOfId.get(id);
-    return key === undefined ? undefined : this.mirror.entry(key);
+    return this.mirror.entryOfId(id);
   }
 
   all(): Iterable<Instance> {
@@ -109,22 +107,22 @@ export class InstancesView {
 
   /** The instances with a lease (`ttlSeconds`). */
   leased(): Iterable<Instance> {
-    return this.#ofKeys(this.#leased);
+    return this.#ofIds(this.#leased);
   }
 
   /** The instances with a health check. */
   checked(): Iterable<Instance> {
-    return this.#ofKeys(this.#checked);
+    return this.#ofIds(this.#checked);
   }
 
   /** The instances that name the node they run on. */
   onNodes(): Iterable<Instance> {
-    return this.#ofKeys(this.#onNodes);
+    return this.#ofIds(this.#onNodes);
   }
 
-  *#ofKeys(keys: ReadonlySet<string>): Iterable<Instance> {
-    for (const key of keys) {
-      const i = this.mirror.get(key);
+  *#ofIds(ids: ReadonlySet<string>): Iterable<Instance> {
+    for (const id of ids) {
+      const i = this.get(id);
       if (i) yield i;
     }
   }
@@ -180,8 +178,8 @@ export class InstancesView {
     if (slugs) {
       const ofSlugs: Instance[] = [];
       for (const slug of slugs) {
-        for (const key of this.#keysOfSlug.get(slug) ?? []) {
-          const i = this.mirror.get(key);
+        for (const id of this.#idsOfSlug.get(slug) ?? []) {
+          const i = this.get(id);
           if (i && (after === undefined || i.id > after)) ofSlugs.push(i);
         }
       }
@@ -199,57 +197,53 @@ export class InstancesView {
    * instances counted in all and by status. Instances without a slug belong to no service.
    */
   *services(after?: string, onlySlugs?: ReadonlySet<string>): Iterable<ServiceSummary> {
-    for (const slug of [...this.#keysOfSlug.keys()].sort()) {
+    for (const slug of [...this.#idsOfSlug.keys()].sort()) {
       if (slug === NO_SLUG_TOKEN || (after !== undefined && slug <= after) || (onlySlugs && !onlySlugs.has(slug))) continue;
-      const summary = serviceSummary(slug, this.#ofKeys(this.#keysOfSlug.get(slug) ?? new Set()));
+      const summary = serviceSummary(slug, this.#ofIds(this.#idsOfSlug.get(slug) ?? new Set()));
       if (summary.instances > 0) yield summary;
     }
   }
 
   /** The instances of every slug spelt `lowerCaseSlug` in any case (empty when none). */
   *ofSlugInAnyCase(lowerCaseSlug: string): Iterable<Instance> {
-    for (const slug of this.#slugsOfLower.get(lowerCaseSlug) ?? []) yield* this.#ofKeys(this.#keysOfSlug.get(slug) ?? new Set());
+    for (const slug of this.#slugsOfLower.get(lowerCaseSlug) ?? []) yield* this.#ofIds(this.#idsOfSlug.get(slug) ?? new Set());
   }
 
-  #index(key: string, i: Instance, sorted: boolean): void {
-    if (!sorted && !this.#keyOfId.has(i.id)) this.#sortedIds.add(i.id);
-    this.#keyOfId.set(i.id, key);
-    const slug = key.slice(0, key.indexOf("."));
-    let keys = this.#keysOfSlug.get(slug);
-    if (!keys) {
-      this.#keysOfSlug.set(slug, (keys = new Set()));
+  #index(i: Instance, sorted: boolean): void {
+    if (!sorted) this.#sortedIds.add(i.id);
+    const slug = i.slug ?? NO_SLUG_TOKEN;
+    let ids = this.#idsOfSlug.get(slug);
+    if (!ids) {
+      this.#idsOfSlug.set(slug, (ids = new Set()));
       const lower = slug.toLowerCase();
       let spellings = this.#slugsOfLower.get(lower);
       if (!spellings) this.#slugsOfLower.set(lower, (spellings = new Set()));
       spellings.add(slug);
     }
-    keys.add(key);
+    ids.add(i.id);
     if (this.#urlsIndexed !== "no") this.#idOfUrl.set(addressKey(i.url), i.id);
-    if (i.ttlSeconds !== undefined) this.#leased.add(key);
-    if (i.check !== undefined) this.#checked.add(key);
-    if (i.nodeUrl !== undefined) this.#onNodes.add(key);
+    if (i.ttlSeconds !== undefined) this.#leased.add(i.id);
+    if (i.check !== undefined) this.#checked.add(i.id);
+    if (i.nodeUrl !== undefined) this.#onNodes.add(i.id);
   }
 
-  #unindex(key: string, i: Instance, keepSorted: boolean): void {
-    if (this.#keyOfId.get(i.id) === key) {
-      this.#keyOfId.delete(i.id);
-      if (!keepSorted) this.#sortedIds.delete(i.id);
-    }
-    const slug = key.slice(0, key.indexOf("."));
-    const keys = this.#keysOfSlug.get(slug);
-    keys?.delete(key);
-    if (keys?.size === 0) {
-      this.#keysOfSlug.delete(slug);
+  #unindex(i: Instance, keepSorted: boolean): void {
+    if (!keepSorted) this.#sortedIds.delete(i.id);
+    const slug = i.slug ?? NO_SLUG_TOKEN;
+    const ids = this.#idsOfSlug.get(slug);
+    ids?.delete(i.id);
+    if (ids?.size === 0) {
+      this.#idsOfSlug.delete(slug);
       const spellings = this.#slugsOfLower.get(slug.toLowerCase());
       spellings?.delete(slug);
       if (spellings?.size === 0) this.#slugsOfLower.delete(slug.toLowerCase());
     }
     if (this.#urlsIndexed !== "no") {
       const url = addressKey(i.url);
-      if (this.#idOfUrl.get(url) === idOfInstanceKey(key)) this.#idOfUrl.delete(url);
+      if (this.#idOfUrl.get(url) === i.id) this.#idOfUrl.delete(url);
     }
-    this.#leased.delete(key);
-    this.#checked.delete(key);
-    this.#onNodes.delete(key);
+    this.#leased.delete(i.id);
+    this.#checked.delete(i.id);
+    this.#onNodes.delete(i.id);
   }
 }
