@@ -92,7 +92,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
   await capacity.refresh();
   const ports = storagePorts(nc, js, names, unreadable, capacity);
   const telemetry = telemetryWrites(ports.writer, names);
-  const snapshots = snapshotStore({ nc, jsm, names, unreadable });
+  const snapshots = snapshotStore({ nc, js, jsm, names, unreadable, log });
   // REGISTRY_SNAPSHOT_EVENTS=0: this process neither writes snapshots nor starts time travel from them.
   const timeTravel = boundedTimeTravel({ js, names, unreadable, ...(config.snapshots.everyEvents > 0 ? { snapshots } : {}) }, { maxConcurrent: config.timeTravelConcurrency, timeoutMs: config.timeTravelTimeoutMs });
   const watchers = new WatcherBudget({ maxWatchers: config.watchersMax, bufferBytes: config.watchBufferBytes, totalBytes: config.watchTotalBytes });
@@ -262,6 +262,8 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
   // One process at a time writes them (a lease); started once this one answers, not to slow its start.
   const snapshotter = snapshotWriter({ js, store: snapshots, names, unreadable, log, policy: config.snapshots, holder: `${agent.identity.id} ${serviceId}` });
   started.snapshots = snapshotter;
+  // Time travel's first answers would otherwise check each snapshot of their chains against the stream.
+  if (config.snapshots.everyEvents > 0) void snapshots.warm().catch((err: unknown) => log.debug({ err }, "snapshots not followed yet (none written?); the first time travel tries again"));
   // Not awaited: a ping gathers answers for up to half a second, and until it is in this process
   // checks every instance without an agent itself (checked twice at worst; a status changes once).
   void members.refresh();
@@ -318,6 +320,7 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
         capacity.stop();
         storageGuard.stop();
         snapshotter.stop();
+        snapshots.stop();
         ingest.stop();
         await proj.stop();
         models.stop();

@@ -61,7 +61,8 @@ export async function readHistory(
   const start = req.after !== undefined ? { startSeq: req.after + 1 } : req.since !== undefined ? { startTime: req.since } : ("all" as const);
   const until = req.until !== undefined ? Date.parse(req.until) : Infinity;
   const events: HistoryEntry[] = [];
-  for await (const { event, seq, subject } of readEvents({ js, stream: names.eventsStream, unreadable: deps.unreadable }, filter, start)) {
+  // Every event: the consumer needs no filter, and without one it starts at once (readSubjects.ts).
+  for await (const { event, seq, subject } of readEvents({ js, stream: names.eventsStream, unreadable: deps.unreadable }, filter, start, { filterHere: filter === names.eventSubjects })) {
     if (Date.parse(event.metadata.at) > until) return { events };
     if (!readableBy(event, readable)) continue;
     if (events.length === limit) return { events, next: events.at(-1)!.seq };

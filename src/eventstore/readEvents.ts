@@ -27,6 +27,8 @@ type ReadOptions = {
   signal?: AbortSignal;
   /** Messages asked of the server at once, for a long pass (readSubjects). */
   batch?: number;
+  /** The filter matched in this process, not by the server (readSubjects). */
+  filterHere?: boolean;
 };
 
 /**
@@ -52,7 +54,7 @@ export async function* readEvents(
   deliver: Parameters<typeof readSubjects>[3],
   opts: ReadOptions & { unreadableToo?: boolean } = {},
 ): AsyncGenerator<ReadBack<EventEnvelope | null>> {
-  for await (const m of readSubjects(deps.js, deps.stream, filter, deliver, { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.batch ? { batch: opts.batch } : {}) })) {
+  for await (const m of readSubjects(deps.js, deps.stream, filter, deliver, { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.batch ? { batch: opts.batch } : {}), ...(opts.filterHere ? { filterHere: true } : {}) })) {
     const event = eventOf(m, deps.stream, deps.unreadable) ?? null;
     if (event !== null || opts.unreadableToo) yield { event, seq: m.seq, subject: m.subject };
   }

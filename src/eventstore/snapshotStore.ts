@@ -15,12 +15,16 @@
 import { createHash } from "node:crypto";
 import { promisify } from "node:util";
 import { gunzip as gunzipCb, gzip as gzipCb } from "node:zlib";
-import { JetStreamApiCodes, JetStreamApiError, type JetStreamManager } from "@nats-io/jetstream";
+import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+import type { ReadResult } from "../contract/validate.ts";
+import { KvMirror } from "../nats/kvMirror.ts";
 import type { Names } from "../contract/names.ts";
 import { kvStream, kvSubject } from "../nats/kvSubjects.ts";
 import type { Unreadable } from "../unreadable.ts";
+import { eachAtMost } from "../writeQueue.ts";
 import { applyDelta, decodePart, readManifest, type Manifest, type PartLines, type PartRef } from "./snapshotLayout.ts";
 
 const gzip = promisify(gzipCb);
@@ -35,10 +39,12 @@ export type StoredManifest = { key: string; manifest: Manifest };
 export type StreamState = { created: string; firstSeq: number; lastSeq: number; firstTime: string };
 
 export type SnapshotStore = {
-  /** The readable manifests, newest first (unreadable ones are counted and left out). */
-  manifests(): Promise<StoredManifest[]>;
-  /** The newest snapshot whose stamp matches the stream (remembered per manifest), of those `accept`ed. */
-  newestTrusted(stream: StreamState, accept?: (m: Manifest) => boolean): Promise<StoredManifest | undefined>;
+  /** The readable manifests, newest first (unreadable ones are counted and left out); `fresh`: every one written so far, else as followed. */
+  manifests(fresh?: boolean): Promise<StoredManifest[]>;
+  /** Follows the manifests and checks each against the stream ahead of the first answer that needs it. */
+  warm(): Promise<void>;
+  /** The newest snapshot whose stamp matches the stream (remembered per manifest), of those `accept`ed; `fresh` as manifests(). */
+  newestTrusted(stream: StreamState, opts?: { accept?: (m: Manifest) => boolean; fresh?: boolean }): Promise<StoredManifest | undefined>;
   /** The snapshot's chain, oldest (a full one) first, each trusted; undefined when a link is missing or untrusted. */
   chainOf(stored: StoredManifest, stream: StreamState): Promise<StoredManifest[] | undefined>;
   /** A part as the chain has it (the full one's, then each delta's folded in); undefined when one cannot be read. */
@@ -56,14 +62,15 @@ export type SnapshotStore = {
   stream(): Promise<StreamState>;
   /** Holds (takes or renews) the writer lease for `ms`; false when another process holds it. */
   holdLease(holder: string, ms: number): Promise<boolean>;
+  stop(): void;
 };
 
 export const manifestKey = (seq: number) => `manifest.${String(seq).padStart(16, "0")}`;
 const chunkKey = (digest: string, n: number) => `part.${digest}.${n}`;
 const LEASE_KEY = "writer";
 
-export function snapshotStore(deps: { nc: NatsConnection; jsm: JetStreamManager; names: Names; unreadable: Unreadable }): SnapshotStore {
-  const { nc, jsm, names, unreadable } = deps;
+export function snapshotStore(deps: { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager; names: Names; unreadable: Unreadable; log: Logger }): SnapshotStore {
+  const { nc, js, jsm, names, unreadable, log } = deps;
   const bucket = names.snapshotsBucket;
   let kv: Promise<KV> | undefined;
   const open = () =>
@@ -72,55 +79,56 @@ export function snapshotStore(deps: { nc: NatsConnection; jsm: JetStreamManager;
       throw err;
     }));
   /** Verdicts on manifests, by key and stream: a manifest is checked once. */
-  const verdicts = new Map<string, boolean>();
+  const verdicts = new Map<string, Promise<boolean>>();
   const verdictKey = (stored: StoredManifest, created: string) => `${stored.key} ${created}`;
   /** Chunks are at most what a message may carry, less room for headers. */
   const chunkBytes = () => Math.max(64 * 1024, Math.min(1024 * 1024, nc.info?.max_payload ?? 1024 * 1024) - 16 * 1024);
 
   const skip = (where: string, reason: string) => unreadable.skip("snapshots", where, reason, { bucket });
   /**
-   * Manifests as read, by key (null: unreadable), each read once: a manifest changes only when the
-   * writer replaces one built on a chain no longer trusted, and this process then reads it again
-   * (another process keeps distrusting the old one: slower answers, never wrong ones).
+   * The manifests, followed in memory (a watch on `manifest.>`, started at the first need): listing
+   * the bucket's keys for each answer started a consumer whose start grows with the parts stored
+   * (readSubjects.ts says why), 50-80 ms an answer at a million. Pruned manifests are purged as
+   * KV entries, so the watch sees them go.
    */
-  const read = new Map<string, StoredManifest | null>();
+  let index: Promise<KvMirror<StoredManifest>> | undefined;
+  const asSnapshots: Unreadable = { skip: (_kind, where, reason, context) => unreadable.skip("snapshots", where, reason, context), counts: () => unreadable.counts() };
+  const manifestIndex = () =>
+    (index ??= (async () => {
+      await open(); // the bucket exists (the writer made it), or this fails and the next call tries again
+      const mirror = new KvMirror<StoredManifest>(js, jsm, bucket, log, { keys: "manifest.>", read: readStored, unreadable: asSnapshots });
+      await mirror.start();
+      return mirror;
+    })().catch((err: unknown) => {
+      index = undefined;
+      throw err;
+    }));
 
-  async function manifests(): Promise<StoredManifest[]> {
-    const store = await open();
-    const keys: string[] = [];
-    for await (const key of await store.keys("manifest.>")) keys.push(key);
-    const listed = new Set(keys);
-    for (const key of read.keys()) if (!listed.has(key)) read.delete(key); // pruned
-    const found: StoredManifest[] = [];
-    for (const key of keys.sort().reverse()) {
-      if (!read.has(key)) read.set(key, await readStored(store, key));
-      const stored = read.get(key);
-      if (stored) found.push(stored);
-    }
-    return found;
+  async function manifests(fresh = false): Promise<StoredManifest[]> {
+    const mirror = await manifestIndex();
+    if (fresh) await mirror.sync();
+    return [...mirror.values()].sort((a, b) => b.manifest.seq - a.manifest.seq);
   }
 
-  async function readStored(store: KV, key: string): Promise<StoredManifest | null> {
-    const entry = await store.get(key);
-    if (!entry || entry.operation !== "PUT") return null;
-    let parsed: unknown;
-    try {
-      parsed = entry.json();
-    } catch (err) {
-      skip(key, `not JSON: ${(err as Error).message}`);
-      return null;
-    }
-    const manifest = readManifest(parsed);
-    if (!manifest.ok) skip(key, manifest.reason);
-    else if (manifestKey(manifest.value.seq) !== key) skip(key, `says sequence ${manifest.value.seq}, not the one its key names`);
-    else return { key, manifest: manifest.value };
-    return null;
+  function readStored(value: unknown, key: string): ReadResult<StoredManifest> {
+    const manifest = readManifest(value);
+    if (!manifest.ok) return manifest;
+    if (manifestKey(manifest.value.seq) !== key) return { ok: false, reason: `says sequence ${manifest.value.seq}, not the one its key names` };
+    return { ok: true, value: { key, manifest: manifest.value } };
   }
 
-  async function verified(stored: StoredManifest, stream: StreamState): Promise<boolean> {
+  function verified(stored: StoredManifest, stream: StreamState): Promise<boolean> {
     const at = verdictKey(stored, stream.created);
-    const known = verdicts.get(at);
-    if (known !== undefined) return known;
+    let verdict = verdicts.get(at);
+    if (verdict === undefined) {
+      verdict = check(stored, stream);
+      verdicts.set(at, verdict);
+      verdict.catch(() => verdicts.delete(at)); // the stream could not be read: asked again next time
+    }
+    return verdict;
+  }
+
+  async function check(stored: StoredManifest, stream: StreamState): Promise<boolean> {
     const { manifest } = stored;
     let why: string | undefined;
     if (manifest.streamCreated !== stream.created) why = `made on an event stream created ${manifest.streamCreated}, not on this one (created ${stream.created})`;
@@ -133,7 +141,6 @@ export function snapshotStore(deps: { nc: NatsConnection; jsm: JetStreamManager;
       if (event && event.subject !== manifest.subject) why = `stamped with ${manifest.subject} at sequence ${manifest.seq}, where the stream holds ${event.subject}`;
     }
     if (why !== undefined) skip(stored.key, why);
-    verdicts.set(at, why === undefined);
     return why === undefined;
   }
 
@@ -143,16 +150,22 @@ export function snapshotStore(deps: { nc: NatsConnection; jsm: JetStreamManager;
   return {
     manifests,
 
+    async warm() {
+      const [all, stream] = await Promise.all([manifests(), this.stream()]);
+      await eachAtMost(all, 8, (m) => verified(m, stream).then(() => undefined));
+    },
+
     async chainOf(stored, stream) {
-      // The manifests as last listed (newestTrusted just did): a chain is not worth a second listing.
-      const bySeq = new Map([...read.values()].flatMap((m) => (m ? [[m.manifest.seq, m] as const] : [])));
+      const bySeq = new Map((await manifests()).map((m) => [m.manifest.seq, m] as const));
       const chain = [stored];
       while (chain[0]!.manifest.kind === "delta" && chain.length < MAX_LINKS) {
         const previous = bySeq.get(chain[0]!.manifest.after);
-        if (!previous || previous.manifest.seq >= chain[0]!.manifest.seq || !(await verified(previous, stream))) return undefined;
+        if (!previous || previous.manifest.seq >= chain[0]!.manifest.seq) return undefined;
         chain.unshift(previous);
       }
-      return chain[0]!.manifest.kind === "full" ? chain : undefined;
+      if (chain[0]!.manifest.kind !== "full") return undefined;
+      // Each link checked against the stream at once: a link's first check reads an event from a block of its own.
+      return (await Promise.all(chain.map((link) => verified(link, stream)))).every(Boolean) ? chain : undefined;
     },
 
     async readChainPart(chain, part) {
@@ -168,13 +181,13 @@ export function snapshotStore(deps: { nc: NatsConnection; jsm: JetStreamManager;
       return lines;
     },
 
-    async newestTrusted(stream, accept = () => true) {
-      for (const stored of await manifests()) if (accept(stored.manifest) && (await verified(stored, stream))) return stored;
+    async newestTrusted(stream, { accept = () => true, fresh = false } = {}) {
+      for (const stored of await manifests(fresh)) if (accept(stored.manifest) && (await verified(stored, stream))) return stored;
       return undefined;
     },
 
     distrust(stored, reason) {
-      for (const key of verdicts.keys()) if (key.startsWith(`${stored.key} `)) verdicts.set(key, false);
+      for (const key of verdicts.keys()) if (key.startsWith(`${stored.key} `)) verdicts.set(key, Promise.resolve(false));
       skip(stored.key, reason);
     },
 
@@ -220,14 +233,13 @@ export function snapshotStore(deps: { nc: NatsConnection; jsm: JetStreamManager;
       // Only the holder of the writer lease writes: one there for the same sequence was built on a chain no longer trusted.
       const key = manifestKey(manifest.seq);
       await (await open()).put(key, JSON.stringify(manifest));
-      read.delete(key);
       for (const verdict of verdicts.keys()) if (verdict.startsWith(`${key} `)) verdicts.delete(verdict);
     },
 
     async prune(remove, keep, sweep) {
       const store = await open();
       const stream = kvStream(bucket);
-      for (const m of remove) await jsm.streams.purge(stream, { filter: kvSubject(bucket, m.key) });
+      for (const m of remove) await store.purge(m.key); // a KV purge, which the watch of the manifests sees
       const named = new Set(keep.flatMap((m) => Object.values(m.manifest.parts).map((p) => p.digest)));
       const candidates = new Set(remove.flatMap((m) => Object.values(m.manifest.parts).map((p) => p.digest)));
       if (sweep) for await (const key of await store.keys("part.>")) candidates.add(key.split(".")[1]!);
@@ -243,6 +255,10 @@ export function snapshotStore(deps: { nc: NatsConnection; jsm: JetStreamManager;
     async stream() {
       const info = await jsm.streams.info(names.eventsStream);
       return { created: info.created, firstSeq: info.state.first_seq, lastSeq: info.state.last_seq, firstTime: info.state.first_ts };
+    },
+
+    stop() {
+      void index?.then((mirror) => mirror.stop(), () => undefined);
     },
 
     async holdLease(holder, ms) {

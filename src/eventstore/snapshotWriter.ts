@@ -58,7 +58,7 @@ export function snapshotWriter(deps: { js: JetStreamClient; store: SnapshotStore
   async function writeIfDue(): Promise<Manifest | undefined> {
     if (policy.everyEvents <= 0) return undefined;
     const stream = await store.stream();
-    const base = await store.newestTrusted(stream);
+    const base = await store.newestTrusted(stream, { fresh: true });
     const from = base?.manifest.seq ?? 0;
     if (stream.lastSeq <= from) return undefined;
     const since = Date.parse(base?.manifest.writtenAt ?? stream.firstTime);
@@ -155,7 +155,7 @@ export function snapshotWriter(deps: { js: JetStreamClient; store: SnapshotStore
     let last: { seq: number; subject: string } | undefined;
     let at: string | undefined;
     let events = 0;
-    for await (const m of readSubjects(js, names.eventsStream, names.eventSubjects, { startSeq: from + 1 }, { batch: LONG_PASS_BATCH })) {
+    for await (const m of readSubjects(js, names.eventsStream, names.eventSubjects, { startSeq: from + 1 }, { batch: LONG_PASS_BATCH, filterHere: true })) {
       if (m.seq > until) break;
       last = { seq: m.seq, subject: m.subject };
       events++;
@@ -181,7 +181,7 @@ export function snapshotWriter(deps: { js: JetStreamClient; store: SnapshotStore
 
   /** `sweep`: also parts no manifest ever named (a write cut short), found by listing every part: after a full snapshot only. */
   async function prune(sweep: boolean): Promise<void> {
-    const all = await store.manifests();
+    const all = await store.manifests(true);
     const kept = snapshotsKept(all.map((s) => ({ ...s, seq: s.manifest.seq, writtenAt: s.manifest.writtenAt })), now(), policy.keep);
     // A delta kept keeps its chain.
     const bySeq = new Map(all.map((m) => [m.manifest.seq, m]));

@@ -121,7 +121,7 @@ export async function stateAsOf(deps: StateAsOfDeps, asOf: string | number, scop
   let inSlice = 0;
   let sliceStarted = performance.now();
   const deliver = start ? { startSeq: start.seq + 1 } : "all";
-  for await (const m of readSubjects(js, names.eventsStream, names.eventSubject(scope.entity, ">"), deliver, { ...(signal ? { signal } : {}), batch: LONG_PASS_BATCH })) {
+  for await (const m of readSubjects(js, names.eventsStream, names.eventSubject(scope.entity, ">"), deliver, { ...(signal ? { signal } : {}), batch: LONG_PASS_BATCH, filterHere: true })) {
     if (signal?.aborted) break; // leaving the loop stops the consumer
     eventsRead++;
     inSlice++;
@@ -182,7 +182,7 @@ async function fromSnapshot(store: SnapshotStore, asOf: string | number, scope: 
   const stream = await store.stream();
   const accept = (m: Manifest) => (typeof asOf === "number" ? m.seq <= until : Date.parse(m.at) <= until);
   for (let tries = 0; tries < 3; tries++) {
-    const stored = await store.newestTrusted(stream, accept);
+    const stored = await store.newestTrusted(stream, { accept });
     if (!stored) return undefined;
     const { manifest } = stored;
     const chain = await store.chainOf(stored, stream);

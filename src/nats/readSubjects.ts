@@ -5,6 +5,12 @@
  * a consumer's pending when it starts at a sequence or a time, so pending cannot say where the end
  * is. Nothing waits forever: when no message comes for `idleMs` before the end, it fails saying
  * what it waited for.
+ *
+ * nats-server 2.9 creates a consumer with a wildcard filter in time proportional to the messages
+ * after its start (it counts what is pending block by block, subject by subject): 0.6 s from the
+ * middle of 2,000,000 events, 2 s from the start, where a consumer without a filter starts in
+ * milliseconds. `filterHere` reads every subject and matches the filter in this process: for the
+ * whole stream's subjects, and for reads that end soon after their start (time travel from a snapshot).
  */
 import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
 import { isStreamNotFound, streamGone } from "./streamGone.ts";
@@ -25,7 +31,18 @@ export type ReadSubjectsOptions = {
    * are bounded by REGISTRY_MAX_REQUEST_BYTES.
    */
   batch?: number;
+  /** The consumer reads every subject of the stream and the filter (a subject, or a prefix ending in `.>`) is matched here (see above). */
+  filterHere?: boolean;
 };
+
+/** Whether a subject is one of a filter's: the filter is a subject, or a prefix ending in `.>`. */
+export function subjectMatcher(filter: string): (subject: string) => boolean {
+  if (filter === ">") return () => true;
+  if (filter.includes("*") || filter.slice(0, -1).includes(">")) throw new Error(`readSubjects matches a subject or a prefix ending in .> here, not ${filter}`);
+  if (!filter.endsWith(".>")) return (subject) => subject === filter;
+  const prefix = filter.slice(0, -1);
+  return (subject) => subject.length > prefix.length && subject.startsWith(prefix);
+}
 
 export async function* readSubjects(
   js: JetStreamClient,
@@ -46,7 +63,8 @@ export async function* readSubjects(
   const end = await lastMessageOf(js, stream, filter);
   if (end === undefined) return;
   if (typeof deliver === "object" && ("startSeq" in deliver ? deliver.startSeq > end.seq : Date.parse(deliver.startTime) > end.time)) return;
-  const consumer = await js.consumers.get(stream, { filter_subjects: filter, ...from });
+  const matches = opts.filterHere ? subjectMatcher(filter) : undefined;
+  const consumer = await js.consumers.get(stream, { ...(matches ? {} : { filter_subjects: filter }), ...from });
   const messages = await consumer.consume(opts.batch !== undefined ? { max_messages: opts.batch } : {});
   let idle = false;
   let timer: NodeJS.Timeout | undefined;
@@ -66,7 +84,7 @@ export async function* readSubjects(
     for await (const m of messages) {
       watch();
       last = m;
-      yield m;
+      if (!matches || matches(m.subject)) yield m;
       if (m.seq >= end.seq) return;
     }
   } finally {
