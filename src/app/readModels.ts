@@ -15,7 +15,7 @@ import { compactInstance, interner } from "../readmodels/compact.ts";
 import { InstancesView } from "../readmodels/instances.ts";
 import { nodeUrlIndex } from "../readmodels/nodeUrls.ts";
 import type { Unreadable } from "../unreadable.ts";
-import { idOfInstanceKey, instanceKey, slugOfInstanceKey } from "../contract/ids.ts";
+import { idOfInstanceKey, instanceKey, isInstanceKeyOf, slugOfInstanceKey } from "../contract/ids.ts";
 import { slugScope, type SlugScope } from "../domain/slugScope.ts";
 
 export type ReadModels = ReturnType<typeof readModels>;
@@ -34,7 +34,7 @@ export function readModels(deps: { js: JetStreamClient; jsm: JetStreamManager; n
     return read.ok ? { ok: true as const, value: compactInstance(read.value, pool) } : read;
   };
   // By id: an instance's id is its key's last token and its own field (readInstance checks both).
-  const byId = { ofKey: idOfInstanceKey, ofValue: (i: Instance) => i.id, keyOf: (i: Instance) => instanceKey(i.slug, i.id) };
+  const byId = { ofKey: idOfInstanceKey, ofValue: (i: Instance) => i.id, keyOf: (i: Instance) => instanceKey(i.slug, i.id), isKeyOf: isInstanceKeyOf };
   const instanceMirror = new KvMirror<Instance>(js, jsm, names.buckets.instance, log, { read: readCompactInstance, unreadable, byId, ...narrowed });
   const nodeMirror = new KvMirror<Node>(js, jsm, names.buckets.node, log, { read: readNode, unreadable });
   const instances = new InstancesView(instanceMirror);

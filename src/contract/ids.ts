@@ -34,6 +34,12 @@ export function instanceKey(slug: string | undefined, id: string): string {
   return `${slug ?? NO_SLUG_TOKEN}.${id}`;
 }
 
+/** Whether `key` is instanceKey(slug, id) of an instance whose id it is known to end in: checked without building the key (once per entry read). */
+export function isInstanceKeyOf(i: { slug?: string | undefined; id: string }, key: string): boolean {
+  const slug = i.slug ?? NO_SLUG_TOKEN;
+  return key.length === slug.length + 1 + i.id.length && key.startsWith(slug) && key.charCodeAt(slug.length) === 46 /* . */;
+}
+
 /** The slug an instance key (`<slug>.<id>`) names; undefined for an instance without one. */
 export function slugOfInstanceKey(key: string): string | undefined {
   const slug = key.slice(0, key.indexOf("."));

@@ -14,7 +14,7 @@ import { RegistryError } from "../contract/errors.ts";
 import { VERSION_HEADER, type Entry } from "../contract/names.ts";
 import type { ReadResult } from "../contract/validate.ts";
 import type { Unreadable } from "../unreadable.ts";
-import { isKvDeletion, kvStream, kvSubject } from "./kvSubjects.ts";
+import { kvHeadersOf, kvStream, kvSubject } from "./kvSubjects.ts";
 
 export type ChangeListener<T> = (key: string, value: T | null, previous: T | null) => void;
 
@@ -34,7 +34,7 @@ export type MirrorOptions<T> = {
    * more string an entry, and a second index from id to KV key another map entry (at a million
    * instances, ~100 MB between them). Readers guarantee that `keyOf(value)` is the entry's key.
    */
-  byId?: { ofKey(key: string): string; ofValue(value: T): string; keyOf(value: T): string };
+  byId?: { ofKey(key: string): string; ofValue(value: T): string; keyOf(value: T): string; isKeyOf(value: T, key: string): boolean };
 };
 
 const SYNC_TIMEOUT_MS = 5000;
@@ -97,7 +97,7 @@ export class KvMirror<T> {
     const byId = this.options.byId;
     if (!byId) return this.#entries.get(key);
     const entry = this.#entries.get(byId.ofKey(key));
-    return entry && byId.keyOf(entry.value) === key ? entry : undefined;
+    return entry && byId.isKeyOf(entry.value, key) ? entry : undefined;
   }
 
   /** The entry of an id, whatever its KV key (`byId` mirrors only). */
@@ -320,24 +320,27 @@ export class KvMirror<T> {
     const byId = this.options.byId;
     // Kept by the map only when entries are by KV key; else for the rare tombstone or unreadable key.
     const key = byId ? m.subject.substring(this.#prefixLength) : ownString(m.subject.substring(this.#prefixLength));
-    const previous = this.entry(key)?.value ?? null;
-    const deleted = isKvDeletion(m.headers);
+    const headers = kvHeadersOf(m, VERSION_HEADER);
+    const deleted = headers.operation !== "PUT";
     const value = deleted ? null : this.#read(m, key);
-    const version = Number(m.headers?.get(VERSION_HEADER)) || 0;
+    const version = Number(headers.value) || 0;
+    // By id, a value's own id finds what the mirror holds for it: the entry of this key, or of another (a move).
+    const held = byId && value !== null ? this.#entries.get(byId.ofValue(value)) : this.entry(key);
+    const previous = held && (!byId || value === null || byId.isKeyOf(held.value, key)) ? held.value : null;
     if (deleted) this.#unreadableKeys.delete(key);
-    this.#tombstones.delete(key);
+    if (this.#tombstones.size > 0) this.#tombstones.delete(key);
     if (value === null) {
       if (previous !== null) this.#entries.delete(byId ? byId.ofValue(previous) : key);
       if (deleted) this.#rememberDelete(ownString(key), version);
     } else if (byId) {
       // The id under another key (a move, whose delete comes next): that key leaves the mirror now.
-      const displaced = previous === null ? this.#entries.get(byId.ofValue(value)) : undefined;
+      const displaced = previous === null ? held : undefined;
       this.#entries.set(byId.ofValue(value), { value, revision: m.seq, version });
       if (displaced) for (const listener of this.#listeners) listener(byId.keyOf(displaced.value), null, displaced.value);
     } else this.#entries.set(key, { value, revision: m.seq, version });
     this.#applied = m.seq;
     if (value !== null || previous !== null) for (const listener of this.#listeners) listener(key, value, previous);
-    const keyWaiters = this.#keyWaiters.get(key);
+    const keyWaiters = this.#keyWaiters.size > 0 ? this.#keyWaiters.get(key) : undefined;
     if (keyWaiters) {
       const left = keyWaiters.filter((w) => !this.reflects(key, w.version));
       if (left.length > 0) this.#keyWaiters.set(key, left);
@@ -364,7 +367,7 @@ export class KvMirror<T> {
   #read(m: JsMsg, key: string): T | null {
     let result: ReadResult<T>;
     try {
-      result = this.options.read(m.json(), key);
+      result = this.options.read(JSON.parse(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength).toString("utf8")), key);
     } catch {
       result = { ok: false, reason: "not JSON" };
     }
