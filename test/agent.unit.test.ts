@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, statfs } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseCudaVersion, parseNvidiaSmi } from "../src/agent/gpus.ts";
@@ -72,4 +72,6 @@ test("usage - a sample has real cpu, memory and disk figures of this machine", a
   assert.ok(cpu.total >= 1 && cpu.percent >= 0 && cpu.percent <= 100 && cpu.used <= cpu.total);
   assert.ok(memory.total > 0 && memory.used > 0 && memory.used <= memory.total);
   assert.ok(disk.total > 0 && disk.used > 0 && disk.percent > 0 && disk.percent <= 100);
+  const fs = await statfs(tmpdir());
+  assert.equal(disk.total, fs.blocks * fs.bsize, "the data directory's filesystem");
 });
