@@ -202,7 +202,8 @@ describe("snapshots (issue 27)", () => {
       // Its lease lapses a minute after its last renewal; free it by hand to go on sooner.
       const kv = await new Kvm(other.nc).open(names.snapshotsBucket);
       await kv.purge("writer");
-      const before = (await manifests(r)).length;
+      const beforeKeys = (await manifests(r)).map((m) => m.key);
+      const before = beforeKeys.length;
       assert.ok(await other.registry.snapshots.catchUp(), "the other process writes once the lease is free");
       const kept = await manifests(r);
       // The newest two, and the snapshots their chains need: nothing older.
@@ -217,6 +218,13 @@ describe("snapshots (issue 27)", () => {
       assert.ok(kept.length < before, `some were removed (${before} -> ${kept.length})`);
       const named = new Set(kept.flatMap((m) => Object.values(m.manifest.parts).map((p) => p.digest)));
       for (const key of await partKeys(r)) assert.ok(named.has(key.split(".")[1]!), `${key} is named by a kept snapshot`);
+      // Removed manifests are purged as KV entries (a marker the watches see); the next prune removes those markers too.
+      const removed = beforeKeys.filter((k) => !kept.some((m) => m.key === k));
+      await flap();
+      assert.ok(await other.registry.snapshots.catchUp(), "a second prune");
+      const manifestSubjects = async () => Object.keys((await r.jsm.streams.info(`KV_${names.snapshotsBucket}`, { subjects_filter: `$KV.${names.snapshotsBucket}.manifest.>` })).state.subjects ?? {});
+      const left = (await manifestSubjects()).filter((s) => removed.some((k) => s.endsWith(`.${k}`)));
+      assert.deepEqual(left, [], "no marker of the first prune's removals left");
       // The first process follows the manifests (a watch) and sees the other's removals: answers in the removed span stay right.
       for (const seq of [kept[0]!.manifest.seq - 1, Math.floor(kept[0]!.manifest.seq / 2)]) assert.deepEqual(await listAsOf(r, seq, "snap-d"), await fromTheStream(r, seq, "snap-d"), `at ${seq}`);
     } finally {

@@ -144,6 +144,9 @@ export function snapshotStore(deps: { nc: NatsConnection; js: JetStreamClient; j
     return why === undefined;
   }
 
+  /** Manifests this process purged at its last prune, whose purge markers are still in the bucket. */
+  let markersLeft: string[] = [];
+
   /** Links past this are not followed: a chain is folded into a full snapshot long before. */
   const MAX_LINKS = 1000;
 
@@ -239,7 +242,10 @@ export function snapshotStore(deps: { nc: NatsConnection; js: JetStreamClient; j
     async prune(remove, keep, sweep) {
       const store = await open();
       const stream = kvStream(bucket);
+      // The purge markers of the last prune, seen by the watches since, go: kept, a year of them would be read at each start.
+      for (const key of markersLeft) await jsm.streams.purge(stream, { filter: kvSubject(bucket, key) });
       for (const m of remove) await store.purge(m.key); // a KV purge, which the watch of the manifests sees
+      markersLeft = remove.map((m) => m.key);
       const named = new Set(keep.flatMap((m) => Object.values(m.manifest.parts).map((p) => p.digest)));
       const candidates = new Set(remove.flatMap((m) => Object.values(m.manifest.parts).map((p) => p.digest)));
       if (sweep) for await (const key of await store.keys("part.>")) candidates.add(key.split(".")[1]!);
