@@ -77,6 +77,25 @@ describe("leases renewed by publish", () => {
     }
   });
 
+  test("leases - a process that stalls again and again still lapses a lease no one renews: a stall delays a verdict by its length only", async () => {
+    const r = await startTestRegistry(FAST);
+    const stalling = setInterval(() => {
+      const end = Date.now() + 300;
+      while (Date.now() < end);
+    }, 500);
+    try {
+      const a = (await r.call("instance.register", { url: "http://127.0.0.1:7814", slug: "stall", ttlSeconds: 1, graceSeconds: 60 })).body.instance;
+      const renewals = publishing(r, () => [names.leaseSubject(`stall.${a.id}`)]);
+      await until(statusIs(r, a.id, "Healthy"), "renewals to make the instance Healthy");
+      renewals.stop();
+      // 300 ms of every 500 stood still: a second of silence takes about two and a half.
+      await until(statusIs(r, a.id, "Unhealthy"), "the lease to lapse although the process keeps stalling", 10_000);
+    } finally {
+      clearInterval(stalling);
+      await r.stop();
+    }
+  });
+
   test("leases - with two registry processes, renewed leases stay Healthy and a lapsed one lapses once, alike for both", async () => {
     const server = await startNatsServer();
     const one = await startRegistryOn(server.url, server.dir, { ...FAST, nodeId: "lease-a" });

@@ -26,9 +26,9 @@ import type { InstancesView } from "../readmodels/instances.ts";
 import { nodeAgentChecks } from "./nodeAgent.ts";
 import { watchLoopStalls } from "../loopStalls.ts";
 
-/** The event loop checked every 50 ms; standing still 250 ms is a stall (a lease renewed every 100 ms by a client is then late). */
+/** The event loop checked every 50 ms; a beat 150 ms late is a stall, left out of a lease's silence. */
 const LOOP_BEAT_MS = 50;
-const LOOP_STALL_MS = 250;
+const LOOP_STALL_MS = 150;
 
 export type InstanceHealth = ReturnType<typeof startHealth>;
 
@@ -63,7 +63,7 @@ export function startHealth(deps: {
     recordEveryMs: config.leaseRecordEveryMs,
     tickMs: config.healthTickMs,
     log,
-    deafUntil: () => stalls.deafUntil(),
+    deafMsSince: (sinceMs) => stalls.deafMsSince(sinceMs),
     clock: deps.clock,
   });
   const renewals = listenForRenewals({ nc, names, leases: leaseKeeper, log });

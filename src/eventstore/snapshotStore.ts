@@ -22,7 +22,7 @@ import type { Logger } from "pino";
 import type { ReadResult } from "../contract/validate.ts";
 import { KvMirror } from "../nats/kvMirror.ts";
 import type { Names } from "../contract/names.ts";
-import { kvStream, kvSubject } from "../nats/kvSubjects.ts";
+import { kvOperationOf, kvStream, kvSubject } from "../nats/kvSubjects.ts";
 import type { Unreadable } from "../unreadable.ts";
 import { eachAtMost } from "../writeQueue.ts";
 import { applyDelta, decodePart, readManifest, type Manifest, type PartLines, type PartRef } from "./snapshotLayout.ts";
@@ -68,8 +68,12 @@ export type SnapshotStore = {
 export const manifestKey = (seq: number) => `manifest.${String(seq).padStart(16, "0")}`;
 const chunkKey = (digest: string, n: number) => `part.${digest}.${n}`;
 const LEASE_KEY = "writer";
+/** How stale the followed manifests may be for an answer (a newer snapshot missed is slower, never wrong). */
+const SYNC_EVERY_MS = 5000;
+/** A pruned manifest's purge marker is removed once this old: every watch has seen it by then. */
+const MARKER_AGE_MS = 10 * 60_000;
 
-export function snapshotStore(deps: { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager; names: Names; unreadable: Unreadable; log: Logger }): SnapshotStore {
+export function snapshotStore(deps: { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager; names: Names; unreadable: Unreadable; log: Logger; markerAgeMs?: number }): SnapshotStore {
   const { nc, js, jsm, names, unreadable, log } = deps;
   const bucket = names.snapshotsBucket;
   let kv: Promise<KV> | undefined;
@@ -92,12 +96,22 @@ export function snapshotStore(deps: { nc: NatsConnection; js: JetStreamClient; j
    * KV entries, so the watch sees them go.
    */
   let index: Promise<KvMirror<StoredManifest>> | undefined;
+  let stopped = false;
+  /** When the index last caught up with the bucket: at least every SYNC_EVERY_MS (a sync also restarts a consumer that stalled). */
+  let syncedAt = 0;
   const asSnapshots: Unreadable = { skip: (_kind, where, reason, context) => unreadable.skip("snapshots", where, reason, context), counts: () => unreadable.counts() };
   const manifestIndex = () =>
     (index ??= (async () => {
+      if (stopped) throw new Error("the snapshot store is stopped");
       await open(); // the bucket exists (the writer made it), or this fails and the next call tries again
       const mirror = new KvMirror<StoredManifest>(js, jsm, bucket, log, { keys: "manifest.>", read: readStored, unreadable: asSnapshots });
-      await mirror.start();
+      try {
+        await mirror.start();
+      } catch (err) {
+        mirror.stop();
+        throw err;
+      }
+      syncedAt = Date.now();
       return mirror;
     })().catch((err: unknown) => {
       index = undefined;
@@ -106,7 +120,10 @@ export function snapshotStore(deps: { nc: NatsConnection; js: JetStreamClient; j
 
   async function manifests(fresh = false): Promise<StoredManifest[]> {
     const mirror = await manifestIndex();
-    if (fresh) await mirror.sync();
+    if (fresh || Date.now() - syncedAt > SYNC_EVERY_MS) {
+      await mirror.sync();
+      syncedAt = Date.now();
+    }
     return [...mirror.values()].sort((a, b) => b.manifest.seq - a.manifest.seq);
   }
 
@@ -117,13 +134,31 @@ export function snapshotStore(deps: { nc: NatsConnection; js: JetStreamClient; j
     return { ok: true, value: { key, manifest: manifest.value } };
   }
 
+  /**
+   * Removes the purge markers of manifests pruned MARKER_AGE_MS ago or more (by subject, which no watch
+   * sees: they have seen the marker by then): kept, a year of them would be read by every process at its start.
+   */
+  async function purgeOldMarkers(): Promise<void> {
+    const stream = kvStream(bucket);
+    const live = new Set((await manifests(true)).map((m) => kvSubject(bucket, m.key)));
+    const { state } = await jsm.streams.info(stream, { subjects_filter: kvSubject(bucket, "manifest.>") });
+    for (const subject of Object.keys(state.subjects ?? {})) {
+      if (live.has(subject)) continue; // a manifest, or one that cannot be read (left as it is: a marker only goes)
+      const last = await jsm.streams.getMessage(stream, { last_by_subj: subject }).catch(() => undefined);
+      if (last && kvOperationOf(last.header) !== "PUT" && last.time.getTime() <= Date.now() - (deps.markerAgeMs ?? MARKER_AGE_MS)) {
+        await jsm.streams.purge(stream, { filter: subject });
+      }
+    }
+  }
+
   function verified(stored: StoredManifest, stream: StreamState): Promise<boolean> {
     const at = verdictKey(stored, stream.created);
     let verdict = verdicts.get(at);
     if (verdict === undefined) {
       verdict = check(stored, stream);
       verdicts.set(at, verdict);
-      verdict.catch(() => verdicts.delete(at)); // the stream could not be read: asked again next time
+      const asked = verdict;
+      verdict.catch(() => verdicts.get(at) === asked && verdicts.delete(at)); // the stream could not be read: asked again next time
     }
     return verdict;
   }
@@ -143,9 +178,6 @@ export function snapshotStore(deps: { nc: NatsConnection; js: JetStreamClient; j
     if (why !== undefined) skip(stored.key, why);
     return why === undefined;
   }
-
-  /** Manifests this process purged at its last prune, whose purge markers are still in the bucket. */
-  let markersLeft: string[] = [];
 
   /** Links past this are not followed: a chain is folded into a full snapshot long before. */
   const MAX_LINKS = 1000;
@@ -242,10 +274,8 @@ export function snapshotStore(deps: { nc: NatsConnection; js: JetStreamClient; j
     async prune(remove, keep, sweep) {
       const store = await open();
       const stream = kvStream(bucket);
-      // The purge markers of the last prune, seen by the watches since, go: kept, a year of them would be read at each start.
-      for (const key of markersLeft) await jsm.streams.purge(stream, { filter: kvSubject(bucket, key) });
-      for (const m of remove) await store.purge(m.key); // a KV purge, which the watch of the manifests sees
-      markersLeft = remove.map((m) => m.key);
+      await purgeOldMarkers();
+      for (const m of remove) await store.purge(m.key); // a KV purge, which the watches of the manifests see
       const named = new Set(keep.flatMap((m) => Object.values(m.manifest.parts).map((p) => p.digest)));
       const candidates = new Set(remove.flatMap((m) => Object.values(m.manifest.parts).map((p) => p.digest)));
       if (sweep) for await (const key of await store.keys("part.>")) candidates.add(key.split(".")[1]!);
@@ -264,6 +294,7 @@ export function snapshotStore(deps: { nc: NatsConnection; js: JetStreamClient; j
     },
 
     stop() {
+      stopped = true;
       void index?.then((mirror) => mirror.stop(), () => undefined);
     },
 

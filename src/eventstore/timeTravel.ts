@@ -121,7 +121,10 @@ export async function stateAsOf(deps: StateAsOfDeps, asOf: string | number, scop
   let inSlice = 0;
   let sliceStarted = performance.now();
   const deliver = start ? { startSeq: start.seq + 1 } : "all";
-  for await (const m of readSubjects(js, names.eventsStream, names.eventSubject(scope.entity, ">"), deliver, { ...(signal ? { signal } : {}), batch: LONG_PASS_BATCH, filterHere: true })) {
+  // From a snapshot, instance events are most of what follows it (and at most a snapshot's worth): the consumer needs no
+  // filter, and starts at once (readSubjects.ts). Definitions and nodes are a few events among many: the server filters them.
+  const filterHere = start !== undefined && scope.entity === "instance";
+  for await (const m of readSubjects(js, names.eventsStream, names.eventSubject(scope.entity, ">"), deliver, { ...(signal ? { signal } : {}), batch: LONG_PASS_BATCH, filterHere })) {
     if (signal?.aborted) break; // leaving the loop stops the consumer
     eventsRead++;
     inSlice++;

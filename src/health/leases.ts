@@ -11,9 +11,9 @@
  * Memory is lost on a restart, renewals are lost while NATS is away, and a slug taken over
  * was heard by another process until now, so a lease is never judged on less than a whole ttl
  * of hearing it: every lease counts as renewed at least when this process started or last
- * reconnected (`listeningSince`), when it began hearing the slug (`hearingSince`) and when its
- * event loop last stood still (`deafUntil`: renewals wait unread meanwhile), and while it is
- * disconnected none lapses.
+ * reconnected (`listeningSince`) and when it began hearing the slug (`hearingSince`), the time its
+ * event loop stood still since is left out of a lease's silence (`deafMsSince`: renewals wait
+ * unread meanwhile), and while it is disconnected none lapses.
  */
 import type { Logger } from "pino";
 import type { Caller, ExpiryProtection, RequestContext } from "../contract/api.ts";
@@ -100,8 +100,8 @@ export function leases(deps: {
   recordEveryMs: number;
   tickMs: number;
   log: Logger;
-  /** The end of this process's last event-loop stall (epoch ms): renewals sent meanwhile were not read. */
-  deafUntil?: () => number;
+  /** How long this process's event loop stood still since a time (epoch ms): renewals sent meanwhile were not read. */
+  deafMsSince?: (sinceMs: number) => number;
   /** The time decisions are taken at (tests give their own). */
   clock?: () => Date;
 }): Leases {
@@ -111,8 +111,6 @@ export function leases(deps: {
   /** When this process last heard each instance renew (ms). */
   const heard = new Map<string, number>();
   let listeningSince = now().getTime();
-  /** `deps.deafUntil`, read once when a check starts. */
-  let deafUntil = 0;
   /** When this process began hearing each slug it keeps (ms): a slug taken over was another's until then. */
   const hearingSince = new Map<string, number>();
   /** Recoveries this process is writing or has queued: a burst of renewals writes one. */
@@ -121,7 +119,10 @@ export function leases(deps: {
   const recoveries = writeQueue({ maxInFlight: 64, maxQueued: 1_000_000, log, what: "lease recovery" });
 
   /** The renewal a lease is judged by (epoch ms): the latest of the stored one, the one heard, and when this process began listening. */
-  const lastRenewalMs = (i: Instance): number => Math.max(storedRenewalMs(i), heard.get(i.id) ?? 0, listeningSince, hearingSince.get(slugOf(i)) ?? 0, deafUntil);
+  const lastRenewalMs = (i: Instance): number => {
+    const last = Math.max(storedRenewalMs(i), heard.get(i.id) ?? 0, listeningSince, hearingSince.get(slugOf(i)) ?? 0);
+    return Number.isFinite(last) ? last + (deps.deafMsSince?.(last) ?? 0) : last;
+  };
   const keeps = (i: Instance) => deps.keepsSlug(slugOf(i));
   const lastRenewal = (i: Instance): string => new Date(lastRenewalMs(i)).toISOString();
 
@@ -141,7 +142,6 @@ export function leases(deps: {
   }
 
   async function tick(): Promise<void> {
-    deafUntil = deps.deafUntil?.() ?? 0;
     const nowMs = now().getTime();
     const due: Instance[] = [];
     const lapsingBeforeNextTick: { id: string; at: number }[] = [];
@@ -196,7 +196,6 @@ export function leases(deps: {
 
   /** A lease that lapses between two ticks is turned Unhealthy when it does, unless renewed meanwhile. */
   async function lapseIfDue(id: string): Promise<void> {
-    deafUntil = deps.deafUntil?.() ?? 0;
     const i = instances.get(id);
     if (!i || protection?.engaged || !keeps(i) || !lapseChangesStatus(i) || !Number.isFinite(lastRenewalMs(i)) || leaseVerdict(i, lastRenewal(i), now().getTime()) === "live") return; // not while disconnected
     const { written } = await commands.checkLease(id, lastRenewal(i));
