@@ -144,4 +144,26 @@ describe("time travel", () => {
     const nodesThen = (await r.call("node.list", { asOf: 0 })).body.nodes;
     assert.deepEqual(nodesThen, [], "before the first event there was nothing");
   });
+
+  test("time travel - asOf, since and until take a duration back from now on both faces; a bad one is one clear 400", async () => {
+    const { instance } = (await r.call("instance.register", { url: "http://127.0.0.1:7902", slug: "ago-svc" })).body;
+    const ids = (body: { instances: { id: string }[] }) => body.instances.map((i) => i.id);
+    assert.deepEqual(ids((await r.call("instance.list", { slug: "ago-svc", asOf: "1d" })).body), [], "a day ago it was not there");
+    assert.deepEqual(ids((await r.call("instance.list", { slug: "ago-svc", asOf: "0s" })).body), [instance.id], "now it is");
+    const http = async (query: string) => {
+      const res = await fetch(`${r.registry.httpUrl}/registry-svc/instances?slug=ago-svc&${query}`);
+      return { status: res.status, body: await res.json() };
+    };
+    assert.deepEqual(ids((await http("asOf=1d")).body), []);
+    assert.deepEqual(ids((await http("asOf=0s")).body), [instance.id]);
+    const bad = await http("asOf=yesterday");
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.error.message, /^invalid .*: \/asOf must be an RFC 3339 time \(2026-11-24T10:00:00Z\), a duration back from now \(90s, 10m, 1h, 7d\) or an event stream sequence \(a whole number\)$/);
+    const audit = (await r.call("history", { since: "1h", until: "0s", limit: 1000 })).body.events;
+    assert.ok(audit.some((e: { id?: string; type: string }) => e.id === instance.id && e.type === "InstanceRegistered"), "the last hour's audit log holds the registration");
+    assert.deepEqual((await r.call("history", { since: "1h", until: "1h" })).body.events, [], "until an hour ago: nothing of this test's hour");
+    const badSince = await r.call("history", { since: "soon" });
+    assert.equal(badSince.code, 400);
+    assert.match(badSince.body.error.message, /\/since must be an RFC 3339 time \(2026-11-24T10:00:00Z\) or a duration back from now \(90s, 10m, 1h, 7d\)$/);
+  });
 });

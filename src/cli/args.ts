@@ -4,6 +4,7 @@
  * and commander names the option and the value in the error (exit 2).
  */
 import { InvalidArgumentError } from "commander";
+import { timeOf } from "../contract/pastTimes.ts";
 
 /** A mistake in how the command was called or in a file it was given: exit 2. */
 export class UsageError extends Error {
@@ -73,14 +74,11 @@ export function jsonList(raw: string, previous: string[] = []): string[] {
   return [...previous, ...parsed];
 }
 
-const DURATION_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** An RFC 3339 time, or a duration back from now (`1h`), as RFC 3339. */
+/** An RFC 3339 time, or a duration back from now (`1h`), as RFC 3339 (so that an older registry understands it too). */
 export function time(raw: string, now = Date.now()): string {
-  const ago = /^(\d+)([smhd])$/.exec(raw);
-  if (ago) return new Date(now - Number(ago[1]) * DURATION_MS[ago[2]!]!).toISOString();
-  if (Number.isNaN(Date.parse(raw))) throw new InvalidArgumentError("It must be a time such as 2026-11-24T10:00:00Z or a duration such as 1h.");
-  return new Date(raw).toISOString();
+  const at = timeOf(raw, now);
+  if (Number.isNaN(Date.parse(at))) throw new InvalidArgumentError("It must be a time such as 2026-11-24T10:00:00Z or a duration such as 1h.");
+  return new Date(at).toISOString();
 }
 
 /** A stream sequence (digits), an RFC 3339 time, or a duration back from now. */

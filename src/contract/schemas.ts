@@ -5,6 +5,7 @@
 import Type from "typebox";
 import { ID_PATTERN, SLUG_PATTERN } from "./ids.ts";
 import { CHECK_PATH_PATTERN, IP_PATTERN, LIMITS, NODE_URL_PATTERN, PRINTABLE_PATTERN } from "./limits.ts";
+import { AGO_PATTERN } from "./pastTimes.ts";
 
 const strict = { additionalProperties: false } as const;
 
@@ -18,6 +19,11 @@ const MaybeText = (max: number) => Type.String({ maxLength: max });
 /** A URL-like string: printable ASCII without spaces, at most the URL length (the address rules check the rest). */
 const UrlText = Text(LIMITS.urlLength, { pattern: PRINTABLE_PATTERN });
 const Timestamp = Type.String({ format: "date-time", description: "RFC 3339, UTC" });
+/** A moment in the past: a time, or a duration back from the request's arrival (pastTimes.ts). */
+const PastTime = Type.Union([Timestamp, Type.String({ pattern: AGO_PATTERN })], {
+  description: "an RFC 3339 time, or a duration back from now: 90s, 10m, 1h, 7d",
+  errorMessage: "must be an RFC 3339 time (2026-11-24T10:00:00Z) or a duration back from now (90s, 10m, 1h, 7d)",
+});
 
 // ---------------------------------------------------------------- definitions
 
@@ -218,8 +224,10 @@ export const ProtectionRequest = Type.Object({ enabled: Type.Boolean() }, strict
 const Filter = Type.String({ maxLength: LIMITS.urlLength });
 
 /** Time travel: the state as it was at an RFC 3339 time or after a stream sequence, folded from the events. */
-const AsOf = Type.Union([Timestamp, Type.Integer({ minimum: 0 })], {
-  description: "answer the state as it was at this RFC 3339 time, or after this event stream sequence (folded from the events; telemetry as of each entity's last event)",
+const AsOf = Type.Union([Timestamp, Type.String({ pattern: AGO_PATTERN }), Type.Integer({ minimum: 0 })], {
+  description:
+    "answer the state as it was at this RFC 3339 time, this long ago (90s, 10m, 1h, 7d), or after this event stream sequence (folded from the events; telemetry as of each entity's last event)",
+  errorMessage: "must be an RFC 3339 time (2026-11-24T10:00:00Z), a duration back from now (90s, 10m, 1h, 7d) or an event stream sequence (a whole number)",
 });
 
 /** Every list pages the same way: at most `limit` items after `after`, in id order; the reply's `next` is the `after` of the next page. */
@@ -366,8 +374,8 @@ export const HistoryRequest = Type.Object(
   {
     entity: Type.Optional(Type.Enum(["definition", "instance", "node"])),
     id: Type.Optional(Id),
-    since: Type.Optional(Timestamp),
-    until: Type.Optional(Timestamp),
+    since: Type.Optional(PastTime),
+    until: Type.Optional(PastTime),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: "at most this many events (default 100); the reply's next is the after of the next page" })),
     after: Type.Optional(Type.Integer({ minimum: 0, description: "only events after this stream sequence" })),
   },

@@ -27,7 +27,7 @@ if (isDateTime) {
   });
 }
 
-type TypeBoxError = { keyword: string; instancePath: string; message: string; params: Record<string, unknown> };
+type TypeBoxError = { keyword: string; schemaPath: string; instancePath: string; message: string; params: Record<string, unknown> };
 
 /** What each pattern means, in words, for error messages. */
 const MEANINGS: Record<string, string> = {
@@ -44,15 +44,43 @@ const KEY_RULES: Record<string, string> = {
 };
 
 function messageOf(e: TypeBoxError): string {
+  if (e.keyword === "anyOf") return e.message; // already said as one (unionsAsOne)
   if (e.keyword === "enum") return `must be one of ${(e.params.allowedValues as string[]).join(", ")}`;
   if (e.keyword === "pattern") return MEANINGS[e.params.pattern as string] ?? e.message;
   return e.message;
 }
 
+/** The part of `schema` at a JSON pointer such as `#/properties/asOf`. */
+function schemaAt(schema: unknown, pointer: string): Record<string, unknown> | undefined {
+  let at = schema;
+  for (const step of pointer.replace(/^#\/?/, "").split("/").filter(Boolean)) {
+    if (typeof at !== "object" || at === null) return undefined;
+    at = (at as Record<string, unknown>)[step.replaceAll("~1", "/").replaceAll("~0", "~")];
+  }
+  return typeof at === "object" && at !== null ? (at as Record<string, unknown>) : undefined;
+}
+
+/**
+ * A value that matches no branch of a union fails each branch too; those failures are one
+ * problem, said once: the union's `errorMessage` when it has one, else its branches' joined by "or".
+ */
+function unionsAsOne(errors: TypeBoxError[], schema: unknown): TypeBoxError[] {
+  const unions = errors.filter((e) => e.keyword === "anyOf");
+  if (unions.length === 0) return errors;
+  const inBranch = (e: TypeBoxError, u: TypeBoxError) => e !== u && e.schemaPath.startsWith(`${u.schemaPath}/anyOf/`);
+  return errors.flatMap((e) => {
+    if (unions.some((u) => inBranch(e, u))) return [];
+    if (e.keyword !== "anyOf") return [e];
+    const said = schemaAt(schema, e.schemaPath)?.errorMessage;
+    const branches = [...new Set(errors.filter((b) => inBranch(b, e)).map(messageOf))];
+    return [{ ...e, message: typeof said === "string" ? said : branches.join(" or ") || e.message }];
+  });
+}
+
 /** One readable line per failing field; TypeBox's internal duplicates are dropped. */
-function toDetails(errors: Iterable<TypeBoxError>): ErrorDetail[] {
+function toDetails(all: Iterable<TypeBoxError>, schema: unknown): ErrorDetail[] {
   const details: ErrorDetail[] = [];
-  for (const e of errors) {
+  for (const e of unionsAsOne([...all], schema)) {
     if (e.keyword === "boolean") continue; // repeats an additionalProperties error
     if (e.keyword === "additionalProperties") {
       const extra = (e.params.additionalProperties as string[] | undefined) ?? [];
@@ -88,7 +116,7 @@ export function validator<T extends TSchema>(schema: T, what: string, rule?: (va
       if (broken.length === 0) return value;
       throw badRequest(`invalid ${what}: ${broken.map((d) => `${d.path} ${d.message}`).join("; ")}`, broken);
     }
-    const details = toDetails(compiled.Errors(value) as Iterable<TypeBoxError>);
+    const details = toDetails(compiled.Errors(value) as Iterable<TypeBoxError>, schema);
     const summary = details.map((d) => `${d.path} ${d.message}`).join("; ");
     throw badRequest(`invalid ${what}: ${summary}`, details);
   };
@@ -109,7 +137,7 @@ export function reader<T extends TSchema>(schema: T): Reader<T> {
     if (compiled.Check(value)) return { ok: true, value }; // the common case: exactly this version's shape
     const cleaned = Value.Clean(schema, value); // in place: callers pass a freshly parsed value
     if (compiled.Check(cleaned)) return { ok: true, value: cleaned };
-    const details = toDetails(compiled.Errors(cleaned) as Iterable<TypeBoxError>).slice(0, 3);
+    const details = toDetails(compiled.Errors(cleaned) as Iterable<TypeBoxError>, schema).slice(0, 3);
     return { ok: false, reason: details.map((d) => `${d.path} ${d.message}`).join("; ") };
   };
 }

@@ -5,6 +5,7 @@
  */
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { Names } from "../contract/names.ts";
+import { timeOf } from "../contract/pastTimes.ts";
 import { instanceSlugOf } from "../domain/events.ts";
 import type { HistoryEntry, HistoryRequest } from "../contract/schemas.ts";
 import type { Unreadable } from "../unreadable.ts";
@@ -58,8 +59,8 @@ export async function readHistory(
   const { js, names } = deps;
   const limit = req.limit ?? DEFAULT_HISTORY_PAGE;
   const filter = req.id !== undefined && req.entity !== undefined ? names.eventSubject(req.entity, req.id) : names.eventSubjects;
-  const start = req.after !== undefined ? { startSeq: req.after + 1 } : req.since !== undefined ? { startTime: req.since } : ("all" as const);
-  const until = req.until !== undefined ? Date.parse(req.until) : Infinity;
+  const start = req.after !== undefined ? { startSeq: req.after + 1 } : req.since !== undefined ? { startTime: timeOf(req.since) } : ("all" as const);
+  const until = req.until !== undefined ? Date.parse(timeOf(req.until)) : Infinity;
   const events: HistoryEntry[] = [];
   // Every event: the consumer needs no filter, and without one it starts at once (readSubjects.ts).
   for await (const { event, seq, subject } of readEvents({ js, stream: names.eventsStream, unreadable: deps.unreadable }, filter, start, { filterHere: filter === names.eventSubjects })) {

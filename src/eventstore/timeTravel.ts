@@ -14,6 +14,7 @@ import { LONG_PASS_BATCH, readSubjects } from "../nats/readSubjects.ts";
 import type { Unreadable } from "../unreadable.ts";
 import { eventOf } from "./readEvents.ts";
 import { RegistryError } from "../contract/errors.ts";
+import { timeOf } from "../contract/pastTimes.ts";
 import { partOf, stateAfter, type Manifest } from "./snapshotLayout.ts";
 import type { SnapshotStore } from "./snapshotStore.ts";
 
@@ -97,15 +98,16 @@ type StateAsOfDeps = {
 type PastEntity = Definition | Instance | Node;
 
 /**
- * `asOf`: an RFC 3339 time, or the stream sequence of the last event to fold. It starts from
+ * `asOf`: an RFC 3339 time (or a duration back from now: pastTimes.ts), or the stream sequence of the last event to fold. It starts from
  * the newest trusted snapshot before then (snapshotStore.ts), or the stream's start, and folds
  * the scope's events that follow, in stream order, up to the sequence or to the first event
  * later than the time. For one slug only the events that can concern it are parsed: those of
  * instances it held and those whose bytes name the slug. Reading stops (StoppedError) once
  * `signal` aborts: it is checked at each event, and between slices of work the event loop gets its turn.
  */
-export async function stateAsOf(deps: StateAsOfDeps, asOf: string | number, scope: PastScope, signal?: AbortSignal): Promise<PastState> {
+export async function stateAsOf(deps: StateAsOfDeps, requested: string | number, scope: PastScope, signal?: AbortSignal): Promise<PastState> {
   const { js, names } = deps;
+  const asOf = typeof requested === "string" ? timeOf(requested) : requested;
   const until = typeof asOf === "number" ? asOf : Date.parse(asOf);
   const start = deps.snapshots ? await fromSnapshot(deps.snapshots, asOf, scope).catch((err: unknown) => {
     // The snapshots cannot be read at all (the bucket gone, the server slow): the stream answers alone.
