@@ -219,6 +219,13 @@ function listenAddress(env: NodeJS.ProcessEnv, name: string, example: string, pr
   return { host: parsed[1]!.replace(/^\[|\]$/g, ""), port };
 }
 
+/** The node's URL when OB_SELF_URL is unset: where its HTTP face listens (a wildcard host as loopback), when that is known before it starts. */
+function selfUrlOf(httpAddr: Config["httpAddr"]): string | undefined {
+  if (httpAddr === "off" || httpAddr.port === 0) return undefined;
+  const host = httpAddr.host === "0.0.0.0" ? "127.0.0.1" : httpAddr.host === "::" ? "::1" : httpAddr.host;
+  return `http://${host.includes(":") ? `[${host}]` : host}:${httpAddr.port}`;
+}
+
 const LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
@@ -277,6 +284,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   snapshots.checkMs = positiveInteger(env, "REGISTRY_SNAPSHOT_CHECK_MS", problems) ?? snapshots.checkMs;
   config.httpAddr = listenAddress(env, "REGISTRY_HTTP_ADDR", "127.0.0.1:11337", problems) ?? config.httpAddr;
   config.dnsAddr = listenAddress(env, "REGISTRY_DNS_ADDR", "127.0.0.1:8600", problems) ?? config.dnsAddr;
+  if (!env.OB_SELF_URL) config.selfUrl = selfUrlOf(config.httpAddr) ?? config.selfUrl;
   const domain = env.REGISTRY_DNS_DOMAIN?.toLowerCase().replace(/\.$/, "");
   if (domain !== undefined) {
     if (/^(?=.{1,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(domain)) config.dnsDomain = domain;

@@ -49,6 +49,13 @@ test("config - defaults work on one machine; the environment overrides them", ()
   assert.equal(configFromEnv({ REGISTRY_REPLY_AFTER: "append" }).replyAfter, "append");
   assert.deepEqual(configFromEnv({ REGISTRY_HTTP_ADDR: "[::1]:8080" }).httpAddr, { host: "::1", port: 8080 });
   assert.equal(configFromEnv({ REGISTRY_HTTP_ADDR: "off" }).httpAddr, "off");
+  // The node's URL follows the HTTP face unless OB_SELF_URL says otherwise (a moved face left it pointing where nothing listened).
+  assert.equal(configFromEnv({ REGISTRY_HTTP_ADDR: "127.0.0.1:18080" }).selfUrl, "http://127.0.0.1:18080");
+  assert.equal(configFromEnv({ REGISTRY_HTTP_ADDR: "[::1]:8080" }).selfUrl, "http://[::1]:8080");
+  assert.equal(configFromEnv({ REGISTRY_HTTP_ADDR: "0.0.0.0:8080" }).selfUrl, "http://127.0.0.1:8080");
+  assert.equal(configFromEnv({ REGISTRY_HTTP_ADDR: "127.0.0.1:18080", OB_SELF_URL: "http://10.0.0.5:80" }).selfUrl, "http://10.0.0.5:80");
+  assert.equal(configFromEnv({ REGISTRY_HTTP_ADDR: "127.0.0.1:0" }).selfUrl, defaultConfig().selfUrl, "a port picked at start is not known yet");
+  assert.equal(configFromEnv({ REGISTRY_HTTP_ADDR: "off" }).selfUrl, defaultConfig().selfUrl);
   const dns = configFromEnv({ REGISTRY_DNS_ADDR: "[::1]:53", REGISTRY_DNS_DOMAIN: "Consul.Internal.", REGISTRY_DNS_TTL: "0", REGISTRY_DNS_PUBLIC: "web-*, api-svc" });
   assert.deepEqual([dns.dnsAddr, dns.dnsDomain, dns.dnsTtlSeconds, dns.dnsPublicSlugs], [{ host: "::1", port: 53 }, "consul.internal", 0, ["web-*", "api-svc"]]);
   assert.equal(configFromEnv({ REGISTRY_DNS_ADDR: "off" }).dnsAddr, "off");
