@@ -160,6 +160,9 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
     }
   };
   const proj = projector({ js, names, writer: ports.writer, log, unreadable, knownEntries: models.knownEntries, whenReflected: models.whenReflected });
+  // Beside the load, which it hardly slows (a few reads a snapshot): time travel's first answers
+  // would otherwise check each snapshot of their chains against the stream (a first asOf at a million: 0.4 s more).
+  if (config.snapshots.everyEvents > 0) void snapshots.warm().catch((err: unknown) => log.debug({ err }, "snapshots not followed yet (none written?); the first time travel tries again"));
   await orStopHttp(models.start(gate.progress));
   void models.instances.indexUrls(); // a slice at a time, while the rest starts (a registration before it is done finishes it)
   // The projector's catch-up after the load: it tells an event the write path projected by the
@@ -262,8 +265,6 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
   // One process at a time writes them (a lease); started once this one answers, not to slow its start.
   const snapshotter = snapshotWriter({ js, store: snapshots, names, unreadable, log, policy: config.snapshots, holder: `${agent.identity.id} ${serviceId}` });
   started.snapshots = snapshotter;
-  // Time travel's first answers would otherwise check each snapshot of their chains against the stream.
-  if (config.snapshots.everyEvents > 0) void snapshots.warm().catch((err: unknown) => log.debug({ err }, "snapshots not followed yet (none written?); the first time travel tries again"));
   // Not awaited: a ping gathers answers for up to half a second, and until it is in this process
   // checks every instance without an agent itself (checked twice at worst; a status changes once).
   void members.refresh();

@@ -123,9 +123,10 @@ export async function stateAsOf(deps: StateAsOfDeps, requested: string | number,
   let inSlice = 0;
   let sliceStarted = performance.now();
   const deliver = start ? { startSeq: start.seq + 1 } : "all";
-  // From a snapshot, instance events are most of what follows it (and at most a snapshot's worth): the consumer needs no
-  // filter, and starts at once (readSubjects.ts). Definitions and nodes are a few events among many: the server filters them.
-  const filterHere = start !== undefined && scope.entity === "instance";
+  // Instance events are most of the stream: from a snapshot (at most a snapshot's worth follows), or to a point early in
+  // the stream, the consumer needs no filter and starts at once (readSubjects.ts), where a filtered one first counts every
+  // message after its start (seconds at millions). Definitions and nodes are a few events among many: the server filters them.
+  const filterHere = scope.entity === "instance" && (start !== undefined || (deps.snapshots !== undefined && (await endsEarly(deps.snapshots, asOf).catch(() => false))));
   for await (const m of readSubjects(js, names.eventsStream, names.eventSubject(scope.entity, ">"), deliver, { ...(signal ? { signal } : {}), batch: LONG_PASS_BATCH, filterHere })) {
     if (signal?.aborted) break; // leaving the loop stops the consumer
     eventsRead++;
@@ -176,6 +177,21 @@ function cheapTimeOf(data: Uint8Array): string | undefined {
 
 /** Kept parsers of the states a snapshot part holds, by entity. */
 const STATE_READERS = { definition: reader(DefinitionSchema), instance: reader(InstanceSchema), node: reader(NodeSchema) };
+
+/** A fold reading this share of the stream or less reads fewer messages unfiltered than a filtered consumer's start counts. */
+const EARLY_SHARE = 0.1;
+
+/**
+ * Whether a fold from the stream's start to `asOf` ends in its first tenth: a sequence says so
+ * itself; a time by the oldest snapshot written after it (a fold to a time no snapshot follows may run to the end).
+ */
+async function endsEarly(store: SnapshotStore, asOf: string | number): Promise<boolean> {
+  const [stream, manifests] = await Promise.all([store.stream(), store.manifests()]);
+  const until = typeof asOf === "number" ? asOf : Date.parse(asOf);
+  const later = manifests.filter((m) => Date.parse(m.manifest.at) > until).at(-1)?.manifest.seq;
+  const endsBy = typeof asOf === "number" ? asOf : later;
+  return endsBy !== undefined && endsBy - stream.firstSeq <= (stream.lastSeq - stream.firstSeq) * EARLY_SHARE;
+}
 
 /**
  * The newest trusted snapshot at or before `asOf`, with the scope's entities it holds (of a
