@@ -16,7 +16,7 @@ import { eventOf } from "./readEvents.ts";
 import { RegistryError } from "../contract/errors.ts";
 import { timeOf } from "../contract/pastTimes.ts";
 import { partOf, stateAfter, type Manifest } from "./snapshotLayout.ts";
-import type { SnapshotStore } from "./snapshotStore.ts";
+import type { SnapshotStore, StreamState } from "./snapshotStore.ts";
 
 export type PastState = { definitions: Definition[]; instances: Instance[]; nodes: Node[] };
 
@@ -123,10 +123,9 @@ export async function stateAsOf(deps: StateAsOfDeps, requested: string | number,
   let inSlice = 0;
   let sliceStarted = performance.now();
   const deliver = start ? { startSeq: start.seq + 1 } : "all";
-  // Instance events are most of the stream: from a snapshot (at most a snapshot's worth follows), or to a point early in
-  // the stream, the consumer needs no filter and starts at once (readSubjects.ts), where a filtered one first counts every
-  // message after its start (seconds at millions). Definitions and nodes are a few events among many: the server filters them.
-  const filterHere = scope.entity === "instance" && (start !== undefined || (deps.snapshots !== undefined && (await endsEarly(deps.snapshots, asOf).catch(() => false))));
+  // Only asked when it matters (instances, no snapshot to start from): where the snapshots are.
+  const early = scope.entity === "instance" && !start && deps.snapshots ? await Promise.all([deps.snapshots.stream(), deps.snapshots.manifests()]).then(([stream, stored]) => endsEarly(asOf, stream, stored.map((m) => m.manifest)), () => false) : false;
+  const filterHere = readsUnfiltered(scope.entity, start !== undefined, early);
   for await (const m of readSubjects(js, names.eventsStream, names.eventSubject(scope.entity, ">"), deliver, { ...(signal ? { signal } : {}), batch: LONG_PASS_BATCH, filterHere })) {
     if (signal?.aborted) break; // leaving the loop stops the consumer
     eventsRead++;
@@ -182,14 +181,24 @@ const STATE_READERS = { definition: reader(DefinitionSchema), instance: reader(I
 const EARLY_SHARE = 0.1;
 
 /**
- * Whether a fold from the stream's start to `asOf` ends in its first tenth: a sequence says so
- * itself; a time by the oldest snapshot written after it (a fold to a time no snapshot follows may run to the end).
+ * Whether a fold's consumer goes without a server filter (the fold matches subjects itself).
+ * Instance events are most of the stream: from a snapshot (at most a snapshot's worth follows),
+ * or to a point early in the stream, the consumer needs no filter and starts at once
+ * (readSubjects.ts), where a filtered one first counts every message after its start (seconds at
+ * millions). Definitions and nodes are a few events among many: the server filters them.
  */
-async function endsEarly(store: SnapshotStore, asOf: string | number): Promise<boolean> {
-  const [stream, manifests] = await Promise.all([store.stream(), store.manifests()]);
+export function readsUnfiltered(entity: PastScope["entity"], fromSnapshot: boolean, endsEarly: boolean): boolean {
+  return entity === "instance" && (fromSnapshot || endsEarly);
+}
+
+/**
+ * Whether a fold from the stream's start to `asOf` ends in its first tenth: a sequence says so
+ * itself; a time by the oldest snapshot written after it (`manifests` newest first; a fold to a
+ * time no snapshot follows may run to the end).
+ */
+export function endsEarly(asOf: string | number, stream: Pick<StreamState, "firstSeq" | "lastSeq">, manifests: readonly Pick<Manifest, "seq" | "at">[]): boolean {
   const until = typeof asOf === "number" ? asOf : Date.parse(asOf);
-  const later = manifests.filter((m) => Date.parse(m.manifest.at) > until).at(-1)?.manifest.seq;
-  const endsBy = typeof asOf === "number" ? asOf : later;
+  const endsBy = typeof asOf === "number" ? asOf : manifests.filter((m) => Date.parse(m.at) > until).at(-1)?.seq;
   return endsBy !== undefined && endsBy - stream.firstSeq <= (stream.lastSeq - stream.firstSeq) * EARLY_SHARE;
 }
 
