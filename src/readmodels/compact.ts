@@ -5,17 +5,22 @@
  * (the same few values across thousands of instances) and usually three equal timestamps.
  * Compacting shares them: values that repeat across instances come from one pool, equal
  * timestamps of one instance are one string, and equal tag lists are one frozen array.
+ * Timestamps repeat across instances too where one decision changed many (a node offline, a
+ * burst of registrations: seven an ms at a million): the recent ones are shared as well.
  */
 import type { Instance } from "../contract/schemas.ts";
 
 /** A pool bigger than this is a sign the values do not repeat: it starts over, rather than grow. */
 const POOL_LIMIT = 50_000;
+/** Timestamps remembered: entries arrive about in the order they were written, so equal times arrive close together. */
+const RECENT_TIMES = 4096;
 
 export type Interner = (s: string) => string;
 
 /** Returns one shared string for equal strings (and one shared frozen array for equal tag lists). */
-export function interner(): { string: Interner; tags: (tags: string[]) => string[] } {
+export function interner(): { string: Interner; time: Interner; tags: (tags: string[]) => string[] } {
   let strings = new Map<string, string>();
+  let times = new Map<string, string>();
   let tagLists = new Map<string, string[]>();
   const string = (s: string) => {
     const known = strings.get(s);
@@ -23,6 +28,13 @@ export function interner(): { string: Interner; tags: (tags: string[]) => string
     if (strings.size >= POOL_LIMIT) strings = new Map();
     strings.set(s, s);
     return s;
+  };
+  const time = (t: string) => {
+    const known = times.get(t);
+    if (known !== undefined) return known;
+    if (times.size >= RECENT_TIMES) times = new Map();
+    times.set(t, t);
+    return t;
   };
   const tags = (list: string[]) => {
     const key = list.join("\u0000");
@@ -33,13 +45,14 @@ export function interner(): { string: Interner; tags: (tags: string[]) => string
     tagLists.set(key, shared);
     return shared;
   };
-  return { string, tags };
+  return { string, time, tags };
 }
 
 /** Makes a freshly parsed instance share what repeats (see above); it must not be changed afterwards. */
 export function compactInstance(i: Instance, pool: ReturnType<typeof interner>): Instance {
   const { string } = pool;
-  const same = (t: string) => (t === i.createdAt ? i.createdAt : t);
+  i.createdAt = pool.time(i.createdAt);
+  const same = (t: string) => (t === i.createdAt ? i.createdAt : pool.time(t));
   i.tags = pool.tags(i.tags);
   i.status = string(i.status) as Instance["status"];
   i.updatedAt = same(i.updatedAt);
