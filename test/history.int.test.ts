@@ -162,6 +162,11 @@ describe("time travel", () => {
     const audit = (await r.call("history", { since: "1h", until: "0s", limit: 1000 })).body.events;
     assert.ok(audit.some((e: { id?: string; type: string }) => e.id === instance.id && e.type === "InstanceRegistered"), "the last hour's audit log holds the registration");
     assert.deepEqual((await r.call("history", { since: "1h", until: "1h" })).body.events, [], "until an hour ago: nothing of this test's hour");
+    // The longest duration the rule takes reaches back past 1970: the start of time, not an error.
+    assert.deepEqual(ids((await r.call("instance.list", { slug: "ago-svc", asOf: "999999999d" })).body), []);
+    const sinceEver = await r.call("history", { since: "999999999d", limit: 1000 });
+    assert.equal(sinceEver.code, undefined, JSON.stringify(sinceEver.body));
+    assert.ok(sinceEver.body.events.length > 0, "since the start of time: every change");
     const badSince = await r.call("history", { since: "soon" });
     assert.equal(badSince.code, 400);
     assert.match(badSince.body.error.message, /\/since must be an RFC 3339 time \(2026-11-24T10:00:00Z\) or a duration back from now \(90s, 10m, 1h, 7d\)$/);
