@@ -144,7 +144,11 @@ describe("health: active checks", () => {
 
 describe("health: leases and expiry protection", () => {
   let r: TestRegistry;
-  before(async () => (r = await startTestRegistry({ ...FAST, expiryProtectionShare: 0.5, expiryProtectionWindowMs: 5000 })));
+  before(async () => {
+    r = await startTestRegistry({ ...FAST, expiryProtectionShare: 0.5, expiryProtectionWindowMs: 5000 });
+    // Its own node joins on its first heartbeat, an event: before the tests count what is stored.
+    await until(async () => (await r.call("node.list", {})).body.nodes.length === 1, "the registry's own node to join");
+  });
   after(async () => r.stop());
 
   /** Renews the given instances every 100 ms until `stop()`; `last()` is when the last renewal was sent. */
@@ -161,6 +165,17 @@ describe("health: leases and expiry protection", () => {
     })();
     return { stop: async () => ((on = false), await loop), last: () => last };
   }
+
+  /** The events after `from` up to `to`, by subject and type: what a failure names. */
+  const eventsBetween = async (from: number, to: number) => {
+    const jsm = await jetstreamManager(r.nc);
+    const found: string[] = [];
+    for (let seq = from + 1; seq <= to; seq++) {
+      const m = await jsm.streams.getMessage("REGISTRY_EVENTS", { seq }).catch(() => undefined);
+      found.push(m ? `${m.subject} ${(m.json<{ type?: string }>()).type ?? "?"}` : `${seq} gone`);
+    }
+    return found.join(", ") || "none";
+  };
 
   /** The last sequence of the events stream and the instances bucket: what has been stored so far. */
   const storedSoFar = async () => {
@@ -180,7 +195,8 @@ describe("health: leases and expiry protection", () => {
     await until(() => Date.now() > renewedAt + 1500, "three ttls of renewals");
     await loop.stop();
     const lastRenewal = loop.last();
-    assert.deepEqual(await storedSoFar(), stored, "renewals store nothing: no event, no bucket write");
+    const storedNow = await storedSoFar();
+    assert.deepEqual(storedNow, stored, `renewals store nothing: no event, no bucket write (written meanwhile: ${await eventsBetween(stored[0]!, storedNow[0]!)})`);
     assert.deepEqual(await statusChanges(r, i.id), ["Healthy:lease-renewed"]);
     assert.ok(Date.parse((await instance(r, i.id))!.lastHeartbeat!) < renewedAt, "the stored lastHeartbeat is a coarse record, not moved by each renewal");
 
