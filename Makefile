@@ -3,6 +3,9 @@
 
 TESTS := $(sort $(wildcard test/*.test.ts))
 
+# Running needs npm packages and nats-server only; the tests also need the programs they run
+# (chromium, dig, HAProxy, Prometheus, Go): scripts/install-deps.sh says which.
+run: DEPS_FOR := run
 run: deps build
 	@scripts/run.sh
 
@@ -21,7 +24,7 @@ unit: deps
 	node --import tsx --test $(sort $(wildcard test/*.unit.test.ts))
 
 deps:
-	@scripts/install-deps.sh
+	@scripts/install-deps.sh $(DEPS_FOR)
 
 typecheck: deps
 	npx --no-install tsc --noEmit

@@ -6,7 +6,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -58,4 +58,33 @@ await nc.close();
   assert.equal(linked.code, 0, linked.stderr);
   const listed = await run(process.execPath, ["client.js"], project, env);
   assert.deepEqual([listed.code, listed.stdout, listed.stderr], [0, "http://127.0.0.1:9801\n", ""]);
+});
+
+test("install - make run installs what running needs (npm packages, nats-server, jq); make test also the programs its tests run", async () => {
+  // A copy of the script in a folder of its own, a PATH with only what it calls, and an apt-get that says what it was asked for.
+  const repo = await mkdtemp(join(tmpdir(), "registry-install-deps-"));
+  try {
+    const bin = join(repo, "bin");
+    await mkdir(join(repo, "scripts"), { recursive: true });
+    await mkdir(join(repo, "node_modules"), { recursive: true });
+    await mkdir(bin);
+    await copyFile(join(root, "scripts/install-deps.sh"), join(repo, "scripts/install-deps.sh"));
+    await writeFile(join(repo, "package-lock.json"), "{}");
+    await writeFile(join(repo, "node_modules/.package-lock.json"), "{}"); // written after: npm ci is not needed
+    for (const tool of ["dirname", "id"]) await symlink(`/usr/bin/${tool}`, join(bin, tool));
+    await writeFile(join(bin, "apt-get"), `#!/bin/bash\necho "apt-get $*" >&2\n`, { mode: 0o755 });
+    await writeFile(join(bin, "sudo"), `#!/bin/bash\nexec "$@"\n`, { mode: 0o755 });
+    const asked = async (...args: string[]) => {
+      const done = await run("/bin/bash", [join(repo, "scripts/install-deps.sh"), ...args], repo, { PATH: bin });
+      assert.equal(done.code, 0, done.stderr);
+      return done.stderr.split("\n").find((line) => line.startsWith("apt-get install")) ?? "";
+    };
+    const forRun = await asked("run");
+    assert.match(forRun, /\bjq\b/, "jq is not on this PATH: make run installs it");
+    for (const testOnly of ["golang-go", "prometheus", "bind9-dnsutils"]) assert.doesNotMatch(forRun, new RegExp(testOnly), `make run leaves ${testOnly} to the tests`);
+    const forTests = await asked();
+    for (const needed of ["jq", "golang-go", "prometheus", "bind9-dnsutils"]) assert.match(forTests, new RegExp(needed), `make test installs ${needed}`);
+  } finally {
+    await rm(repo, { recursive: true, force: true });
+  }
 });
