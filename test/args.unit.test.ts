@@ -32,4 +32,5 @@ test("args - counts are whole numbers; JSON lists hold strings; times are RFC 33
   assert.equal(time("1h", Date.parse("2026-11-24T12:00:00Z")), "2026-11-24T11:00:00.000Z");
   assert.throws(() => time("yesterday"), refused(/a time such as/));
   assert.equal(sequenceOrTime("42"), 42);
+  assert.throws(() => sequenceOrTime("yesterday"), /It must be an event sequence \(a whole number\), a time such as 2026-11-24T10:00:00Z or a duration such as 1h\./);
 });
