@@ -71,3 +71,47 @@ test("heartbeats - a join that waited for its write does not put back an older l
     await server.stop();
   }
 });
+
+test("heartbeats - a process notes when a known node another process folds was last heard, so that taking it over starts from its real silence; a made-up node is not remembered", async () => {
+  const server = await startNatsServer();
+  const nc = await connect({ servers: server.url });
+  try {
+    const known = new Map<string, Entry<Node>>();
+    known.set("n1", { value: nodeFromHeartbeat(heartbeat("n1"), "Online", new Date(Date.now() - 60_000).toISOString()), revision: 1, version: 1 });
+    const nodes = { entry: (id: string) => known.get(id), values: () => [...known.values()].map((e) => e.value), get size() { return known.size; } };
+    let folded = 0;
+    const ingest = heartbeatIngest({
+      nc,
+      names: namesFor("registry"),
+      maxNodes: 100,
+      recordEveryMs: 300_000,
+      nodes,
+      nodesWithUrl: () => [],
+      urlBindings: () => NO_BINDINGS,
+      foldHeartbeat: async () => ((folded++), "skipped"),
+      commands: {
+        observeHeartbeat: async () => ({ node: null, written: false }),
+        checkLiveness: async () => ({ node: null, written: false }),
+        removeOfflineNode: async () => ({ node: null, written: false }),
+      },
+      owns: () => false, // another process folds every node
+      ownNodeId: () => undefined,
+      unreadable: unreadableCounter(silentLog),
+      log: silentLog,
+    });
+    try {
+      const sentAt = Date.now();
+      publishHeartbeat(nc, heartbeat("made-up")); // first: heard in order, it has been by the time n1 is
+      publishHeartbeat(nc, heartbeat("n1"));
+      await until(() => (ingest.lastHeard("n1") ?? 0) >= sentAt, "n1's heartbeat to be noted");
+      assert.equal(ingest.lastHeard("made-up"), undefined, "a node no one knows is not remembered by a process that does not fold it");
+      assert.equal(folded, 0, "nor is either read here");
+      assert.equal(ingest.state().nodes, 0, "the nodes this process folds: none");
+    } finally {
+      ingest.stop();
+    }
+  } finally {
+    await nc.close();
+    await server.stop();
+  }
+});

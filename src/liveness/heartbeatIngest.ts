@@ -49,7 +49,7 @@ export type HeartbeatIngest = {
   /** Heartbeats folded in memory, those stored (recorded), those claiming another node's URL, and those dropped, so far. */
   counts(): HeartbeatCounts;
   state(): HeartbeatsState;
-  /** When this process last heard the node (epoch ms); only for the nodes it folds. */
+  /** When this process last heard the node (epoch ms): read for the nodes it folds, by arrival for the known nodes another process folds. */
   lastHeard(nodeId: string): number | undefined;
   /** When this process last heard its own node's heartbeat (epoch ms), whoever folds it. */
   ownHeardAt(): number | undefined;
@@ -84,6 +84,12 @@ export function heartbeatIngest(deps: {
   const claiming = new Map<string, string>();
   /** The last heartbeat heard of each node this process folds (epoch ms). */
   const heard = new Map<string, number>();
+  /**
+   * When a heartbeat last arrived for each known node another process folds, unread: should that
+   * process stop, this one takes the node over knowing its real silence (it had only the stored
+   * record, up to REGISTRY_NODE_RECORD_MS old, and wrote "no heartbeat for 59 s" of a node heard 24 s before).
+   */
+  const arrivedElsewhere = new Map<string, number>();
   let ownHeardAt: number | undefined;
   let fullWarnedAt = Number.NEGATIVE_INFINITY;
   const subjectPrefix = names.heartbeatSubject("");
@@ -198,6 +204,14 @@ export function heartbeatIngest(deps: {
 
   const hear = (id: string, at: number) => heard.set(id, Math.max(heard.get(id) ?? 0, at));
 
+  /** A heartbeat another process folds now: its arrival noted for a known node only (a made-up subject adds nothing). */
+  function heardElsewhere(id: string): void {
+    heard.delete(id);
+    if (!nodes.entry(id)) return;
+    arrivedElsewhere.set(id, Date.now());
+    if (arrivedElsewhere.size > 2 * nodes.size + 100) for (const known of arrivedElsewhere.keys()) if (!nodes.entry(known)) arrivedElsewhere.delete(known);
+  }
+
   async function record(id: string, telemetry: NodeTelemetry, known: Entry<Node> | undefined): Promise<void> {
     if ((await deps.foldHeartbeat(id, telemetry, known)) === "written") counts.recorded++;
   }
@@ -208,7 +222,7 @@ export function heartbeatIngest(deps: {
       const id = m.subject.slice(subjectPrefix.length);
       if (id === deps.ownNodeId()) ownHeardAt = Date.now();
       if (deps.owns(id)) fold(m, id);
-      else heard.delete(id); // another process folds it now
+      else heardElsewhere(id);
     },
   });
 
@@ -216,7 +230,10 @@ export function heartbeatIngest(deps: {
     stop: () => sub.unsubscribe(),
     counts: () => ({ ...counts }),
     state: () => ({ nodes: heard.size, maxNodes: deps.maxNodes, dropped: counts.dropped }),
-    lastHeard: (id) => heard.get(id),
+    lastHeard: (id) => {
+      const at = Math.max(heard.get(id) ?? 0, arrivedElsewhere.get(id) ?? 0);
+      return at > 0 ? at : undefined;
+    },
     ownHeardAt: () => ownHeardAt,
   };
 }
