@@ -4,6 +4,8 @@ import type { Entry } from "../src/contract/names.ts";
 import type { Instance } from "../src/contract/schemas.ts";
 import type { KvMirror } from "../src/nats/kvMirror.ts";
 import { InstancesView } from "../src/readmodels/instances.ts";
+import { withId, withoutId } from "../src/readmodels/idGroup.ts";
+import { instanceIdForUrl } from "../src/commands/registryCommands.ts";
 
 /** The little of a mirror the view uses: its entries by id (as readModels builds it), and a way to tell the view of a change. */
 function fakeMirror() {
@@ -31,11 +33,11 @@ const instance = (n: number, url = `http://127.0.0.1:${9000 + n}`): Instance => 
 
 test("instances - the URL index is built after the load, a slice at a time; a lookup before then finishes it; changes meanwhile win", async () => {
   const { mirror, put, remove } = fakeMirror();
-  const view = new InstancesView(mirror);
+  const view = new InstancesView(mirror, instanceIdForUrl);
   for (let n = 0; n < 1000; n++) put(instance(n));
   assert.equal(view.idOfUrl("http://127.0.0.1:9005/"), "inst_5", "a lookup before the build finishes it at once, any spelling of the URL");
   const { mirror: m2, put: put2, remove: remove2 } = fakeMirror();
-  const view2 = new InstancesView(m2);
+  const view2 = new InstancesView(m2, instanceIdForUrl);
   for (let n = 0; n < 1000; n++) put2(instance(n));
   const building = view2.indexUrls(100);
   put2(instance(1, "http://127.0.0.1:7777")); // moved to another URL while the index is built
@@ -49,4 +51,39 @@ test("instances - the URL index is built after the load, a slice at a time; a lo
   assert.equal(view2.idOfUrl("http://127.0.0.1:9999"), "inst_999");
   remove(instance(5));
   assert.equal(view.idOfUrl("http://127.0.0.1:9005"), undefined, "once built, it follows removals");
+});
+
+test("instances - an instance whose id its URL derives is found by its URL without the URL index, by any spelling; moved or removed, its URL is free", async () => {
+  const { mirror, put, remove } = fakeMirror();
+  const view = new InstancesView(mirror, instanceIdForUrl);
+  const derived = (url: string): Instance => ({ ...instance(0, url), id: instanceIdForUrl(url) });
+  const a = derived("http://127.0.0.1:9100");
+  put(a);
+  put(instance(1)); // a chosen id beside it
+  await view.indexUrls();
+  assert.equal(view.idOfUrl("http://127.0.0.1:9100/"), a.id, "found by the id its URL derives");
+  assert.equal(view.idOfUrl("http://127.0.0.1:9001"), "inst_1", "a chosen id is found through the index");
+  put({ ...a, url: "http://127.0.0.1:9200" }); // the same id, registered at another URL: no longer the one its URL derives
+  assert.equal(view.idOfUrl("http://127.0.0.1:9200"), a.id, "its new URL, through the index");
+  assert.equal(view.idOfUrl("http://127.0.0.1:9100"), undefined, "its old URL is free, though its id is still the one that URL derives");
+  remove({ ...a, url: "http://127.0.0.1:9200" });
+  assert.equal(view.idOfUrl("http://127.0.0.1:9200"), undefined);
+  const b = derived("http://127.0.0.1:9300");
+  put(b);
+  remove(b);
+  assert.equal(view.idOfUrl("http://127.0.0.1:9300"), undefined, "a removed one's URL is free");
+});
+
+test("instances - a slug's ids: an array while few, a Set past 256; an id held once; taken out, the count of those left", () => {
+  let group = withId(undefined, "a");
+  group = withId(group, "b");
+  group = withId(group, "a");
+  assert.deepEqual([...group].sort(), ["a", "b"], "an id is held once");
+  assert.ok(Array.isArray(group));
+  assert.equal(withoutId(group, "a"), 1);
+  assert.equal(withoutId(group, "missing"), 1);
+  for (let n = 0; n < 300; n++) group = withId(group, `id${n}`);
+  assert.ok(group instanceof Set, "past 256 a Set: taking one out of an array would cost its length");
+  assert.equal([...group].length, 301);
+  assert.equal(withoutId(group, "b"), 300);
 });

@@ -13,6 +13,7 @@ import { KvMirror } from "../nats/kvMirror.ts";
 import type { BucketName, KnownEntries } from "../projector/projections.ts";
 import { compactInstance, interner } from "../readmodels/compact.ts";
 import { InstancesView } from "../readmodels/instances.ts";
+import { instanceIdForUrl } from "../commands/registryCommands.ts";
 import { nodeUrlIndex } from "../readmodels/nodeUrls.ts";
 import type { Unreadable } from "../unreadable.ts";
 import { idOfInstanceKey, instanceKey, isInstanceKeyOf, slugOfInstanceKey } from "../contract/ids.ts";
@@ -37,7 +38,7 @@ export function readModels(deps: { js: JetStreamClient; jsm: JetStreamManager; n
   const byId = { ofKey: idOfInstanceKey, ofValue: (i: Instance) => i.id, keyOf: (i: Instance) => instanceKey(i.slug, i.id), isKeyOf: isInstanceKeyOf };
   const instanceMirror = new KvMirror<Instance>(js, jsm, names.buckets.instance, log, { read: readCompactInstance, unreadable, byId, ...narrowed });
   const nodeMirror = new KvMirror<Node>(js, jsm, names.buckets.node, log, { read: readNode, unreadable });
-  const instances = new InstancesView(instanceMirror);
+  const instances = new InstancesView(instanceMirror, instanceIdForUrl);
   // Before the mirror starts: it sees every entry, and says which URLs nodes written before URLs were unique share.
   const nodeUrls = nodeUrlIndex(nodeMirror, (url, ids) =>
     log.warn({ url, nodes: ids }, "nodes share a URL (written before a node's URL was its own): instances naming it follow either; remove all but one (registry node rm)"),

@@ -2,7 +2,7 @@
  * The write side of the API: turns requests into domain commands and runs them through the
  * write path. Ids that are not given are chosen here, not in the domain.
  */
-import { createHash } from "node:crypto";
+import crypto from "node:crypto";
 import type { RegistryCommands } from "../contract/api.ts";
 import { instanceNotFound, nodeNotFound } from "../contract/errors.ts";
 import { DERIVED_ID_PREFIX } from "../contract/ids.ts";
@@ -19,8 +19,12 @@ import { writePath, type WritePathDeps } from "./writePath.ts";
  * processes registering the same new URL at once write to one entity, never twins.
  */
 export function instanceIdForUrl(url: string): string {
-  return `${DERIVED_ID_PREFIX}${createHash("sha256").update(normalizeUrl(url)).digest("hex").slice(0, 20)}`;
+  return `${DERIVED_ID_PREFIX}${sha256Hex(normalizeUrl(url)).slice(0, 20)}`;
 }
+
+/** SHA-256 in hex: the one-shot `crypto.hash` where Node has it (20.12 on), a third of createHash's cost (the URL index derives a million at start). */
+const sha256Hex: (text: string) => string =
+  typeof crypto.hash === "function" ? (text) => crypto.hash("sha256", text, "hex") : (text) => crypto.createHash("sha256").update(text).digest("hex");
 
 /** The instance a command left, which a reply shows; gone (removed meanwhile) is its not-found. */
 function existing(state: Instance | null, id: string): Instance {

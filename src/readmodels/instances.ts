@@ -15,6 +15,7 @@ import { holdsAll } from "../domain/instance.ts";
 import type { KvMirror } from "../nats/kvMirror.ts";
 import { takePage } from "./paging.ts";
 import { SortedIds } from "./sortedIds.ts";
+import { withId, withoutId, type IdGroup } from "./idGroup.ts";
 
 
 /** Whether an instance passes every filter of a list (and is of a slug the caller may read). */
@@ -63,9 +64,13 @@ const VERSION_BYTES = 48;
 
 export class InstancesView {
   /** The ids of each slug's instances (the mirror is by id: see readModels). */
-  readonly #idsOfSlug = new Map<string, Set<string>>();
+  readonly #idsOfSlug = new Map<string, IdGroup>();
   /** The slugs under each lower-case spelling: DNS names are case-insensitive, slugs are not. */
   readonly #slugsOfLower = new Map<string, Set<string>>();
+  /**
+   * The instances whose id is not the one derived from their URL, by address key: one derived from
+   * its URL is found by deriving it again, which a map of a million URLs (49 MiB, measured) need not hold.
+   */
   readonly #idOfUrl = new Map<string, string>();
   /**
    * The URL index is built after a read model's first load, not during it (a million URLs are a
@@ -79,7 +84,11 @@ export class InstancesView {
   readonly #checked = new Set<string>();
   readonly #onNodes = new Set<string>();
 
-  constructor(private readonly mirror: KvMirror<Instance>) {
+  /** `derivedIdOf`: the id a registration without one gives a URL (registryCommands.ts). */
+  constructor(
+    private readonly mirror: KvMirror<Instance>,
+    private readonly derivedIdOf: (url: string) => string,
+  ) {
     mirror.onChange((_key, value, previous) => {
       // An update keeps its id: its place in the sorted ids stays.
       const sameId = previous !== null && value !== null;
@@ -120,16 +129,25 @@ export class InstancesView {
     return this.#ofIds(this.#onNodes);
   }
 
-  *#ofIds(ids: ReadonlySet<string>): Iterable<Instance> {
+  *#ofIds(ids: Iterable<string>): Iterable<Instance> {
     for (const id of ids) {
       const i = this.get(id);
       if (i) yield i;
     }
   }
 
+  /** The instance that holds `url` (any spelling of its address). */
   idOfUrl(url: string): string | undefined {
+    const key = addressKey(url);
+    const derived = this.get(this.derivedIdOf(url));
+    if (derived && addressKey(derived.url) === key) return derived.id;
     if (this.#urlsIndexed !== "yes") this.#indexUrlsOf(this.mirror.entries(), Infinity);
-    return this.#idOfUrl.get(addressKey(url));
+    return this.#idOfUrl.get(key);
+  }
+
+  /** Whether `i` is found by the id its URL derives (and so kept out of the URL index). */
+  #foundByUrl(i: Instance): boolean {
+    return i.id === this.derivedIdOf(i.url);
   }
 
   /** Builds the URL index a slice at a time, yielding between slices; resolves when it is done. */
@@ -149,8 +167,10 @@ export class InstancesView {
         this.#urlsIndexed = "yes";
         return true;
       }
-      const key = addressKey(next.value.value.url);
-      if (!this.#idOfUrl.has(key)) this.#idOfUrl.set(key, next.value.value.id);
+      const i = next.value.value;
+      if (this.#foundByUrl(i)) continue;
+      const key = addressKey(i.url);
+      if (!this.#idOfUrl.has(key)) this.#idOfUrl.set(key, i.id);
     }
     return false;
   }
@@ -199,29 +219,29 @@ export class InstancesView {
   *services(after?: string, onlySlugs?: ReadonlySet<string>): Iterable<ServiceSummary> {
     for (const slug of [...this.#idsOfSlug.keys()].sort()) {
       if (slug === NO_SLUG_TOKEN || (after !== undefined && slug <= after) || (onlySlugs && !onlySlugs.has(slug))) continue;
-      const summary = serviceSummary(slug, this.#ofIds(this.#idsOfSlug.get(slug) ?? new Set()));
+      const summary = serviceSummary(slug, this.#ofIds(this.#idsOfSlug.get(slug) ?? []));
       if (summary.instances > 0) yield summary;
     }
   }
 
   /** The instances of every slug spelt `lowerCaseSlug` in any case (empty when none). */
   *ofSlugInAnyCase(lowerCaseSlug: string): Iterable<Instance> {
-    for (const slug of this.#slugsOfLower.get(lowerCaseSlug) ?? []) yield* this.#ofIds(this.#idsOfSlug.get(slug) ?? new Set());
+    for (const slug of this.#slugsOfLower.get(lowerCaseSlug) ?? []) yield* this.#ofIds(this.#idsOfSlug.get(slug) ?? []);
   }
 
   #index(i: Instance, sorted: boolean): void {
     if (!sorted) this.#sortedIds.add(i.id);
     const slug = i.slug ?? NO_SLUG_TOKEN;
-    let ids = this.#idsOfSlug.get(slug);
+    const ids = this.#idsOfSlug.get(slug);
     if (!ids) {
-      this.#idsOfSlug.set(slug, (ids = new Set()));
       const lower = slug.toLowerCase();
       let spellings = this.#slugsOfLower.get(lower);
       if (!spellings) this.#slugsOfLower.set(lower, (spellings = new Set()));
       spellings.add(slug);
     }
-    ids.add(i.id);
-    if (this.#urlsIndexed !== "no") this.#idOfUrl.set(addressKey(i.url), i.id);
+    const grown = withId(ids, i.id);
+    if (grown !== ids) this.#idsOfSlug.set(slug, grown);
+    if (this.#urlsIndexed !== "no" && !this.#foundByUrl(i)) this.#idOfUrl.set(addressKey(i.url), i.id);
     if (i.ttlSeconds !== undefined) this.#leased.add(i.id);
     if (i.check !== undefined) this.#checked.add(i.id);
     if (i.nodeUrl !== undefined) this.#onNodes.add(i.id);
@@ -231,8 +251,7 @@ export class InstancesView {
     if (!keepSorted) this.#sortedIds.delete(i.id);
     const slug = i.slug ?? NO_SLUG_TOKEN;
     const ids = this.#idsOfSlug.get(slug);
-    ids?.delete(i.id);
-    if (ids?.size === 0) {
+    if (ids && withoutId(ids, i.id) === 0) {
       this.#idsOfSlug.delete(slug);
       const spellings = this.#slugsOfLower.get(slug.toLowerCase());
       spellings?.delete(slug);
