@@ -15,6 +15,7 @@ import { VERSION_HEADER, type Entry } from "../contract/names.ts";
 import type { ReadResult } from "../contract/validate.ts";
 import type { Unreadable } from "../unreadable.ts";
 import { kvHeadersOf, kvStream, kvSubject } from "./kvSubjects.ts";
+import { EntrySlots } from "./entrySlots.ts";
 
 export type ChangeListener<T> = (key: string, value: T | null, previous: T | null) => void;
 
@@ -56,7 +57,7 @@ const ownString = (s: string) => Buffer.from(s, "utf8").toString("utf8");
 
 export class KvMirror<T> {
   /** Live entries as last seen: value, KV revision and the event version each reflects; by KV key, or by id (`byId`). */
-  readonly #entries = new Map<string, Entry<T>>();
+  readonly #entries = new EntrySlots<T>();
   readonly #unreadableKeys = new Set<string>();
   /** The version each recently deleted key was deleted at, oldest first. */
   readonly #tombstones = new Map<string, number>();
@@ -106,11 +107,11 @@ export class KvMirror<T> {
   }
 
   entries(): IterableIterator<Entry<T>> {
-    return this.#entries.values();
+    return this.#entries.entries();
   }
 
-  *values(): IterableIterator<T> {
-    for (const e of this.#entries.values()) yield e.value;
+  values(): IterableIterator<T> {
+    return this.#entries.values();
   }
 
   get size(): number {
@@ -120,8 +121,11 @@ export class KvMirror<T> {
   /** The keys of every readable entry. */
   *entryKeys(): IterableIterator<string> {
     const byId = this.options.byId;
-    if (!byId) return yield* this.#entries.keys();
-    for (const e of this.#entries.values()) yield byId.keyOf(e.value);
+    if (!byId) {
+      yield* this.#entries.keys();
+      return;
+    }
+    for (const value of this.#entries.values()) yield byId.keyOf(value);
   }
 
   /** The keys whose current entry could not be read. */
@@ -335,9 +339,9 @@ export class KvMirror<T> {
     } else if (byId) {
       // The id under another key (a move, whose delete comes next): that key leaves the mirror now.
       const displaced = previous === null ? held : undefined;
-      this.#entries.set(byId.ofValue(value), { value, revision: m.seq, version });
+      this.#entries.set(byId.ofValue(value), value, m.seq, version);
       if (displaced) for (const listener of this.#listeners) listener(byId.keyOf(displaced.value), null, displaced.value);
-    } else this.#entries.set(key, { value, revision: m.seq, version });
+    } else this.#entries.set(key, value, m.seq, version);
     this.#applied = m.seq;
     if (value !== null || previous !== null) for (const listener of this.#listeners) listener(key, value, previous);
     const keyWaiters = this.#keyWaiters.size > 0 ? this.#keyWaiters.get(key) : undefined;
