@@ -19,7 +19,10 @@ test("entry slots - get, set, delete and iteration answer as a Map of entries wo
     assert.deepEqual([...slots.keys()], [...map.keys()], "keys in the order first set");
     assert.deepEqual([...slots.entries()], [...map.values()]);
     assert.deepEqual([...slots.values()], [...map.values()].map((e) => e.value));
-    for (const key of ["a", "b", "c", "d", "missing"]) assert.deepEqual(slots.get(key), map.get(key), key);
+    for (const key of ["a", "b", "c", "d", "missing"]) {
+      assert.deepEqual(slots.get(key), map.get(key), key);
+      assert.deepEqual(slots.valueOf(key), map.get(key)?.value, key);
+    }
   };
   set("a", 1, 1);
   set("b", 2, 2);

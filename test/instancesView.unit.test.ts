@@ -15,6 +15,7 @@ function fakeMirror() {
     onChange: (l: typeof listener) => (listener = l),
     entries: () => entries.values(),
     entryOfId: (id: string) => entries.get(id),
+    valueOfId: (id: string) => entries.get(id)?.value,
   };
   const put = (i: Instance) => {
     const previous = entries.get(i.id)?.value ?? null;

@@ -24,6 +24,12 @@ export class EntrySlots<T> {
     return slot === undefined ? undefined : this.#entryAt(slot);
   }
 
+  /** The value alone: what most readers want, without an entry made for it. */
+  valueOf(key: string): T | undefined {
+    const slot = this.#slotOf.get(key);
+    return slot === undefined ? undefined : this.#values[slot];
+  }
+
   set(key: string, value: T, revision: number, version: number): void {
     let slot = this.#slotOf.get(key);
     if (slot === undefined) {

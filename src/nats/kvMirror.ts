@@ -91,7 +91,10 @@ export class KvMirror<T> {
   }
 
   get(key: string): T | undefined {
-    return this.entry(key)?.value;
+    const byId = this.options.byId;
+    if (!byId) return this.#entries.valueOf(key);
+    const value = this.#entries.valueOf(byId.ofKey(key));
+    return value !== undefined && byId.isKeyOf(value, key) ? value : undefined;
   }
 
   entry(key: string): Entry<T> | undefined {
@@ -99,6 +102,11 @@ export class KvMirror<T> {
     if (!byId) return this.#entries.get(key);
     const entry = this.#entries.get(byId.ofKey(key));
     return entry && byId.isKeyOf(entry.value, key) ? entry : undefined;
+  }
+
+  /** The value of an id, whatever its KV key (`byId` mirrors only): `entryOfId` without making the entry. */
+  valueOfId(id: string): T | undefined {
+    return this.options.byId ? this.#entries.valueOf(id) : undefined;
   }
 
   /** The entry of an id, whatever its KV key (`byId` mirrors only). */

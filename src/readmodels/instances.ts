@@ -102,7 +102,7 @@ export class InstancesView {
   }
 
   get(id: string): Instance | undefined {
-    return this.mirror.entryOfId(id)?.value;
+    return this.mirror.valueOfId(id);
   }
 
   /** The instance with the KV revision and event version its entry reflects. */
