@@ -312,7 +312,10 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
         await dns?.stop();
         await http?.stop();
         await service.stop();
-        forwarded?.unsubscribe();
+        // Drained and flushed: until nats-server has the unsubscribe, a partial process's forward
+        // still comes here, and waits its whole timeout for an answer that never comes (a flake of test/partialMirror).
+        await forwarded?.drain().catch(() => undefined);
+        await nc.flush().catch(() => undefined);
         reloads.stop();
         agent.stop();
         liveness.stop();
