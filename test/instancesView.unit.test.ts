@@ -88,3 +88,15 @@ test("instances - a slug's ids: an array while few, a Set past 256; an id held o
   assert.equal([...group].length, 301);
   assert.equal(withoutId(group, "b"), 300);
 });
+
+test("instances - two spellings of one address of a scheme the URL parser leaves opaque (grpc, redis) find one holder, whichever spelling derived its id", async () => {
+  for (const [registered, asked] of [["grpc://svc:50051", "grpc://svc:50051/"], ["grpc://svc:50051/", "grpc://svc:50051"], ["redis://cache:6379/", "redis://cache:6379"]] as const) {
+    const { mirror, put } = fakeMirror();
+    const view = new InstancesView(mirror, instanceIdForUrl);
+    const held = { ...instance(0, registered), id: instanceIdForUrl(registered) };
+    put(held);
+    await view.indexUrls();
+    assert.equal(view.idOfUrl(asked), held.id, `${asked} is held by the instance registered at ${registered}`);
+    assert.equal(view.idOfUrl(registered), held.id);
+  }
+});

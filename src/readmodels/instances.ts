@@ -139,7 +139,8 @@ export class InstancesView {
   /** The instance that holds `url` (any spelling of its address). */
   idOfUrl(url: string): string | undefined {
     const key = addressKey(url);
-    const derived = this.get(this.derivedIdOf(url));
+    // Derived from the address key, not the spelling: for schemes the URL parser leaves opaque (grpc://h:1 and grpc://h:1/), spellings of one address derive apart.
+    const derived = this.get(this.derivedIdOf(key));
     if (derived && addressKey(derived.url) === key) return derived.id;
     if (this.#urlsIndexed !== "yes") this.#indexUrlsOf(this.mirror.entries(), Infinity);
     return this.#idOfUrl.get(key);
@@ -147,7 +148,7 @@ export class InstancesView {
 
   /** Whether `i` is found by the id its URL derives (and so kept out of the URL index). */
   #foundByUrl(i: Instance): boolean {
-    return i.id === this.derivedIdOf(i.url);
+    return i.id === this.derivedIdOf(addressKey(i.url));
   }
 
   /** Builds the URL index a slice at a time, yielding between slices; resolves when it is done. */
