@@ -4,7 +4,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { connect } from "@nats-io/transport-node";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { Entry } from "../src/contract/names.ts";
 import { namesFor } from "../src/contract/names.ts";
 import type { Node } from "../src/contract/schemas.ts";
@@ -16,12 +16,32 @@ import { startNatsServer } from "./harness/natsServer.ts";
 import { silentLog } from "./harness/registry.ts";
 import { until } from "./harness/until.ts";
 
+type IngestDeps = Parameters<typeof heartbeatIngest>[0];
+
+/** An ingest on `nc` with the nodes known so far, whose writes and ownership the test gives. */
+function ingestOf(nc: NatsConnection, known: Map<string, Entry<Node>>, over: Pick<IngestDeps, "commands" | "owns"> & Partial<IngestDeps>) {
+  const nodes = { entry: (id: string) => known.get(id), values: () => [...known.values()].map((e) => e.value), get size() { return known.size; } };
+  return heartbeatIngest({
+    nc,
+    names: namesFor("registry"),
+    maxNodes: 100,
+    recordEveryMs: 300_000,
+    nodes,
+    nodesWithUrl: () => [],
+    urlBindings: () => NO_BINDINGS,
+    foldHeartbeat: async () => "skipped",
+    ownNodeId: () => undefined,
+    unreadable: unreadableCounter(silentLog),
+    log: silentLog,
+    ...over,
+  });
+}
+
 test("heartbeats - a join that waited for its write does not put back an older last heartbeat than one heard since", async () => {
   const server = await startNatsServer();
   const nc = await connect({ servers: server.url });
   try {
     const known = new Map<string, Entry<Node>>();
-    const nodes = { entry: (id: string) => known.get(id), values: () => [...known.values()].map((e) => e.value), get size() { return known.size; } };
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
     let joins = 0;
@@ -36,21 +56,7 @@ test("heartbeats - a join that waited for its write does not put back an older l
       checkLiveness: async () => ({ node: null, written: false }),
       removeOfflineNode: async () => ({ node: null, written: false }),
     };
-    const ingest = heartbeatIngest({
-      nc,
-      names: namesFor("registry"),
-      maxNodes: 100,
-      recordEveryMs: 300_000,
-      nodes,
-      nodesWithUrl: () => [],
-      urlBindings: () => NO_BINDINGS,
-      foldHeartbeat: async () => "skipped",
-      commands,
-      owns: () => true,
-      ownNodeId: () => undefined,
-      unreadable: unreadableCounter(silentLog),
-      log: silentLog,
-    });
+    const ingest = ingestOf(nc, known, { commands, owns: () => true });
     try {
       publishHeartbeat(nc, heartbeat("n1"));
       await until(() => joins === 1, "the first heartbeat's join to be under way");
@@ -78,16 +84,8 @@ test("heartbeats - a process notes when a known node another process folds was l
   try {
     const known = new Map<string, Entry<Node>>();
     known.set("n1", { value: nodeFromHeartbeat(heartbeat("n1"), "Online", new Date(Date.now() - 60_000).toISOString()), revision: 1, version: 1 });
-    const nodes = { entry: (id: string) => known.get(id), values: () => [...known.values()].map((e) => e.value), get size() { return known.size; } };
     let folded = 0;
-    const ingest = heartbeatIngest({
-      nc,
-      names: namesFor("registry"),
-      maxNodes: 100,
-      recordEveryMs: 300_000,
-      nodes,
-      nodesWithUrl: () => [],
-      urlBindings: () => NO_BINDINGS,
+    const ingest = ingestOf(nc, known, {
       foldHeartbeat: async () => ((folded++), "skipped"),
       commands: {
         observeHeartbeat: async () => ({ node: null, written: false }),
@@ -95,9 +93,6 @@ test("heartbeats - a process notes when a known node another process folds was l
         removeOfflineNode: async () => ({ node: null, written: false }),
       },
       owns: () => false, // another process folds every node
-      ownNodeId: () => undefined,
-      unreadable: unreadableCounter(silentLog),
-      log: silentLog,
     });
     try {
       const sentAt = Date.now();

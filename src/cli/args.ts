@@ -84,8 +84,11 @@ export function time(raw: string, now = Date.now()): string {
 /** A stream sequence (digits), an RFC 3339 time, or a duration back from now. */
 export function sequenceOrTime(raw: string): string | number {
   if (/^\d+$/.test(raw)) return Number(raw);
-  if (Number.isNaN(Date.parse(timeOf(raw)))) throw new InvalidArgumentError("It must be an event sequence (a whole number), a time such as 2026-11-24T10:00:00Z or a duration such as 1h.");
-  return time(raw);
+  try {
+    return time(raw);
+  } catch {
+    throw new InvalidArgumentError("It must be an event sequence (a whole number), a time such as 2026-11-24T10:00:00Z or a duration such as 1h.");
+  }
 }
 
 /** Only the fields given, so that the registry's own defaults apply to the rest. */

@@ -17,25 +17,23 @@ const RECENT_TIMES = 4096;
 
 export type Interner = (s: string) => string;
 
-/** Returns one shared string for equal strings (and one shared frozen array for equal tag lists). */
-export function interner(): { string: Interner; time: Interner; tags: (tags: string[]) => string[] } {
+/** One shared string for equal strings, from a pool that starts over once it holds `limit`. */
+function stringPool(limit: number): Interner {
   let strings = new Map<string, string>();
-  let times = new Map<string, string>();
-  let tagLists = new Map<string, string[]>();
-  const string = (s: string) => {
+  return (s) => {
     const known = strings.get(s);
     if (known !== undefined) return known;
-    if (strings.size >= POOL_LIMIT) strings = new Map();
+    if (strings.size >= limit) strings = new Map();
     strings.set(s, s);
     return s;
   };
-  const time = (t: string) => {
-    const known = times.get(t);
-    if (known !== undefined) return known;
-    if (times.size >= RECENT_TIMES) times = new Map();
-    times.set(t, t);
-    return t;
-  };
+}
+
+/** Returns one shared string for equal strings (and one shared frozen array for equal tag lists). */
+export function interner(): { string: Interner; time: Interner; tags: (tags: string[]) => string[] } {
+  const string = stringPool(POOL_LIMIT);
+  const time = stringPool(RECENT_TIMES);
+  let tagLists = new Map<string, string[]>();
   const tags = (list: string[]) => {
     const key = list.join("\u0000");
     const known = tagLists.get(key);
