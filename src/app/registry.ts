@@ -79,6 +79,9 @@ export type Registry = {
 const replyBudgetBytes = (nc: NatsConnection) => (nc.info?.max_payload ?? 1024 * 1024) - 4096;
 
 /** Starts one registry process on `nc`; `clock` is the time every decision is taken at (tests give their own). */
+/** How long a stop waits for nats-server to have its unsubscribes. */
+const STOP_FLUSH_MS = 2000;
+
 export async function startRegistry(nc: NatsConnection, config: Config, log: Logger, clock: () => Date = () => new Date()): Promise<Registry> {
   const names = namesFor(config.prefix);
   const policy = await policyInForce(config.policyFile, log);
@@ -314,8 +317,9 @@ export async function startRegistry(nc: NatsConnection, config: Config, log: Log
         await service.stop();
         // Drained and flushed: until nats-server has the unsubscribe, a partial process's forward
         // still comes here, and waits its whole timeout for an answer that never comes (a flake of test/partialMirror).
-        await forwarded?.drain().catch(() => undefined);
-        await nc.flush().catch(() => undefined);
+        // Bounded: with nats-server gone a flush waits for a reconnect, and a stop must end.
+        const settled = Promise.all([forwarded?.drain(), nc.flush()]).catch(() => undefined);
+        await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, STOP_FLUSH_MS).unref())]);
         reloads.stop();
         agent.stop();
         liveness.stop();
